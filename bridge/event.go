@@ -1,0 +1,136 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxInteractionIDLen bounds an interaction id. Genesys ids are 36-byte UUIDs.
+const MaxInteractionIDLen = 128
+
+// Step is one status an interaction is proven to have entered, and when.
+type Step struct {
+	Status Status
+	At     time.Time
+}
+
+// Event is one observation of an interaction, normalised from any dialect.
+//
+// Genesys sends the whole conversation on every change, so an observation
+// can prove several statuses at once: Steps holds every status that the
+// observation's own timestamps prove, oldest first; Status is the status now
+// (it differs from the last step only for states that carry no timestamp of
+// their own, such as hold).
+type Event struct {
+	InteractionID string
+	ChannelType   ChannelType
+
+	// Steps are the statuses proven by timestamps in the observation, in
+	// time order, consecutive repeats removed. May be empty.
+	Steps []Step
+	// Status is the status the interaction is in now.
+	Status Status
+	// StatusAt is when Status began if the observation says (a hold's start
+	// time); zero otherwise.
+	StatusAt time.Time
+	// Horizon is the latest forward-only timestamp in the observation
+	// (connected, disconnected, ended, wrap-up times). Those facts only ever
+	// get added, so an observation with an earlier horizon than one already
+	// applied is provably older.
+	Horizon time.Time
+	// ObservedAt is when the bridge received the observation.
+	ObservedAt time.Time
+	// Backfilled marks observations fetched over REST after a gap.
+	Backfilled bool
+	// Detail is the raw per-participant state, for consumers that need more
+	// than the canonical status ("customer:connected", "agent:alerting").
+	Detail []string
+}
+
+// Validate checks the invariants every dialect must establish. It returns a
+// *RejectError naming the first violation.
+func (e *Event) Validate() error {
+	if err := ValidateInteractionID(e.InteractionID); err != nil {
+		return reject(ReasonSchema, "%v", err)
+	}
+	if _, err := ParseChannelType(string(e.ChannelType)); err != nil {
+		return reject(ReasonSchema, "interaction %s: %v", e.InteractionID, err)
+	}
+	if _, err := ParseStatus(string(e.Status)); err != nil {
+		return reject(ReasonSchema, "interaction %s: %v", e.InteractionID, err)
+	}
+	for i, s := range e.Steps {
+		if _, err := ParseStatus(string(s.Status)); err != nil {
+			return reject(ReasonSchema, "interaction %s: step %d: %v", e.InteractionID, i, err)
+		}
+		if s.At.IsZero() {
+			return reject(ReasonSchema, "interaction %s: step %d has no time", e.InteractionID, i)
+		}
+		if i > 0 && s.At.Before(e.Steps[i-1].At) {
+			return reject(ReasonSchema, "interaction %s: steps out of time order", e.InteractionID)
+		}
+	}
+	if e.ObservedAt.IsZero() {
+		return reject(ReasonSchema, "interaction %s: no observation time", e.InteractionID)
+	}
+	return nil
+}
+
+// ValidateInteractionID accepts 1 to MaxInteractionIDLen bytes of valid UTF-8
+// without control or space characters.
+func ValidateInteractionID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("empty interaction id")
+	case len(id) > MaxInteractionIDLen:
+		return fmt.Errorf("interaction id is %d bytes, more than %d", len(id), MaxInteractionIDLen)
+	case !utf8.ValidString(id):
+		return errors.New("interaction id is not valid UTF-8")
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return fmt.Errorf("interaction id %q contains a control or space character", truncate(id, 64))
+		}
+	}
+	return nil
+}
+
+// Reason classifies why an input was not turned into an event.
+type Reason string
+
+// Reasons for rejecting input. They are metric label values.
+const (
+	ReasonMalformed Reason = "malformed" // not parseable (bad JSON, wrong types)
+	ReasonSchema    Reason = "schema"    // parseable but violates the schema
+	ReasonOversize  Reason = "oversize"  // larger than the configured frame limit
+	ReasonUnknown   Reason = "unknown"   // a topic or type the bridge does not handle
+)
+
+// RejectError reports an input that was dead-lettered: counted and logged,
+// never fatal. Sources return it from Read and carry on.
+type RejectError struct {
+	Reason Reason
+	Msg    string
+	// Excerpt is a bounded prefix of the offending input, for the log.
+	Excerpt string
+}
+
+func (e *RejectError) Error() string { return fmt.Sprintf("rejected (%s): %s", e.Reason, e.Msg) }
+
+func reject(r Reason, format string, args ...any) *RejectError {
+	return &RejectError{Reason: r, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Reject builds a *RejectError with an excerpt of the offending input
+// (at most 256 bytes, invalid UTF-8 replaced).
+func Reject(r Reason, input []byte, format string, args ...any) *RejectError {
+	e := reject(r, format, args...)
+	if len(input) > 256 {
+		input = input[:256]
+	}
+	e.Excerpt = string([]rune(string(input))) // normalises invalid UTF-8
+	return e
+}

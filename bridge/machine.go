@@ -1,0 +1,210 @@
+package bridge
+
+import "time"
+
+// MachineConfig tunes how long the Machine keeps state. Zero values are the
+// documented defaults.
+type MachineConfig struct {
+	// Grace is how long a completed interaction's state is kept for late
+	// frames before it is released. Default 30s.
+	Grace time.Duration
+	// TombstoneTTL is how long a released interaction is remembered (its id
+	// only) so that a frame arriving even later is dropped rather than
+	// replayed as a new interaction. Default 15m.
+	TombstoneTTL time.Duration
+	// IdleTTL releases an interaction that has not been observed for this
+	// long, completed or not, so state stays bounded when a final frame is
+	// never seen. Default 48h.
+	IdleTTL time.Duration
+}
+
+func (c MachineConfig) withDefaults() MachineConfig {
+	if c.Grace <= 0 {
+		c.Grace = 30 * time.Second
+	}
+	if c.TombstoneTTL <= 0 {
+		c.TombstoneTTL = 15 * time.Minute
+	}
+	if c.IdleTTL <= 0 {
+		c.IdleTTL = 48 * time.Hour
+	}
+	return c
+}
+
+// Verdict is what the Machine made of one event.
+type Verdict int
+
+// Verdicts.
+const (
+	VerdictApplied   Verdict = iota // at least one transition
+	VerdictUnchanged                // a repeat, or nothing that changes the status
+	VerdictStale                    // provably older than the state already applied
+	VerdictLate                     // for an interaction already completed and released
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case VerdictApplied:
+		return "applied"
+	case VerdictUnchanged:
+		return "unchanged"
+	case VerdictStale:
+		return "stale"
+	case VerdictLate:
+		return "late"
+	}
+	return "invalid"
+}
+
+// interaction is the applied state of one interaction.
+type interaction struct {
+	channel ChannelType
+	status  Status    // "" before the first transition
+	anchor  time.Time // anchor of the last transition (a hold's start for held)
+	stepAt  time.Time // time of the last timestamped step applied
+	horizon time.Time // latest forward-only timestamp applied
+	// endedHold is the start of the latest hold seen to end: a held frame
+	// for that hold or an earlier one is a reordered old frame.
+	endedHold   time.Time
+	lastSeen    time.Time
+	completedAt time.Time // observation time of the completion; zero if not completed
+}
+
+// Machine holds the applied status of every open interaction and turns
+// events into transitions. It is not safe for concurrent use: one goroutine
+// owns a Machine (the pipeline gives each shard its own).
+type Machine struct {
+	cfg        MachineConfig
+	states     map[string]*interaction
+	tombstones map[string]time.Time // id -> when it may be forgotten
+}
+
+// NewMachine returns an empty Machine.
+func NewMachine(cfg MachineConfig) *Machine {
+	return &Machine{
+		cfg:        cfg.withDefaults(),
+		states:     make(map[string]*interaction),
+		tombstones: make(map[string]time.Time),
+	}
+}
+
+// Apply applies one validated event and appends the transitions it causes to
+// out, oldest first.
+//
+// Rules, in order:
+//  1. An event for a released interaction is late and changes nothing.
+//  2. An event whose Horizon is before the applied horizon is stale: it
+//     lacks a forward-only fact the state already has.
+//  3. Each step timed after the last applied step moves the status; a move
+//     to a different status is a transition anchored at the step's time.
+//  4. If the event's current Status still differs, that is a transition too
+//     (hold and unhold carry no forward-only timestamp, so they are applied
+//     in arrival order), except a hold already seen to end.
+func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
+	st, ok := m.states[ev.InteractionID]
+	if !ok {
+		if _, dead := m.tombstones[ev.InteractionID]; dead {
+			return out, VerdictLate
+		}
+		st = &interaction{channel: ev.ChannelType}
+		m.states[ev.InteractionID] = st
+	}
+	st.lastSeen = ev.ObservedAt
+	if ev.Horizon.Before(st.horizon) {
+		return out, VerdictStale
+	}
+	n := len(out)
+	for i, s := range ev.Steps {
+		if !s.At.After(st.stepAt) {
+			continue
+		}
+		st.stepAt = s.At
+		if s.Status == st.status {
+			continue
+		}
+		last := i == len(ev.Steps)-1 && ev.Status == s.Status
+		out = m.emit(out, st, ev, s.Status, s.At, s.At, !last)
+	}
+	if ev.Status != st.status {
+		staleHold := ev.Status == StatusHeld && !st.endedHold.IsZero() && !ev.StatusAt.After(st.endedHold)
+		if !staleHold {
+			anchor := st.anchor
+			if ev.StatusAt.After(anchor) {
+				anchor = ev.StatusAt
+			}
+			occurred := ev.StatusAt
+			if occurred.IsZero() {
+				occurred = ev.ObservedAt
+			}
+			out = m.emit(out, st, ev, ev.Status, anchor, occurred, false)
+		} else if len(out) == n {
+			return out, VerdictStale
+		}
+	}
+	if ev.Horizon.After(st.horizon) {
+		st.horizon = ev.Horizon
+	}
+	if len(out) == n {
+		return out, VerdictUnchanged
+	}
+	return out, VerdictApplied
+}
+
+func (m *Machine) emit(out []Transition, st *interaction, ev *Event, to Status, anchor, occurred time.Time, reconstructed bool) []Transition {
+	if st.status == StatusHeld {
+		st.endedHold = st.anchor
+	}
+	out = append(out, Transition{
+		ID:            TransitionID(ev.InteractionID, st.status, to, anchor),
+		InteractionID: ev.InteractionID,
+		ChannelType:   st.channel,
+		FromStatus:    st.status,
+		ToStatus:      to,
+		OccurredAt:    occurred,
+		ObservedAt:    ev.ObservedAt,
+		Reconstructed: reconstructed,
+		Backfilled:    ev.Backfilled,
+		Detail:        ev.Detail,
+	})
+	st.status = to
+	st.anchor = anchor
+	st.completedAt = time.Time{}
+	if to == StatusCompleted {
+		st.completedAt = ev.ObservedAt
+	}
+	return out
+}
+
+// Sweep releases interactions completed more than Grace before now and
+// interactions idle for IdleTTL, and forgets expired tombstones. It returns
+// how many interactions it released.
+func (m *Machine) Sweep(now time.Time) int {
+	released := 0
+	for id, st := range m.states {
+		completed := !st.completedAt.IsZero() && now.Sub(st.completedAt) >= m.cfg.Grace
+		if completed || now.Sub(st.lastSeen) >= m.cfg.IdleTTL {
+			delete(m.states, id)
+			released++
+			if completed {
+				m.tombstones[id] = now.Add(m.cfg.TombstoneTTL)
+			}
+		}
+	}
+	for id, until := range m.tombstones {
+		if !now.Before(until) {
+			delete(m.tombstones, id)
+		}
+	}
+	return released
+}
+
+// Len reports how many interactions and tombstones the Machine holds.
+func (m *Machine) Len() (open, tombstones int) { return len(m.states), len(m.tombstones) }
+
+// Status reports the applied status of an interaction ("" if unknown).
+func (m *Machine) Status(id string) Status {
+	if st, ok := m.states[id]; ok {
+		return st.status
+	}
+	return ""
+}

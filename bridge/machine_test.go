@@ -1,0 +1,232 @@
+package bridge
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+
+// snap builds an event from "status@sec" steps and a current status; a
+// current "held@sec" sets StatusAt.
+func snap(id string, current string, steps ...string) Event {
+	ev := Event{InteractionID: id, ChannelType: ChannelVoice, ObservedAt: at(1000)}
+	for _, s := range steps {
+		var name string
+		var sec int
+		if _, err := fmt.Sscanf(strings.Replace(s, "@", " ", 1), "%s %d", &name, &sec); err != nil {
+			panic(err)
+		}
+		ev.Steps = append(ev.Steps, Step{Status: Status(name), At: at(sec)})
+		ev.Horizon = at(sec)
+	}
+	if name, sec, ok := strings.Cut(current, "@"); ok {
+		var n int
+		fmt.Sscanf(sec, "%d", &n)
+		ev.Status, ev.StatusAt = Status(name), at(n)
+	} else {
+		ev.Status = Status(current)
+	}
+	return ev
+}
+
+func describe(ts []Transition) []string {
+	var out []string
+	for _, t := range ts {
+		from := string(t.FromStatus)
+		if from == "" {
+			from = "null"
+		}
+		out = append(out, from+">"+string(t.ToStatus))
+	}
+	return out
+}
+
+func TestMachineApply(t *testing.T) {
+	ivr := snap("c1", "ivr", "ivr@1")
+	queued := snap("c1", "queued", "ivr@1", "queued@2")
+	ringing := snap("c1", "ringing", "ivr@1", "queued@2", "ringing@3")
+	connected := snap("c1", "connected", "ivr@1", "queued@2", "ringing@3", "connected@4")
+	held := snap("c1", "held@5", "ivr@1", "queued@2", "ringing@3", "connected@4")
+	held2 := snap("c1", "held@7", "ivr@1", "queued@2", "ringing@3", "connected@4")
+	wrapup := snap("c1", "wrapup", "ivr@1", "queued@2", "ringing@3", "connected@4", "wrapup@9")
+	completed := snap("c1", "completed", "ivr@1", "queued@2", "ringing@3", "connected@4", "wrapup@9", "completed@10")
+
+	tests := []struct {
+		name     string
+		events   []Event
+		want     []string
+		verdicts []Verdict
+	}{
+		{
+			name:     "in order",
+			events:   []Event{ivr, queued, ringing, connected, wrapup, completed},
+			want:     []string{"null>ivr", "ivr>queued", "queued>ringing", "ringing>connected", "connected>wrapup", "wrapup>completed"},
+			verdicts: []Verdict{VerdictApplied, VerdictApplied, VerdictApplied, VerdictApplied, VerdictApplied, VerdictApplied},
+		},
+		{
+			name:     "duplicates yield nothing",
+			events:   []Event{ivr, ivr, queued, queued, queued},
+			want:     []string{"null>ivr", "ivr>queued"},
+			verdicts: []Verdict{VerdictApplied, VerdictUnchanged, VerdictApplied, VerdictUnchanged, VerdictUnchanged},
+		},
+		{
+			name:     "swapped frames: later frame proves the skipped status, older one is stale",
+			events:   []Event{ivr, ringing, queued, connected},
+			want:     []string{"null>ivr", "ivr>queued", "queued>ringing", "ringing>connected"},
+			verdicts: []Verdict{VerdictApplied, VerdictApplied, VerdictStale, VerdictApplied},
+		},
+		{
+			name:   "first sight mid-conversation reconstructs history",
+			events: []Event{connected},
+			want:   []string{"null>ivr", "ivr>queued", "queued>ringing", "ringing>connected"},
+		},
+		{
+			name:   "hold and unhold",
+			events: []Event{connected, held, connected, held2, connected, wrapup},
+			want:   []string{"null>ivr", "ivr>queued", "queued>ringing", "ringing>connected", "connected>held", "held>connected", "connected>held", "held>connected", "connected>wrapup"},
+		},
+		{
+			name:     "a hold already seen to end is stale",
+			events:   []Event{connected, held, connected, held},
+			want:     []string{"null>ivr", "ivr>queued", "queued>ringing", "ringing>connected", "connected>held", "held>connected"},
+			verdicts: []Verdict{VerdictApplied, VerdictApplied, VerdictApplied, VerdictStale},
+		},
+		{
+			name:   "hang up while held",
+			events: []Event{connected, held, wrapup},
+			want:   []string{"null>ivr", "ivr>queued", "queued>ringing", "ringing>connected", "connected>held", "held>wrapup"},
+		},
+		{
+			name:     "held frame after hang-up is stale",
+			events:   []Event{connected, wrapup, held},
+			want:     []string{"null>ivr", "ivr>queued", "queued>ringing", "ringing>connected", "connected>wrapup"},
+			verdicts: []Verdict{VerdictApplied, VerdictApplied, VerdictStale},
+		},
+		{
+			name:   "status without timestamps (overlay only)",
+			events: []Event{snap("c1", "queued"), snap("c1", "queued"), snap("c1", "connected")},
+			want:   []string{"null>queued", "queued>connected"},
+		},
+		{
+			name: "ringing, no answer, back to queue",
+			events: []Event{
+				snap("c1", "queued", "queued@1"),
+				snap("c1", "ringing", "queued@1", "ringing@2"),
+				snap("c1", "queued", "queued@1", "ringing@2", "queued@3"),
+				snap("c1", "ringing", "queued@1", "ringing@2", "queued@3", "ringing@4"),
+			},
+			want: []string{"null>queued", "queued>ringing", "ringing>queued", "queued>ringing"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMachine(MachineConfig{})
+			var got []Transition
+			for i, ev := range tt.events {
+				var v Verdict
+				got, v = m.Apply(&ev, got)
+				if tt.verdicts != nil && v != tt.verdicts[i] {
+					t.Errorf("event %d: verdict %v, want %v", i, v, tt.verdicts[i])
+				}
+			}
+			if g, w := strings.Join(describe(got), " "), strings.Join(tt.want, " "); g != w {
+				t.Errorf("transitions\n got: %s\nwant: %s", g, w)
+			}
+			seen := map[string]bool{}
+			for _, tr := range got {
+				if seen[tr.ID] {
+					t.Errorf("transition id %s repeats (%s>%s)", tr.ID, tr.FromStatus, tr.ToStatus)
+				}
+				seen[tr.ID] = true
+			}
+		})
+	}
+}
+
+// Two machines that see different subsets and orders of the same frames
+// derive the same ids for the same transitions.
+func TestMachineIDsAgreeAcrossReplicas(t *testing.T) {
+	frames := []Event{
+		snap("c9", "queued", "queued@1"),
+		snap("c9", "ringing", "queued@1", "ringing@2"),
+		snap("c9", "connected", "queued@1", "ringing@2", "connected@3"),
+		snap("c9", "held@4", "queued@1", "ringing@2", "connected@3"),
+		snap("c9", "connected", "queued@1", "ringing@2", "connected@3"),
+		snap("c9", "completed", "queued@1", "ringing@2", "connected@3", "completed@5"),
+	}
+	a, b := NewMachine(MachineConfig{}), NewMachine(MachineConfig{})
+	var ta, tb []Transition
+	for i := range frames {
+		ta, _ = a.Apply(&frames[i], ta)
+	}
+	for _, i := range []int{1, 0, 3, 2, 4, 5} { // b misses nothing but sees a swap
+		tb, _ = b.Apply(&frames[i], tb)
+	}
+	ids := map[string]string{}
+	for _, tr := range ta {
+		ids[string(tr.FromStatus)+">"+string(tr.ToStatus)] = tr.ID
+	}
+	for _, tr := range tb {
+		if id, ok := ids[string(tr.FromStatus)+">"+string(tr.ToStatus)]; ok && id != tr.ID {
+			t.Errorf("%s>%s: id %s on one replica, %s on the other", tr.FromStatus, tr.ToStatus, id, tr.ID)
+		}
+	}
+}
+
+func TestMachineReleasesCompleted(t *testing.T) {
+	m := NewMachine(MachineConfig{Grace: 30 * time.Second, TombstoneTTL: time.Minute, IdleTTL: time.Hour})
+	done := snap("c1", "completed", "queued@1", "completed@2")
+	done.ObservedAt = at(10)
+	open := snap("c2", "queued", "queued@1")
+	open.ObservedAt = at(10)
+	m.Apply(&done, nil)
+	m.Apply(&open, nil)
+	if n := m.Sweep(at(39)); n != 0 {
+		t.Fatalf("released %d before the grace period ended", n)
+	}
+	if n := m.Sweep(at(40)); n != 1 {
+		t.Fatalf("released %d at the end of the grace period, want 1", n)
+	}
+	if o, tomb := m.Len(); o != 1 || tomb != 1 {
+		t.Fatalf("open %d tombstones %d, want 1 and 1", o, tomb)
+	}
+	late := snap("c1", "completed", "queued@1", "completed@2")
+	if out, v := m.Apply(&late, nil); v != VerdictLate || len(out) != 0 {
+		t.Fatalf("late frame: verdict %v, %d transitions", v, len(out))
+	}
+	m.Sweep(at(100))
+	if _, tomb := m.Len(); tomb != 0 {
+		t.Fatalf("tombstone kept past its TTL")
+	}
+	m.Sweep(at(10 + 3600))
+	if o, _ := m.Len(); o != 0 {
+		t.Fatalf("idle interaction not released")
+	}
+}
+
+// Memory stays bounded however many interactions pass through.
+func TestMachineBoundedState(t *testing.T) {
+	m := NewMachine(MachineConfig{Grace: time.Second, TombstoneTTL: 2 * time.Second})
+	for i := range 10000 {
+		now := at(i / 100) // 100 interactions a second
+		for _, ev := range []Event{
+			snap(fmt.Sprint("c", i), "queued", "queued@1"),
+			snap(fmt.Sprint("c", i), "completed", "queued@1", "completed@2"),
+		} {
+			ev.ObservedAt = now
+			m.Apply(&ev, nil)
+		}
+		if i%100 == 0 {
+			m.Sweep(now)
+		}
+	}
+	open, tomb := m.Len()
+	if open > 300 || tomb > 400 {
+		t.Fatalf("state grew: %d open, %d tombstones after 10000 interactions", open, tomb)
+	}
+}

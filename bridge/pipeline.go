@@ -1,0 +1,391 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Source yields events. Read blocks until an event is available, ctx ends or
+// the source fails. A *RejectError from Read means one input was rejected
+// and reading may go on; any other error ends the pipeline.
+type Source interface {
+	Read(ctx context.Context) (Event, error)
+}
+
+// Publisher sends transitions to the durable stream. Publish starts sending
+// t and completes r once the stream has acknowledged it or the publisher has
+// given up (retrying transient failures is the publisher's job). An error
+// from Publish itself means t was not sent; r is then not completed.
+type Publisher interface {
+	Publish(ctx context.Context, t *Transition, r *Receipt) error
+}
+
+// Receipt is the outcome of one publish.
+type Receipt struct {
+	done      chan struct{}
+	duplicate bool
+	err       error
+}
+
+// NewReceipt returns a Receipt that is not yet complete.
+func NewReceipt() *Receipt { return &Receipt{done: make(chan struct{})} }
+
+// Complete records the outcome. duplicate means the stream already held the
+// message (a success). Complete must be called once.
+func (r *Receipt) Complete(duplicate bool, err error) {
+	r.duplicate, r.err = duplicate, err
+	close(r.done)
+}
+
+// Done is closed when the receipt is complete.
+func (r *Receipt) Done() <-chan struct{} { return r.done }
+
+// Err is the final error, nil on success. Valid after Done.
+func (r *Receipt) Err() error { return r.err }
+
+// Duplicate reports whether the stream already held the message.
+func (r *Receipt) Duplicate() bool { return r.duplicate }
+
+// PipelineConfig configures a Pipeline. Zero values are the defaults.
+type PipelineConfig struct {
+	// Shards is the number of goroutines that own interactions (by hash of
+	// the id). Default GOMAXPROCS.
+	Shards int
+	// MaxOutstanding bounds transitions not yet acknowledged (in flight or
+	// waiting behind an earlier transition of the same interaction). When
+	// reached, the pipeline stops reading. Default 4096.
+	MaxOutstanding int
+	// DrainTimeout bounds how long Run waits for acknowledgements after ctx
+	// ends. Default 10s.
+	DrainTimeout time.Duration
+	// SweepInterval is how often completed interactions are released.
+	// Default 1s.
+	SweepInterval time.Duration
+	Filter        Filter
+	Machine       MachineConfig
+	Logger        *slog.Logger
+	// OnPublished, if set, is called once per transition after the stream
+	// acknowledged it, from a shard goroutine: it must not block.
+	OnPublished func(t *Transition, duplicate bool, ackedAt time.Time)
+}
+
+// Stats are the pipeline's counters. All fields are safe to read at any time.
+type Stats struct {
+	Events      atomic.Uint64 // valid events read
+	Rejected    [4]atomic.Uint64
+	Stale       atomic.Uint64
+	Unchanged   atomic.Uint64
+	Late        atomic.Uint64
+	Transitions atomic.Uint64 // derived, before the filter
+	Filtered    atomic.Uint64 // derived but not selected by the filter
+	Published   atomic.Uint64 // acknowledged by the stream (duplicates included)
+	Duplicates  atomic.Uint64 // acknowledged as already stored
+	Failed      atomic.Uint64 // the publisher gave up
+	Released    atomic.Uint64 // interactions released from memory
+	Open        atomic.Int64  // interactions held in memory
+	Outstanding atomic.Int64  // transitions not yet acknowledged
+}
+
+// RejectedBy returns the rejected count for one reason.
+func (s *Stats) RejectedBy(r Reason) uint64 { return s.Rejected[reasonIndex(r)].Load() }
+
+func reasonIndex(r Reason) int {
+	switch r {
+	case ReasonMalformed:
+		return 0
+	case ReasonSchema:
+		return 1
+	case ReasonOversize:
+		return 2
+	}
+	return 3
+}
+
+// Reasons lists every rejection reason.
+var Reasons = []Reason{ReasonMalformed, ReasonSchema, ReasonOversize, ReasonUnknown}
+
+// Pipeline reads events from a Source, applies them to per-shard Machines
+// and publishes the transitions. See the package documentation for its
+// invariants.
+type Pipeline struct {
+	cfg   PipelineConfig
+	log   *slog.Logger
+	stats Stats
+}
+
+// NewPipeline returns a Pipeline.
+func NewPipeline(cfg PipelineConfig) *Pipeline {
+	if cfg.Shards <= 0 {
+		cfg.Shards = runtime.GOMAXPROCS(0)
+	}
+	if cfg.MaxOutstanding <= 0 {
+		cfg.MaxOutstanding = 4096
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{cfg: cfg, log: log}
+}
+
+// Stats returns the live counters.
+func (p *Pipeline) Stats() *Stats { return &p.stats }
+
+// ErrUnacknowledged is returned by Run when the drain deadline passed with
+// transitions still unacknowledged.
+var ErrUnacknowledged = errors.New("transitions left unacknowledged at shutdown")
+
+// Run reads until ctx ends or src fails, then stops reading and waits up to
+// DrainTimeout for every outstanding transition to be acknowledged. It
+// returns nil after a clean drain, the source's error if it failed, or an
+// error wrapping ErrUnacknowledged.
+func (p *Pipeline) Run(ctx context.Context, src Source, pub Publisher) error {
+	// Publishing outlives reading by at most DrainTimeout.
+	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPub()
+	stopDrainTimer := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(p.cfg.DrainTimeout, cancelPub)
+		context.AfterFunc(pubCtx, func() { t.Stop() })
+	})
+	defer stopDrainTimer()
+
+	perShard := max(1, p.cfg.MaxOutstanding/p.cfg.Shards)
+	shards := make([]*shard, p.cfg.Shards)
+	var wg sync.WaitGroup
+	for i := range shards {
+		shards[i] = newShard(p, pub, perShard)
+		wg.Go(func() { shards[i].run(pubCtx) })
+	}
+
+	readErr := p.read(ctx, pubCtx, src, shards)
+	for _, s := range shards {
+		close(s.in)
+	}
+	wg.Wait()
+
+	left := p.stats.Outstanding.Load()
+	if readErr != nil {
+		return readErr
+	}
+	if left > 0 {
+		return fmt.Errorf("%w: %d", ErrUnacknowledged, left)
+	}
+	return nil
+}
+
+func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard) error {
+	for {
+		ev, err := src.Read(ctx)
+		if err != nil {
+			var rej *RejectError
+			if errors.As(err, &rej) {
+				p.rejected(rej)
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read events: %w", err)
+		}
+		if err := ev.Validate(); err != nil {
+			var rej *RejectError
+			errors.As(err, &rej)
+			p.rejected(rej)
+			continue
+		}
+		p.stats.Events.Add(1)
+		s := shards[shardOf(ev.InteractionID, len(shards))]
+		select {
+		case s.in <- ev:
+		case <-pubCtx.Done():
+			// The drain deadline passed while shards were blocked.
+			return nil
+		}
+	}
+}
+
+func (p *Pipeline) rejected(rej *RejectError) {
+	p.stats.Rejected[reasonIndex(rej.Reason)].Add(1)
+	p.log.Warn("input rejected", "reason", string(rej.Reason), "err", rej.Msg, "excerpt", rej.Excerpt)
+}
+
+func shardOf(id string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// pending is one transition handed to the publisher.
+type pending struct {
+	t Transition
+	r *Receipt
+}
+
+type shard struct {
+	p       *Pipeline
+	pub     Publisher
+	in      chan Event
+	machine *Machine
+	// queues holds, per interaction, transitions not yet acknowledged; the
+	// head is in flight. At most one transition per interaction is in
+	// flight, so retries cannot reorder an interaction's transitions.
+	queues      map[string][]*pending
+	waitq       chan *pending
+	acks        chan *pending
+	outstanding int
+	limit       int
+	buf         []Transition
+}
+
+func newShard(p *Pipeline, pub Publisher, limit int) *shard {
+	return &shard{
+		p:       p,
+		pub:     pub,
+		in:      make(chan Event, 64),
+		machine: NewMachine(p.cfg.Machine),
+		queues:  make(map[string][]*pending),
+		// Sized so that neither the shard nor the waiter ever blocks on
+		// them: outstanding can overshoot limit by one event's transitions.
+		waitq: make(chan *pending, limit+64),
+		acks:  make(chan *pending, limit+64),
+		limit: limit,
+	}
+}
+
+func (s *shard) run(ctx context.Context) {
+	var waiter sync.WaitGroup
+	waiter.Go(func() { s.wait(ctx) })
+	defer func() {
+		close(s.waitq)
+		waiter.Wait()
+	}()
+	tick := time.NewTicker(s.p.cfg.SweepInterval)
+	defer tick.Stop()
+	in := s.in
+	for {
+		var gate <-chan Event
+		if in != nil && s.outstanding < s.limit {
+			gate = in
+		}
+		select {
+		case ev, ok := <-gate:
+			if !ok {
+				in = nil
+				break
+			}
+			s.handle(ctx, &ev)
+		case p := <-s.acks:
+			s.complete(ctx, p)
+		case now := <-tick.C:
+			s.sweep(now)
+		case <-ctx.Done():
+			// Drain deadline: whatever is outstanding stays unacknowledged.
+			return
+		}
+		if in == nil && s.outstanding == 0 {
+			return
+		}
+	}
+}
+
+// wait hands completed receipts back to the shard in publish order. Acks on
+// one connection arrive in order, so waiting in FIFO order costs nothing.
+func (s *shard) wait(ctx context.Context) {
+	for p := range s.waitq {
+		select {
+		case <-p.r.Done():
+		case <-ctx.Done():
+			// The publisher must complete receipts when its ctx ends; wait
+			// for it so the outcome is counted.
+			<-p.r.Done()
+		}
+		s.acks <- p
+	}
+}
+
+func (s *shard) handle(ctx context.Context, ev *Event) {
+	st := &s.p.stats
+	before, _ := s.machine.Len()
+	var verdict Verdict
+	s.buf, verdict = s.machine.Apply(ev, s.buf[:0])
+	after, _ := s.machine.Len()
+	st.Open.Add(int64(after - before))
+	switch verdict {
+	case VerdictStale:
+		st.Stale.Add(1)
+	case VerdictUnchanged:
+		st.Unchanged.Add(1)
+	case VerdictLate:
+		st.Late.Add(1)
+	}
+	for i := range s.buf {
+		t := &s.buf[i]
+		st.Transitions.Add(1)
+		if !s.p.cfg.Filter.Match(t.ChannelType, t.ToStatus) {
+			st.Filtered.Add(1)
+			continue
+		}
+		p := &pending{t: *t, r: NewReceipt()}
+		s.outstanding++
+		st.Outstanding.Add(1)
+		q := s.queues[t.InteractionID]
+		s.queues[t.InteractionID] = append(q, p)
+		if len(q) == 0 {
+			s.send(ctx, p)
+		}
+	}
+}
+
+func (s *shard) send(ctx context.Context, p *pending) {
+	if err := s.pub.Publish(ctx, &p.t, p.r); err != nil {
+		p.r.Complete(false, err)
+	}
+	s.waitq <- p
+}
+
+func (s *shard) complete(ctx context.Context, p *pending) {
+	st := &s.p.stats
+	if err := p.r.Err(); err != nil {
+		st.Failed.Add(1)
+		s.p.log.Error("publish failed", "interaction_id", p.t.InteractionID, "transition_id", p.t.ID,
+			"to_status", string(p.t.ToStatus), "err", err)
+	} else {
+		st.Published.Add(1)
+		if p.r.Duplicate() {
+			st.Duplicates.Add(1)
+		}
+		if f := s.p.cfg.OnPublished; f != nil {
+			f(&p.t, p.r.Duplicate(), time.Now())
+		}
+	}
+	s.outstanding--
+	st.Outstanding.Add(-1)
+	q := s.queues[p.t.InteractionID][1:]
+	if len(q) == 0 {
+		delete(s.queues, p.t.InteractionID)
+		return
+	}
+	s.queues[p.t.InteractionID] = q
+	s.send(ctx, q[0])
+}
+
+func (s *shard) sweep(now time.Time) {
+	before, _ := s.machine.Len()
+	n := s.machine.Sweep(now)
+	after, _ := s.machine.Len()
+	s.p.stats.Released.Add(uint64(n))
+	s.p.stats.Open.Add(int64(after - before))
+}

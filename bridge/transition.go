@@ -1,0 +1,160 @@
+package bridge
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Transition is one change of an interaction's canonical status: what the
+// bridge publishes.
+type Transition struct {
+	// ID identifies the transition: a function of the transition alone (see
+	// TransitionID), used as the JetStream Nats-Msg-Id.
+	ID            string
+	InteractionID string
+	ChannelType   ChannelType
+	// FromStatus is "" when the bridge sees the interaction for the first
+	// time; it is encoded as JSON null.
+	FromStatus Status
+	ToStatus   Status
+	// OccurredAt is when Genesys says the change happened: the timestamp that
+	// proves it, or the observation time when the payload carries none.
+	OccurredAt time.Time
+	// ObservedAt is when the bridge received the observation that revealed it.
+	ObservedAt time.Time
+	// Reconstructed marks a transition that was proven by the timestamps of a
+	// later observation rather than seen as the current state of one (for
+	// example after a reordered or missing frame).
+	Reconstructed bool
+	// Backfilled marks a transition found through REST after a gap.
+	Backfilled bool
+	// Detail is the raw per-participant state of the observation.
+	Detail []string
+}
+
+// TransitionID returns the deterministic id of a transition: a hash of the
+// interaction, the from and to statuses and the anchor time (the timestamp
+// that proves the transition). Any replica and any restart that derives the
+// same transition from the same Genesys data derives the same id, so
+// JetStream keeps a single copy within its duplicates window.
+func TransitionID(interactionID string, from, to Status, anchor time.Time) string {
+	h := sha256.New()
+	h.Write([]byte("gb1\x00"))
+	h.Write([]byte(interactionID))
+	h.Write([]byte{0})
+	h.Write([]byte(from))
+	h.Write([]byte{0})
+	h.Write([]byte(to))
+	h.Write([]byte{0})
+	var ts [8]byte
+	if !anchor.IsZero() {
+		binary.BigEndian.PutUint64(ts[:], uint64(anchor.UnixNano()))
+	}
+	h.Write(ts[:])
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// AppendJSON appends the transition's JSON encoding to b. The format is the
+// published payload; field names are stable:
+//
+//	{"id":"…","interactionId":"…","channelType":"voice","fromStatus":null,
+//	 "toStatus":"queued","occurredAt":"…","observedAt":"…",
+//	 "reconstructed":false,"backfilled":false,"detail":["customer:connected"]}
+func (t *Transition) AppendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, t.ID)
+	b = append(b, `,"interactionId":`...)
+	b = appendString(b, t.InteractionID)
+	b = append(b, `,"channelType":`...)
+	b = appendString(b, string(t.ChannelType))
+	b = append(b, `,"fromStatus":`...)
+	if t.FromStatus == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, string(t.FromStatus))
+	}
+	b = append(b, `,"toStatus":`...)
+	b = appendString(b, string(t.ToStatus))
+	b = append(b, `,"occurredAt":`...)
+	b = appendTime(b, t.OccurredAt)
+	b = append(b, `,"observedAt":`...)
+	b = appendTime(b, t.ObservedAt)
+	b = append(b, `,"reconstructed":`...)
+	b = strconv.AppendBool(b, t.Reconstructed)
+	b = append(b, `,"backfilled":`...)
+	b = strconv.AppendBool(b, t.Backfilled)
+	b = append(b, `,"detail":[`...)
+	for i, d := range t.Detail {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, d)
+	}
+	return append(b, "]}"...)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
+// control characters and U+2028/U+2029 are escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

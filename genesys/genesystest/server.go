@@ -1,0 +1,596 @@
+package genesystest
+
+import (
+	"container/heap"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+)
+
+// Config configures the simulator. Zero values are the documented defaults.
+type Config struct {
+	// Addr is the listen address. Default "127.0.0.1:0" (a port the OS picks).
+	Addr string
+	// ClientID and ClientSecret are the accepted client credentials.
+	// Defaults "sim-client" and "sim-secret".
+	ClientID, ClientSecret string
+	// TokenLifetime is expires_in of issued tokens. Default 24h.
+	TokenLifetime time.Duration
+	// HeartbeatInterval is the socket heartbeat period. Default 30s.
+	HeartbeatInterval time.Duration
+	// Queues and Agents size the population. Defaults 3 and 12.
+	Queues, Agents int
+	// Seed makes the generated conversations reproducible. Default 1.
+	Seed uint64
+	// Conversations is how many conversations to generate; 0 means no end.
+	Conversations int
+	// Rate is new conversations per simulated second. Default 2.
+	Rate float64
+	// Speed is simulated seconds per wall second; 0 runs as fast as the
+	// client reads. Default 0.
+	Speed float64
+	// Channels to generate. Default voice, chat, email, message, callback.
+	Channels []bridge.ChannelType
+	// DuplicateRate is the chance that a frame is sent twice.
+	DuplicateRate float64
+	// ReorderRate is the chance that a frame is held back and sent after the
+	// next frame of its conversation (only where a later frame can prove
+	// the delayed frame's status; see the package doc).
+	ReorderRate float64
+	Logger      *slog.Logger
+}
+
+// Server is a Genesys Cloud simulator: OAuth, notification channels,
+// subscriptions and the socket, on loopback, with a generator of
+// conversations whose transitions it records as ground truth.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	pop  Population
+	ln   net.Listener
+	http *http.Server
+	// URL is the base URL for both the API and the login service.
+	URL string
+
+	mu       sync.Mutex
+	tokens   map[string]time.Time // token -> expiry
+	channels map[string]*channel
+	truth    []Truth
+	started  bool
+
+	startOnce  sync.Once
+	startCh    chan struct{} // closed when the generator may start
+	done       chan struct{} // closed when every conversation was sent
+	closing    chan struct{}
+	wg         sync.WaitGroup
+	framesSent atomic.Uint64
+	tokensMade atomic.Uint64
+}
+
+type channel struct {
+	id     string
+	topics map[string]bool
+	sock   *simSocket
+}
+
+// Start starts the simulator.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "sim-client"
+	}
+	if cfg.ClientSecret == "" {
+		cfg.ClientSecret = "sim-secret"
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = 24 * time.Hour
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 30 * time.Second
+	}
+	if cfg.Queues <= 0 {
+		cfg.Queues = 3
+	}
+	if cfg.Agents <= 0 {
+		cfg.Agents = 12
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 2
+	}
+	if len(cfg.Channels) == 0 {
+		cfg.Channels = []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback}
+	}
+	for _, c := range cfg.Channels {
+		if _, ok := mediaKeys[c]; !ok {
+			return nil, fmt.Errorf("simulator: channel %q is not simulated", c)
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: listen: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, log: log, ln: ln, URL: "http://" + ln.Addr().String(),
+		pop:      NewPopulation(rand.New(rand.NewPCG(cfg.Seed, 0)), cfg.Queues, cfg.Agents),
+		tokens:   map[string]time.Time{},
+		channels: map[string]*channel{},
+		startCh:  make(chan struct{}),
+		done:     make(chan struct{}),
+		closing:  make(chan struct{}),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /oauth/token", s.handleToken)
+	mux.HandleFunc("POST /api/v2/notifications/channels", s.auth(s.handleCreateChannel))
+	mux.HandleFunc("PUT /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
+	mux.HandleFunc("POST /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
+	mux.HandleFunc("HEAD /api/v2/notifications/channels/{id}", s.auth(s.handleChannelHead))
+	mux.HandleFunc("GET /channels/{id}", s.handleSocket)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Go(func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("simulator: serve", "err", err)
+		}
+	})
+	s.wg.Go(s.generate)
+	return s, nil
+}
+
+// Population returns the simulated queues and agents.
+func (s *Server) Population() Population { return s.pop }
+
+// Truth returns the transitions caused so far, in the order they happened.
+func (s *Server) Truth() []Truth {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Truth(nil), s.truth...)
+}
+
+// Done is closed once every configured conversation has been sent.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// FramesSent counts conversation frames written to sockets.
+func (s *Server) FramesSent() uint64 { return s.framesSent.Load() }
+
+// TokensIssued counts access tokens issued.
+func (s *Server) TokensIssued() uint64 { return s.tokensMade.Load() }
+
+// Close stops the simulator and waits for its goroutines.
+func (s *Server) Close() {
+	close(s.closing)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(ctx)
+	s.mu.Lock()
+	for _, ch := range s.channels {
+		if ch.sock != nil {
+			ch.sock.close()
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ININ-Correlation-Id", randomHex(8))
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func apiError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"message": msg, "code": code, "status": status})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = crand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	id, secret, ok := r.BasicAuth()
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type", "description": "grant_type must be client_credentials", "error_description": "grant_type must be client_credentials"})
+		return
+	}
+	if !ok || id != s.cfg.ClientID || secret != s.cfg.ClientSecret {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_client", "description": "client not found or secret mismatch", "error_description": "client not found or secret mismatch"})
+		return
+	}
+	tok := randomHex(24)
+	s.mu.Lock()
+	s.tokens[tok] = time.Now().Add(s.cfg.TokenLifetime)
+	s.mu.Unlock()
+	s.tokensMade.Add(1)
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": int(s.cfg.TokenLifetime.Seconds())})
+}
+
+func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		s.mu.Lock()
+		exp, known := s.tokens[tok]
+		s.mu.Unlock()
+		if !ok || !known || time.Now().After(exp) {
+			apiError(w, http.StatusUnauthorized, "bad.credentials", "Invalid login credentials.")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) {
+	id := uuidFromCrypto()
+	s.mu.Lock()
+	s.channels[id] = &channel{id: id, topics: map[string]bool{}}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"connectUri": "ws://" + r.Host + "/channels/" + id,
+		"id":         id,
+		"expires":    time.Now().Add(24 * time.Hour).UTC().Format(wireTime),
+	})
+}
+
+func uuidFromCrypto() string {
+	h := randomHex(16)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func (s *Server) handleChannelHead(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	_, ok := s.channels[r.PathValue("id")]
+	s.mu.Unlock()
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// permitted reports whether the simulated org lets the client subscribe t.
+func (s *Server) permitted(t string) (bool, string) {
+	for _, q := range s.pop.Queues {
+		if t == "v2.routing.queues."+q+".conversations" {
+			return true, ""
+		}
+	}
+	for _, a := range s.pop.Agents {
+		if t == "v2.users."+a+".conversations" {
+			return true, ""
+		}
+	}
+	return false, "Not found or not permitted"
+}
+
+func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
+	var body []struct {
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		apiError(w, http.StatusBadRequest, "bad.request", "body must be a list of {\"id\": topic}")
+		return
+	}
+	if len(body) > 1000 {
+		apiError(w, http.StatusBadRequest, "notification.too.many.topics", "a channel holds at most 1000 topics")
+		return
+	}
+	ignore := r.URL.Query().Get("ignoreErrors") == "true"
+	type entity struct {
+		ID              string `json:"id"`
+		State           string `json:"state"`
+		RejectionReason string `json:"rejectionReason,omitempty"`
+	}
+	var out []entity
+	topics := map[string]bool{}
+	for _, t := range body {
+		if ok, why := s.permitted(t.ID); ok {
+			topics[t.ID] = true
+			out = append(out, entity{ID: t.ID, State: "Permitted"})
+		} else {
+			if !ignore {
+				apiError(w, http.StatusForbidden, "missing.permissions", "topic "+t.ID+": "+why)
+				return
+			}
+			out = append(out, entity{ID: t.ID, State: "Rejected", RejectionReason: why})
+		}
+	}
+	s.mu.Lock()
+	ch, ok := s.channels[r.PathValue("id")]
+	if ok {
+		if r.Method == http.MethodPut {
+			ch.topics = topics
+		} else {
+			for t := range topics {
+				ch.topics[t] = true
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		apiError(w, http.StatusNotFound, "not.found", "channel not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entities": out})
+}
+
+var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+
+func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ch, ok := s.channels[r.PathValue("id")]
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, "channel not found", http.StatusNotFound)
+		return
+	}
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	sock := newSimSocket(conn, s.cfg.HeartbeatInterval)
+	s.mu.Lock()
+	old := ch.sock
+	ch.sock = sock
+	hasTopics := len(ch.topics) > 0
+	s.mu.Unlock()
+	if old != nil {
+		old.close() // one socket per channel: a second connection kicks the first
+	}
+	if hasTopics {
+		s.startOnce.Do(func() { close(s.startCh) })
+	}
+	sock.serve()
+	s.mu.Lock()
+	if ch.sock == sock {
+		ch.sock = nil
+	}
+	s.mu.Unlock()
+}
+
+// send delivers a conversation frame to every socket subscribed to one of
+// its topics, once per matching topic, as the real service does.
+func (s *Server) send(f *Frame) {
+	s.mu.Lock()
+	var targets []*simSocket
+	var topics []string
+	for _, ch := range s.channels {
+		if ch.sock == nil {
+			continue
+		}
+		for _, t := range f.Topics {
+			if ch.topics[t] {
+				targets, topics = append(targets, ch.sock), append(topics, t)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for i, sock := range targets {
+		msg := fmt.Appendf(nil, `{"topicName":%q,"version":"2","eventBody":%s,"metadata":{"CorrelationId":%q}}`,
+			topics[i], f.Body, uuidFromCrypto())
+		if sock.enqueue(msg, s.closing) {
+			s.framesSent.Add(1)
+		}
+	}
+}
+
+// generate runs the conversation engine: arrivals in simulated time, every
+// conversation's frames merged in time order and sent, paced by Speed.
+func (s *Server) generate() {
+	defer close(s.done)
+	select {
+	case <-s.startCh:
+	case <-s.closing:
+		return
+	}
+	rng := rand.New(rand.NewPCG(s.cfg.Seed, 1))
+	simStart := time.Now().Truncate(time.Millisecond)
+	wallStart := time.Now()
+	q := &frameQueue{}
+	nextArrival := simStart
+	started := 0
+	held := map[string]*queued{} // conversation -> frame held back for reordering
+	for {
+		// Admit arrivals due before the next frame.
+		for (s.cfg.Conversations == 0 || started < s.cfg.Conversations) && (q.Len() == 0 || !nextArrival.After((*q)[0].f.At)) {
+			ch := s.cfg.Channels[rng.IntN(len(s.cfg.Channels))]
+			sc := Generate(rng, s.pop, ch, nextArrival)
+			for i := range sc.Frames {
+				heap.Push(q, &queued{f: &sc.Frames[i], script: sc, index: i})
+			}
+			started++
+			nextArrival = nextArrival.Add(time.Duration(rng.ExpFloat64() / s.cfg.Rate * float64(time.Second)))
+		}
+		if q.Len() == 0 {
+			return
+		}
+		it := heap.Pop(q).(*queued)
+		if s.cfg.Speed > 0 {
+			due := wallStart.Add(time.Duration(float64(it.f.At.Sub(simStart)) / s.cfg.Speed))
+			select {
+			case <-time.After(time.Until(due)):
+			case <-s.closing:
+				return
+			}
+		}
+		select {
+		case <-s.closing:
+			return
+		default:
+		}
+		s.record(it)
+		if prev := held[it.f.ConversationID]; prev != nil {
+			delete(held, it.f.ConversationID)
+			s.sendMaybeTwice(it.f, rng)
+			s.sendMaybeTwice(prev.f, rng)
+			continue
+		}
+		if s.reorderable(it) && rng.Float64() < s.cfg.ReorderRate {
+			held[it.f.ConversationID] = it
+			continue
+		}
+		s.sendMaybeTwice(it.f, rng)
+	}
+}
+
+func (s *Server) sendMaybeTwice(f *Frame, rng *rand.Rand) {
+	s.send(f)
+	if rng.Float64() < s.cfg.DuplicateRate {
+		s.send(f)
+	}
+}
+
+// reorderable reports whether frame it may be delivered after the next
+// frame of its conversation without making its status unknowable: the next
+// frame must carry a later forward-only timestamp, and this frame's own
+// status must be proven by a timestamp (hold and unhold are not).
+func (s *Server) reorderable(it *queued) bool {
+	fs := it.script.Frames
+	i := it.index
+	if i+1 >= len(fs) || !fs[i+1].Horizon.After(fs[i].Horizon) || fs[i].Status == bridge.StatusHeld {
+		return false
+	}
+	return i == 0 || fs[i].Status == fs[i-1].Status || fs[i].Horizon.After(fs[i-1].Horizon)
+}
+
+// record adds the truth of a frame when it is emitted.
+func (s *Server) record(it *queued) {
+	if it.f.truth < 0 {
+		return
+	}
+	s.mu.Lock()
+	s.truth = append(s.truth, it.script.Truth[it.f.truth])
+	s.mu.Unlock()
+}
+
+type queued struct {
+	f      *Frame
+	script *Script
+	index  int
+	seq    uint64
+}
+
+// frameQueue orders frames by simulated time, then by script position.
+type frameQueue []*queued
+
+func (q frameQueue) Len() int { return len(q) }
+func (q frameQueue) Less(i, j int) bool {
+	if !q[i].f.At.Equal(q[j].f.At) {
+		return q[i].f.At.Before(q[j].f.At)
+	}
+	if q[i].script != q[j].script {
+		return q[i].script.ID < q[j].script.ID
+	}
+	return q[i].index < q[j].index
+}
+func (q frameQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *frameQueue) Push(x any)   { *q = append(*q, x.(*queued)) }
+func (q *frameQueue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return it
+}
+
+// simSocket is one server-side socket: a writer with a queue, heartbeats,
+// and a reader answering pings.
+type simSocket struct {
+	conn      *websocket.Conn
+	heartbeat time.Duration
+	out       chan []byte
+	closed    chan struct{}
+	once      sync.Once
+}
+
+func newSimSocket(conn *websocket.Conn, hb time.Duration) *simSocket {
+	return &simSocket{conn: conn, heartbeat: hb, out: make(chan []byte, 1024), closed: make(chan struct{})}
+}
+
+func (s *simSocket) close() {
+	s.once.Do(func() {
+		close(s.closed)
+		_ = s.conn.Close()
+	})
+}
+
+// enqueue blocks while the socket's queue is full: the simulator never
+// drops a frame for a slow client that is still connected.
+func (s *simSocket) enqueue(msg []byte, stop <-chan struct{}) bool {
+	select {
+	case s.out <- msg:
+		return true
+	case <-s.closed:
+		return false
+	case <-stop:
+		return false
+	}
+}
+
+var (
+	heartbeatFrame = []byte(`{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}`)
+	pongFrame      = []byte(`{"topicName":"channel.metadata","eventBody":{"message":"pong"}}`)
+)
+
+func (s *simSocket) serve() {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer s.close()
+		for {
+			_, data, err := s.conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(data, &m) == nil && m.Message == "ping" {
+				select {
+				case s.out <- pongFrame:
+				case <-s.closed:
+					return
+				}
+			}
+		}
+	})
+	tick := time.NewTicker(s.heartbeat)
+	defer tick.Stop()
+	defer wg.Wait()
+	defer s.close()
+	for {
+		var msg []byte
+		select {
+		case <-s.closed:
+			return
+		case <-tick.C:
+			msg = heartbeatFrame
+		case msg = <-s.out:
+		}
+		_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package genesys
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+)
+
+// FrameKind says what a Notification Service frame is.
+type FrameKind int
+
+// Frame kinds.
+const (
+	FrameEvent         FrameKind = iota // a conversation snapshot, decoded into Frame.Event
+	FrameHeartbeat                      // channel.metadata "WebSocket Heartbeat"
+	FramePong                           // channel.metadata "pong"
+	FrameSocketClosing                  // v2.system.socket_closing: roll over now
+	FrameChannelGone                    // {"result":"404"}, no_longer_subscribed, token_revoked
+	FrameIgnored                        // a topic the bridge does not turn into events
+)
+
+func (k FrameKind) String() string {
+	return [...]string{"event", "heartbeat", "pong", "socket_closing", "channel_gone", "ignored"}[k]
+}
+
+// Frame is one decoded Notification Service frame.
+type Frame struct {
+	Kind  FrameKind
+	Topic string
+	// CorrelationID is metadata.CorrelationId, for logs.
+	CorrelationID string
+	// Event is set for FrameEvent.
+	Event bridge.Event
+	// Reason explains FrameChannelGone and FrameSocketClosing.
+	Reason string
+}
+
+type envelope struct {
+	TopicName string          `json:"topicName"`
+	Version   string          `json:"version"`
+	EventBody json.RawMessage `json:"eventBody"`
+	Metadata  struct {
+		CorrelationID string `json:"CorrelationId"`
+	} `json:"metadata"`
+	Result json.RawMessage `json:"result"`
+}
+
+type metadataBody struct {
+	Message string `json:"message"`
+}
+
+type systemBody struct {
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// DecodeNotification decodes one frame of the Notification Service socket.
+// Bad input returns a *bridge.RejectError; it never panics.
+func DecodeNotification(data []byte, observedAt time.Time) (Frame, error) {
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "decode frame: %v", jsonErr(err))
+	}
+	f := Frame{Topic: env.TopicName, CorrelationID: env.Metadata.CorrelationID}
+	topic := env.TopicName
+	switch {
+	case topic == "" && len(env.Result) > 0:
+		// {"result":"404",...}: the channel expired or was deleted.
+		f.Kind, f.Reason = FrameChannelGone, "result "+strings.Trim(string(env.Result), `"`)
+		return f, nil
+	case topic == "":
+		return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "frame has no topicName")
+	case topic == "channel.metadata":
+		var b metadataBody
+		if err := json.Unmarshal(env.EventBody, &b); err != nil {
+			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "decode channel.metadata: %v", jsonErr(err))
+		}
+		switch strings.ToLower(b.Message) {
+		case "pong":
+			f.Kind = FramePong
+		default: // "WebSocket Heartbeat"; anything else proves the socket alive too
+			f.Kind = FrameHeartbeat
+		}
+		return f, nil
+	case topic == "v2.system.socket_closing":
+		var b systemBody
+		_ = json.Unmarshal(env.EventBody, &b) // the reason is informative only
+		f.Kind, f.Reason = FrameSocketClosing, firstNonEmpty(b.Reason, b.Message, "socket_closing")
+		return f, nil
+	case strings.HasPrefix(topic, "v2.system.no_longer_subscribed"), strings.HasPrefix(topic, "v2.system.token_revoked"):
+		f.Kind, f.Reason = FrameChannelGone, strings.TrimPrefix(topic, "v2.system.")
+		return f, nil
+	case isConversationTopic(topic):
+		if len(env.EventBody) == 0 || bytes.Equal(env.EventBody, []byte("null")) {
+			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: no eventBody", truncate(topic, 200))
+		}
+		var c Conversation
+		if err := json.Unmarshal(env.EventBody, &c); err != nil {
+			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode conversation: %v", truncate(topic, 200), jsonErr(err))
+		}
+		if !isUUID(c.ID) {
+			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: conversation id %q is not a UUID", truncate(topic, 200), truncate(c.ID, 64))
+		}
+		ev, err := Derive(&c, observedAt)
+		if err != nil {
+			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", truncate(topic, 200), err)
+		}
+		f.Kind, f.Event = FrameEvent, ev
+		return f, nil
+	}
+	f.Kind = FrameIgnored
+	return f, nil
+}
+
+// isConversationTopic matches v2.routing.queues.{id}.conversations and
+// v2.users.{id}.conversations, with or without a media suffix.
+func isConversationTopic(t string) bool {
+	var rest string
+	switch {
+	case strings.HasPrefix(t, "v2.routing.queues."):
+		rest = t[len("v2.routing.queues."):]
+	case strings.HasPrefix(t, "v2.users."):
+		rest = t[len("v2.users."):]
+	default:
+		return false
+	}
+	id, tail, ok := strings.Cut(rest, ".")
+	if !ok || id == "" {
+		return false
+	}
+	tail, _, _ = strings.Cut(tail, ".")
+	return tail == "conversations"
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// jsonErr keeps the decoder's message but not the input it quotes.
+func jsonErr(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return "invalid JSON at byte " + strconv.FormatInt(se.Offset, 10)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "field " + truncate(te.Field, 80) + ": want " + te.Type.String() + ", got " + te.Value
+	}
+	return truncate(err.Error(), 200)
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,50 @@
+package genesys
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Topics builds the subscription list: v2.routing.queues.{id}.conversations
+// per queue id, v2.users.{id}.conversations per user id, then extra topics
+// verbatim. Ids must be non-empty, without dots or whitespace; topics must
+// be under 200 bytes. Repeats are removed.
+func Topics(queueIDs, userIDs, extra []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(t string) error {
+		if len(t) >= 200 {
+			return fmt.Errorf("topic %q is %d bytes; Genesys accepts under 200", truncate(t, 60), len(t))
+		}
+		if strings.ContainsAny(t, " \t\r\n") || t == "" {
+			return fmt.Errorf("topic %q is empty or contains whitespace", truncate(t, 60))
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+		return nil
+	}
+	for _, set := range []struct {
+		kind, format string
+		ids          []string
+	}{
+		{"queue", "v2.routing.queues.%s.conversations", queueIDs},
+		{"user", "v2.users.%s.conversations", userIDs},
+	} {
+		for _, id := range set.ids {
+			if id == "" || strings.ContainsAny(id, ". \t\r\n*>?&") {
+				return nil, fmt.Errorf("%s id %q is empty or contains '.', whitespace or a wildcard", set.kind, truncate(id, 60))
+			}
+			if err := add(fmt.Sprintf(set.format, id)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, t := range extra {
+		if err := add(t); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
