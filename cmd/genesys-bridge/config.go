@@ -1,0 +1,236 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/publish"
+)
+
+// Config is every setting of the bridge, read from the environment. The
+// README's configuration table lists the same variables; keep them in step
+// (TestREADMEListsEveryVariable checks).
+type Config struct {
+	GenesysRegion       string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
+	GenesysClientID     string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
+	GenesysClientSecret genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
+	GenesysAPIURL       string         `envconfig:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
+	GenesysLoginURL     string         `envconfig:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
+	GenesysQueueIDs     []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
+	GenesysUserIDs      []string       `envconfig:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
+	GenesysTopics       []string       `envconfig:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
+	GenesysHeartbeat    time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" default:"30s" desc:"expected heartbeat period; silence for twice this kills the socket"`
+	GenesysMaxFrame     int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" default:"1048576" desc:"larger frames are rejected and counted"`
+	GenesysRefreshAhead time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" default:"5m" desc:"replace the access token this long before it expires"`
+
+	NATSURL          string        `envconfig:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
+	NATSCreds        string        `envconfig:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file"`
+	NATSStream       string        `envconfig:"NATS_STREAM" default:"GENESYS_INTERACTIONS" desc:"JetStream stream name"`
+	NATSPrefix       string        `envconfig:"NATS_SUBJECT_PREFIX" default:"genesys.interactions" desc:"subject prefix; the stream covers <prefix>.>"`
+	NATSMaxAge       time.Duration `envconfig:"NATS_STREAM_MAX_AGE" default:"168h" desc:"how long the stream keeps transitions"`
+	NATSDuplicates   time.Duration `envconfig:"NATS_DUPLICATE_WINDOW" default:"2m" desc:"the stream's duplicate window for Nats-Msg-Id"`
+	NATSReplicas     int           `envconfig:"NATS_STREAM_REPLICAS" default:"1" desc:"stream replicas (1, 3 or 5 in a cluster)"`
+	NATSAckTimeout   time.Duration `envconfig:"NATS_ACK_TIMEOUT" default:"5s" desc:"wait this long for a publish acknowledgement before retrying with the same id"`
+	NATSMaxPending   int           `envconfig:"NATS_MAX_PENDING" default:"4096" desc:"transitions in flight (unacknowledged) before reading pauses"`
+	NATSEmbeddedAddr string        `envconfig:"NATS_EMBEDDED_ADDR" default:"127.0.0.1:4222" desc:"client address of the embedded server (NATS_URL empty)"`
+	NATSEmbeddedDir  string        `envconfig:"NATS_EMBEDDED_STORE_DIR" default:"data/nats" desc:"JetStream store directory of the embedded server"`
+
+	BridgeChannelTypes []string      `envconfig:"BRIDGE_CHANNEL_TYPES" desc:"publish only these channel types (comma-separated; empty = all)"`
+	BridgeStatuses     []string      `envconfig:"BRIDGE_STATUSES" desc:"publish only transitions into these statuses (empty = all)"`
+	BridgeGrace        time.Duration `envconfig:"BRIDGE_COMPLETED_GRACE" default:"30s" desc:"keep a completed interaction's state this long for late frames"`
+	BridgeIdleTTL      time.Duration `envconfig:"BRIDGE_IDLE_TTL" default:"48h" desc:"release an interaction not heard of for this long"`
+	BridgeShutdown     time.Duration `envconfig:"BRIDGE_SHUTDOWN_TIMEOUT" default:"15s" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
+
+	HTTPAddr  string `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics; empty disables"`
+	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+
+	// Set from flags, not the environment.
+	Demo bool `ignored:"true"`
+
+	// Derived by validate.
+	filter    bridge.Filter
+	endpoints genesys.Endpoints
+	topics    []string
+}
+
+// ConfigError is a setting that stops start-up: main exits 2.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return "configuration: " + e.Msg }
+
+func configErr(format string, args ...any) error {
+	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// loadConfig reads the environment and validates it.
+func loadConfig(demo bool) (*Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return nil, configErr("%s: cannot read %q as %s", pe.KeyName, shorten(pe.Value), pe.TypeName)
+		}
+		return nil, configErr("%v", err)
+	}
+	c.Demo = demo
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func shorten(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+func (c *Config) validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"GENESYS_HEARTBEAT_INTERVAL", c.GenesysHeartbeat}, {"GENESYS_TOKEN_REFRESH_AHEAD", c.GenesysRefreshAhead},
+		{"NATS_STREAM_MAX_AGE", c.NATSMaxAge}, {"NATS_DUPLICATE_WINDOW", c.NATSDuplicates}, {"NATS_ACK_TIMEOUT", c.NATSAckTimeout},
+		{"BRIDGE_COMPLETED_GRACE", c.BridgeGrace}, {"BRIDGE_IDLE_TTL", c.BridgeIdleTTL}, {"BRIDGE_SHUTDOWN_TIMEOUT", c.BridgeShutdown},
+	} {
+		if d.v <= 0 {
+			return configErr("%s must be a positive duration such as 30s (got %s)", d.name, d.v)
+		}
+	}
+	if c.GenesysHeartbeat < time.Second {
+		return configErr("GENESYS_HEARTBEAT_INTERVAL must be at least 1s (got %s)", c.GenesysHeartbeat)
+	}
+	if c.GenesysMaxFrame < 1024 {
+		return configErr("GENESYS_MAX_FRAME_BYTES must be at least 1024 (got %d)", c.GenesysMaxFrame)
+	}
+	if c.NATSMaxPending < 1 || c.NATSMaxPending > 1<<20 {
+		return configErr("NATS_MAX_PENDING must be between 1 and 1048576 (got %d)", c.NATSMaxPending)
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		return configErr("NATS_STREAM_REPLICAS must be between 1 and 5 (got %d)", c.NATSReplicas)
+	}
+	if err := c.publishConfig().Validate(); err != nil {
+		return configErr("NATS_STREAM / NATS_SUBJECT_PREFIX / NATS_DUPLICATE_WINDOW / NATS_STREAM_MAX_AGE: %v", err)
+	}
+	if c.NATSURL != "" {
+		for _, u := range strings.Split(c.NATSURL, ",") {
+			pu, err := url.Parse(strings.TrimSpace(u))
+			if err != nil || pu.Host == "" {
+				return configErr("NATS_URL: %q is not a URL such as nats://host:4222", redact(u))
+			}
+			switch pu.Scheme {
+			case "nats", "tls", "ws", "wss":
+			default:
+				return configErr("NATS_URL: scheme %q not supported (nats, tls, ws, wss)", pu.Scheme)
+			}
+		}
+	} else if _, _, err := net.SplitHostPort(c.NATSEmbeddedAddr); err != nil {
+		return configErr("NATS_EMBEDDED_ADDR: %q is not host:port", c.NATSEmbeddedAddr)
+	}
+	if c.NATSCreds != "" {
+		if _, err := os.Stat(c.NATSCreds); err != nil {
+			return configErr("NATS_CREDS: cannot read %s: %v", c.NATSCreds, errors.Unwrap(err))
+		}
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			return configErr("HTTP_ADDR: %q is not host:port (such as :8080)", c.HTTPAddr)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return configErr("LOG_LEVEL must be debug, info, warn or error (got %q)", shorten(c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return configErr("LOG_FORMAT must be text or json (got %q)", shorten(c.LogFormat))
+	}
+	for _, s := range c.BridgeChannelTypes {
+		ct, err := bridge.ParseChannelType(strings.TrimSpace(s))
+		if err != nil {
+			return configErr("BRIDGE_CHANNEL_TYPES: %v", err)
+		}
+		c.filter.ChannelTypes = append(c.filter.ChannelTypes, ct)
+	}
+	for _, s := range c.BridgeStatuses {
+		st, err := bridge.ParseStatus(strings.TrimSpace(s))
+		if err != nil {
+			return configErr("BRIDGE_STATUSES: %v", err)
+		}
+		c.filter.Statuses = append(c.filter.Statuses, st)
+	}
+	if c.Demo {
+		return nil // the embedded simulator supplies Genesys settings
+	}
+	if c.GenesysClientID == "" {
+		return configErr("GENESYS_CLIENT_ID is required (an OAuth client-credentials client id); or run with -demo")
+	}
+	if c.GenesysClientSecret == "" {
+		return configErr("GENESYS_CLIENT_SECRET is required (the OAuth client's secret)")
+	}
+	ep, err := genesys.EndpointsFor(c.GenesysRegion, c.GenesysAPIURL, c.GenesysLoginURL)
+	if err != nil {
+		return configErr("GENESYS_REGION / GENESYS_API_URL / GENESYS_LOGIN_URL: %v", err)
+	}
+	c.endpoints = ep
+	topics, err := genesys.Topics(trimAll(c.GenesysQueueIDs), trimAll(c.GenesysUserIDs), trimAll(c.GenesysTopics))
+	if err != nil {
+		return configErr("GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_TOPICS: %v", err)
+	}
+	if len(topics) == 0 {
+		return configErr("no topics: set GENESYS_QUEUE_IDS, GENESYS_USER_IDS or GENESYS_TOPICS")
+	}
+	if len(topics) > genesys.MaxTopicsPerChannel {
+		return configErr("%d topics; one Genesys channel holds at most %d (split the ids across bridge deployments)", len(topics), genesys.MaxTopicsPerChannel)
+	}
+	c.topics = topics
+	return nil
+}
+
+func trimAll(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// redact drops user info (a token or password) from a URL for messages.
+func redact(s string) string {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return "(unparseable)"
+	}
+	if u.User != nil {
+		u.User = url.User("redacted")
+	}
+	return u.String()
+}
+
+func (c *Config) publishConfig() publish.Config {
+	return publish.Config{
+		Stream:        c.NATSStream,
+		SubjectPrefix: c.NATSPrefix,
+		Duplicates:    c.NATSDuplicates,
+		MaxAge:        c.NATSMaxAge,
+		Replicas:      c.NATSReplicas,
+		MaxPending:    c.NATSMaxPending,
+		AckTimeout:    c.NATSAckTimeout,
+	}
+}

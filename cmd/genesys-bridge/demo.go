@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/publish"
+)
+
+// demoView prints what the demo does: each published transition and a
+// periodic summary.
+type demoView struct {
+	out    io.Writer
+	prefix string
+
+	mu     sync.Mutex
+	counts map[string]int // "channel to_status" -> published
+}
+
+func newDemoView(out io.Writer, prefix string) *demoView {
+	fmt.Fprintf(out, "genesys-bridge demo: simulated Genesys Cloud -> bridge -> JetStream\n"+
+		"watch the stream with: nats sub '%s.>' -s nats://127.0.0.1:4222\n\n", prefix)
+	fmt.Fprintf(out, "%-12s %-9s %-9s    %-9s %-8s %s\n", "occurred", "channel", "from", "to", "conv", "subject")
+	return &demoView{out: out, prefix: prefix, counts: map[string]int{}}
+}
+
+func (d *demoView) transition(t *bridge.Transition, dup bool) {
+	from := string(t.FromStatus)
+	if from == "" {
+		from = "(new)"
+	}
+	note := ""
+	if t.Reconstructed {
+		note = " (reconstructed)"
+	}
+	if dup {
+		note += " (duplicate ack)"
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.counts[string(t.ChannelType)+" "+string(t.ToStatus)]++
+	fmt.Fprintf(d.out, "%-12s %-9s %-9s -> %-9s %-8s %s%s\n", t.OccurredAt.Local().Format("15:04:05.000"),
+		t.ChannelType, from, t.ToStatus, t.InteractionID[:min(8, len(t.InteractionID))], publish.Subject(d.prefix, t), note)
+}
+
+func (d *demoView) summaries(ctx context.Context, st *bridge.Stats, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	lastEvents, last := st.Events.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			ev := st.Events.Load()
+			rate := float64(ev-lastEvents) / now.Sub(last).Seconds()
+			lastEvents, last = ev, now
+			d.mu.Lock()
+			keys := make([]string, 0, len(d.counts))
+			for k := range d.counts {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			var b strings.Builder
+			for _, k := range keys {
+				fmt.Fprintf(&b, " %s=%d", strings.Replace(k, " ", ".", 1), d.counts[k])
+			}
+			fmt.Fprintf(d.out, "-- %.1f events/s | events %d, published %d, duplicates absorbed %d, stale %d, unchanged %d, rejected %d, open %d\n-- by channel.status:%s\n",
+				rate, ev, st.Published.Load(), st.Duplicates.Load(), st.Stale.Load(), st.Unchanged.Load(),
+				st.RejectedBy(bridge.ReasonMalformed)+st.RejectedBy(bridge.ReasonSchema)+st.RejectedBy(bridge.ReasonOversize)+st.RejectedBy(bridge.ReasonUnknown),
+				st.Open.Load(), b.String())
+			d.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/publish"
+)
+
+// syncBuffer is a log sink shared by goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testLogger returns a logger whose output is printed only if the test fails.
+func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
+	buf := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+func startNATS(t *testing.T) string {
+	t.Helper()
+	ns, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return ns.ClientURL()
+}
+
+// published is one message read back from the stream.
+type published struct {
+	Subject string
+	MsgID   string
+	Body    struct {
+		ID            string  `json:"id"`
+		InteractionID string  `json:"interactionId"`
+		ChannelType   string  `json:"channelType"`
+		FromStatus    *string `json:"fromStatus"`
+		ToStatus      string  `json:"toStatus"`
+		OccurredAt    string  `json:"occurredAt"`
+		ObservedAt    string  `json:"observedAt"`
+		Reconstructed bool    `json:"reconstructed"`
+		Backfilled    bool    `json:"backfilled"`
+		Detail        []string
+	}
+}
+
+// readStream reads every message of the stream with an independent
+// connection and an ordered consumer.
+func readStream(t *testing.T, url, stream string) []published {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int(info.State.Msgs)
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []published
+	for len(out) < total {
+		batch, err := cons.Fetch(min(500, total-len(out)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var p published
+			p.Subject = m.Subject()
+			p.MsgID = m.Headers().Get(jetstream.MsgIDHeader)
+			if err := json.Unmarshal(m.Data(), &p.Body); err != nil {
+				t.Fatalf("message %q is not JSON: %v", m.Data(), err)
+			}
+			out = append(out, p)
+		}
+		if err := batch.Error(); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatalf("read %d of %d messages, then nothing", len(out), total)
+		}
+	}
+	return out
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) int {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return int(info.State.Msgs)
+}
+
+// compare checks the stream against the simulator's ground truth: every
+// transition exactly once, with its channel, from and to statuses, on its
+// subject, in order per interaction, with the message id in the payload.
+func compare(t *testing.T, truth []genesystest.Truth, got []published, prefix string) {
+	t.Helper()
+	type key struct{ id, ch, from, to string }
+	want := map[key]int{}
+	order := map[string][]string{} // interaction -> statuses entered, in truth order
+	for _, tr := range truth {
+		want[key{tr.InteractionID, string(tr.Channel), string(tr.From), string(tr.To)}]++
+		order[tr.InteractionID] = append(order[tr.InteractionID], string(tr.To))
+	}
+	seen := map[key]int{}
+	gotOrder := map[string][]string{}
+	var missing, dup, extra, wrongSubject int
+	for _, p := range got {
+		from := ""
+		if p.Body.FromStatus != nil {
+			from = *p.Body.FromStatus
+		}
+		k := key{p.Body.InteractionID, p.Body.ChannelType, from, p.Body.ToStatus}
+		seen[k]++
+		gotOrder[k.id] = append(gotOrder[k.id], k.to)
+		if want[k] == 0 {
+			extra++
+			if extra <= 5 {
+				t.Errorf("published but not in the truth: %+v", k)
+			}
+		}
+		if want[k] > 0 && seen[k] > want[k] {
+			dup++
+			if dup <= 5 {
+				t.Errorf("published twice: %+v", k)
+			}
+		}
+		wantSubject := fmt.Sprintf("%s.%s.%s.%s", prefix, k.ch, k.to, k.id)
+		if p.Subject != wantSubject {
+			wrongSubject++
+			t.Errorf("subject %q, want %q", p.Subject, wantSubject)
+		}
+		if p.MsgID == "" || p.MsgID != p.Body.ID {
+			t.Errorf("Nats-Msg-Id %q does not match payload id %q", p.MsgID, p.Body.ID)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, p.Body.OccurredAt); err != nil {
+			t.Errorf("occurredAt %q: %v", p.Body.OccurredAt, err)
+		}
+	}
+	for k, n := range want {
+		if seen[k] < n {
+			missing++
+			if missing <= 5 {
+				t.Errorf("missing from the stream: %+v", k)
+			}
+		}
+	}
+	outOfOrder := 0
+	for id, w := range order {
+		if g := strings.Join(gotOrder[id], ","); g != strings.Join(w, ",") && outOfOrder < 5 {
+			outOfOrder++
+			t.Errorf("interaction %s: stream order %s, truth %s", id, g, strings.Join(w, ","))
+		}
+	}
+	t.Logf("transitions expected %d, found %d, missing %d, duplicated %d, extra %d, wrong subject %d, out of order %d",
+		len(truth), len(got), missing, dup, extra, wrongSubject, outOfOrder)
+}
+
+// The whole bridge, through run: simulator (OAuth, channel, subscriptions,
+// socket) -> decode -> state machine -> embedded JetStream; read back with
+// an independent client and compared with the ground truth. The simulator
+// duplicates and reorders frames, and the bridge also subscribes to agent
+// topics, so most snapshots arrive twice or more.
+func TestEndToEnd(t *testing.T) {
+	sim, err := genesystest.Start(genesystest.Config{
+		Conversations: 300, Rate: 5, Seed: 42,
+		DuplicateRate: 0.2, ReorderRate: 0.2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	natsURL := startNATS(t)
+	pop := sim.Population()
+
+	t.Setenv("GENESYS_CLIENT_ID", "sim-client")
+	t.Setenv("GENESYS_CLIENT_SECRET", "sim-secret")
+	t.Setenv("GENESYS_API_URL", sim.URL)
+	t.Setenv("GENESYS_LOGIN_URL", sim.URL)
+	t.Setenv("GENESYS_QUEUE_IDS", strings.Join(pop.Queues, ","))
+	t.Setenv("GENESYS_USER_IDS", strings.Join(pop.Agents[:4], ","))
+	t.Setenv("NATS_URL", natsURL)
+	t.Setenv("HTTP_ADDR", "127.0.0.1:0")
+	cfg, err := loadConfig(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, logs := testLogger(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log, io.Discard) }()
+
+	select {
+	case <-sim.Done():
+	case err := <-done:
+		t.Fatalf("run returned early: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("simulator did not finish")
+	}
+	truth := sim.Truth()
+	if len(truth) < 1000 {
+		t.Fatalf("only %d transitions in the truth", len(truth))
+	}
+	// Wait until the stream holds as many messages as the truth, then stop.
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	deadline := time.Now().Add(time.Minute)
+	for streamMsgs(t, js, cfg.NATSStream) < len(truth) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	compare(t, truth, readStream(t, natsURL, cfg.NATSStream), cfg.NATSPrefix)
+	if strings.Contains(logs.String(), "sim-secret") {
+		t.Error("the client secret appears in the log")
+	}
+}
+

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
+)
+
+// metrics is the bridge's Prometheus registry.
+type metrics struct {
+	reg        *prometheus.Registry
+	latency    prometheus.Histogram
+	byChannel  *prometheus.CounterVec
+	duplicates prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "genesys_bridge_frame_to_ack_seconds",
+		Help:    "Time from receiving the Genesys frame to the JetStream acknowledgement of the transition it caused.",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	})
+	m.byChannel = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "genesys_bridge_transitions_published_total",
+		Help: "Transitions acknowledged by JetStream, by channel type and status entered.",
+	}, []string{"channel_type", "to_status"})
+	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "genesys_bridge_publish_duplicates_total",
+		Help: "Publishes JetStream acknowledged as duplicates (already stored; counted as success).",
+	})
+	m.reg.MustRegister(m.latency, m.byChannel, m.duplicates,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) published(t *bridge.Transition, dup bool, ackedAt time.Time) {
+	m.latency.Observe(ackedAt.Sub(t.ObservedAt).Seconds())
+	m.byChannel.WithLabelValues(string(t.ChannelType), string(t.ToStatus)).Inc()
+	if dup {
+		m.duplicates.Inc()
+	}
+}
+
+func (m *metrics) register(st *bridge.Stats, stream *genesys.Stream, nc *nats.Conn) {
+	counter := func(name, help string, f func() uint64) {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
+	}
+	gauge := func(name, help string, f func() float64) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter("genesys_bridge_events_total", "Valid events read from Genesys.", st.Events.Load)
+	counter("genesys_bridge_events_stale_total", "Events dropped as provably older than the applied state.", st.Stale.Load)
+	counter("genesys_bridge_events_unchanged_total", "Events that changed no status (repeats).", st.Unchanged.Load)
+	counter("genesys_bridge_events_late_total", "Events for interactions already completed and released.", st.Late.Load)
+	counter("genesys_bridge_transitions_total", "Transitions derived, before the filter.", st.Transitions.Load)
+	counter("genesys_bridge_transitions_filtered_total", "Transitions not published because of BRIDGE_CHANNEL_TYPES/BRIDGE_STATUSES.", st.Filtered.Load)
+	counter("genesys_bridge_publish_failed_total", "Transitions the publisher gave up on.", st.Failed.Load)
+	counter("genesys_bridge_interactions_released_total", "Interactions released from memory.", st.Released.Load)
+	counter("genesys_bridge_genesys_reconnects_total", "Genesys sockets replaced.", stream.Reconnects)
+	for _, r := range bridge.Reasons {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "genesys_bridge_frames_rejected_total",
+			Help:        "Frames dead-lettered (counted and logged), by reason.",
+			ConstLabels: prometheus.Labels{"reason": string(r)},
+		}, func() float64 { return float64(st.RejectedBy(r)) }))
+	}
+	gauge("genesys_bridge_interactions_open", "Interactions held in memory.", func() float64 { return float64(st.Open.Load()) })
+	gauge("genesys_bridge_transitions_outstanding", "Transitions sent but not yet acknowledged.", func() float64 { return float64(st.Outstanding.Load()) })
+	gauge("genesys_bridge_nats_connected", "1 while connected to NATS.", func() float64 { return b2f(nc.IsConnected()) })
+	gauge("genesys_bridge_genesys_healthy", "1 while the Genesys socket delivers frames.", func() float64 { return b2f(stream.Healthy()) })
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (m *metrics) handler(nc *nats.Conn, stream *genesys.Stream) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case !nc.IsConnected():
+			http.Error(w, "not ready: NATS disconnected", http.StatusServiceUnavailable)
+		case !stream.Healthy():
+			http.Error(w, "not ready: no recent frame from Genesys", http.StatusServiceUnavailable)
+		default:
+			w.Write([]byte("ready\n"))
+		}
+	})
+	return mux
+}

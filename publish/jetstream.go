@@ -1,0 +1,314 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+)
+
+// Config configures the JetStream publisher. Zero values are the documented
+// defaults.
+type Config struct {
+	// Stream is the stream name. Default GENESYS_INTERACTIONS.
+	Stream string
+	// SubjectPrefix is the first tokens of every subject; the stream covers
+	// <prefix>.>. Default genesys.interactions.
+	SubjectPrefix string
+	// Duplicates is the stream's duplicate window. Default 2m.
+	Duplicates time.Duration
+	// MaxAge is how long the stream keeps messages. Default 168h (7 days).
+	MaxAge time.Duration
+	// Replicas is the stream's replica count. Default 1.
+	Replicas int
+	// MaxPending bounds acknowledgements in flight. Default 4096.
+	MaxPending int
+	// AckTimeout is how long one publish waits for its acknowledgement
+	// before it is retried with the same message id. Default 5s.
+	AckTimeout time.Duration
+	// RetryMax caps the delay between retries. Default 5s.
+	RetryMax time.Duration
+	Logger   *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Stream == "" {
+		c.Stream = "GENESYS_INTERACTIONS"
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = "genesys.interactions"
+	}
+	if c.Duplicates <= 0 {
+		c.Duplicates = 2 * time.Minute
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 7 * 24 * time.Hour
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 4096
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 5 * time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Second
+	}
+	return c
+}
+
+// Validate checks a configuration after defaults are applied.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if err := ValidatePrefix(c.SubjectPrefix); err != nil {
+		return err
+	}
+	if !safeToken(c.Stream) {
+		return fmt.Errorf("stream name %q must use only A-Z a-z 0-9 _ -", trunc(c.Stream))
+	}
+	if c.Duplicates < 100*time.Millisecond {
+		return fmt.Errorf("duplicates window %s is below the server's minimum of 100ms", c.Duplicates)
+	}
+	if c.Duplicates > c.MaxAge {
+		return fmt.Errorf("duplicates window %s is longer than the max age %s", c.Duplicates, c.MaxAge)
+	}
+	if c.Replicas > 5 {
+		return fmt.Errorf("replicas %d: JetStream allows at most 5", c.Replicas)
+	}
+	return nil
+}
+
+// JetStream publishes transitions to a JetStream stream. It implements
+// bridge.Publisher.
+type JetStream struct {
+	cfg Config
+	js  jetstream.JetStream
+	log *slog.Logger
+
+	pending chan *inflight
+	wg      sync.WaitGroup
+	closeMu sync.RWMutex // held shared by Publish, so Close cannot close pending under it
+	closed  bool
+}
+
+type inflight struct {
+	ctx     context.Context
+	msg     *nats.Msg
+	id      string
+	fut     jetstream.PubAckFuture
+	sendErr error
+	r       *bridge.Receipt
+}
+
+// ErrStreamConflict means an existing stream cannot be made to fit the
+// configuration; retrying cannot help.
+var ErrStreamConflict = errors.New("stream conflict")
+
+// HeaderInteractionID carries the raw interaction id when its subject token
+// had to be hashed.
+const HeaderInteractionID = "Genesys-Interaction-Id"
+
+// New provisions the stream (see EnsureStream) and returns a publisher.
+func New(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
+		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	j := &JetStream{cfg: cfg, js: js, log: log, pending: make(chan *inflight, cfg.MaxPending)}
+	if err := j.EnsureStream(ctx); err != nil {
+		return nil, err
+	}
+	j.wg.Go(j.collect)
+	return j, nil
+}
+
+// Config returns the effective configuration.
+func (j *JetStream) Config() Config { return j.cfg }
+
+// StreamConfig is the stream configuration the publisher wants.
+func (c Config) StreamConfig() jetstream.StreamConfig {
+	c = c.withDefaults()
+	return jetstream.StreamConfig{
+		Name:        c.Stream,
+		Description: "Genesys Cloud interaction state transitions (genesys-bridge)",
+		Subjects:    []string{c.SubjectPrefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      c.MaxAge,
+		Duplicates:  c.Duplicates,
+		Replicas:    c.Replicas,
+	}
+}
+
+// EnsureStream creates the stream, or updates the settings the bridge owns
+// (subjects, duplicate window, max age, replicas) on an existing one and
+// leaves every other setting an operator made alone.
+func (j *JetStream) EnsureStream(ctx context.Context) error {
+	want := j.cfg.StreamConfig()
+	s, err := j.js.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err := j.js.CreateStream(ctx, want); err != nil {
+			return fmt.Errorf("create stream %s: %w", want.Name, err)
+		}
+		j.log.Info("stream created", "stream", want.Name, "subjects", want.Subjects[0], "max_age", want.MaxAge.String(),
+			"duplicates", want.Duplicates.String(), "replicas", want.Replicas)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up stream %s: %w", want.Name, err)
+	}
+	have := s.CachedInfo().Config
+	if have.Storage != want.Storage {
+		return fmt.Errorf("%w: stream %s exists with %s storage; the bridge needs file storage and a stream's storage cannot change: delete it or set another stream name", ErrStreamConflict, want.Name, have.Storage)
+	}
+	next := have
+	var changed []string
+	if !slices.Contains(have.Subjects, want.Subjects[0]) {
+		next.Subjects = append(slices.Clone(have.Subjects), want.Subjects[0])
+		changed = append(changed, "subjects")
+	}
+	if have.Duplicates != want.Duplicates {
+		next.Duplicates = want.Duplicates
+		changed = append(changed, "duplicates")
+	}
+	if have.MaxAge != want.MaxAge {
+		next.MaxAge = want.MaxAge
+		changed = append(changed, "max_age")
+	}
+	if have.Replicas != want.Replicas {
+		next.Replicas = want.Replicas
+		changed = append(changed, "replicas")
+	}
+	if len(changed) == 0 {
+		j.log.Info("stream ready", "stream", want.Name, "subjects", want.Subjects[0])
+		return nil
+	}
+	if _, err := j.js.UpdateStream(ctx, next); err != nil {
+		return fmt.Errorf("update stream %s (%v): %w", want.Name, changed, err)
+	}
+	j.log.Info("stream updated", "stream", want.Name, "changed", changed)
+	return nil
+}
+
+// Publish sends t asynchronously with Nats-Msg-Id = t.ID and completes r
+// when the stream acknowledged it. Failures that may pass (timeouts,
+// disconnects, no responders, a stream leader election) are retried with
+// the same id until ctx ends; a duplicate acknowledgement is a success.
+func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge.Receipt) error {
+	j.closeMu.RLock()
+	defer j.closeMu.RUnlock()
+	if j.closed {
+		return errors.New("publish: publisher closed")
+	}
+	msg := nats.NewMsg(Subject(j.cfg.SubjectPrefix, t))
+	if _, hashed := IDToken(t.InteractionID); hashed {
+		msg.Header.Set(HeaderInteractionID, t.InteractionID)
+	}
+	msg.Data = t.AppendJSON(make([]byte, 0, 384))
+	p := &inflight{ctx: ctx, msg: msg, id: t.ID, r: r}
+	p.fut, p.sendErr = j.js.PublishMsgAsync(msg, jetstream.WithMsgID(t.ID))
+	select {
+	case j.pending <- p:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// collect waits for acknowledgements in publish order and retries failures.
+func (j *JetStream) collect() {
+	for p := range j.pending {
+		j.settle(p)
+	}
+}
+
+func (j *JetStream) settle(p *inflight) {
+	for attempt := 1; ; attempt++ {
+		var err error
+		if p.sendErr != nil {
+			err = p.sendErr
+		} else {
+			select {
+			case ack := <-p.fut.Ok():
+				p.r.Complete(ack.Duplicate, nil)
+				return
+			case err = <-p.fut.Err():
+			case <-p.ctx.Done():
+				p.r.Complete(false, fmt.Errorf("publish %s: %w", p.msg.Subject, p.ctx.Err()))
+				return
+			}
+		}
+		if !retryable(err) {
+			p.r.Complete(false, fmt.Errorf("publish %s: %w", p.msg.Subject, err))
+			return
+		}
+		wait := backoff(attempt, 50*time.Millisecond, j.cfg.RetryMax)
+		j.log.Warn("publish failed; retrying with the same message id", "subject", p.msg.Subject, "msg_id", p.id,
+			"attempt", attempt, "wait", wait.String(), "err", err)
+		select {
+		case <-time.After(wait):
+		case <-p.ctx.Done():
+			p.r.Complete(false, fmt.Errorf("publish %s: %w (last error: %w)", p.msg.Subject, p.ctx.Err(), err))
+			return
+		}
+		p.fut, p.sendErr = j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id))
+	}
+}
+
+// retryable reports whether a publish error may pass. Server errors other
+// than "unavailable" (a missing leader) are permanent: a message over the
+// size limit will never fit.
+func retryable(err error) bool {
+	switch {
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject):
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == 503
+	}
+	return true
+}
+
+func backoff(attempt int, base, cap time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < cap; i++ {
+		d *= 2
+	}
+	d = min(d, cap)
+	return d/2 + rand.N(d/2+1)
+}
+
+// Close stops accepting publishes and waits until every accepted publish is
+// settled (acknowledged, or failed because its context ended).
+func (j *JetStream) Close() {
+	j.closeMu.Lock()
+	if !j.closed {
+		j.closed = true
+		close(j.pending)
+	}
+	j.closeMu.Unlock()
+	j.wg.Wait()
+}
