@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,6 +98,7 @@ type JetStream struct {
 	log *slog.Logger
 
 	pending chan *inflight
+	retries atomic.Uint64
 	wg      sync.WaitGroup
 	closeMu sync.RWMutex // held shared by Publish, so Close cannot close pending under it
 	closed  bool
@@ -142,6 +144,9 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 	j.wg.Go(j.collect)
 	return j, nil
 }
+
+// Retries counts publishes sent again after a failure.
+func (j *JetStream) Retries() uint64 { return j.retries.Load() }
 
 // Config returns the effective configuration.
 func (j *JetStream) Config() Config { return j.cfg }
@@ -264,14 +269,27 @@ func (j *JetStream) settle(p *inflight) {
 			p.r.Complete(false, fmt.Errorf("publish %s: %w", p.msg.Subject, err))
 			return
 		}
-		wait := backoff(attempt, 50*time.Millisecond, j.cfg.RetryMax)
-		j.log.Warn("publish failed; retrying with the same message id", "subject", p.msg.Subject, "msg_id", p.id,
+		// The first retry is immediate: acks are settled in order, so by
+		// the time one failure is seen the outage behind it may be over,
+		// and the messages after it must not each wait out a backoff.
+		var wait time.Duration
+		if attempt > 1 {
+			wait = backoff(attempt-1, 50*time.Millisecond, j.cfg.RetryMax)
+		}
+		j.retries.Add(1)
+		level := slog.LevelDebug
+		if attempt > 1 {
+			level = slog.LevelWarn
+		}
+		j.log.Log(p.ctx, level, "publish failed; retrying with the same message id", "subject", p.msg.Subject, "msg_id", p.id,
 			"attempt", attempt, "wait", wait.String(), "err", err)
-		select {
-		case <-time.After(wait):
-		case <-p.ctx.Done():
-			p.r.Complete(false, fmt.Errorf("publish %s: %w (last error: %w)", p.msg.Subject, p.ctx.Err(), err))
-			return
+		if wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-p.ctx.Done():
+				p.r.Complete(false, fmt.Errorf("publish %s: %w (last error: %w)", p.msg.Subject, p.ctx.Err(), err))
+				return
+			}
 		}
 		p.fut, p.sendErr = j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id))
 	}

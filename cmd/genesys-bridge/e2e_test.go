@@ -280,4 +280,3 @@ func TestEndToEnd(t *testing.T) {
 		t.Error("the client secret appears in the log")
 	}
 }
-

@@ -37,7 +37,8 @@ type Config struct {
 	Queues, Agents int
 	// Seed makes the generated conversations reproducible. Default 1.
 	Seed uint64
-	// Conversations is how many conversations to generate; 0 means no end.
+	// Conversations is how many conversations to generate; 0 means no end,
+	// a negative number none (only frames sent with Inject).
 	Conversations int
 	// Rate is new conversations per simulated second. Default 2.
 	Rate float64
@@ -171,6 +172,56 @@ func (s *Server) Truth() []Truth {
 
 // Done is closed once every configured conversation has been sent.
 func (s *Server) Done() <-chan struct{} { return s.done }
+
+// DropSockets closes every open socket abruptly, as a network failure
+// would, and returns how many it closed.
+func (s *Server) DropSockets() int {
+	s.mu.Lock()
+	var socks []*simSocket
+	for _, ch := range s.channels {
+		if ch.sock != nil {
+			socks = append(socks, ch.sock)
+		}
+	}
+	s.mu.Unlock()
+	for _, sock := range socks {
+		sock.close()
+	}
+	return len(socks)
+}
+
+// Inject sends a raw frame to every open socket, and returns how many
+// sockets took it. Tests use it for malformed and hostile input.
+func (s *Server) Inject(frame []byte) int {
+	s.mu.Lock()
+	var socks []*simSocket
+	for _, ch := range s.channels {
+		if ch.sock != nil {
+			socks = append(socks, ch.sock)
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, sock := range socks {
+		if sock.enqueue(frame, s.closing) {
+			n++
+		}
+	}
+	return n
+}
+
+// Sockets counts open sockets.
+func (s *Server) Sockets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, ch := range s.channels {
+		if ch.sock != nil {
+			n++
+		}
+	}
+	return n
+}
 
 // FramesSent counts conversation frames written to sockets.
 func (s *Server) FramesSent() uint64 { return s.framesSent.Load() }
@@ -401,6 +452,9 @@ func (s *Server) send(f *Frame) {
 // conversation's frames merged in time order and sent, paced by Speed.
 func (s *Server) generate() {
 	defer close(s.done)
+	if s.cfg.Conversations < 0 {
+		return
+	}
 	select {
 	case <-s.startCh:
 	case <-s.closing:

@@ -1,0 +1,256 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// sliceSource yields its events, then blocks until ctx ends (or returns
+// end, if set).
+type sliceSource struct {
+	mu     sync.Mutex
+	events []Event
+	errs   map[int]error // error returned instead of the event at index
+	i      int
+	end    error
+	reads  int
+}
+
+func (s *sliceSource) Read(ctx context.Context) (Event, error) {
+	s.mu.Lock()
+	if s.i < len(s.events) {
+		i := s.i
+		s.i++
+		s.reads++
+		s.mu.Unlock()
+		if err := s.errs[i]; err != nil {
+			return Event{}, err
+		}
+		return s.events[i], nil
+	}
+	s.mu.Unlock()
+	if s.end != nil {
+		return Event{}, s.end
+	}
+	<-ctx.Done()
+	return Event{}, ctx.Err()
+}
+
+func (s *sliceSource) count() int { s.mu.Lock(); defer s.mu.Unlock(); return s.reads }
+
+// fakePublisher records publishes and completes them after a random delay
+// from its own goroutine, checking that an interaction never has two
+// transitions in flight.
+type fakePublisher struct {
+	mu        sync.Mutex
+	rng       *rand.Rand
+	inflight  map[string]bool
+	published []Transition
+	violation error
+	hold      bool // never acknowledge
+	wg        sync.WaitGroup
+}
+
+func newFakePublisher(seed uint64) *fakePublisher {
+	return &fakePublisher{rng: rand.New(rand.NewPCG(seed, 0)), inflight: map[string]bool{}}
+}
+
+func (f *fakePublisher) Publish(ctx context.Context, t *Transition, r *Receipt) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.inflight[t.InteractionID] && f.violation == nil {
+		f.violation = fmt.Errorf("two transitions of %s in flight", t.InteractionID)
+	}
+	f.inflight[t.InteractionID] = true
+	f.published = append(f.published, *t)
+	if f.hold {
+		context.AfterFunc(ctx, func() { r.Complete(false, ctx.Err()) })
+		return nil
+	}
+	delay := time.Duration(f.rng.IntN(2000)) * time.Microsecond
+	f.wg.Go(func() {
+		time.Sleep(delay)
+		f.mu.Lock()
+		delete(f.inflight, t.InteractionID)
+		f.mu.Unlock()
+		r.Complete(false, nil)
+	})
+	return nil
+}
+
+func (f *fakePublisher) snapshot() []Transition {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Transition(nil), f.published...)
+}
+
+// conversation returns the events of one interaction that passes through
+// ivr, queued, ringing, connected, wrapup, completed.
+func conversation(id string, base time.Time) []Event {
+	statuses := []Status{StatusIVR, StatusQueued, StatusRinging, StatusConnected, StatusWrapup, StatusCompleted}
+	var evs []Event
+	for i := range statuses {
+		ev := Event{InteractionID: id, ChannelType: ChannelVoice, ObservedAt: base, Status: statuses[i]}
+		for j := 0; j <= i; j++ {
+			ev.Steps = append(ev.Steps, Step{Status: statuses[j], At: base.Add(time.Duration(j) * time.Second)})
+		}
+		ev.Horizon = ev.Steps[i].At
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+func interleaved(n int, base time.Time) []Event {
+	var all [][]Event
+	for i := range n {
+		all = append(all, conversation(fmt.Sprintf("conv-%03d", i), base))
+	}
+	var out []Event
+	for step := range 6 {
+		for i := range all {
+			out = append(out, all[i][step])
+		}
+	}
+	return out
+}
+
+func TestPipelineOrderAndCompleteness(t *testing.T) {
+	src := &sliceSource{events: interleaved(200, t0), end: io.EOF}
+	pub := newFakePublisher(1)
+	p := NewPipeline(PipelineConfig{Shards: 4, MaxOutstanding: 64})
+	err := p.Run(context.Background(), src, pub)
+	if err == nil || !errors.Is(err, io.EOF) {
+		t.Fatalf("Run = %v, want the source's io.EOF", err)
+	}
+	pub.wg.Wait()
+	if pub.violation != nil {
+		t.Fatal(pub.violation)
+	}
+	got := map[string][]Status{}
+	for _, tr := range pub.snapshot() {
+		got[tr.InteractionID] = append(got[tr.InteractionID], tr.ToStatus)
+	}
+	if len(got) != 200 {
+		t.Fatalf("%d interactions published, want 200", len(got))
+	}
+	for id, ss := range got {
+		if fmt.Sprint(ss) != "[ivr queued ringing connected wrapup completed]" {
+			t.Fatalf("%s: published %v", id, ss)
+		}
+	}
+	st := p.Stats()
+	if st.Published.Load() != 1200 || st.Outstanding.Load() != 0 || st.Events.Load() != 1200 {
+		t.Fatalf("stats: published %d outstanding %d events %d", st.Published.Load(), st.Outstanding.Load(), st.Events.Load())
+	}
+}
+
+func TestPipelineFilterRejectsAndDuplicates(t *testing.T) {
+	evs := conversation("conv-1", t0)
+	evs = append(evs, evs...) // every event twice
+	bad := Event{InteractionID: "", ChannelType: ChannelVoice, Status: StatusQueued, ObservedAt: t0}
+	evs = append(evs, bad)
+	src := &sliceSource{events: evs, end: io.EOF,
+		errs: map[int]error{3: Reject(ReasonMalformed, []byte("{"), "bad json")}}
+	pub := newFakePublisher(2)
+	p := NewPipeline(PipelineConfig{Filter: Filter{Statuses: []Status{StatusConnected, StatusCompleted}}})
+	_ = p.Run(context.Background(), src, pub)
+	pub.wg.Wait()
+	got := pub.snapshot()
+	if len(got) != 2 || got[0].ToStatus != StatusConnected || got[1].ToStatus != StatusCompleted {
+		t.Fatalf("published %v", describe(got))
+	}
+	if got[0].FromStatus != StatusRinging {
+		t.Fatalf("fromStatus %q: a filtered status is still the previous status", got[0].FromStatus)
+	}
+	st := p.Stats()
+	if st.Filtered.Load() != 4 || st.RejectedBy(ReasonMalformed) != 1 || st.RejectedBy(ReasonSchema) != 1 {
+		t.Fatalf("filtered %d, malformed %d, schema %d", st.Filtered.Load(), st.RejectedBy(ReasonMalformed), st.RejectedBy(ReasonSchema))
+	}
+}
+
+// When the stream stops acknowledging, the pipeline stops reading at the
+// bound; on shutdown it waits DrainTimeout and reports what is left.
+func TestPipelineBackpressureAndDrainDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &sliceSource{events: interleaved(100, t0)}
+		pub := newFakePublisher(3)
+		pub.hold = true
+		p := NewPipeline(PipelineConfig{Shards: 2, MaxOutstanding: 10, DrainTimeout: 3 * time.Second})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, src, pub) }()
+		synctest.Wait()
+		reads := src.count()
+		// Each shard reads while fewer than 5 are outstanding, plus what
+		// sits in its input buffer and the one the reader holds.
+		if reads > 2*(5+64)+1 {
+			t.Fatalf("read %d events with nothing acknowledged", reads)
+		}
+		start := time.Now()
+		cancel()
+		err := <-done
+		if !errors.Is(err, ErrUnacknowledged) {
+			t.Fatalf("Run = %v, want ErrUnacknowledged", err)
+		}
+		if waited := time.Since(start); waited != 3*time.Second {
+			t.Fatalf("drain waited %s, want the 3s deadline", waited)
+		}
+	})
+}
+
+// A clean shutdown waits for acknowledgements already in flight.
+func TestPipelineCleanDrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &sliceSource{events: interleaved(50, t0)}
+		pub := newFakePublisher(4)
+		p := NewPipeline(PipelineConfig{DrainTimeout: time.Minute})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, src, pub) }()
+		time.Sleep(time.Millisecond) // some publishes are still in flight
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		pub.wg.Wait()
+		if o := p.Stats().Outstanding.Load(); o != 0 {
+			t.Fatalf("%d outstanding after a clean drain", o)
+		}
+		if got, read := p.Stats().Published.Load(), p.Stats().Events.Load(); got == 0 || read == 0 {
+			t.Fatalf("published %d of %d events", got, read)
+		}
+	})
+}
+
+func TestPipelineReleasesCompleted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := time.Now()
+		src := &sliceSource{events: interleaved(20, base)}
+		for i := range src.events {
+			src.events[i].ObservedAt = base
+		}
+		pub := newFakePublisher(5)
+		p := NewPipeline(PipelineConfig{Machine: MachineConfig{Grace: 10 * time.Second}})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, src, pub) }()
+		time.Sleep(time.Second)
+		if open := p.Stats().Open.Load(); open != 20 {
+			t.Fatalf("open %d, want 20", open)
+		}
+		time.Sleep(11 * time.Second)
+		if open, rel := p.Stats().Open.Load(), p.Stats().Released.Load(); open != 0 || rel != 20 {
+			t.Fatalf("after the grace period: open %d released %d", open, rel)
+		}
+		cancel()
+		<-done
+		pub.wg.Wait()
+	})
+}

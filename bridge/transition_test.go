@@ -1,0 +1,144 @@
+package bridge
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+type decoded struct {
+	ID            string   `json:"id"`
+	InteractionID string   `json:"interactionId"`
+	ChannelType   string   `json:"channelType"`
+	FromStatus    *string  `json:"fromStatus"`
+	ToStatus      string   `json:"toStatus"`
+	OccurredAt    string   `json:"occurredAt"`
+	ObservedAt    string   `json:"observedAt"`
+	Reconstructed bool     `json:"reconstructed"`
+	Backfilled    bool     `json:"backfilled"`
+	Detail        []string `json:"detail"`
+}
+
+func TestAppendJSON(t *testing.T) {
+	tr := Transition{ID: "abc", InteractionID: "id\"with\\quotes\n\u2028", ChannelType: ChannelChat,
+		ToStatus: StatusQueued, OccurredAt: at(1).Add(123 * time.Millisecond), ObservedAt: at(2),
+		Reconstructed: true, Detail: []string{"customer:connected", "acd:connected"}}
+	var d decoded
+	if err := json.Unmarshal(tr.AppendJSON(nil), &d); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, tr.AppendJSON(nil))
+	}
+	if d.FromStatus != nil {
+		t.Errorf("fromStatus = %q, want null", *d.FromStatus)
+	}
+	if d.InteractionID != tr.InteractionID || d.ToStatus != "queued" || d.ChannelType != "chat" || !d.Reconstructed || d.Backfilled {
+		t.Errorf("decoded %+v", d)
+	}
+	if d.OccurredAt != "2026-11-27T09:00:01.123Z" || len(d.Detail) != 2 {
+		t.Errorf("occurredAt %q detail %v", d.OccurredAt, d.Detail)
+	}
+	tr.FromStatus = StatusIVR
+	if err := json.Unmarshal(tr.AppendJSON(nil), &d); err != nil || d.FromStatus == nil || *d.FromStatus != "ivr" {
+		t.Errorf("fromStatus not encoded: %v", err)
+	}
+}
+
+func FuzzAppendJSON(f *testing.F) {
+	for _, s := range []string{"", "a", "\"", "\\", "\x00", "\xff\xfe", "\u2028\u2029", "ü→😀", "</script>"} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, id, detail string) {
+		tr := Transition{ID: "x", InteractionID: id, ChannelType: ChannelVoice, ToStatus: StatusHeld, Detail: []string{detail}}
+		b := tr.AppendJSON(nil)
+		var d decoded
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("invalid JSON for %q: %v\n%s", id, err, b)
+		}
+		if want := strings.ToValidUTF8(id, "\uFFFD"); utf8.ValidString(id) && d.InteractionID != want {
+			t.Fatalf("round trip %q -> %q", id, d.InteractionID)
+		}
+		if strings.ContainsAny(string(b), "\u2028\u2029") {
+			t.Fatal("raw U+2028/U+2029 in output")
+		}
+	})
+}
+
+func TestTransitionIDDistinguishes(t *testing.T) {
+	base := TransitionID("c1", StatusConnected, StatusHeld, at(5))
+	for name, other := range map[string]string{
+		"interaction": TransitionID("c2", StatusConnected, StatusHeld, at(5)),
+		"from":        TransitionID("c1", StatusQueued, StatusHeld, at(5)),
+		"to":          TransitionID("c1", StatusConnected, StatusWrapup, at(5)),
+		"anchor":      TransitionID("c1", StatusConnected, StatusHeld, at(6)),
+		"null from":   TransitionID("c1", "", StatusHeld, at(5)),
+	} {
+		if other == base {
+			t.Errorf("ids equal although the %s differs", name)
+		}
+	}
+	if TransitionID("c1", StatusConnected, StatusHeld, at(5)) != base || len(base) != 32 {
+		t.Errorf("id not deterministic or not 32 hex digits: %s", base)
+	}
+}
+
+func TestEventValidate(t *testing.T) {
+	good := func() Event {
+		return Event{InteractionID: "c1", ChannelType: ChannelVoice, Status: StatusQueued, ObservedAt: at(1),
+			Steps: []Step{{StatusIVR, at(0)}, {StatusQueued, at(1)}}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Event)
+		want   string
+	}{
+		{"valid", func(*Event) {}, ""},
+		{"empty id", func(e *Event) { e.InteractionID = "" }, "empty interaction id"},
+		{"long id", func(e *Event) { e.InteractionID = strings.Repeat("a", 129) }, "more than 128"},
+		{"control in id", func(e *Event) { e.InteractionID = "a\nb" }, "control or space"},
+		{"bad utf8 id", func(e *Event) { e.InteractionID = "\xff" }, "UTF-8"},
+		{"channel", func(e *Event) { e.ChannelType = "fax" }, "unknown channel type"},
+		{"status", func(e *Event) { e.Status = "queued.>" }, "unknown status"},
+		{"step status", func(e *Event) { e.Steps[0].Status = "x" }, "step 0"},
+		{"step time", func(e *Event) { e.Steps[1].At = time.Time{} }, "no time"},
+		{"step order", func(e *Event) { e.Steps[0].At = at(9) }, "out of time order"},
+		{"observed", func(e *Event) { e.ObservedAt = time.Time{} }, "no observation time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := good()
+			tt.mutate(&ev)
+			err := ev.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var rej *RejectError
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want %q", err, tt.want)
+			}
+			if !asReject(err, &rej) || rej.Reason != ReasonSchema {
+				t.Fatalf("error %T is not a schema RejectError", err)
+			}
+		})
+	}
+}
+
+func asReject(err error, dst **RejectError) bool {
+	r, ok := err.(*RejectError)
+	*dst = r
+	return ok
+}
+
+func TestFilter(t *testing.T) {
+	var all Filter
+	if !all.Match(ChannelVoice, StatusHeld) {
+		t.Error("empty filter must match everything")
+	}
+	f := Filter{ChannelTypes: []ChannelType{ChannelChat}, Statuses: []Status{StatusQueued}}
+	if !f.Match(ChannelChat, StatusQueued) || f.Match(ChannelVoice, StatusQueued) || f.Match(ChannelChat, StatusHeld) {
+		t.Error("filter mismatch")
+	}
+}

@@ -1,0 +1,105 @@
+// Command genesys-sim runs the Genesys Cloud simulator on its own: OAuth,
+// notification channels, subscriptions and the socket on loopback, with
+// generated conversations. Point a bridge at it with GENESYS_API_URL and
+// GENESYS_LOGIN_URL.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+)
+
+func main() {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	var usage usageError
+	switch {
+	case err == nil:
+	case errors.As(err, &usage):
+		fmt.Fprintln(os.Stderr, "genesys-sim:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "genesys-sim:", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("genesys-sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg      genesystest.Config
+		channels string
+	)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8089", "listen address")
+	fs.StringVar(&cfg.ClientID, "client-id", "sim-client", "accepted OAuth client id")
+	fs.StringVar(&cfg.ClientSecret, "client-secret", "sim-secret", "accepted OAuth client secret")
+	fs.DurationVar(&cfg.TokenLifetime, "token-lifetime", 24*time.Hour, "expires_in of issued tokens")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 30*time.Second, "socket heartbeat interval")
+	fs.IntVar(&cfg.Queues, "queues", 3, "number of queues")
+	fs.IntVar(&cfg.Agents, "agents", 12, "number of agents")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed (same seed, same conversations)")
+	fs.IntVar(&cfg.Conversations, "conversations", 0, "conversations to generate (0 = no end)")
+	fs.Float64Var(&cfg.Rate, "rate", 2, "new conversations per simulated second")
+	fs.Float64Var(&cfg.Speed, "speed", 1, "simulated seconds per wall second (0 = as fast as the client reads)")
+	fs.StringVar(&channels, "channels", "voice,chat,email,message,callback", "channel types to generate")
+	fs.Float64Var(&cfg.DuplicateRate, "duplicate-rate", 0, "chance a frame is sent twice")
+	fs.Float64Var(&cfg.ReorderRate, "reorder-rate", 0, "chance a frame is delayed past the next frame of its conversation")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	for _, c := range strings.Split(channels, ",") {
+		ct, err := bridge.ParseChannelType(strings.TrimSpace(c))
+		if err != nil {
+			return usageError{fmt.Errorf("-channels: %w", err)}
+		}
+		cfg.Channels = append(cfg.Channels, ct)
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"-duplicate-rate", cfg.DuplicateRate}, {"-reorder-rate", cfg.ReorderRate}} {
+		if p.v < 0 || p.v > 1 {
+			return usageError{fmt.Errorf("%s must be between 0 and 1", p.name)}
+		}
+	}
+	if cfg.Rate <= 0 || cfg.Speed < 0 {
+		return usageError{errors.New("-rate must be positive and -speed not negative")}
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	sim, err := genesystest.Start(cfg)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	pop := sim.Population()
+	fmt.Fprintf(stdout, "Genesys Cloud simulator on %s\n\n", sim.URL)
+	fmt.Fprintf(stdout, "  GENESYS_API_URL=%s GENESYS_LOGIN_URL=%s \\\n  GENESYS_CLIENT_ID=%s GENESYS_CLIENT_SECRET=<the -client-secret> \\\n  GENESYS_QUEUE_IDS=%s \\\n  go run ./cmd/genesys-bridge\n\n",
+		sim.URL, sim.URL, cfg.ClientID, strings.Join(pop.Queues, ","))
+	fmt.Fprintf(stdout, "agents (for GENESYS_USER_IDS): %s\n", strings.Join(pop.Agents, ","))
+	fmt.Fprintln(stdout, "conversations start when the first client subscribes and connects")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-sim.Done():
+		fmt.Fprintf(stdout, "all %d conversations sent (%d transitions); serving until interrupted\n", cfg.Conversations, len(sim.Truth()))
+		<-ctx.Done()
+	}
+	fmt.Fprintf(stdout, "frames sent %d, transitions caused %d\n", sim.FramesSent(), len(sim.Truth()))
+	return nil
+}

@@ -1,0 +1,188 @@
+package genesys
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+)
+
+var observed = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+func TestDecodeNotificationKinds(t *testing.T) {
+	tests := []struct {
+		frame string
+		kind  FrameKind
+	}{
+		{`{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}`, FrameHeartbeat},
+		{`{"topicName":"channel.metadata","eventBody":{"message":"pong"}}`, FramePong},
+		{`{"topicName":"v2.system.socket_closing","eventBody":{"reason":"maintenance"}}`, FrameSocketClosing},
+		{`{"topicName":"v2.system.no_longer_subscribed.abc","eventBody":{}}`, FrameChannelGone},
+		{`{"topicName":"v2.system.token_revoked.abc","eventBody":{}}`, FrameChannelGone},
+		{`{"result":"404","message":"expired"}`, FrameChannelGone},
+		{`{"topicName":"v2.detail.events.conversation.x.customer.start","eventBody":{}}`, FrameIgnored},
+		{`{"topicName":"v2.users.u1.conversations.calls","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[{"purpose":"customer","calls":[{"state":"connected"}]},{"purpose":"ivr","calls":[{"state":"connected"}]}]}}`, FrameEvent},
+	}
+	for _, tt := range tests {
+		f, err := DecodeNotification([]byte(tt.frame), observed)
+		if err != nil || f.Kind != tt.kind {
+			t.Errorf("%s: kind %v err %v, want %v", tt.frame, f.Kind, err, tt.kind)
+		}
+	}
+}
+
+func TestIsConversationTopic(t *testing.T) {
+	for topic, want := range map[string]bool{
+		"v2.routing.queues.q1.conversations":       true,
+		"v2.routing.queues.q1.conversations.calls": true,
+		"v2.users.u1.conversations":                true,
+		"v2.users.u1.conversations.emails":         true,
+		"v2.users.u1.presence":                     false,
+		"v2.routing.queues..conversations":         false,
+		"v2.routing.queues.q1":                     false,
+		"v2.conversations":                         false,
+	} {
+		if got := isConversationTopic(topic); got != want {
+			t.Errorf("isConversationTopic(%q) = %v", topic, got)
+		}
+	}
+}
+
+// p and c build participants tersely: times are seconds after t0.
+func ts(sec int) string {
+	if sec < 0 {
+		return ""
+	}
+	return observed.Add(time.Duration(sec) * time.Second).Format(time.RFC3339Nano)
+}
+
+func comm(state string, connected, disconnected int) Communication {
+	return Communication{State: state, ConnectedTime: ts(connected), DisconnectedTime: ts(disconnected)}
+}
+
+// One row per status rule, evaluated on the states now.
+func TestDeriveRules(t *testing.T) {
+	customer := Participant{Purpose: "customer", Calls: []Communication{comm("connected", 0, -1)}}
+	customerGone := Participant{Purpose: "customer", Calls: []Communication{comm("disconnected", 0, 50)}}
+	acd := Participant{Purpose: "acd", Calls: []Communication{comm("connected", 10, -1)}}
+	acdGone := Participant{Purpose: "acd", Calls: []Communication{comm("disconnected", 10, 20)}}
+	ivr := Participant{Purpose: "ivr", Calls: []Communication{comm("connected", 0, -1)}}
+	agent := func(state string, held bool) Participant {
+		c := comm(state, -1, -1)
+		c.Held = held
+		if held {
+			c.StartHoldTime = ts(30)
+		}
+		return Participant{Purpose: "agent", Calls: []Communication{c}}
+	}
+	agentEnded := func(wrapupRequired bool, wrapup string) Participant {
+		p := Participant{Purpose: "agent", WrapupRequired: wrapupRequired, Calls: []Communication{comm("disconnected", 20, 50)}}
+		if wrapup != "" {
+			p.Wrapup = []byte(wrapup)
+		}
+		return p
+	}
+	tests := []struct {
+		name  string
+		parts []Participant
+		want  bridge.Status
+	}{
+		{"agent connected", []Participant{customer, acdGone, agent("connected", false)}, bridge.StatusConnected},
+		{"agent held", []Participant{customer, acdGone, agent("connected", true)}, bridge.StatusHeld},
+		{"email parked is held", []Participant{{Purpose: "customer", Emails: []Communication{comm("connected", 0, -1)}}, {Purpose: "agent", Emails: []Communication{{State: "parked"}}}}, bridge.StatusHeld},
+		{"agent alerting", []Participant{customer, acd, agent("alerting", false)}, bridge.StatusRinging},
+		{"agent offering", []Participant{customer, acd, agent("offering", false)}, bridge.StatusRinging},
+		{"agent contacting", []Participant{customer, acd, agent("contacting", false)}, bridge.StatusRinging},
+		{"agent dialing", []Participant{customer, agent("dialing", false)}, bridge.StatusRinging},
+		{"user purpose is an agent", []Participant{customer, {Purpose: "user", Calls: []Communication{{State: "connected"}}}}, bridge.StatusConnected},
+		{"waiting on acd", []Participant{customer, acd}, bridge.StatusQueued},
+		{"in ivr", []Participant{customer, ivr}, bridge.StatusIVR},
+		{"workflow is ivr", []Participant{customer, {Purpose: "workflow", Calls: []Communication{{State: "connected"}}}}, bridge.StatusIVR},
+		{"wrap-up pending", []Participant{customerGone, acdGone, agentEnded(true, "")}, bridge.StatusWrapup},
+		{"wrap-up done", []Participant{customerGone, acdGone, agentEnded(true, `{"code":"ok"}`)}, bridge.StatusCompleted},
+		{"no wrap-up required", []Participant{customerGone, acdGone, agentEnded(false, "")}, bridge.StatusCompleted},
+		{"wrapup null is not done", []Participant{customerGone, acdGone, agentEnded(true, "null")}, bridge.StatusWrapup},
+		{"abandoned in queue", []Participant{customerGone, acdGone}, bridge.StatusCompleted},
+		{"terminated counts as ended", []Participant{{Purpose: "customer", Chats: []Communication{{State: "terminated"}}}}, bridge.StatusCompleted},
+		{"unknown states only count as active", []Participant{{Purpose: "customer", Calls: []Communication{{State: "converting"}}}, {Purpose: "robot", Calls: []Communication{{State: "transmitting"}}}, acd}, bridge.StatusQueued},
+		{"connected beats ringing", []Participant{customer, agent("connected", false), agent("alerting", false)}, bridge.StatusConnected},
+		{"queued beats a pending wrap-up (transfer)", []Participant{customer, acd, agentEnded(true, "")}, bridge.StatusQueued},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Conversation{ID: "3f2a1b4c-1111-4222-8333-444455556666", Participants: tt.parts}
+			ev, err := Derive(c, observed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Status != tt.want {
+				t.Fatalf("status %s, want %s", ev.Status, tt.want)
+			}
+			if err := ev.Validate(); err != nil {
+				t.Fatalf("derived event invalid: %v", err)
+			}
+		})
+	}
+	t.Run("customer alone has no status", func(t *testing.T) {
+		_, err := Derive(&Conversation{ID: "x", Participants: []Participant{customer}}, observed)
+		if err == nil {
+			t.Fatal("derived a status for a customer alone")
+		}
+	})
+}
+
+func TestDeriveChannel(t *testing.T) {
+	for _, tt := range []struct {
+		p    Participant
+		want bridge.ChannelType
+	}{
+		{Participant{Calls: []Communication{{}}}, bridge.ChannelVoice},
+		{Participant{Calls: []Communication{{}}, Callbacks: []Communication{{}}}, bridge.ChannelCallback},
+		{Participant{Calls: []Communication{{}}, Cobrowsesessions: []Communication{{}}}, bridge.ChannelVoice},
+		{Participant{Screenshares: []Communication{{}}}, bridge.ChannelScreenshare},
+		{Participant{SocialExpressions: []Communication{{}}}, bridge.ChannelSocial},
+		{Participant{Videos: []Communication{{}}}, bridge.ChannelVideo},
+		{Participant{Messages: []Communication{{}}}, bridge.ChannelMessage},
+	} {
+		if got := channelOf(&Conversation{Participants: []Participant{tt.p}}); got != tt.want {
+			t.Errorf("channelOf(%+v) = %s, want %s", tt.p, got, tt.want)
+		}
+	}
+}
+
+func FuzzDecodeNotification(f *testing.F) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pop := genesystest.NewPopulation(rng, 1, 2)
+	for i, ch := range []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelCallback} {
+		sc := genesystest.Generate(rng, pop, ch, observed.Add(time.Duration(i)*time.Hour))
+		for _, fr := range sc.Frames {
+			f.Add(fmt.Appendf(nil, `{"topicName":%q,"eventBody":%s}`, fr.Topics[0], fr.Body))
+		}
+	}
+	for _, s := range []string{`{}`, `{"result":"404"}`, `{"topicName":"channel.metadata","eventBody":null}`, `[]`, `null`, `"x"`,
+		`{"topicName":"v2.users.u.conversations","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[{"purpose":"agent","calls":[{"state":"connected","held":true,"startHoldTime":"2026-01-01T00:00:00Z"}]}]}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := DecodeNotification(data, observed)
+		if err != nil {
+			rej, ok := err.(*bridge.RejectError)
+			if !ok {
+				t.Fatalf("error %T is not a *bridge.RejectError", err)
+			}
+			// 256 input bytes, each at worst replaced by a 3-byte U+FFFD.
+			if len(rej.Excerpt) > 3*256 {
+				t.Fatalf("excerpt too long: %d bytes", len(rej.Excerpt))
+			}
+			return
+		}
+		if fr.Kind == FrameEvent {
+			if err := fr.Event.Validate(); err != nil {
+				t.Fatalf("decoded event fails validation: %v", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,276 @@
+package genesys
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+)
+
+// The watchdog pings after one quiet interval, kills the socket after two,
+// and does not count time the consumer spends blocked.
+func TestWatchdog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var pings int
+		var killed error
+		w := &watchdog{interval: 30 * time.Second,
+			ping: func() error { mu.Lock(); pings++; mu.Unlock(); return nil },
+			kill: func(err error) { mu.Lock(); killed = err; mu.Unlock() }}
+		w.kick()
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go w.run(ctx)
+		state := func() (int, error) { mu.Lock(); defer mu.Unlock(); return pings, killed }
+
+		time.Sleep(29 * time.Second)
+		synctest.Wait()
+		if p, k := state(); p != 0 || k != nil {
+			t.Fatalf("after 29s: %d pings, killed %v", p, k)
+		}
+		time.Sleep(9 * time.Second) // checks run every quarter interval
+		synctest.Wait()
+		if p, k := state(); p != 1 || k != nil {
+			t.Fatalf("after 38s: %d pings, killed %v; want one ping", p, k)
+		}
+		// A frame (the pong) arrives: the silence starts over.
+		w.kick()
+		time.Sleep(50 * time.Second)
+		synctest.Wait()
+		if p, k := state(); p != 2 || k != nil {
+			t.Fatalf("50s after a pong: %d pings, killed %v", p, k)
+		}
+		// The consumer blocks the reader for ten minutes: not a dead socket.
+		w.busy.Store(true)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if _, k := state(); k != nil {
+			t.Fatalf("killed while the consumer was busy: %v", k)
+		}
+		w.busy.Store(false)
+		w.kick()
+		time.Sleep(59 * time.Second)
+		synctest.Wait()
+		if _, k := state(); k != nil {
+			t.Fatalf("killed after 59s of silence: %v", k)
+		}
+		time.Sleep(9 * time.Second)
+		synctest.Wait()
+		if _, k := state(); !errors.Is(k, errHeartbeat) {
+			t.Fatalf("after 68s of silence: killed = %v, want errHeartbeat", k)
+		}
+	})
+}
+
+func startSim(t *testing.T, cfg genesystest.Config) *genesystest.Server {
+	t.Helper()
+	sim, err := genesystest.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	return sim
+}
+
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *logBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func newStream(t *testing.T, sim *genesystest.Server, topics []string, tweak func(*StreamConfig)) (*Stream, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
+		}
+	})
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret", Logger: log})
+	cfg := StreamConfig{Client: c, Topics: topics, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, Logger: log}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	s, err := NewStream(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, logs
+}
+
+func runStream(t *testing.T, s *Stream) (context.CancelFunc, <-chan error) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		done <- s.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-finished })
+	return cancel, done
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func queueTopics(sim *genesystest.Server) []string {
+	ts, _ := Topics(sim.Population().Queues, nil, nil)
+	return ts
+}
+
+func readN(t *testing.T, s *Stream, n int) (events []bridge.Event, rejects []*bridge.RejectError) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for len(events)+len(rejects) < n {
+		ev, err := s.Read(ctx)
+		var rej *bridge.RejectError
+		switch {
+		case errors.As(err, &rej):
+			rejects = append(rejects, rej)
+		case err != nil:
+			t.Fatalf("Read: %v (after %d events, %d rejects)", err, len(events), len(rejects))
+		default:
+			events = append(events, ev)
+		}
+	}
+	return events, rejects
+}
+
+// Bad frames on a live socket are rejected one by one, with a specific
+// reason, and the socket keeps delivering valid events.
+func TestStreamRejectsBadFramesAndKeepsGoing(t *testing.T) {
+	sim := startSim(t, genesystest.Config{Conversations: -1})
+	s, _ := newStream(t, sim, queueTopics(sim), func(c *StreamConfig) { c.MaxFrameSize = 4096 })
+	runStream(t, s)
+	waitFor(t, "socket", func() bool { return sim.Sockets() == 1 })
+
+	good := fmt.Appendf(nil, `{"topicName":"v2.routing.queues.%s.conversations","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[{"id":"p1","purpose":"customer","calls":[{"state":"connected","connectedTime":"2026-11-27T09:00:00.000Z"}]},{"id":"p2","purpose":"acd","calls":[{"state":"connected","connectedTime":"2026-11-27T09:00:00.000Z"}]}]}}`, sim.Population().Queues[0])
+	frames := []struct {
+		frame  []byte
+		reason bridge.Reason
+	}{
+		{[]byte(`{not json`), bridge.ReasonMalformed},
+		{[]byte(`{"topicName":"v2.routing.queues.q.conversations","eventBody":{"id":"not-a-uuid","participants":[]}}`), bridge.ReasonSchema},
+		{[]byte(`{"topicName":"v2.routing.queues.q.conversations","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[{"purpose":"customer","calls":[{"state":"connected","connectedTime":"yesterday"}]}]}}`), bridge.ReasonSchema},
+		{[]byte(`{"topicName":"v2.routing.queues.q.conversations","eventBody":{"id":3}}`), bridge.ReasonMalformed},
+		{append([]byte(`{"topicName":"x","pad":"`), append(bytes.Repeat([]byte("A"), 10000), `"}`...)...), bridge.ReasonOversize},
+		{[]byte(`{"eventBody":{}}`), bridge.ReasonSchema},
+	}
+	for _, f := range frames {
+		sim.Inject(f.frame)
+	}
+	sim.Inject([]byte(`{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}`))
+	sim.Inject([]byte(`{"topicName":"v2.analytics.something","eventBody":{}}`)) // ignored
+	sim.Inject(good)
+	events, rejects := readN(t, s, len(frames)+1)
+	if len(events) != 1 || events[0].Status != bridge.StatusQueued {
+		t.Fatalf("events %+v", events)
+	}
+	for i, f := range frames {
+		if rejects[i].Reason != f.reason {
+			t.Errorf("frame %d (%.40q): reason %s, want %s (%s)", i, f.frame, rejects[i].Reason, f.reason, rejects[i].Msg)
+		}
+	}
+	if s.Reconnects() != 0 {
+		t.Errorf("bad frames cost %d reconnects", s.Reconnects())
+	}
+}
+
+// A dropped socket, a socket_closing notice and a {"result":"404"} frame
+// each lead to a new channel and socket; the log says why.
+func TestStreamReconnects(t *testing.T) {
+	sim := startSim(t, genesystest.Config{Conversations: -1})
+	s, logs := newStream(t, sim, queueTopics(sim), nil)
+	runStream(t, s)
+	waitFor(t, "socket", func() bool { return sim.Sockets() == 1 })
+
+	steps := []struct {
+		name  string
+		do    func()
+		inLog string
+	}{
+		{"drop", func() { sim.DropSockets() }, "read socket"},
+		{"socket_closing", func() {
+			sim.Inject([]byte(`{"topicName":"v2.system.socket_closing","eventBody":{"reason":"maintenance"}}`))
+		}, "socket_closing (maintenance)"},
+		{"404", func() { sim.Inject([]byte(`{"result":"404","message":"channel expired"}`)) }, "channel gone (result 404)"},
+	}
+	for i, st := range steps {
+		st.do()
+		waitFor(t, st.name+" reconnect", func() bool { return s.Reconnects() == uint64(i+1) && sim.Sockets() == 1 })
+		if !strings.Contains(logs.String(), st.inLog) {
+			t.Errorf("%s: log does not say %q", st.name, st.inLog)
+		}
+	}
+	if strings.Contains(logs.String(), "sim-secret") {
+		t.Error("secret in the log")
+	}
+}
+
+// Permanent failures end Run with a clear error instead of a loop.
+func TestStreamPermanentErrors(t *testing.T) {
+	sim := startSim(t, genesystest.Config{Conversations: -1})
+	t.Run("bad credentials", func(t *testing.T) {
+		s, _ := newStream(t, sim, queueTopics(sim), func(c *StreamConfig) {
+			c.Client = NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "nope"})
+		})
+		_, done := runStream(t, s)
+		if err := <-done; !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("Run = %v, want ErrBadCredentials", err)
+		}
+		if _, err := s.Read(t.Context()); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("Read after Run = %v", err)
+		}
+	})
+	t.Run("every topic rejected", func(t *testing.T) {
+		s, _ := newStream(t, sim, []string{"v2.routing.queues.unknown.conversations"}, nil)
+		_, done := runStream(t, s)
+		if err := <-done; !errors.Is(err, ErrNoTopicPermitted) {
+			t.Fatalf("Run = %v, want ErrNoTopicPermitted", err)
+		}
+	})
+	t.Run("one topic rejected", func(t *testing.T) {
+		topics := append(queueTopics(sim), "v2.routing.queues.unknown.conversations")
+		s, logs := newStream(t, sim, topics, nil)
+		runStream(t, s)
+		waitFor(t, "socket", func() bool { return sim.Sockets() >= 1 && s.Healthy() || strings.Contains(logs.String(), "genesys stream connected") })
+		if !strings.Contains(logs.String(), "topic rejected by Genesys") || !strings.Contains(logs.String(), "unknown") {
+			t.Fatalf("the rejected topic is not reported:\n%s", logs.String())
+		}
+	})
+}
+
+func TestNewStreamValidates(t *testing.T) {
+	c := NewClient(ClientConfig{})
+	if _, err := NewStream(StreamConfig{Client: c}); err == nil {
+		t.Error("no topics accepted")
+	}
+	many := make([]string, MaxTopicsPerChannel+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("v2.users.u%d.conversations", i)
+	}
+	if _, err := NewStream(StreamConfig{Client: c, Topics: many}); err == nil {
+		t.Error("1001 topics accepted")
+	}
+}

@@ -1,0 +1,310 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+)
+
+func TestIDToken(t *testing.T) {
+	tests := []struct {
+		name, id string
+		verbatim bool
+	}{
+		{"uuid", "3f2a1b4c-1111-4222-8333-444455556666", true},
+		{"simple", "abc_DEF-123", true},
+		{"dot", "a.b", false},
+		{"star", "*", false},
+		{"gt", ">", false},
+		{"space", "a b", false},
+		{"leading underscore", "_0123456789abcdef0123456789abcdef", false},
+		{"too long", strings.Repeat("a", 65), false},
+		{"64 bytes", strings.Repeat("a", 64), true},
+		{"unicode", "ü", false},
+		{"nul", "a\x00b", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, hashed := IDToken(tt.id)
+			if hashed == tt.verbatim {
+				t.Fatalf("IDToken(%q) hashed=%v", tt.id, hashed)
+			}
+			if tt.verbatim && tok != tt.id {
+				t.Fatalf("IDToken(%q) = %q, want it verbatim", tt.id, tok)
+			}
+			if !safeToken(tok) {
+				t.Fatalf("IDToken(%q) = %q is not a safe token", tt.id, tok)
+			}
+			if again, _ := IDToken(tt.id); again != tok {
+				t.Fatalf("not deterministic")
+			}
+		})
+	}
+}
+
+func FuzzIDToken(f *testing.F) {
+	for _, s := range []string{"a", "a.b", "*", ">", "_", "3f2a1b4c-1111-4222-8333-444455556666", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		tok, hashed := IDToken(id)
+		if !safeToken(tok) || len(tok) > 64 {
+			t.Fatalf("IDToken(%q) = %q", id, tok)
+		}
+		if !hashed && tok != id {
+			t.Fatalf("verbatim token %q differs from id %q", tok, id)
+		}
+		if hashed && !strings.HasPrefix(tok, "_") {
+			t.Fatalf("hashed token %q lacks the '_' mark", tok)
+		}
+	})
+}
+
+func TestValidatePrefix(t *testing.T) {
+	for _, p := range []string{"genesys.interactions", "a", "a-b.c_d"} {
+		if err := ValidatePrefix(p); err != nil {
+			t.Errorf("ValidatePrefix(%q): %v", p, err)
+		}
+	}
+	for _, p := range []string{"", "a..b", "a.*", "a.>", ".a", "a.", "a b", strings.Repeat("a", 201)} {
+		if err := ValidatePrefix(p); err == nil {
+			t.Errorf("ValidatePrefix(%q) accepted", p)
+		}
+	}
+}
+
+// natsServer runs an embedded JetStream server; restart brings it back on
+// the same port and store.
+type natsServer struct {
+	t    *testing.T
+	dir  string
+	addr string
+	s    *server.Server
+}
+
+func startServer(t *testing.T) *natsServer {
+	t.Helper()
+	ns := &natsServer{t: t, dir: t.TempDir()}
+	s, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: ns.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.s = s
+	ns.addr = s.Addr().(*net.TCPAddr).String()
+	t.Cleanup(ns.stop)
+	return ns
+}
+
+func (ns *natsServer) stop() {
+	if ns.s != nil {
+		ns.s.Shutdown()
+		ns.s.WaitForShutdown()
+		ns.s = nil
+	}
+}
+
+func (ns *natsServer) restart() {
+	ns.t.Helper()
+	ns.stop()
+	s, err := StartEmbedded(EmbeddedConfig{Addr: ns.addr, StoreDir: ns.dir})
+	if err != nil {
+		ns.t.Fatal(err)
+	}
+	ns.s = s
+}
+
+func (ns *natsServer) connect(t *testing.T) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect("nats://"+ns.addr, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func transition(id string, n int) bridge.Transition {
+	at := time.Date(2026, 11, 27, 9, 0, n, 0, time.UTC)
+	return bridge.Transition{
+		ID:            bridge.TransitionID(id, "", bridge.StatusQueued, at),
+		InteractionID: id, ChannelType: bridge.ChannelVoice, ToStatus: bridge.StatusQueued,
+		OccurredAt: at, ObservedAt: at,
+	}
+}
+
+func publishWait(t *testing.T, j *JetStream, tr bridge.Transition) *bridge.Receipt {
+	t.Helper()
+	r := bridge.NewReceipt()
+	if err := j.Publish(t.Context(), &tr, r); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("no acknowledgement")
+	}
+	return r
+}
+
+func streamInfo(t *testing.T, nc *nats.Conn, name string) *jetstream.StreamInfo {
+	t.Helper()
+	js, _ := jetstream.New(nc)
+	s, err := js.Stream(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func TestEnsureStream(t *testing.T) {
+	ns := startServer(t)
+	nc := ns.connect(t)
+	j, err := New(t.Context(), nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	info := streamInfo(t, nc, "GENESYS_INTERACTIONS")
+	if got := info.Config; got.Subjects[0] != "genesys.interactions.>" || got.Duplicates != 2*time.Minute ||
+		got.MaxAge != 168*time.Hour || got.Storage != jetstream.FileStorage {
+		t.Fatalf("stream config %+v", got)
+	}
+
+	// An operator's own setting survives; the bridge's settings are updated.
+	js, _ := jetstream.New(nc)
+	cfg := info.Config
+	cfg.MaxBytes = 1 << 30
+	if _, err := js.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	j, err = New(t.Context(), nc, Config{Duplicates: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	info = streamInfo(t, nc, "GENESYS_INTERACTIONS")
+	if info.Config.Duplicates != 5*time.Minute || info.Config.MaxBytes != 1<<30 {
+		t.Fatalf("after update: duplicates %s, max bytes %d", info.Config.Duplicates, info.Config.MaxBytes)
+	}
+
+	// A stream whose storage cannot be changed is a clear, permanent error.
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "MEM", Subjects: []string{"mem.>"}, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(t.Context(), nc, Config{Stream: "MEM", SubjectPrefix: "mem"})
+	if !errors.Is(err, ErrStreamConflict) {
+		t.Fatalf("memory stream: err = %v, want ErrStreamConflict", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"bad prefix", Config{SubjectPrefix: "a.*"}, "subject prefix"},
+		{"bad stream", Config{Stream: "A.B"}, "stream name"},
+		{"tiny window", Config{Duplicates: time.Millisecond}, "minimum"},
+		{"window over age", Config{Duplicates: time.Hour, MaxAge: time.Minute}, "longer than the max age"},
+		{"replicas", Config{Replicas: 7}, "at most 5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPublishDuplicateAndHostileID(t *testing.T) {
+	ns := startServer(t)
+	nc := ns.connect(t)
+	j, err := New(t.Context(), nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+
+	tr := transition("3f2a1b4c-1111-4222-8333-444455556666", 1)
+	if r := publishWait(t, j, tr); r.Err() != nil || r.Duplicate() {
+		t.Fatalf("first publish: err %v duplicate %v", r.Err(), r.Duplicate())
+	}
+	if r := publishWait(t, j, tr); r.Err() != nil || !r.Duplicate() {
+		t.Fatalf("second publish: err %v duplicate %v, want a duplicate acknowledgement", r.Err(), r.Duplicate())
+	}
+
+	hostile := transition("evil.>*id", 2)
+	if r := publishWait(t, j, hostile); r.Err() != nil {
+		t.Fatal(r.Err())
+	}
+	js, _ := jetstream.New(nc)
+	s, _ := js.Stream(t.Context(), "GENESYS_INTERACTIONS")
+	tok, _ := IDToken("evil.>*id")
+	m, err := s.GetLastMsgForSubject(t.Context(), "genesys.interactions.voice.queued."+tok)
+	if err != nil {
+		t.Fatalf("hostile id not on its hashed subject: %v", err)
+	}
+	if got := m.Header.Get(HeaderInteractionID); got != "evil.>*id" {
+		t.Fatalf("header %s = %q", HeaderInteractionID, got)
+	}
+	if n := streamInfo(t, nc, "GENESYS_INTERACTIONS").State.Msgs; n != 2 {
+		t.Fatalf("stream holds %d messages, want 2", n)
+	}
+}
+
+// Publishes in flight while the server restarts are retried with the same
+// id: after the restart the stream holds each transition exactly once.
+func TestPublishAcrossServerRestart(t *testing.T) {
+	ns := startServer(t)
+	nc := ns.connect(t)
+	j, err := New(t.Context(), nc, Config{AckTimeout: 500 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const n = 2000
+	receipts := make([]*bridge.Receipt, n)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for i := range n {
+		if i == n/2 {
+			ns.restart()
+		}
+		tr := transition(fmt.Sprintf("conv-%04d", i), i)
+		receipts[i] = bridge.NewReceipt()
+		if err := j.Publish(ctx, &tr, receipts[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range receipts {
+		<-r.Done()
+		if r.Err() != nil {
+			t.Fatalf("transition %d: %v", i, r.Err())
+		}
+	}
+	if got := streamInfo(t, nc, "GENESYS_INTERACTIONS").State.Msgs; got != n {
+		t.Fatalf("stream holds %d messages, want %d", got, n)
+	}
+	if j.Retries() == 0 {
+		t.Fatal("no publish was retried: the restart did not exercise the retry path")
+	}
+	t.Logf("%d retries", j.Retries())
+}
