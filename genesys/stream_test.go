@@ -86,8 +86,12 @@ type logBuffer struct {
 	b  bytes.Buffer
 }
 
-func (l *logBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func newStream(t *testing.T, sim *genesystest.Server, topics []string, tweak func(*StreamConfig)) (*Stream, *logBuffer) {
 	t.Helper()
@@ -254,7 +258,9 @@ func TestStreamPermanentErrors(t *testing.T) {
 		topics := append(queueTopics(sim), "v2.routing.queues.unknown.conversations")
 		s, logs := newStream(t, sim, topics, nil)
 		runStream(t, s)
-		waitFor(t, "socket", func() bool { return sim.Sockets() >= 1 && s.Healthy() || strings.Contains(logs.String(), "genesys stream connected") })
+		waitFor(t, "socket", func() bool {
+			return sim.Sockets() >= 1 && s.Healthy() || strings.Contains(logs.String(), "genesys stream connected")
+		})
 		if !strings.Contains(logs.String(), "topic rejected by Genesys") || !strings.Contains(logs.String(), "unknown") {
 			t.Fatalf("the rejected topic is not reported:\n%s", logs.String())
 		}
