@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -271,6 +272,7 @@ func TestEndToEnd(t *testing.T) {
 	for streamMsgs(t, js, cfg.NATSStream) < len(truth) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
+	checkHTTP(t, logValue(t, logs, "serving /healthz", "addr"), len(truth))
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
@@ -278,5 +280,109 @@ func TestEndToEnd(t *testing.T) {
 	compare(t, truth, readStream(t, natsURL, cfg.NATSStream), cfg.NATSPrefix)
 	if strings.Contains(logs.String(), "sim-secret") {
 		t.Error("the client secret appears in the log")
+	}
+}
+
+// logValue returns the value of key on the first log line containing msg.
+func logValue(t *testing.T, logs *syncBuffer, msg, key string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if !strings.Contains(line, msg) {
+				continue
+			}
+			for _, f := range strings.Fields(line) {
+				if v, ok := strings.CutPrefix(f, key+"="); ok {
+					return strings.Trim(v, `"`)
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no log line %q with %s", msg, key)
+	return ""
+}
+
+// checkHTTP checks the health, readiness and metrics endpoints of a
+// running bridge that has published want transitions.
+func checkHTTP(t *testing.T, addr string, want int) {
+	t.Helper()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz: %d", code)
+	}
+	if code, body := get("/readyz"); code != 200 {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+	code, body := get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	total := 0
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "genesys_bridge_transitions_published_total{") {
+			var n int
+			fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%d", &n)
+			total += n
+		}
+	}
+	if total != want {
+		t.Errorf("metrics count %d published transitions, want %d", total, want)
+	}
+	for _, name := range []string{"genesys_bridge_frame_to_ack_seconds_bucket", "genesys_bridge_events_total", `genesys_bridge_frames_rejected_total{reason="malformed"}`, "genesys_bridge_nats_connected 1"} {
+		if !strings.Contains(body, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}
+
+// The demo runs the whole path on embedded defaults (embedded NATS,
+// embedded simulator, no credentials) and publishes within seconds.
+func TestDemo(t *testing.T) {
+	setEnv(t, map[string]string{
+		"NATS_EMBEDDED_ADDR":      "127.0.0.1:0",
+		"NATS_EMBEDDED_STORE_DIR": t.TempDir(),
+		"HTTP_ADDR":               "127.0.0.1:0",
+	})
+	cfg, err := loadConfig(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, logs := testLogger(t)
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log, out) }()
+
+	url := logValue(t, logs, "started an embedded NATS server", "url")
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	deadline := time.Now().Add(30 * time.Second)
+	for streamMsgs(t, js, cfg.NATSStream) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no transitions in the stream after 30s; demo output:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !strings.Contains(out.String(), "nats sub 'genesys.interactions.>'") || !strings.Contains(out.String(), "genesys.interactions.") {
+		t.Errorf("demo output does not show transitions:\n%s", out.String())
 	}
 }

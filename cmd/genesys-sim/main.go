@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var (
 		cfg      genesystest.Config
 		channels string
+		queueIDs string
 	)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8089", "listen address")
 	fs.StringVar(&cfg.ClientID, "client-id", "sim-client", "accepted OAuth client id")
@@ -51,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 30*time.Second, "socket heartbeat interval")
 	fs.IntVar(&cfg.Queues, "queues", 3, "number of queues")
 	fs.IntVar(&cfg.Agents, "agents", 12, "number of agents")
+	fs.StringVar(&queueIDs, "queue-ids", "", "comma-separated queue ids to use instead of generated ones")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed (same seed, same conversations)")
 	fs.IntVar(&cfg.Conversations, "conversations", 0, "conversations to generate (0 = no end)")
 	fs.Float64Var(&cfg.Rate, "rate", 2, "new conversations per simulated second")
@@ -60,6 +62,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.ReorderRate, "reorder-rate", 0, "chance a frame is delayed past the next frame of its conversation")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
+	}
+	for _, q := range strings.Split(queueIDs, ",") {
+		if q = strings.TrimSpace(q); q != "" {
+			if strings.ContainsAny(q, ". *>") {
+				return usageError{fmt.Errorf("-queue-ids: %q contains '.', a space or a wildcard", q)}
+			}
+			cfg.QueueIDs = append(cfg.QueueIDs, q)
+		}
 	}
 	for _, c := range strings.Split(channels, ",") {
 		ct, err := bridge.ParseChannelType(strings.TrimSpace(c))

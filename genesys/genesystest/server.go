@@ -35,6 +35,9 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// Queues and Agents size the population. Defaults 3 and 12.
 	Queues, Agents int
+	// QueueIDs, if set, are the queue ids (instead of Queues generated ones),
+	// so that a deployment can configure the simulator and the bridge alike.
+	QueueIDs []string
 	// Seed makes the generated conversations reproducible. Default 1.
 	Seed uint64
 	// Conversations is how many conversations to generate; 0 means no end,
@@ -134,9 +137,13 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulator: listen: %w", err)
 	}
+	pop := NewPopulation(rand.New(rand.NewPCG(cfg.Seed, 0)), cfg.Queues, cfg.Agents)
+	if len(cfg.QueueIDs) > 0 {
+		pop.Queues = cfg.QueueIDs
+	}
 	s := &Server{
 		cfg: cfg, log: log, ln: ln, URL: "http://" + ln.Addr().String(),
-		pop:      NewPopulation(rand.New(rand.NewPCG(cfg.Seed, 0)), cfg.Queues, cfg.Agents),
+		pop:      pop,
 		tokens:   map[string]time.Time{},
 		channels: map[string]*channel{},
 		startCh:  make(chan struct{}),

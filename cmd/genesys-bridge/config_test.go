@@ -1,0 +1,158 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// validEnv is a minimal working configuration.
+var validEnv = map[string]string{
+	"GENESYS_REGION":        "eu-west-1",
+	"GENESYS_CLIENT_ID":     "id",
+	"GENESYS_CLIENT_SECRET": "do-not-print-me",
+	"GENESYS_QUEUE_IDS":     "q1,q2",
+}
+
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	// Start from a clean slate for every variable the bridge reads.
+	for _, name := range configVars() {
+		t.Setenv(name, "")
+		os.Unsetenv(name)
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func configVars() []string {
+	var names []string
+	rt := reflect.TypeFor[Config]()
+	for i := range rt.NumField() {
+		if name := rt.Field(i).Tag.Get("envconfig"); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		del  []string
+		demo bool
+		want string // the message must contain this
+	}{
+		{name: "valid", want: ""},
+		{name: "demo needs no credentials", del: []string{"GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET", "GENESYS_REGION", "GENESYS_QUEUE_IDS"}, demo: true, want: ""},
+		{name: "no client id", del: []string{"GENESYS_CLIENT_ID"}, want: "GENESYS_CLIENT_ID is required"},
+		{name: "no secret", del: []string{"GENESYS_CLIENT_SECRET"}, want: "GENESYS_CLIENT_SECRET is required"},
+		{name: "no region", del: []string{"GENESYS_REGION"}, want: "GENESYS_REGION"},
+		{name: "unknown region", set: map[string]string{"GENESYS_REGION": "moon-1"}, want: "unknown Genesys Cloud region"},
+		{name: "bad api url", set: map[string]string{"GENESYS_API_URL": "ftp://x"}, want: "GENESYS_API_URL"},
+		{name: "no topics", del: []string{"GENESYS_QUEUE_IDS"}, want: "no topics"},
+		{name: "hostile queue id", set: map[string]string{"GENESYS_QUEUE_IDS": "a.>"}, want: "GENESYS_QUEUE_IDS"},
+		{name: "bad duration", set: map[string]string{"NATS_ACK_TIMEOUT": "soon"}, want: "NATS_ACK_TIMEOUT"},
+		{name: "negative duration", set: map[string]string{"BRIDGE_COMPLETED_GRACE": "-1s"}, want: "BRIDGE_COMPLETED_GRACE must be a positive duration"},
+		{name: "bad int", set: map[string]string{"NATS_MAX_PENDING": "many"}, want: "NATS_MAX_PENDING"},
+		{name: "zero pending", set: map[string]string{"NATS_MAX_PENDING": "0"}, want: "NATS_MAX_PENDING must be between"},
+		{name: "replicas", set: map[string]string{"NATS_STREAM_REPLICAS": "9"}, want: "NATS_STREAM_REPLICAS"},
+		{name: "prefix wildcard", set: map[string]string{"NATS_SUBJECT_PREFIX": "genesys.>"}, want: "NATS_SUBJECT_PREFIX"},
+		{name: "stream name", set: map[string]string{"NATS_STREAM": "a.b"}, want: "NATS_STREAM"},
+		{name: "window over age", set: map[string]string{"NATS_DUPLICATE_WINDOW": "48h", "NATS_STREAM_MAX_AGE": "1h"}, want: "NATS_DUPLICATE_WINDOW"},
+		{name: "nats url", set: map[string]string{"NATS_URL": "http://x:4222"}, want: "NATS_URL"},
+		{name: "nats url password redacted", set: map[string]string{"NATS_URL": "nats://u:topsecret@"}, want: "NATS_URL"},
+		{name: "creds missing", set: map[string]string{"NATS_CREDS": "/nonexistent/x.creds"}, want: "NATS_CREDS"},
+		{name: "channel filter", set: map[string]string{"BRIDGE_CHANNEL_TYPES": "voice,fax"}, want: "BRIDGE_CHANNEL_TYPES"},
+		{name: "status filter", set: map[string]string{"BRIDGE_STATUSES": "queued,lost"}, want: "BRIDGE_STATUSES"},
+		{name: "http addr", set: map[string]string{"HTTP_ADDR": "8080"}, want: "HTTP_ADDR"},
+		{name: "log level", set: map[string]string{"LOG_LEVEL": "loud"}, want: "LOG_LEVEL"},
+		{name: "log format", set: map[string]string{"LOG_FORMAT": "xml"}, want: "LOG_FORMAT"},
+		{name: "heartbeat", set: map[string]string{"GENESYS_HEARTBEAT_INTERVAL": "10ms"}, want: "GENESYS_HEARTBEAT_INTERVAL"},
+		{name: "frame size", set: map[string]string{"GENESYS_MAX_FRAME_BYTES": "10"}, want: "GENESYS_MAX_FRAME_BYTES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range validEnv {
+				env[k] = v
+			}
+			for _, k := range tt.del {
+				delete(env, k)
+			}
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			setEnv(t, env)
+			cfg, err := loadConfig(tt.demo)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tt.demo && (len(cfg.topics) != 2 || cfg.endpoints.API != "https://api.mypurecloud.ie") {
+					t.Fatalf("topics %v endpoints %+v", cfg.topics, cfg.endpoints)
+				}
+				return
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "do-not-print-me") || strings.Contains(err.Error(), "topsecret") {
+				t.Fatalf("error leaks a secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestConfigFilters(t *testing.T) {
+	env := map[string]string{"BRIDGE_CHANNEL_TYPES": "voice, Chat", "BRIDGE_STATUSES": "queued,CONNECTED"}
+	for k, v := range validEnv {
+		env[k] = v
+	}
+	setEnv(t, env)
+	cfg, err := loadConfig(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.filter.ChannelTypes) != 2 || cfg.filter.ChannelTypes[1] != "chat" || cfg.filter.Statuses[1] != "connected" {
+		t.Fatalf("filter %+v", cfg.filter)
+	}
+}
+
+// The README's configuration table names every variable the bridge reads,
+// with its default.
+func TestREADMEListsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := reflect.TypeFor[Config]()
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		name := f.Tag.Get("envconfig")
+		if name == "" {
+			continue
+		}
+		row := ""
+		for _, line := range strings.Split(string(readme), "\n") {
+			if strings.HasPrefix(line, "| `"+name+"`") {
+				row = line
+			}
+		}
+		if row == "" {
+			t.Errorf("README.md has no table row for %s", name)
+			continue
+		}
+		if def := f.Tag.Get("default"); def != "" && !strings.Contains(row, "`"+def+"`") {
+			t.Errorf("README.md row for %s does not give the default `%s`", name, def)
+		}
+	}
+}

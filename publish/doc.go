@@ -1,0 +1,30 @@
+// Package publish is the NATS side of the bridge: it provisions the
+// JetStream stream, maps transitions to subjects, publishes them
+// asynchronously with a deterministic Nats-Msg-Id, and runs an embedded
+// NATS server when no NATS_URL is given.
+//
+// # Subjects
+// <prefix>.<channelType>.<toStatus>.<idToken>. Channel types and statuses
+// are closed sets of safe tokens; IDToken keeps a Genesys id (a UUID) as is
+// and hashes anything else to "_"+32 hex digits, carrying the raw id in the
+// Genesys-Interaction-Id header, so no input can add a token or a wildcard.
+//
+// # Publishing
+// Publish uses PublishMsgAsync with WithMsgID(t.ID), a bounded number of
+// acknowledgements in flight (MaxPending) and an ack timeout (AckTimeout:
+// the client's default is none, which would wedge on a lost ack). One
+// goroutine settles acknowledgements in publish order; a failure that may
+// pass (timeout, disconnect, no responders, no leader) is published again
+// with the same id, at once and then with backoff, until the caller's
+// context ends. A duplicate acknowledgement is a success.
+//
+// # Invariants
+//   - A Receipt is completed exactly once: acknowledged, or failed with the
+//     reason (a permanent error, or the caller's context ended).
+//   - The stream's owned settings (subjects, duplicates, max age, replicas)
+//     are reconciled at start; every other setting is left alone.
+//
+// # Not here
+// Per-interaction ordering (the pipeline keeps one transition per
+// interaction in flight) and state that survives a restart.
+package publish
