@@ -77,6 +77,10 @@ type Machine struct {
 	cfg        MachineConfig
 	states     map[string]*interaction
 	tombstones map[string]time.Time // id -> when it may be forgotten
+	// peakStates and peakTombs are the high-water marks since the maps were
+	// last rebuilt: Go maps never give back their buckets, so Sweep rebuilds
+	// a map that shrank to a quarter of its peak.
+	peakStates, peakTombs int
 }
 
 // NewMachine returns an empty Machine.
@@ -108,6 +112,7 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 		}
 		st = &interaction{channel: ev.ChannelType}
 		m.states[ev.InteractionID] = st
+		m.peakStates = max(m.peakStates, len(m.states))
 	}
 	st.lastSeen = ev.ObservedAt
 	if ev.Horizon.Before(st.horizon) {
@@ -190,12 +195,28 @@ func (m *Machine) Sweep(now time.Time) int {
 			}
 		}
 	}
+	m.peakTombs = max(m.peakTombs, len(m.tombstones))
 	for id, until := range m.tombstones {
 		if !now.Before(until) {
 			delete(m.tombstones, id)
 		}
 	}
+	m.states, m.peakStates = shrink(m.states, m.peakStates)
+	m.tombstones, m.peakTombs = shrink(m.tombstones, m.peakTombs)
 	return released
+}
+
+// shrink copies a map that fell below a quarter of its peak size into a
+// new one, so the memory of released entries is returned.
+func shrink[V any](m map[string]V, peak int) (map[string]V, int) {
+	if peak < 1024 || len(m) > peak/4 {
+		return m, peak
+	}
+	n := make(map[string]V, len(m))
+	for k, v := range m {
+		n[k] = v
+	}
+	return n, len(m)
 }
 
 // Len reports how many interactions and tombstones the Machine holds.

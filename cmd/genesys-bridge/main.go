@@ -71,7 +71,17 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 
 // run is the whole bridge: it returns nil after a clean shutdown (ctx
 // ended and every outstanding transition acknowledged).
-func run(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (err error) {
+func run(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) error {
+	return runWith(ctx, cfg, log, out, hooks{})
+}
+
+// hooks let benchmarks observe a running bridge.
+type hooks struct {
+	stats     func(*bridge.Stats) // called once, when the pipeline exists
+	published func(t *bridge.Transition, ackedAt time.Time)
+}
+
+func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, h hooks) (err error) {
 	var cleanups []func()
 	defer func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
@@ -112,8 +122,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (err
 	clientID, secret := cfg.GenesysClientID, cfg.GenesysClientSecret
 	var sim *genesystest.Server
 	if cfg.Demo {
+		// A fresh seed per run: the store in NATS_EMBEDDED_STORE_DIR outlives
+		// the demo, and conversation ids must not repeat across runs.
 		sim, err = genesystest.Start(genesystest.Config{Speed: 1, Rate: 1.5, DuplicateRate: 0.05, ReorderRate: 0.05,
-			HeartbeatInterval: cfg.GenesysHeartbeat, Logger: log})
+			Seed: uint64(time.Now().UnixNano()), HeartbeatInterval: cfg.GenesysHeartbeat, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -144,12 +156,18 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (err
 		Logger:         log,
 		OnPublished: func(t *bridge.Transition, dup bool, ackedAt time.Time) {
 			m.published(t, dup, ackedAt)
+			if h.published != nil {
+				h.published(t, ackedAt)
+			}
 			if show != nil {
 				show.transition(t, dup)
 			}
 		},
 	})
 	m.register(pipe.Stats(), stream, nc)
+	if h.stats != nil {
+		h.stats(pipe.Stats())
+	}
 
 	if cfg.HTTPAddr != "" {
 		stopHTTP, err := serveHTTP(cfg.HTTPAddr, m, nc, stream, log)
