@@ -183,14 +183,7 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 // DropSockets closes every open socket abruptly, as a network failure
 // would, and returns how many it closed.
 func (s *Server) DropSockets() int {
-	s.mu.Lock()
-	var socks []*simSocket
-	for _, ch := range s.channels {
-		if ch.sock != nil {
-			socks = append(socks, ch.sock)
-		}
-	}
-	s.mu.Unlock()
+	socks := s.openSockets()
 	for _, sock := range socks {
 		sock.close()
 	}
@@ -200,16 +193,8 @@ func (s *Server) DropSockets() int {
 // Inject sends a raw frame to every open socket, and returns how many
 // sockets took it. Tests use it for malformed and hostile input.
 func (s *Server) Inject(frame []byte) int {
-	s.mu.Lock()
-	var socks []*simSocket
-	for _, ch := range s.channels {
-		if ch.sock != nil {
-			socks = append(socks, ch.sock)
-		}
-	}
-	s.mu.Unlock()
 	n := 0
-	for _, sock := range socks {
+	for _, sock := range s.openSockets() {
 		if sock.enqueue(frame, s.closing) {
 			n++
 		}
@@ -218,16 +203,18 @@ func (s *Server) Inject(frame []byte) int {
 }
 
 // Sockets counts open sockets.
-func (s *Server) Sockets() int {
+func (s *Server) Sockets() int { return len(s.openSockets()) }
+
+func (s *Server) openSockets() []*simSocket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
+	var socks []*simSocket
 	for _, ch := range s.channels {
 		if ch.sock != nil {
-			n++
+			socks = append(socks, ch.sock)
 		}
 	}
-	return n
+	return socks
 }
 
 // FramesSent counts conversation frames written to sockets.
