@@ -127,6 +127,9 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 		if s.Status == st.status {
 			continue
 		}
+		if s.Status == StatusHeld && !st.endedHold.IsZero() && !s.At.After(st.endedHold) {
+			continue // a hold already applied and ended (back-fill after live frames)
+		}
 		last := i == len(ev.Steps)-1 && ev.Status == s.Status
 		out = m.emit(out, st, ev, s.Status, s.At, s.At, !last)
 	}
@@ -157,7 +160,11 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 
 func (m *Machine) emit(out []Transition, st *interaction, ev *Event, to Status, anchor, occurred time.Time, reconstructed bool) []Transition {
 	if st.status == StatusHeld {
+		// A hold ends once: its exit is anchored at the hold's start, so a
+		// live unhold (which carries no time) and a back-filled one (which
+		// carries the segment's end) get the same id.
 		st.endedHold = st.anchor
+		anchor = st.anchor
 	}
 	out = append(out, Transition{
 		ID:            TransitionID(ev.InteractionID, st.status, to, anchor),

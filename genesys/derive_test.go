@@ -1,6 +1,7 @@
 package genesys_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -51,7 +52,7 @@ func TestDeriveMatchesSimulatorTruth(t *testing.T) {
 	kinds := map[string]int{}
 	for i := range 500 {
 		ch := []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback, bridge.ChannelVideo}[i%6]
-		sc := genesystest.Generate(rng, pop, ch, start.Add(time.Duration(i)*time.Minute))
+		sc := genesystest.Generate(rng, pop, ch, start.Add(time.Duration(i)*time.Minute), 1)
 		kinds[sc.Kind]++
 		orders := map[string][]int{"in order": nil, "duplicated": nil}
 		for j := range sc.Frames {
@@ -96,6 +97,73 @@ func TestDeriveMatchesSimulatorTruth(t *testing.T) {
 	for _, k := range []string{"answered", "abandoned", "transfer", "noanswer", "held-hangup"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s conversation generated", k)
+		}
+	}
+}
+
+// The analytics details of a conversation (segments) prove its whole
+// history, holds included: at every frame, the details alone give the
+// ground truth up to that frame; and back-filled details after live
+// frames add exactly the transitions the live frames missed, with the ids
+// the live frames would have given.
+func TestDeriveDetailsMatchesSimulatorTruth(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	pop := genesystest.NewPopulation(rng, 2, 5)
+	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	for i := range 300 {
+		ch := []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback}[i%5]
+		sc := genesystest.Generate(rng, pop, ch, start.Add(time.Duration(i)*time.Minute), 1)
+		var full []bridge.Transition
+		for k, f := range sc.Frames {
+			var dc genesys.DetailsConversation
+			if err := json.Unmarshal(f.Details, &dc); err != nil {
+				t.Fatal(err)
+			}
+			ev, err := genesys.DeriveDetails(&dc, start)
+			if err != nil {
+				t.Fatalf("conversation %d frame %d: %v", i, k, err)
+			}
+			if ev.ChannelType != ch || !ev.Backfilled {
+				t.Fatalf("channel %s backfilled %v", ev.ChannelType, ev.Backfilled)
+			}
+			m := bridge.NewMachine(bridge.MachineConfig{})
+			got, _ := m.Apply(&ev, nil)
+			var want []genesystest.Truth
+			for _, tr := range sc.Truth {
+				if !tr.At.After(f.At) {
+					want = append(want, tr)
+				}
+			}
+			if g, w := transitionsString(got), truthString(want); g != w {
+				t.Fatalf("conversation %d (%s %s) frame %d details:\n got: %s\nwant: %s", i, ch, sc.Kind, k, g, w)
+			}
+			full = got
+		}
+
+		// Live frames up to a gap, then the final details: the union is the
+		// truth, and every transition published from both has one id.
+		cut := len(sc.Frames) / 2
+		m := bridge.NewMachine(bridge.MachineConfig{})
+		var got []bridge.Transition
+		for _, f := range sc.Frames[:cut] {
+			fr, err := genesys.DecodeNotification(envelope(f), start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ = m.Apply(&fr.Event, got)
+		}
+		var dc genesys.DetailsConversation
+		json.Unmarshal(sc.Frames[len(sc.Frames)-1].Details, &dc)
+		ev, _ := genesys.DeriveDetails(&dc, start)
+		got, _ = m.Apply(&ev, got)
+		if g, w := transitionsString(got), truthString(sc.Truth); g != w {
+			t.Fatalf("conversation %d (%s): live then back-fill:\n got: %s\nwant: %s", i, sc.Kind, g, w)
+		}
+		for j := range got {
+			if got[j].ID != full[j].ID {
+				t.Fatalf("conversation %d (%s): transition %d %s>%s has id %s live+back-fill, %s from details alone",
+					i, sc.Kind, j, got[j].FromStatus, got[j].ToStatus, got[j].ID, full[j].ID)
+			}
 		}
 	}
 }

@@ -157,7 +157,7 @@ func FuzzDecodeNotification(f *testing.F) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	pop := genesystest.NewPopulation(rng, 1, 2)
 	for i, ch := range []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelCallback} {
-		sc := genesystest.Generate(rng, pop, ch, observed.Add(time.Duration(i)*time.Hour))
+		sc := genesystest.Generate(rng, pop, ch, observed.Add(time.Duration(i)*time.Hour), 1)
 		for _, fr := range sc.Frames {
 			f.Add(fmt.Appendf(nil, `{"topicName":%q,"eventBody":%s}`, fr.Topics[0], fr.Body))
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
@@ -29,6 +30,14 @@ type Frame struct {
 	Horizon time.Time
 	Body    []byte   // the eventBody (the conversation JSON)
 	Topics  []string // conversation topics the snapshot is published on
+	// Details is the conversation as the analytics details query returns it
+	// at this moment: participants, sessions and segments (with holds).
+	Details []byte
+	// Start, Queues and Users index the conversation for the analytics
+	// query.
+	Start  time.Time
+	Queues []string
+	Users  []string
 	// truth is the index in Script.Truth of the transition this frame
 	// causes, or -1.
 	truth int
@@ -69,6 +78,31 @@ type wireParticipant struct {
 	// array name by MarshalJSON.
 	media    *wireComm
 	mediaKey string
+	// segs is the participant's analytics history.
+	segs []wireSegment
+}
+
+type wireSegment struct {
+	SegmentType  string `json:"segmentType"`
+	SegmentStart string `json:"segmentStart"`
+	SegmentEnd   string `json:"segmentEnd,omitempty"`
+	QueueID      string `json:"queueId,omitempty"`
+}
+
+type wireDetails struct {
+	ConversationID    string               `json:"conversationId"`
+	ConversationStart string               `json:"conversationStart"`
+	ConversationEnd   string               `json:"conversationEnd,omitempty"`
+	Participants      []wireDetailsPartcpt `json:"participants"`
+}
+
+type wireDetailsPartcpt struct {
+	ParticipantID string `json:"participantId"`
+	Purpose       string `json:"purpose"`
+	Sessions      []struct {
+		MediaType string        `json:"mediaType"`
+		Segments  []wireSegment `json:"segments"`
+	} `json:"sessions"`
 }
 
 type wireWrapup struct {
@@ -101,6 +135,12 @@ func (p *wireParticipant) MarshalJSON() ([]byte, error) {
 	out := append(b[:len(b)-1], fmt.Sprintf(`,%q:`, p.mediaKey)...)
 	out = append(out, m...)
 	return append(out, '}'), nil
+}
+
+// mediaTypes are analytics session media types by channel.
+var mediaTypes = map[bridge.ChannelType]string{
+	bridge.ChannelVoice: "voice", bridge.ChannelChat: "chat", bridge.ChannelEmail: "email",
+	bridge.ChannelMessage: "message", bridge.ChannelCallback: "callback", bridge.ChannelVideo: "video",
 }
 
 var mediaKeys = map[bridge.ChannelType]string{
@@ -140,21 +180,27 @@ const wireTime = "2006-01-02T15:04:05.000Z"
 // builder writes one conversation's script step by step.
 type builder struct {
 	rng    *rand.Rand
+	scale  float64
 	pop    Population
 	s      *Script
 	conv   wireConversation
 	now    time.Time
 	status bridge.Status
 	queue  string
+	queues []string
 	agents []*wireParticipant
+	start  time.Time
+	ended  string
 }
 
 func (b *builder) ts() string { return b.now.UTC().Format(wireTime) }
 
-// wait advances simulated time by a random duration in [lo, hi] seconds.
+// wait advances simulated time by a random duration in [lo, hi] seconds,
+// times the scale, and at least one millisecond (timestamps have
+// millisecond precision, and two changes must not share one).
 func (b *builder) wait(lo, hi float64) {
-	d := lo + b.rng.Float64()*(hi-lo)
-	b.now = b.now.Add(time.Duration(d*1000) * time.Millisecond).Truncate(time.Millisecond)
+	d := (lo + b.rng.Float64()*(hi-lo)) * b.scale
+	b.now = b.now.Add(max(time.Millisecond, time.Duration(d*1000)*time.Millisecond)).Truncate(time.Millisecond)
 }
 
 func (b *builder) add(purpose string, state string) *wireParticipant {
@@ -162,12 +208,33 @@ func (b *builder) add(purpose string, state string) *wireParticipant {
 		mediaKey: mediaKeys[b.s.Channel], media: &wireComm{ID: uuid(b.rng), State: state}}
 	if state == "connected" {
 		p.ConnectedTime, p.media.ConnectedTime = b.ts(), b.ts()
+		kind := "interact"
+		if purpose == "ivr" {
+			kind = "ivr"
+		}
+		b.openSeg(p, kind)
 	}
 	if state == "alerting" {
 		p.media.StartAlertingTime = b.ts()
+		b.openSeg(p, "alert")
 	}
 	b.conv.Participants = append(b.conv.Participants, p)
 	return p
+}
+
+// openSeg starts an analytics segment of p now; closeSeg ends its open one.
+func (b *builder) openSeg(p *wireParticipant, kind string) {
+	seg := wireSegment{SegmentType: kind, SegmentStart: b.ts()}
+	if p.Purpose == "acd" || p.Purpose == "agent" {
+		seg.QueueID = b.queue
+	}
+	p.segs = append(p.segs, seg)
+}
+
+func (b *builder) closeSeg(p *wireParticipant) {
+	if n := len(p.segs); n > 0 && p.segs[n-1].SegmentEnd == "" {
+		p.segs[n-1].SegmentEnd = b.ts()
+	}
 }
 
 func (b *builder) end(p *wireParticipant, disconnectType string) {
@@ -177,6 +244,7 @@ func (b *builder) end(p *wireParticipant, disconnectType string) {
 	p.media.State, p.media.DisconnectedTime, p.media.DisconnectType = "disconnected", b.ts(), disconnectType
 	p.media.Held, p.media.StartHoldTime = false, ""
 	p.EndTime = b.ts()
+	b.closeSeg(p)
 }
 
 // emit snapshots the conversation as a frame whose true status is status.
@@ -186,16 +254,42 @@ func (b *builder) emit(status bridge.Status) {
 		panic(err)
 	}
 	topics := []string{fmt.Sprintf("v2.routing.queues.%s.conversations", b.queue)}
+	var users []string
 	for _, a := range b.agents {
 		topics = append(topics, fmt.Sprintf("v2.users.%s.conversations", a.UserID))
+		users = append(users, a.UserID)
 	}
-	f := Frame{ConversationID: b.conv.ID, At: b.now, Status: status, Horizon: b.horizon(), Body: body, Topics: topics, truth: -1}
+	if !slices.Contains(b.queues, b.queue) {
+		b.queues = append(b.queues, b.queue)
+	}
+	if status == bridge.StatusCompleted {
+		b.ended = b.ts()
+	}
+	f := Frame{ConversationID: b.conv.ID, At: b.now, Status: status, Horizon: b.horizon(), Body: body, Topics: topics, truth: -1,
+		Details: b.details(), Start: b.start, Queues: slices.Clone(b.queues), Users: users}
 	if status != b.status {
 		f.truth = len(b.s.Truth)
 		b.s.Truth = append(b.s.Truth, Truth{InteractionID: b.conv.ID, Channel: b.s.Channel, From: b.status, To: status, At: b.now})
 		b.status = status
 	}
 	b.s.Frames = append(b.s.Frames, f)
+}
+
+func (b *builder) details() []byte {
+	d := wireDetails{ConversationID: b.conv.ID, ConversationStart: b.start.UTC().Format(wireTime), ConversationEnd: b.ended}
+	for _, p := range b.conv.Participants {
+		dp := wireDetailsPartcpt{ParticipantID: p.ID, Purpose: p.Purpose}
+		dp.Sessions = append(dp.Sessions, struct {
+			MediaType string        `json:"mediaType"`
+			Segments  []wireSegment `json:"segments"`
+		}{mediaTypes[b.s.Channel], slices.Clone(p.segs)})
+		d.Participants = append(d.Participants, dp)
+	}
+	out, err := json.Marshal(d)
+	if err != nil {
+		panic(err)
+	}
+	return out
 }
 
 func (b *builder) horizon() time.Time {
@@ -226,23 +320,30 @@ func (b *builder) ring() *wireParticipant {
 // answer connects agent a and ends the acd participant.
 func (b *builder) answer(a *wireParticipant, acd *wireParticipant) {
 	a.media.State, a.media.ConnectedTime, a.ConnectedTime = "connected", b.ts(), b.ts()
+	b.closeSeg(a)
+	b.openSeg(a, "interact")
 	b.end(acd, "transfer")
 	b.emit(bridge.StatusConnected)
 }
 
 func (b *builder) hold(a *wireParticipant) {
 	a.media.Held, a.media.StartHoldTime = true, b.ts()
+	b.closeSeg(a)
+	b.openSeg(a, "hold")
 	b.emit(bridge.StatusHeld)
 }
 
 func (b *builder) unhold(a *wireParticipant) {
 	a.media.Held, a.media.StartHoldTime = false, ""
+	b.closeSeg(a)
+	b.openSeg(a, "interact")
 	b.emit(bridge.StatusConnected)
 }
 
 func (b *builder) finishWrapup(a *wireParticipant) {
 	a.Wrapup = &wireWrapup{Code: "resolved"}
 	a.EndAcwTime = b.ts()
+	b.closeSeg(a)
 }
 
 // pendingWrapup reports whether any agent still owes a wrap-up.
@@ -258,9 +359,14 @@ func (b *builder) pendingWrapup() bool {
 // Generate writes one conversation on channel ch starting at start. The
 // kinds, with their share: answered (with holds on voice and callback),
 // abandoned in queue or while ringing, transferred back to a queue,
-// not answered by the first agent, hung up while held.
-func Generate(rng *rand.Rand, pop Population, ch bridge.ChannelType, start time.Time) *Script {
-	b := &builder{rng: rng, pop: pop, now: start.Truncate(time.Millisecond), s: &Script{Channel: ch}}
+// not answered by the first agent, hung up while held. Waits between
+// changes are realistic (seconds to a minute) times scale.
+func Generate(rng *rand.Rand, pop Population, ch bridge.ChannelType, start time.Time, scale float64) *Script {
+	if scale <= 0 {
+		scale = 1
+	}
+	b := &builder{rng: rng, scale: scale, pop: pop, now: start.Truncate(time.Millisecond), s: &Script{Channel: ch}}
+	b.start = b.now
 	b.conv.ID = uuid(rng)
 	b.s.ID = b.conv.ID
 	b.queue = pop.Queues[rng.IntN(len(pop.Queues))]
@@ -333,6 +439,7 @@ func Generate(rng *rand.Rand, pop Population, ch bridge.ChannelType, start time.
 	if b.s.Kind == "transfer" {
 		b.end(agent, "transfer")
 		agent.StartAcwTime = b.ts()
+		b.openSeg(agent, "wrapup")
 		acd = b.add("acd", "connected")
 		acd.QueueID = b.queue
 		b.emit(bridge.StatusQueued)
@@ -354,6 +461,7 @@ func Generate(rng *rand.Rand, pop Population, ch bridge.ChannelType, start time.
 	b.end(customer, "peer")
 	b.end(agent, "peer")
 	agent.StartAcwTime = b.ts()
+	b.openSeg(agent, "wrapup")
 	b.emit(bridge.StatusWrapup)
 	b.wait(2, 20)
 	for _, a := range b.agents {

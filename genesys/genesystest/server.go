@@ -48,6 +48,11 @@ type Config struct {
 	// Speed is simulated seconds per wall second; 0 runs as fast as the
 	// client reads. Default 0.
 	Speed float64
+	// StepScale multiplies the waits inside a conversation (default 1:
+	// seconds to a minute). With Speed 1 and a small StepScale, timestamps
+	// are wall-clock time and conversations last a fraction of a second,
+	// which is what tests of time-based behaviour (back-fill) want.
+	StepScale float64
 	// Channels to generate. Default voice, chat, email, message, callback.
 	Channels []bridge.ChannelType
 	// DuplicateRate is the chance that a frame is sent twice.
@@ -465,7 +470,7 @@ func (s *Server) generate() {
 		// Admit arrivals due before the next frame.
 		for (s.cfg.Conversations == 0 || started < s.cfg.Conversations) && (q.Len() == 0 || !nextArrival.After((*q)[0].f.At)) {
 			ch := s.cfg.Channels[rng.IntN(len(s.cfg.Channels))]
-			sc := Generate(rng, s.pop, ch, nextArrival)
+			sc := Generate(rng, s.pop, ch, nextArrival, s.cfg.StepScale)
 			for i := range sc.Frames {
 				heap.Push(q, &queued{f: &sc.Frames[i], script: sc, index: i})
 			}

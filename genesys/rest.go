@@ -1,0 +1,139 @@
+package genesys
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// GetConversation fetches the live state of one conversation
+// (GET /api/v2/conversations/{id}), in the same shape as the notification
+// eventBody.
+func (c *Client) GetConversation(ctx context.Context, id string) (*Conversation, error) {
+	var conv Conversation
+	if err := c.do(ctx, "get conversation", http.MethodGet, "/api/v2/conversations/"+url.PathEscape(id), nil, &conv); err != nil {
+		return nil, err
+	}
+	return &conv, nil
+}
+
+// IsNotFound reports whether err is a 404 from the API.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+// DetailsFilter selects conversations in a details query: any of the
+// queues, users or conversation ids.
+type DetailsFilter struct {
+	QueueIDs, UserIDs, ConversationIDs []string
+}
+
+type predicate struct {
+	Dimension string `json:"dimension"`
+	Value     string `json:"value"`
+}
+
+type predicateGroup struct {
+	Type       string      `json:"type"`
+	Predicates []predicate `json:"predicates"`
+}
+
+type detailsQuery struct {
+	Interval            string           `json:"interval"`
+	Order               string           `json:"order"`
+	OrderBy             string           `json:"orderBy"`
+	Paging              paging           `json:"paging"`
+	SegmentFilters      []predicateGroup `json:"segmentFilters,omitempty"`
+	ConversationFilters []predicateGroup `json:"conversationFilters,omitempty"`
+}
+
+type paging struct {
+	PageSize   int `json:"pageSize"`
+	PageNumber int `json:"pageNumber"`
+}
+
+// DetailsConversation is one conversation of an analytics details query,
+// with the segments the bridge reads history from.
+type DetailsConversation struct {
+	ConversationID    string               `json:"conversationId"`
+	ConversationStart string               `json:"conversationStart"`
+	ConversationEnd   string               `json:"conversationEnd,omitempty"`
+	Participants      []DetailsParticipant `json:"participants"`
+}
+
+// DetailsParticipant is a participant of an analytics conversation.
+type DetailsParticipant struct {
+	ParticipantID string           `json:"participantId"`
+	Purpose       string           `json:"purpose"`
+	Sessions      []DetailsSession `json:"sessions"`
+}
+
+// DetailsSession is one media session of a participant.
+type DetailsSession struct {
+	MediaType string           `json:"mediaType"`
+	Segments  []DetailsSegment `json:"segments"`
+}
+
+// DetailsSegment is one span of a session: segmentType is alert, dialing,
+// contacting, interact, hold, ivr, wrapup, system, ... (an open set).
+type DetailsSegment struct {
+	SegmentType  string `json:"segmentType"`
+	SegmentStart string `json:"segmentStart"`
+	SegmentEnd   string `json:"segmentEnd,omitempty"`
+	QueueID      string `json:"queueId,omitempty"`
+	WrapUpCode   string `json:"wrapUpCode,omitempty"`
+}
+
+const detailsPageSize = 100
+
+// QueryConversationDetails runs POST /api/v2/analytics/conversations/details/query
+// for conversations that started in [from, to) and match f, following every
+// page. Pages can repeat a conversation; the result has each id once.
+func (c *Client) QueryConversationDetails(ctx context.Context, from, to time.Time, f DetailsFilter) ([]DetailsConversation, error) {
+	q := detailsQuery{
+		Interval: from.UTC().Format(time.RFC3339Nano) + "/" + to.UTC().Format(time.RFC3339Nano),
+		Order:    "asc", OrderBy: "conversationStart",
+		Paging: paging{PageSize: detailsPageSize},
+	}
+	var seg []predicate
+	for _, id := range f.QueueIDs {
+		seg = append(seg, predicate{"queueId", id})
+	}
+	for _, id := range f.UserIDs {
+		seg = append(seg, predicate{"userId", id})
+	}
+	if len(seg) > 0 {
+		q.SegmentFilters = []predicateGroup{{Type: "or", Predicates: seg}}
+	}
+	var conv []predicate
+	for _, id := range f.ConversationIDs {
+		conv = append(conv, predicate{"conversationId", id})
+	}
+	if len(conv) > 0 {
+		q.ConversationFilters = []predicateGroup{{Type: "or", Predicates: conv}}
+	}
+	seen := map[string]bool{}
+	var out []DetailsConversation
+	for page := 1; ; page++ {
+		q.Paging.PageNumber = page
+		var resp struct {
+			Conversations []DetailsConversation `json:"conversations"`
+			TotalHits     int                   `json:"totalHits"`
+		}
+		if err := c.do(ctx, "query conversation details", http.MethodPost, "/api/v2/analytics/conversations/details/query", q, &resp); err != nil {
+			return out, err
+		}
+		for _, dc := range resp.Conversations {
+			if dc.ConversationID != "" && !seen[dc.ConversationID] {
+				seen[dc.ConversationID] = true
+				out = append(out, dc)
+			}
+		}
+		if len(resp.Conversations) < detailsPageSize || page*detailsPageSize >= resp.TotalHits {
+			return out, nil
+		}
+	}
+}
