@@ -93,14 +93,28 @@ var ErrBadCredentials = errors.New("genesys: client credentials refused")
 // Token returns a valid access token, fetching a new one when the cached one
 // is within RefreshAhead of expiry.
 func (c *Client) Token(ctx context.Context) (*oauth2.Token, error) {
+	ct, err := c.token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ct.tok, nil
+}
+
+// cachedToken is a token and when it should be replaced.
+type cachedToken struct {
+	tok       *oauth2.Token
+	refreshAt time.Time
+}
+
+func (c *Client) token(ctx context.Context) (cachedToken, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tok != nil && time.Now().Before(c.refreshAt) {
-		return c.tok, nil
+		return cachedToken{c.tok, c.refreshAt}, nil
 	}
 	tok, err := c.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
 	if err != nil {
-		return nil, tokenError(err)
+		return cachedToken{}, tokenError(err)
 	}
 	life := time.Until(tok.Expiry)
 	if tok.Expiry.IsZero() {
@@ -108,7 +122,7 @@ func (c *Client) Token(ctx context.Context) (*oauth2.Token, error) {
 	}
 	c.tok, c.refreshAt = tok, time.Now().Add(life-min(c.cfg.RefreshAhead, life/2))
 	c.log.Info("access token obtained", "expires_in", life.Round(time.Second).String())
-	return tok, nil
+	return cachedToken{c.tok, c.refreshAt}, nil
 }
 
 // InvalidateToken drops the cached token (after a 401).
@@ -185,33 +199,39 @@ type errorBody struct {
 // do performs one REST call with retries: a 401 refreshes the token once;
 // 429 waits Retry-After; 5xx other than 501 backs off.
 func (c *Client) do(ctx context.Context, op, method, path string, body, out any) error {
+	_, err := c.doToken(ctx, op, method, path, body, out)
+	return err
+}
+
+// doToken is do, and it returns the token the successful call used.
+func (c *Client) doToken(ctx context.Context, op, method, path string, body, out any) (cachedToken, error) {
 	var payload []byte
 	if body != nil {
 		var err error
 		if payload, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("%s: encode request: %w", op, err)
+			return cachedToken{}, fmt.Errorf("%s: encode request: %w", op, err)
 		}
 	}
 	refreshed := false
 	for attempt := 1; ; attempt++ {
-		tok, err := c.Token(ctx)
+		ct, err := c.token(ctx)
 		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
+			return ct, fmt.Errorf("%s: %w", op, err)
 		}
-		apiErr, err := c.once(ctx, op, method, path, payload, tok, out)
+		apiErr, err := c.once(ctx, op, method, path, payload, ct.tok, out)
 		if err != nil {
-			return err
+			return ct, err
 		}
 		if apiErr == nil {
-			return nil
+			return ct, nil
 		}
 		switch {
 		case apiErr.Status == http.StatusUnauthorized && !refreshed:
-			c.InvalidateToken(tok)
+			c.InvalidateToken(ct.tok)
 			refreshed = true
 			continue
 		case !apiErr.Temporary() || attempt >= c.cfg.MaxAttempts:
-			return apiErr
+			return ct, apiErr
 		}
 		wait := apiErr.RetryAfter
 		if wait <= 0 {
@@ -221,7 +241,7 @@ func (c *Client) do(ctx context.Context, op, method, path string, body, out any)
 			"correlation_id", apiErr.CorrelationID)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (last error: %w)", op, ctx.Err(), apiErr)
+			return ct, fmt.Errorf("%s: %w (last error: %w)", op, ctx.Err(), apiErr)
 		case <-time.After(wait):
 		}
 	}
@@ -314,14 +334,20 @@ type Channel struct {
 	ID         string    `json:"id"`
 	ConnectURI string    `json:"connectUri"`
 	Expires    time.Time `json:"expires"`
+	// TokenRefreshAt is when the token that created the channel is due to
+	// be replaced. A channel belongs to its token, so the channel must be
+	// replaced by then too.
+	TokenRefreshAt time.Time `json:"-"`
 }
 
 // CreateChannel creates a notification channel (POST /api/v2/notifications/channels).
 func (c *Client) CreateChannel(ctx context.Context) (Channel, error) {
 	var ch Channel
-	if err := c.do(ctx, "create channel", http.MethodPost, "/api/v2/notifications/channels", nil, &ch); err != nil {
+	ct, err := c.doToken(ctx, "create channel", http.MethodPost, "/api/v2/notifications/channels", nil, &ch)
+	if err != nil {
 		return ch, err
 	}
+	ch.TokenRefreshAt = ct.refreshAt
 	if ch.ID == "" || ch.ConnectURI == "" {
 		return ch, fmt.Errorf("create channel: response has no id or connectUri")
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +18,17 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
-// MaxTopicsPerChannel is the Notification Service's limit of topics on one channel.
-const MaxTopicsPerChannel = 1000
+// Limits of the Notification Service.
+const (
+	// MaxTopicsPerChannel is how many topics one channel takes.
+	MaxTopicsPerChannel = 1000
+	// MaxChannels is how many channels one OAuth client may hold; the 21st
+	// evicts the oldest unconnected one.
+	MaxChannels = 20
+	// MaxTopics is the most topics one bridge subscribes: one channel is
+	// kept free so that a channel can be replaced make-before-break.
+	MaxTopics = (MaxChannels - 1) * MaxTopicsPerChannel
+)
 
 // StreamConfig configures a Stream. Zero values are the documented defaults.
 type StreamConfig struct {
@@ -34,30 +44,57 @@ type StreamConfig struct {
 	// BackoffBase and BackoffMax bound the reconnect delay (exponential with
 	// jitter). Defaults 500ms and 30s.
 	BackoffBase, BackoffMax time.Duration
+	// ChannelMargin replaces a channel this long before it expires (at most
+	// half its remaining life). Default 1h.
+	ChannelMargin time.Duration
+	// OpenInteractions, if set, lists the interactions believed open; after
+	// a gap their live state is fetched again.
+	OpenInteractions func(ctx context.Context) []string
+	// BackfillLag keeps the analytics query's interval end this far behind
+	// now (analytics data lags). Default 1m.
+	BackfillLag time.Duration
+	// BackfillSlack starts the queried interval this long before the last
+	// frame seen. Default 1m.
+	BackfillSlack time.Duration
 	// Dialer dials the socket. Default: 15s handshake timeout.
 	Dialer *websocket.Dialer
 	Logger *slog.Logger
 }
 
-// Stream is the Notification Service source: it creates a channel,
-// subscribes the topics, holds the socket and reconnects, and yields the
-// decoded events through Read.
+// Stream is the Notification Service source. It splits its topics over
+// channels of at most 1,000 topics (lanes), holds one socket per lane,
+// replaces a lane's channel make-before-break ahead of token and channel
+// expiry and on socket_closing, reconnects a lane whose socket died, and
+// back-fills the gap over REST. Read yields the decoded events of all
+// lanes, live and back-filled.
 type Stream struct {
-	cfg StreamConfig
-	log *slog.Logger
-	out chan item
+	cfg     StreamConfig
+	log     *slog.Logger
+	out     chan item
+	lanes   []*lane
+	rollSem chan struct{} // one make-before-break at a time (channel ceiling)
 
 	done   chan struct{}
 	runErr error
+	bf     sync.WaitGroup
 
-	// LastHealthy is the unix-nano time of the last frame received.
 	lastHealthy atomic.Int64
 	reconnects  atomic.Uint64
+	rollovers   atomic.Uint64
+	backfilled  atomic.Uint64
 }
 
 type item struct {
 	ev  bridge.Event
 	err error
+}
+
+// lane is a group of at most MaxTopicsPerChannel topics with its own channel.
+type lane struct {
+	s      *Stream
+	index  int
+	topics []string
+	filter DetailsFilter // queue and user ids, for the analytics query
 }
 
 // NewStream returns a Stream; Run starts it.
@@ -68,8 +105,9 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if len(cfg.Topics) == 0 {
 		return nil, errors.New("genesys stream: no topics to subscribe")
 	}
-	if len(cfg.Topics) > MaxTopicsPerChannel {
-		return nil, fmt.Errorf("genesys stream: %d topics, but one channel holds at most %d", len(cfg.Topics), MaxTopicsPerChannel)
+	if len(cfg.Topics) > MaxTopics {
+		return nil, fmt.Errorf("genesys stream: %d topics need %d channels, but Genesys allows %d channels per OAuth client and the bridge keeps one free to replace channels without a gap: at most %d topics per bridge; split the ids across deployments with separate OAuth clients",
+			len(cfg.Topics), (len(cfg.Topics)+MaxTopicsPerChannel-1)/MaxTopicsPerChannel, MaxChannels, MaxTopics)
 	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 30 * time.Second
@@ -83,6 +121,15 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.BackoffMax <= 0 {
 		cfg.BackoffMax = 30 * time.Second
 	}
+	if cfg.ChannelMargin <= 0 {
+		cfg.ChannelMargin = time.Hour
+	}
+	if cfg.BackfillLag <= 0 {
+		cfg.BackfillLag = time.Minute
+	}
+	if cfg.BackfillSlack <= 0 {
+		cfg.BackfillSlack = time.Minute
+	}
 	if cfg.Dialer == nil {
 		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
 	}
@@ -90,11 +137,43 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Stream{cfg: cfg, log: log, out: make(chan item, 256), done: make(chan struct{})}, nil
+	s := &Stream{cfg: cfg, log: log, out: make(chan item, 256), done: make(chan struct{}), rollSem: make(chan struct{}, 1)}
+	for i := 0; i < len(cfg.Topics); i += MaxTopicsPerChannel {
+		l := &lane{s: s, index: len(s.lanes), topics: cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))]}
+		for _, t := range l.topics {
+			if id, ok := topicID(t, "v2.routing.queues."); ok {
+				l.filter.QueueIDs = append(l.filter.QueueIDs, id)
+			} else if id, ok := topicID(t, "v2.users."); ok {
+				l.filter.UserIDs = append(l.filter.UserIDs, id)
+			}
+		}
+		s.lanes = append(s.lanes, l)
+	}
+	return s, nil
 }
 
-// Reconnects counts sockets replaced after the first.
+// topicID returns the id of a conversation topic with the given prefix.
+func topicID(topic, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(topic, prefix)
+	if !ok {
+		return "", false
+	}
+	id, tail, ok := strings.Cut(rest, ".")
+	tail, _, _ = strings.Cut(tail, ".")
+	return id, ok && id != "" && tail == "conversations"
+}
+
+// Lanes reports how many channels the stream holds.
+func (s *Stream) Lanes() int { return len(s.lanes) }
+
+// Reconnects counts sockets that died and were replaced after a gap.
 func (s *Stream) Reconnects() uint64 { return s.reconnects.Load() }
+
+// Rollovers counts channels replaced make-before-break (no gap).
+func (s *Stream) Rollovers() uint64 { return s.rollovers.Load() }
+
+// Backfilled counts conversations fetched over REST after gaps.
+func (s *Stream) Backfilled() uint64 { return s.backfilled.Load() }
 
 // Healthy reports whether a frame arrived within two heartbeat intervals.
 func (s *Stream) Healthy() bool {
@@ -126,69 +205,227 @@ func (s *Stream) Read(ctx context.Context) (bridge.Event, error) {
 
 // Errors that end a socket and say why.
 var (
-	errSocketClosing = errors.New("server announced socket_closing")
-	errChannelGone   = errors.New("channel gone")
-	errHeartbeat     = errors.New("missed heartbeats")
-	// ErrNoTopicPermitted means the server rejected every topic.
+	errChannelGone = errors.New("channel gone")
+	errHeartbeat   = errors.New("missed heartbeats")
+	errRolledOver  = errors.New("replaced by a new channel")
+	// ErrNoTopicPermitted means the server rejected every topic of a channel.
 	ErrNoTopicPermitted = errors.New("genesys: no topic was permitted")
 )
 
-// Run connects and reconnects until ctx ends or a permanent error (bad
-// credentials, every topic rejected) occurs. It returns nil when ctx ended.
-func (s *Stream) Run(ctx context.Context) error {
-	err := s.run(ctx)
-	s.runErr = err
-	close(s.done)
-	return err
+func permanent(err error) bool {
+	return errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrNoTopicPermitted)
 }
 
-func (s *Stream) run(ctx context.Context) error {
+// Run holds every lane until ctx ends or a permanent error (bad
+// credentials, every topic of a channel rejected) occurs; then it stops the
+// others and returns that error (nil when ctx ended).
+func (s *Stream) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var once sync.Once
+	var first error
+	var wg sync.WaitGroup
+	for _, l := range s.lanes {
+		wg.Go(func() {
+			if err := l.run(ctx); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	s.bf.Wait()
+	s.runErr = first
+	close(s.done)
+	return first
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// run supervises one lane: connect, replace before expiry, reconnect and
+// back-fill after a death.
+func (l *lane) run(ctx context.Context) error {
+	s := l.s
+	var cur *conn
+	defer func() {
+		if cur != nil {
+			cur.close(nil)
+		}
+	}()
+	var gapFrom time.Time
 	attempt := 0
-	for first := true; ; first = false {
-		started := time.Now()
-		err := s.session(ctx, first)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrNoTopicPermitted) {
-			return err
-		}
-		s.reconnects.Add(1)
-		// A socket that lived a while earns a fresh backoff.
-		if time.Since(started) > 4*s.cfg.HeartbeatInterval {
-			attempt = 0
-		}
-		var wait time.Duration
-		if !errors.Is(err, errSocketClosing) {
-			attempt++
-			wait = Backoff(attempt, s.cfg.BackoffBase, s.cfg.BackoffMax)
-		}
-		var gap time.Duration
-		if last := s.lastHealthy.Load(); last != 0 {
-			gap = time.Since(time.Unix(0, last))
-		}
-		s.log.Warn("genesys socket lost; reconnecting", "err", err, "attempt", attempt,
-			"wait", wait.String(), "since_last_frame", gap.Round(time.Millisecond).String())
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
+	for {
+		if cur == nil {
+			c, err := l.open(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if permanent(err) {
+					return err
+				}
+				attempt++
+				wait := Backoff(attempt, s.cfg.BackoffBase, s.cfg.BackoffMax)
+				s.log.Warn("genesys connect failed; retrying", "lane", l.index, "err", err, "attempt", attempt, "wait", wait.String())
+				if !sleepCtx(ctx, wait) {
+					return nil
+				}
+				continue
+			}
+			cur = c
+			if !gapFrom.IsZero() {
+				s.log.Warn("genesys socket restored", "lane", l.index, "channel_id", c.ch.ID, "gap", time.Since(gapFrom).Round(time.Millisecond).String())
+				s.startBackfill(ctx, l, gapFrom, time.Now())
+				gapFrom = time.Time{}
 			}
 		}
+		rotateAt, why := cur.rotateAt(s.cfg.ChannelMargin)
+		timer := time.NewTimer(time.Until(rotateAt))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-cur.dead:
+			timer.Stop()
+			gapFrom = cur.lastFrame()
+			s.reconnects.Add(1)
+			if time.Since(cur.opened) > 4*s.cfg.HeartbeatInterval {
+				attempt = 0
+			}
+			attempt++
+			wait := Backoff(attempt, s.cfg.BackoffBase, s.cfg.BackoffMax)
+			s.log.Warn("genesys socket lost; reconnecting and back-filling the gap", "lane", l.index, "channel_id", cur.ch.ID,
+				"err", cur.err, "since_last_frame", time.Since(gapFrom).Round(time.Millisecond).String(), "attempt", attempt, "wait", wait.String())
+			cur = nil
+			if !sleepCtx(ctx, wait) {
+				return nil
+			}
+			continue
+		case <-cur.closing:
+			timer.Stop()
+			why = "server announced socket_closing"
+		case <-timer.C:
+		}
+		next, died, err := l.rollover(ctx, cur, why)
+		if err != nil {
+			if permanent(err) {
+				return err
+			}
+			return nil // ctx ended
+		}
+		old := cur
+		cur = next
+		if died {
+			s.reconnects.Add(1)
+			s.startBackfill(ctx, l, old.lastFrame(), time.Now())
+		}
 	}
 }
 
-// session runs one channel and socket until it fails.
-func (s *Stream) session(ctx context.Context, first bool) error {
-	c := s.cfg.Client
-	ch, err := c.CreateChannel(ctx)
-	if err != nil {
-		return err
+// rollover opens a replacement for cur, and only then closes cur. It
+// reports whether cur died before the replacement was up (a gap).
+func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool, error) {
+	s := l.s
+	select {
+	case s.rollSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
 	}
-	results, err := c.Subscribe(ctx, ch.ID, s.cfg.Topics)
+	defer func() { <-s.rollSem }()
+	var next *conn
+	for attempt := 1; ; attempt++ {
+		var err error
+		if next, err = l.open(ctx); err == nil {
+			break
+		}
+		if ctx.Err() != nil || permanent(err) {
+			return nil, false, err
+		}
+		wait := Backoff(attempt, s.cfg.BackoffBase, s.cfg.BackoffMax)
+		s.log.Warn("opening a replacement channel failed; retrying", "lane", l.index, "why", why, "err", err, "attempt", attempt, "wait", wait.String())
+		if !sleepCtx(ctx, wait) {
+			return nil, false, ctx.Err()
+		}
+	}
+	died := cur.isDead()
+	cur.close(errRolledOver)
+	s.rollovers.Add(1)
+	if died {
+		s.log.Warn("genesys channel replaced after the old socket died", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID,
+			"channel_id", next.ch.ID, "err", cur.err, "gap", time.Since(cur.lastFrame()).Round(time.Millisecond).String())
+	} else {
+		s.log.Info("genesys channel replaced make-before-break; no gap", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID, "channel_id", next.ch.ID)
+	}
+	return next, died, nil
+}
+
+// conn is one channel and its socket.
+type conn struct {
+	ch      Channel
+	sock    *socket
+	opened  time.Time
+	last    atomic.Int64
+	dead    chan struct{}
+	err     error // why the socket ended; valid after dead is closed
+	closing chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+func (c *conn) isDead() bool {
+	select {
+	case <-c.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *conn) lastFrame() time.Time { return time.Unix(0, c.last.Load()) }
+
+// close kills the socket (if still open) and waits for its goroutines.
+func (c *conn) close(why error) {
+	c.sock.kill(why)
+	c.wg.Wait()
+}
+
+// rotateAt is when the channel must be replaced: before its token is due
+// for replacement, or margin before it expires (at most half its life).
+func (c *conn) rotateAt(margin time.Duration) (time.Time, string) {
+	at, why := c.opened.Add(24*time.Hour), "channel age"
+	if !c.ch.Expires.IsZero() {
+		life := c.ch.Expires.Sub(c.opened)
+		at, why = c.ch.Expires.Add(-min(margin, life/2)), "channel expiry approaching"
+	}
+	if !c.ch.TokenRefreshAt.IsZero() && c.ch.TokenRefreshAt.Before(at) {
+		at, why = c.ch.TokenRefreshAt, "access token due for rotation"
+	}
+	return at, why
+}
+
+// open creates a channel, subscribes the lane's topics and connects the
+// socket; the returned conn is already delivering events.
+func (l *lane) open(ctx context.Context) (*conn, error) {
+	s := l.s
+	cl := s.cfg.Client
+	ch, err := cl.CreateChannel(ctx)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	results, err := cl.Subscribe(ctx, ch.ID, l.topics)
+	if err != nil {
+		return nil, err
 	}
 	permitted := 0
 	for _, r := range results {
@@ -199,46 +436,46 @@ func (s *Stream) session(ctx context.Context, first bool) error {
 		permitted++
 	}
 	if permitted == 0 {
-		return fmt.Errorf("%w: all %d topics rejected (check the OAuth client's permissions and the ids)", ErrNoTopicPermitted, len(s.cfg.Topics))
+		return nil, fmt.Errorf("%w: all %d topics rejected (check the OAuth client's permissions and the ids)", ErrNoTopicPermitted, len(l.topics))
 	}
-
-	conn, resp, err := s.cfg.Dialer.DialContext(ctx, ch.ConnectURI, nil)
+	ws, resp, err := s.cfg.Dialer.DialContext(ctx, ch.ConnectURI, nil)
 	if err != nil {
 		if resp != nil {
-			return &APIError{Op: "connect socket", Status: resp.StatusCode, CorrelationID: resp.Header.Get("ININ-Correlation-Id")}
+			return nil, &APIError{Op: "connect socket", Status: resp.StatusCode, CorrelationID: resp.Header.Get("ININ-Correlation-Id")}
 		}
-		return fmt.Errorf("connect socket: %s", scrubURLError(err))
+		return nil, fmt.Errorf("connect socket: %s", scrubURLError(err))
 	}
-	defer conn.Close()
-	s.log.Info("genesys stream connected", "channel_id", ch.ID, "topics", permitted, "channel_expires", ch.Expires.Format(time.RFC3339))
-
-	sock := &socket{conn: conn}
-	wd := &watchdog{interval: s.cfg.HeartbeatInterval, ping: sock.ping, kill: sock.kill}
+	c := &conn{ch: ch, sock: &socket{conn: ws}, opened: time.Now(), dead: make(chan struct{}), closing: make(chan struct{})}
+	c.last.Store(c.opened.UnixNano())
+	s.log.Info("genesys stream connected", "lane", l.index, "channel_id", ch.ID, "topics", permitted,
+		"channel_expires", ch.Expires.Format(time.RFC3339))
+	wd := &watchdog{interval: s.cfg.HeartbeatInterval, ping: c.sock.ping, kill: c.sock.kill}
 	wd.kick()
 	wdCtx, stopWD := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { wd.run(wdCtx) })
-	// Closing the socket unblocks the reader when ctx ends.
-	stopClose := context.AfterFunc(ctx, func() { sock.kill(ctx.Err()) })
-	defer func() {
-		stopClose()
-		stopWD()
-		wg.Wait()
-	}()
-	return s.readLoop(ctx, sock, wd)
+	c.wg.Go(func() { wd.run(wdCtx) })
+	c.wg.Go(func() {
+		stop := context.AfterFunc(ctx, func() { c.sock.kill(ctx.Err()) })
+		defer stop()
+		defer stopWD()
+		c.err = s.readLoop(ctx, c, wd)
+		close(c.dead)
+	})
+	return c, nil
 }
 
-func (s *Stream) readLoop(ctx context.Context, sock *socket, wd *watchdog) error {
+func (s *Stream) readLoop(ctx context.Context, c *conn, wd *watchdog) error {
+	defer c.sock.conn.Close()
 	for {
-		_, r, err := sock.conn.NextReader()
+		_, r, err := c.sock.conn.NextReader()
 		if err != nil {
-			if why := sock.reason(); why != nil {
+			if why := c.sock.reason(); why != nil {
 				return why
 			}
 			return fmt.Errorf("read socket: %w", err)
 		}
 		now := time.Now()
 		wd.kick()
+		c.last.Store(now.UnixNano())
 		s.lastHealthy.Store(now.UnixNano())
 		data, err := readFrame(r, s.cfg.MaxFrameSize)
 		if err != nil {
@@ -260,7 +497,8 @@ func (s *Stream) readLoop(ctx context.Context, sock *socket, wd *watchdog) error
 				return ctx.Err()
 			}
 		case FrameSocketClosing:
-			return fmt.Errorf("%w (%s)", errSocketClosing, f.Reason)
+			s.log.Info("genesys announced socket_closing", "channel_id", c.ch.ID, "reason", f.Reason)
+			c.once.Do(func() { close(c.closing) })
 		case FrameChannelGone:
 			return fmt.Errorf("%w (%s)", errChannelGone, f.Reason)
 		}
@@ -275,8 +513,10 @@ func (s *Stream) deliver(ctx context.Context, wd *watchdog, it item) bool {
 		return true
 	default:
 	}
-	wd.busy.Store(true)
-	defer func() { wd.busy.Store(false); wd.kick() }()
+	if wd != nil {
+		wd.busy.Store(true)
+		defer func() { wd.busy.Store(false); wd.kick() }()
+	}
 	select {
 	case s.out <- it:
 		return true

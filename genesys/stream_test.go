@@ -210,19 +210,25 @@ func TestStreamReconnects(t *testing.T) {
 	waitFor(t, "socket", func() bool { return sim.Sockets() == 1 })
 
 	steps := []struct {
-		name  string
-		do    func()
-		inLog string
+		name                  string
+		do                    func()
+		reconnects, rollovers uint64
+		inLog                 string
 	}{
-		{"drop", func() { sim.DropSockets() }, "read socket"},
+		{"drop", func() { sim.DropSockets() }, 1, 0, "read socket"},
 		{"socket_closing", func() {
 			sim.Inject([]byte(`{"topicName":"v2.system.socket_closing","eventBody":{"reason":"maintenance"}}`))
-		}, "socket_closing (maintenance)"},
-		{"404", func() { sim.Inject([]byte(`{"result":"404","message":"channel expired"}`)) }, "channel gone (result 404)"},
+		}, 1, 1, "make-before-break; no gap"},
+		{"404", func() { sim.Inject([]byte(`{"result":"404","message":"channel expired"}`)) }, 2, 1, "channel gone (result 404)"},
+		{"no_longer_subscribed", func() {
+			sim.Inject([]byte(`{"topicName":"v2.system.no_longer_subscribed.x","eventBody":{}}`))
+		}, 3, 1, "channel gone (no_longer_subscribed.x)"},
 	}
-	for i, st := range steps {
+	for _, st := range steps {
 		st.do()
-		waitFor(t, st.name+" reconnect", func() bool { return s.Reconnects() == uint64(i+1) && sim.Sockets() == 1 })
+		waitFor(t, st.name, func() bool {
+			return s.Reconnects() == st.reconnects && s.Rollovers() == st.rollovers && sim.Sockets() == 1
+		})
 		if !strings.Contains(logs.String(), st.inLog) {
 			t.Errorf("%s: log does not say %q", st.name, st.inLog)
 		}
@@ -272,11 +278,52 @@ func TestNewStreamValidates(t *testing.T) {
 	if _, err := NewStream(StreamConfig{Client: c}); err == nil {
 		t.Error("no topics accepted")
 	}
-	many := make([]string, MaxTopicsPerChannel+1)
-	for i := range many {
-		many[i] = fmt.Sprintf("v2.users.u%d.conversations", i)
+	topics := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("v2.users.u%d.conversations", i)
+		}
+		return out
 	}
-	if _, err := NewStream(StreamConfig{Client: c, Topics: many}); err == nil {
-		t.Error("1001 topics accepted")
+	s, err := NewStream(StreamConfig{Client: c, Topics: topics(2001)})
+	if err != nil || s.Lanes() != 3 {
+		t.Fatalf("2001 topics: %d lanes, %v; want 3 channels", s.Lanes(), err)
+	}
+	_, err = NewStream(StreamConfig{Client: c, Topics: topics(MaxTopics + 1)})
+	if err == nil || !strings.Contains(err.Error(), "at most 19000 topics") {
+		t.Fatalf("%d topics: %v", MaxTopics+1, err)
+	}
+}
+
+// More than 1,000 topics are split over several channels, each with its
+// own socket, and events from every channel arrive.
+func TestStreamSplitsTopicsOverChannels(t *testing.T) {
+	sim := startSim(t, genesystest.Config{Agents: 1500, Queues: 1, Conversations: 200, Rate: 50})
+	topics, _ := Topics(nil, sim.Population().Agents, nil) // user topics only
+	s, _ := newStream(t, sim, topics, nil)
+	if s.Lanes() != 2 {
+		t.Fatalf("%d lanes for 1500 topics", s.Lanes())
+	}
+	runStream(t, s)
+	waitFor(t, "two sockets", func() bool { return sim.Sockets() == 2 })
+	<-sim.Done()
+	// Every conversation that reached an agent arrives on some channel.
+	want := map[string]bool{}
+	for _, tr := range sim.Truth() {
+		if tr.To == bridge.StatusRinging {
+			want[tr.InteractionID] = true
+		}
+	}
+	got := map[string]bool{}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for len(got) < len(want) {
+		ev, err := s.Read(ctx)
+		if err != nil {
+			t.Fatalf("Read: %v (%d of %d conversations seen)", err, len(got), len(want))
+		}
+		if want[ev.InteractionID] {
+			got[ev.InteractionID] = true
+		}
 	}
 }
