@@ -229,6 +229,17 @@ func shrink[V any](m map[string]V, peak int) (map[string]V, int) {
 // Len reports how many interactions and tombstones the Machine holds.
 func (m *Machine) Len() (open, tombstones int) { return len(m.states), len(m.tombstones) }
 
+// OpenIDs lists the interactions held that have not completed.
+func (m *Machine) OpenIDs() []string {
+	ids := make([]string, 0, len(m.states))
+	for id, st := range m.states {
+		if st.status != StatusCompleted {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // Status reports the applied status of an interaction ("" if unknown).
 func (m *Machine) Status(id string) Status {
 	if st, ok := m.states[id]; ok {

@@ -118,6 +118,9 @@ type Pipeline struct {
 	cfg   PipelineConfig
 	log   *slog.Logger
 	stats Stats
+
+	mu     sync.Mutex
+	shards []*shard // while Run runs
 }
 
 // NewPipeline returns a Pipeline.
@@ -170,6 +173,15 @@ func (p *Pipeline) Run(ctx context.Context, src Source, pub Publisher) error {
 		wg.Go(func() { shards[i].run(pubCtx) })
 	}
 
+	p.mu.Lock()
+	p.shards = shards
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.shards = nil
+		p.mu.Unlock()
+	}()
+
 	readErr := p.read(ctx, pubCtx, src, shards)
 	for _, s := range shards {
 		close(s.in)
@@ -184,6 +196,34 @@ func (p *Pipeline) Run(ctx context.Context, src Source, pub Publisher) error {
 		return fmt.Errorf("%w: %d", ErrUnacknowledged, left)
 	}
 	return nil
+}
+
+// OpenInteractions lists the interactions held in memory that have not
+// completed (for a source that must re-fetch them after a gap). It asks
+// each shard, so it is safe to call from any goroutine; it returns nil when
+// Run is not running or ctx ends first.
+func (p *Pipeline) OpenInteractions(ctx context.Context) []string {
+	p.mu.Lock()
+	shards := p.shards
+	p.mu.Unlock()
+	var ids []string
+	for _, s := range shards {
+		reply := make(chan []string, 1)
+		select {
+		case s.queries <- reply:
+		case <-s.stopped:
+			continue
+		case <-ctx.Done():
+			return nil
+		}
+		select {
+		case got := <-reply:
+			ids = append(ids, got...)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return ids
 }
 
 func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard) error {
@@ -248,6 +288,8 @@ type shard struct {
 	outstanding int
 	limit       int
 	buf         []Transition
+	queries     chan chan []string
+	stopped     chan struct{}
 }
 
 func newShard(p *Pipeline, pub Publisher, limit int) *shard {
@@ -260,8 +302,10 @@ func newShard(p *Pipeline, pub Publisher, limit int) *shard {
 		// Sized so that neither the shard nor the waiter ever blocks on
 		// them: outstanding can overshoot limit by one event's transitions.
 		waitq: make(chan *pending, limit+64),
-		acks:  make(chan *pending, limit+64),
-		limit: limit,
+		acks:    make(chan *pending, limit+64),
+		limit:   limit,
+		queries: make(chan chan []string),
+		stopped: make(chan struct{}),
 	}
 }
 
@@ -269,6 +313,7 @@ func (s *shard) run(ctx context.Context) {
 	var waiter sync.WaitGroup
 	waiter.Go(func() { s.wait(ctx) })
 	defer func() {
+		close(s.stopped)
 		close(s.waitq)
 		waiter.Wait()
 	}()
@@ -291,6 +336,8 @@ func (s *shard) run(ctx context.Context) {
 			s.complete(ctx, p)
 		case now := <-tick.C:
 			s.sweep(now)
+		case reply := <-s.queries:
+			reply <- s.machine.OpenIDs()
 		case <-ctx.Done():
 			// Drain deadline: whatever is outstanding stays unacknowledged.
 			return
@@ -331,9 +378,16 @@ func (s *shard) handle(ctx context.Context, ev *Event) {
 	case VerdictLate:
 		st.Late.Add(1)
 	}
+	if verdict != VerdictApplied && ev.Backfilled {
+		s.p.log.Debug("back-filled event changed nothing", "interaction_id", ev.InteractionID, "verdict", verdict.String(), "status", string(ev.Status))
+	}
 	for i := range s.buf {
 		t := &s.buf[i]
 		st.Transitions.Add(1)
+		if s.p.log.Enabled(ctx, slog.LevelDebug) {
+			s.p.log.Debug("transition", "interaction_id", t.InteractionID, "from", string(t.FromStatus), "to", string(t.ToStatus),
+				"backfilled", t.Backfilled, "reconstructed", t.Reconstructed)
+		}
 		if !s.p.cfg.Filter.Match(t.ChannelType, t.ToStatus) {
 			st.Filtered.Add(1)
 			continue

@@ -84,12 +84,24 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 				if !end.IsZero() {
 					points = append(points, end)
 				}
-				if sp.kind != "hold" {
-					for _, t := range []time.Time{start, end} {
-						if t.After(ev.Horizon) {
-							ev.Horizon = t
-						}
-					}
+			}
+		}
+		// The horizon counts the same facts as a snapshot's: boundaries
+		// made by hold or unhold (a hold's ends, and the interact segments
+		// they cut) carry no timestamp in a snapshot, so they are left out.
+		holdEdges := map[time.Time]bool{}
+		for _, sp := range pt.spans {
+			if sp.kind == "hold" {
+				holdEdges[sp.start] = true
+				if !sp.end.IsZero() {
+					holdEdges[sp.end] = true
+				}
+			}
+		}
+		for _, sp := range pt.spans {
+			for _, t := range []time.Time{sp.start, sp.end} {
+				if !t.IsZero() && !holdEdges[t] && t.After(ev.Horizon) {
+					ev.Horizon = t
 				}
 			}
 		}

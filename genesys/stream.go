@@ -56,6 +56,10 @@ type StreamConfig struct {
 	// BackfillSlack starts the queried interval this long before the last
 	// frame seen. Default 1m.
 	BackfillSlack time.Duration
+	// BackfillHold bounds how long a new socket after a gap waits for the
+	// first back-fill pass before its live frames flow (so that history
+	// found by the back-fill is applied before newer live frames). Default 10s.
+	BackfillHold time.Duration
 	// Dialer dials the socket. Default: 15s handshake timeout.
 	Dialer *websocket.Dialer
 	Logger *slog.Logger
@@ -129,6 +133,9 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	}
 	if cfg.BackfillSlack <= 0 {
 		cfg.BackfillSlack = time.Minute
+	}
+	if cfg.BackfillHold <= 0 {
+		cfg.BackfillHold = 10 * time.Second
 	}
 	if cfg.Dialer == nil {
 		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
@@ -267,7 +274,7 @@ func (l *lane) run(ctx context.Context) error {
 	attempt := 0
 	for {
 		if cur == nil {
-			c, err := l.open(ctx)
+			c, err := l.open(ctx, !gapFrom.IsZero())
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -286,7 +293,7 @@ func (l *lane) run(ctx context.Context) error {
 			cur = c
 			if !gapFrom.IsZero() {
 				s.log.Warn("genesys socket restored", "lane", l.index, "channel_id", c.ch.ID, "gap", time.Since(gapFrom).Round(time.Millisecond).String())
-				s.startBackfill(ctx, l, gapFrom, time.Now())
+				s.startBackfill(ctx, l, gapFrom, time.Now(), c.release)
 				gapFrom = time.Time{}
 			}
 		}
@@ -328,7 +335,7 @@ func (l *lane) run(ctx context.Context) error {
 		cur = next
 		if died {
 			s.reconnects.Add(1)
-			s.startBackfill(ctx, l, old.lastFrame(), time.Now())
+			s.startBackfill(ctx, l, old.lastFrame(), time.Now(), func() {})
 		}
 	}
 }
@@ -346,7 +353,7 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 	var next *conn
 	for attempt := 1; ; attempt++ {
 		var err error
-		if next, err = l.open(ctx); err == nil {
+		if next, err = l.open(ctx, false); err == nil {
 			break
 		}
 		if ctx.Err() != nil || permanent(err) {
@@ -380,8 +387,13 @@ type conn struct {
 	err     error // why the socket ended; valid after dead is closed
 	closing chan struct{}
 	once    sync.Once
+	gate    chan struct{} // closed when live frames may flow
+	gateMu  sync.Once
 	wg      sync.WaitGroup
 }
+
+// release lets the socket's frames flow.
+func (c *conn) release() { c.gateMu.Do(func() { close(c.gate) }) }
 
 func (c *conn) isDead() bool {
 	select {
@@ -415,8 +427,9 @@ func (c *conn) rotateAt(margin time.Duration) (time.Time, string) {
 }
 
 // open creates a channel, subscribes the lane's topics and connects the
-// socket; the returned conn is already delivering events.
-func (l *lane) open(ctx context.Context) (*conn, error) {
+// socket. The returned conn is delivering events, or, if gated, will once
+// release is called (after a gap, history from the back-fill goes first).
+func (l *lane) open(ctx context.Context, gated bool) (*conn, error) {
 	s := l.s
 	cl := s.cfg.Client
 	ch, err := cl.CreateChannel(ctx)
@@ -445,7 +458,11 @@ func (l *lane) open(ctx context.Context) (*conn, error) {
 		}
 		return nil, fmt.Errorf("connect socket: %s", scrubURLError(err))
 	}
-	c := &conn{ch: ch, sock: &socket{conn: ws}, opened: time.Now(), dead: make(chan struct{}), closing: make(chan struct{})}
+	c := &conn{ch: ch, sock: &socket{conn: ws}, opened: time.Now(), dead: make(chan struct{}), closing: make(chan struct{}),
+		gate: make(chan struct{})}
+	if !gated {
+		c.release()
+	}
 	c.last.Store(c.opened.UnixNano())
 	s.log.Info("genesys stream connected", "lane", l.index, "channel_id", ch.ID, "topics", permitted,
 		"channel_expires", ch.Expires.Format(time.RFC3339))
@@ -465,6 +482,18 @@ func (l *lane) open(ctx context.Context) (*conn, error) {
 
 func (s *Stream) readLoop(ctx context.Context, c *conn, wd *watchdog) error {
 	defer c.sock.conn.Close()
+	select {
+	case <-c.gate:
+	default:
+		wd.busy.Store(true) // frames wait in the socket; not a silence
+		select {
+		case <-c.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wd.busy.Store(false)
+		wd.kick()
+	}
 	for {
 		_, r, err := c.sock.conn.NextReader()
 		if err != nil {

@@ -20,17 +20,19 @@ import (
 // README's configuration table lists the same variables; keep them in step
 // (TestREADMEListsEveryVariable checks).
 type Config struct {
-	GenesysRegion       string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
-	GenesysClientID     string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
-	GenesysClientSecret genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
-	GenesysAPIURL       string         `envconfig:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
-	GenesysLoginURL     string         `envconfig:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
-	GenesysQueueIDs     []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
-	GenesysUserIDs      []string       `envconfig:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
-	GenesysTopics       []string       `envconfig:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
-	GenesysHeartbeat    time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" default:"30s" desc:"expected heartbeat period; silence for twice this kills the socket"`
-	GenesysMaxFrame     int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" default:"1048576" desc:"larger frames are rejected and counted"`
-	GenesysRefreshAhead time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" default:"5m" desc:"replace the access token this long before it expires"`
+	GenesysRegion        string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
+	GenesysClientID      string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
+	GenesysClientSecret  genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
+	GenesysAPIURL        string         `envconfig:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
+	GenesysLoginURL      string         `envconfig:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
+	GenesysQueueIDs      []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
+	GenesysUserIDs       []string       `envconfig:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
+	GenesysTopics        []string       `envconfig:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
+	GenesysHeartbeat     time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" default:"30s" desc:"expected heartbeat period; silence for twice this kills the socket"`
+	GenesysMaxFrame      int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" default:"1048576" desc:"larger frames are rejected and counted"`
+	GenesysRefreshAhead  time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" default:"5m" desc:"replace the access token this long before it expires"`
+	GenesysChannelMargin time.Duration  `envconfig:"GENESYS_CHANNEL_MARGIN" default:"1h" desc:"replace a channel this long before its 24 h expiry"`
+	GenesysBackfillLag   time.Duration  `envconfig:"GENESYS_BACKFILL_LAG" default:"1m" desc:"after a gap, query analytics once the gap is this far behind now"`
 
 	NATSURL          string        `envconfig:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
 	NATSCreds        string        `envconfig:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file"`
@@ -102,6 +104,7 @@ func (c *Config) validate() error {
 		v    time.Duration
 	}{
 		{"GENESYS_HEARTBEAT_INTERVAL", c.GenesysHeartbeat}, {"GENESYS_TOKEN_REFRESH_AHEAD", c.GenesysRefreshAhead},
+		{"GENESYS_CHANNEL_MARGIN", c.GenesysChannelMargin}, {"GENESYS_BACKFILL_LAG", c.GenesysBackfillLag},
 		{"NATS_STREAM_MAX_AGE", c.NATSMaxAge}, {"NATS_DUPLICATE_WINDOW", c.NATSDuplicates}, {"NATS_ACK_TIMEOUT", c.NATSAckTimeout},
 		{"BRIDGE_COMPLETED_GRACE", c.BridgeGrace}, {"BRIDGE_IDLE_TTL", c.BridgeIdleTTL}, {"BRIDGE_SHUTDOWN_TIMEOUT", c.BridgeShutdown},
 	} {
@@ -194,8 +197,9 @@ func (c *Config) validate() error {
 	if len(topics) == 0 {
 		return configErr("no topics: set GENESYS_QUEUE_IDS, GENESYS_USER_IDS or GENESYS_TOPICS")
 	}
-	if len(topics) > genesys.MaxTopicsPerChannel {
-		return configErr("%d topics; one Genesys channel holds at most %d (split the ids across bridge deployments)", len(topics), genesys.MaxTopicsPerChannel)
+	if len(topics) > genesys.MaxTopics {
+		return configErr("%d topics: Genesys allows %d channels of %d topics per OAuth client and the bridge keeps one channel free to replace channels without a gap, so at most %d topics; split the ids across bridge deployments with separate OAuth clients",
+			len(topics), genesys.MaxChannels, genesys.MaxTopicsPerChannel, genesys.MaxTopics)
 	}
 	c.topics = topics
 	return nil

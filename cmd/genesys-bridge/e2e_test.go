@@ -38,6 +38,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// slogFor returns a logger into a new buffer stored in *buf, printed only
+// if the test fails.
+func slogFor(t *testing.T, buf **syncBuffer) *slog.Logger {
+	log, b := testLogger(t)
+	*buf = b
+	return log
+}
+
 // testLogger returns a logger whose output is printed only if the test fails.
 func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 	buf := &syncBuffer{}

@@ -135,14 +135,6 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 		topics, _ = genesys.Topics(sim.Population().Queues, nil, nil)
 		log.Info("demo: embedded Genesys Cloud simulator started", "url", sim.URL, "queues", len(topics))
 	}
-	client := genesys.NewClient(genesys.ClientConfig{Endpoints: endpoints, ClientID: clientID, ClientSecret: secret,
-		RefreshAhead: cfg.GenesysRefreshAhead, Logger: log})
-	stream, err := genesys.NewStream(genesys.StreamConfig{Client: client, Topics: topics,
-		HeartbeatInterval: cfg.GenesysHeartbeat, MaxFrameSize: cfg.GenesysMaxFrame, Logger: log})
-	if err != nil {
-		return configErr("%v", err)
-	}
-
 	m := newMetrics()
 	var show *demoView
 	if cfg.Demo {
@@ -164,6 +156,15 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 			}
 		},
 	})
+	client := genesys.NewClient(genesys.ClientConfig{Endpoints: endpoints, ClientID: clientID, ClientSecret: secret,
+		RefreshAhead: cfg.GenesysRefreshAhead, Logger: log})
+	stream, err := genesys.NewStream(genesys.StreamConfig{Client: client, Topics: topics,
+		HeartbeatInterval: cfg.GenesysHeartbeat, MaxFrameSize: cfg.GenesysMaxFrame,
+		ChannelMargin: cfg.GenesysChannelMargin, BackfillLag: cfg.GenesysBackfillLag,
+		OpenInteractions: pipe.OpenInteractions, Logger: log})
+	if err != nil {
+		return configErr("%v", err)
+	}
 	m.register(pipe.Stats(), stream, nc)
 	if h.stats != nil {
 		h.stats(pipe.Stats())

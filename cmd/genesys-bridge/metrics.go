@@ -64,7 +64,9 @@ func (m *metrics) register(st *bridge.Stats, stream *genesys.Stream, nc *nats.Co
 	counter("genesys_bridge_transitions_filtered_total", "Transitions not published because of BRIDGE_CHANNEL_TYPES/BRIDGE_STATUSES.", st.Filtered.Load)
 	counter("genesys_bridge_publish_failed_total", "Transitions the publisher gave up on.", st.Failed.Load)
 	counter("genesys_bridge_interactions_released_total", "Interactions released from memory.", st.Released.Load)
-	counter("genesys_bridge_genesys_reconnects_total", "Genesys sockets replaced.", stream.Reconnects)
+	counter("genesys_bridge_genesys_reconnects_total", "Genesys sockets that died and were replaced after a gap (back-filled).", stream.Reconnects)
+	counter("genesys_bridge_genesys_rollovers_total", "Genesys channels replaced make-before-break (token rotation, channel expiry, socket_closing).", stream.Rollovers)
+	counter("genesys_bridge_genesys_backfilled_total", "Conversations fetched over REST to fill gaps.", stream.Backfilled)
 	for _, r := range bridge.Reasons {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "genesys_bridge_frames_rejected_total",

@@ -61,7 +61,16 @@ type Config struct {
 	// next frame of its conversation (only where a later frame can prove
 	// the delayed frame's status; see the package doc).
 	ReorderRate float64
-	Logger      *slog.Logger
+	// ChannelLifetime is how long a channel lives unless re-subscribed.
+	// Default 24h.
+	ChannelLifetime time.Duration
+	// AnalyticsLag hides conversations that started less than this long ago
+	// from the analytics details query, as the real service lags. Default 0.
+	AnalyticsLag time.Duration
+	// AnalyticsRetention is how long a completed conversation stays
+	// queryable. Default 1h.
+	AnalyticsRetention time.Duration
+	Logger             *slog.Logger
 }
 
 // Server is a Genesys Cloud simulator: OAuth, notification channels,
@@ -81,6 +90,8 @@ type Server struct {
 	channels map[string]*channel
 	truth    []Truth
 	started  bool
+	store    conversationStore
+	faults   faultState
 
 	startOnce  sync.Once
 	startCh    chan struct{} // closed when the generator may start
@@ -92,9 +103,11 @@ type Server struct {
 }
 
 type channel struct {
-	id     string
-	topics map[string]bool
-	sock   *simSocket
+	id      string
+	token   string // the token that created it; the channel dies with it
+	expires time.Time
+	topics  map[string]bool
+	sock    *simSocket
 }
 
 // Start starts the simulator.
@@ -125,6 +138,12 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.Rate <= 0 {
 		cfg.Rate = 2
+	}
+	if cfg.ChannelLifetime <= 0 {
+		cfg.ChannelLifetime = 24 * time.Hour
+	}
+	if cfg.AnalyticsRetention <= 0 {
+		cfg.AnalyticsRetention = time.Hour
 	}
 	if len(cfg.Channels) == 0 {
 		cfg.Channels = []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback}
@@ -162,6 +181,8 @@ func Start(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
 	mux.HandleFunc("HEAD /api/v2/notifications/channels/{id}", s.auth(s.handleChannelHead))
 	mux.HandleFunc("GET /channels/{id}", s.handleSocket)
+	mux.HandleFunc("GET /api/v2/conversations/{id}", s.auth(s.handleGetConversation))
+	mux.HandleFunc("POST /api/v2/analytics/conversations/details/query", s.auth(s.handleDetailsQuery))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Go(func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -169,6 +190,7 @@ func Start(cfg Config) (*Server, error) {
 		}
 	})
 	s.wg.Go(s.generate)
+	s.wg.Go(s.reap)
 	return s, nil
 }
 
@@ -289,19 +311,28 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 			apiError(w, http.StatusUnauthorized, "bad.credentials", "Invalid login credentials.")
 			return
 		}
+		if s.injectRESTFailure(w) {
+			return
+		}
 		h(w, r)
 	}
 }
 
 func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) {
+	if s.inBlackout() {
+		apiError(w, http.StatusServiceUnavailable, "service.unavailable", "simulated outage")
+		return
+	}
 	id := uuidFromCrypto()
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	expires := time.Now().Add(s.cfg.ChannelLifetime)
 	s.mu.Lock()
-	s.channels[id] = &channel{id: id, topics: map[string]bool{}}
+	s.channels[id] = &channel{id: id, token: tok, expires: expires, topics: map[string]bool{}}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"connectUri": "ws://" + r.Host + "/channels/" + id,
 		"id":         id,
-		"expires":    time.Now().Add(24 * time.Hour).UTC().Format(wireTime),
+		"expires":    expires.UTC().Format(wireTime),
 	})
 }
 
@@ -371,6 +402,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	ch, ok := s.channels[r.PathValue("id")]
 	if ok {
+		ch.expires = time.Now().Add(s.cfg.ChannelLifetime) // re-subscribing extends a channel's life
 		if r.Method == http.MethodPut {
 			ch.topics = topics
 		} else {
@@ -395,6 +427,10 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if !ok {
 		http.Error(w, "channel not found", http.StatusNotFound)
+		return
+	}
+	if s.inBlackout() {
+		http.Error(w, "simulated outage", http.StatusServiceUnavailable)
 		return
 	}
 	conn, err := upgrader.Upgrade(w, r, nil)
@@ -531,6 +567,7 @@ func (s *Server) reorderable(it *queued) bool {
 
 // record adds the truth of a frame when it is emitted.
 func (s *Server) record(it *queued) {
+	s.store.update(it.f, time.Now(), s.cfg.AnalyticsRetention)
 	if it.f.truth < 0 {
 		return
 	}
@@ -571,6 +608,7 @@ func (q *frameQueue) Pop() any {
 // simSocket is one server-side socket: a writer with a queue, heartbeats,
 // and a reader answering pings.
 type simSocket struct {
+	silent    atomic.Bool // a half-dead connection: nothing is written
 	conn      *websocket.Conn
 	heartbeat time.Duration
 	out       chan []byte
@@ -640,6 +678,9 @@ func (s *simSocket) serve() {
 		case <-tick.C:
 			msg = heartbeatFrame
 		case msg = <-s.out:
+		}
+		if s.silent.Load() {
+			continue
 		}
 		_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if err := s.conn.WriteMessage(websocket.TextMessage, msg); err != nil {

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+)
+
+// harness runs the whole bridge against a real-time simulator whose
+// conversations last a second or two, and an embedded JetStream.
+type harness struct {
+	t      *testing.T
+	sim    *genesystest.Server
+	nats   string
+	cfg    *Config
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	stats  *bridge.Stats
+}
+
+func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string) *harness {
+	t.Helper()
+	if simCfg.Conversations == 0 {
+		simCfg.Conversations = 120
+	}
+	if simCfg.Rate == 0 {
+		simCfg.Rate = 15
+	}
+	simCfg.Speed, simCfg.StepScale = 1, 0.03
+	if simCfg.HeartbeatInterval == 0 {
+		simCfg.HeartbeatInterval = 300 * time.Millisecond
+	}
+	if simCfg.Seed == 0 {
+		simCfg.Seed = uint64(time.Now().UnixNano())
+	}
+	simCfg.DuplicateRate, simCfg.ReorderRate = 0.1, 0.1
+	sim, err := genesystest.Start(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	h := &harness{t: t, sim: sim, nats: startNATS(t), done: make(chan error, 1)}
+	pop := sim.Population()
+	vars := map[string]string{
+		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
+		"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
+		"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "GENESYS_USER_IDS": strings.Join(pop.Agents[:3], ","),
+		"GENESYS_HEARTBEAT_INTERVAL": "1s", "GENESYS_BACKFILL_LAG": "100ms",
+		"NATS_URL": h.nats, "HTTP_ADDR": "",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	setEnv(t, vars)
+	if h.cfg, err = loadConfig(false); err != nil {
+		t.Fatal(err)
+	}
+	var log = slogFor(t, &h.logs)
+	ctx, cancel := context.WithCancel(t.Context())
+	h.cancel = cancel
+	statsCh := make(chan *bridge.Stats, 1)
+	go func() {
+		h.done <- runWith(ctx, h.cfg, log, io.Discard, hooks{stats: func(s *bridge.Stats) { statsCh <- s }})
+	}()
+	select {
+	case h.stats = <-statsCh:
+	case err := <-h.done:
+		t.Fatalf("run ended at start: %v", err)
+	}
+	return h
+}
+
+// waitTransitions waits until the simulator caused at least n transitions.
+func (h *harness) waitTransitions(n int) {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(h.sim.Truth()) < n {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the simulator caused only %d transitions", len(h.sim.Truth()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// finish waits for the simulator to end and the stream to hold the truth,
+// stops the bridge and compares the stream with the truth.
+func (h *harness) finish() {
+	t := h.t
+	t.Helper()
+	select {
+	case <-h.sim.Done():
+	case err := <-h.done:
+		t.Fatalf("run returned early: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("simulator did not finish")
+	}
+	truth := h.sim.Truth()
+	nc, err := nats.Connect(h.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	deadline := time.Now().Add(30 * time.Second)
+	for streamMsgs(t, js, h.cfg.NATSStream) < len(truth) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // anything extra would show now
+	h.cancel()
+	if err := <-h.done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	compare(t, truth, readStream(t, h.nats, h.cfg.NATSStream), h.cfg.NATSPrefix)
+	if strings.Contains(h.logs.String(), "sim-secret") {
+		t.Error("the client secret appears in the log")
+	}
+}
+
+func (h *harness) logHas(s string) bool { return strings.Contains(h.logs.String(), s) }
+
+// Each test injects one fault mid-stream; each ends with the same check:
+// the stream holds every transition the simulator caused, once, in order,
+// with the right statuses, and nothing else.
+func TestFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		sim    genesystest.Config
+		env    map[string]string
+		inject func(h *harness)
+		check  func(h *harness)
+	}{
+		{name: "abrupt drop", inject: func(h *harness) { h.sim.DropSockets() },
+			check: func(h *harness) {
+				if !h.logHas("genesys socket lost") || !h.logHas("back-fill done") {
+					t.Error("no reconnect or back-fill in the log")
+				}
+			}},
+		{name: "silent socket", inject: func(h *harness) { h.sim.SilenceSockets() },
+			check: func(h *harness) {
+				if !h.logHas("missed heartbeats") {
+					t.Error("the silent socket was not declared dead for missed heartbeats")
+				}
+			}},
+		{name: "socket_closing", inject: func(h *harness) { h.sim.AnnounceClosing(time.Second) },
+			check: func(h *harness) {
+				if !h.logHas("make-before-break; no gap") || h.logHas("genesys socket lost") {
+					t.Error("socket_closing did not lead to a gapless rollover")
+				}
+			}},
+		{name: "channel expiry ahead of time", sim: genesystest.Config{ChannelLifetime: 3 * time.Second}, inject: func(*harness) {},
+			check: func(h *harness) {
+				if !h.logHas("channel expiry approaching") || h.logHas("genesys socket lost") {
+					t.Error("channels were not replaced before expiry without a gap")
+				}
+			}},
+		{name: "channel expired (404 frame)", inject: func(h *harness) { h.sim.ExpireChannels() },
+			check: func(h *harness) {
+				if !h.logHas("channel gone (result 404)") {
+					t.Error("the 404 frame was not reported")
+				}
+			}},
+		{name: "token rotation", sim: genesystest.Config{TokenLifetime: 4 * time.Second}, inject: func(*harness) {},
+			check: func(h *harness) {
+				if h.sim.TokensIssued() < 3 || !h.logHas("access token due for rotation") || h.logHas("genesys socket lost") {
+					t.Errorf("tokens issued %d; want rotations make-before-break without a gap", h.sim.TokensIssued())
+				}
+			}},
+		{name: "token revoked", inject: func(h *harness) { h.sim.RevokeTokens() },
+			check: func(h *harness) {
+				if h.sim.TokensIssued() < 2 {
+					t.Error("no new token after revocation")
+				}
+			}},
+		{name: "429 then 503 on REST during a reconnect", inject: func(h *harness) {
+			h.sim.FailREST(429, 2)
+			h.sim.DropSockets()
+			time.Sleep(1500 * time.Millisecond)
+			h.sim.FailREST(503, 2)
+			h.sim.DropSockets()
+		}, check: func(h *harness) {
+			if !h.logHas("retrying Genesys API call") {
+				t.Error("REST failures were not retried")
+			}
+		}},
+		{name: "401 on REST", inject: func(h *harness) { h.sim.FailREST(401, 1); h.sim.DropSockets() }},
+		{name: "burst while disconnected", inject: func(h *harness) { h.sim.Blackout(2 * time.Second) },
+			check: func(h *harness) {
+				if !h.logHas("back-fill done") {
+					t.Error("no back-fill after the blackout")
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startHarness(t, tt.sim, tt.env)
+			h.waitTransitions(60)
+			tt.inject(h)
+			h.finish()
+			if tt.check != nil {
+				tt.check(h)
+			}
+		})
+	}
+}
