@@ -301,7 +301,7 @@ func newShard(p *Pipeline, pub Publisher, limit int) *shard {
 		queues:  make(map[string][]*pending),
 		// Sized so that neither the shard nor the waiter ever blocks on
 		// them: outstanding can overshoot limit by one event's transitions.
-		waitq: make(chan *pending, limit+64),
+		waitq:   make(chan *pending, limit+64),
 		acks:    make(chan *pending, limit+64),
 		limit:   limit,
 		queries: make(chan chan []string),
