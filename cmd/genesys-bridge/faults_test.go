@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,8 +62,7 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 	for k, v := range env {
 		vars[k] = v
 	}
-	setEnv(t, vars)
-	if h.cfg, err = loadConfig(false); err != nil {
+	if h.cfg, err = configFrom(vars); err != nil {
 		t.Fatal(err)
 	}
 	var log = slogFor(t, &h.logs)
@@ -201,6 +202,7 @@ func TestFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each run is mostly waiting on simulated time
 			h := startHarness(t, tt.sim, tt.env)
 			h.waitTransitions(60)
 			tt.inject(h)
@@ -210,4 +212,37 @@ func TestFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// envMu serialises configFrom: the configuration is read from the process
+// environment, which parallel tests share.
+var envMu sync.Mutex
+
+// configFrom loads the configuration from exactly vars (every other
+// variable the bridge reads unset), for tests that run in parallel.
+func configFrom(vars map[string]string) (*Config, error) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	saved := map[string]*string{}
+	for _, name := range configVars() {
+		if v, ok := os.LookupEnv(name); ok {
+			saved[name] = &v
+		} else {
+			saved[name] = nil
+		}
+		os.Unsetenv(name)
+	}
+	defer func() {
+		for name, v := range saved {
+			if v == nil {
+				os.Unsetenv(name)
+			} else {
+				os.Setenv(name, *v)
+			}
+		}
+	}()
+	for k, v := range vars {
+		os.Setenv(k, v)
+	}
+	return loadConfig(false)
 }

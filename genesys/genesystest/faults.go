@@ -84,19 +84,24 @@ var goneFrame = []byte(`{"result":"404","message":"channel not found or expired"
 // frame, then the socket closes and the channel is gone.
 func (s *Server) ExpireChannels() int {
 	s.mu.Lock()
-	var gone []*channel
+	var socks []*simSocket
 	for id, ch := range s.channels {
 		if ch.sock != nil {
-			gone = append(gone, ch)
+			socks = append(socks, ch.sock)
 			delete(s.channels, id)
 		}
 	}
 	s.mu.Unlock()
-	for _, ch := range gone {
-		ch.sock.enqueue(goneFrame, s.closing)
-		time.AfterFunc(100*time.Millisecond, ch.sock.close)
+	s.sendGone(socks)
+	return len(socks)
+}
+
+// sendGone sends {"result":"404"} on each socket and closes it shortly after.
+func (s *Server) sendGone(socks []*simSocket) {
+	for _, sock := range socks {
+		sock.enqueue(goneFrame, s.closing)
+		time.AfterFunc(100*time.Millisecond, sock.close)
 	}
-	return len(gone)
 }
 
 // RevokeTokens expires every issued token now: REST calls answer 401 and
@@ -175,25 +180,22 @@ func (s *Server) reap() {
 func (s *Server) reapOnce() {
 	now := time.Now()
 	s.mu.Lock()
-	var expired, orphaned []*channel
+	var expired, orphaned []*simSocket
 	for id, ch := range s.channels {
 		switch {
 		case now.After(ch.expires):
 			delete(s.channels, id)
 			if ch.sock != nil {
-				expired = append(expired, ch)
+				expired = append(expired, ch.sock)
 			}
 		case ch.sock != nil && !now.Before(s.tokens[ch.token]):
 			delete(s.channels, id)
-			orphaned = append(orphaned, ch)
+			orphaned = append(orphaned, ch.sock)
 		}
 	}
 	s.mu.Unlock()
-	for _, ch := range expired {
-		ch.sock.enqueue(goneFrame, s.closing)
-		time.AfterFunc(100*time.Millisecond, ch.sock.close)
-	}
-	for _, ch := range orphaned {
-		ch.sock.close()
+	s.sendGone(expired)
+	for _, sock := range orphaned {
+		sock.close()
 	}
 }
