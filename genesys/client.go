@@ -125,10 +125,11 @@ func (c *Client) token(ctx context.Context) (cachedToken, error) {
 	return cachedToken{c.tok, c.refreshAt}, nil
 }
 
-// InvalidateToken drops the cached token (after a 401).
+// InvalidateToken drops the cached token if it is tok (after a 401), or
+// whatever is cached if tok is nil.
 func (c *Client) InvalidateToken(tok *oauth2.Token) {
 	c.mu.Lock()
-	if c.tok == tok {
+	if tok == nil || c.tok == tok {
 		c.tok = nil
 	}
 	c.mu.Unlock()

@@ -72,25 +72,16 @@ type StreamConfig struct {
 // back-fills the gap over REST. Read yields the decoded events of all
 // lanes, live and back-filled.
 type Stream struct {
+	*feed
 	cfg     StreamConfig
 	log     *slog.Logger
-	out     chan item
 	lanes   []*lane
 	rollSem chan struct{} // one make-before-break at a time (channel ceiling)
+	bf      sync.WaitGroup
 
-	done   chan struct{}
-	runErr error
-	bf     sync.WaitGroup
-
-	lastHealthy atomic.Int64
-	reconnects  atomic.Uint64
-	rollovers   atomic.Uint64
-	backfilled  atomic.Uint64
-}
-
-type item struct {
-	ev  bridge.Event
-	err error
+	reconnects atomic.Uint64
+	rollovers  atomic.Uint64
+	backfilled atomic.Uint64
 }
 
 // lane is a group of at most MaxTopicsPerChannel topics with its own channel.
@@ -144,7 +135,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Stream{cfg: cfg, log: log, out: make(chan item, 256), done: make(chan struct{}), rollSem: make(chan struct{}, 1)}
+	s := &Stream{feed: newFeed(cfg.HeartbeatInterval), cfg: cfg, log: log, rollSem: make(chan struct{}, 1)}
 	for i := 0; i < len(cfg.Topics); i += MaxTopicsPerChannel {
 		l := &lane{s: s, index: len(s.lanes), topics: cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))]}
 		for _, t := range l.topics {
@@ -182,34 +173,6 @@ func (s *Stream) Rollovers() uint64 { return s.rollovers.Load() }
 // Backfilled counts conversations fetched over REST after gaps.
 func (s *Stream) Backfilled() uint64 { return s.backfilled.Load() }
 
-// Healthy reports whether a frame arrived within two heartbeat intervals.
-func (s *Stream) Healthy() bool {
-	last := s.lastHealthy.Load()
-	return last != 0 && time.Since(time.Unix(0, last)) < 2*s.cfg.HeartbeatInterval
-}
-
-// Read returns the next event. A *bridge.RejectError reports one rejected
-// frame; reading may go on. After Run ended, Read returns its error (or
-// io.EOF after a clean stop).
-func (s *Stream) Read(ctx context.Context) (bridge.Event, error) {
-	select {
-	case it := <-s.out:
-		return it.ev, it.err
-	case <-ctx.Done():
-		return bridge.Event{}, ctx.Err()
-	case <-s.done:
-		select {
-		case it := <-s.out:
-			return it.ev, it.err
-		default:
-		}
-		if s.runErr != nil {
-			return bridge.Event{}, s.runErr
-		}
-		return bridge.Event{}, io.EOF
-	}
-}
-
 // Errors that end a socket and say why.
 var (
 	errChannelGone = errors.New("channel gone")
@@ -241,8 +204,7 @@ func (s *Stream) Run(ctx context.Context) error {
 	wg.Wait()
 	cancel()
 	s.bf.Wait()
-	s.runErr = first
-	close(s.done)
+	s.finish(first)
 	return first
 }
 
@@ -534,26 +496,6 @@ func (s *Stream) readLoop(ctx context.Context, c *conn, wd *watchdog) error {
 	}
 }
 
-// deliver hands an item to Read. While it waits (backpressure), the
-// watchdog does not count silence against the socket.
-func (s *Stream) deliver(ctx context.Context, wd *watchdog, it item) bool {
-	select {
-	case s.out <- it:
-		return true
-	default:
-	}
-	if wd != nil {
-		wd.busy.Store(true)
-		defer func() { wd.busy.Store(false); wd.kick() }()
-	}
-	select {
-	case s.out <- it:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 var errOversize = errors.New("frame too large")
 
 // readFrame reads one message of at most limit bytes. A larger message is
@@ -590,6 +532,18 @@ func (s *socket) ping() error {
 	defer s.wmu.Unlock()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	return s.conn.WriteMessage(websocket.TextMessage, pingFrame)
+}
+
+func (s *socket) writeJSON(v any) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return s.conn.WriteJSON(v)
+}
+
+// wsPing sends a WebSocket ping control frame.
+func (s *socket) wsPing() error {
+	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second))
 }
 
 func (s *socket) kill(why error) {

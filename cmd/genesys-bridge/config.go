@@ -20,6 +20,7 @@ import (
 // README's configuration table lists the same variables; keep them in step
 // (TestREADMEListsEveryVariable checks).
 type Config struct {
+	GenesysDialect       string         `envconfig:"GENESYS_DIALECT" default:"notifications" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
 	GenesysRegion        string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
 	GenesysClientID      string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
 	GenesysClientSecret  genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
@@ -152,6 +153,14 @@ func (c *Config) validate() error {
 			return configErr("HTTP_ADDR: %q is not host:port (such as :8080)", c.HTTPAddr)
 		}
 	}
+	switch c.GenesysDialect {
+	case "notifications", "interactions":
+	default:
+		return configErr("GENESYS_DIALECT must be notifications or interactions (got %q)", shorten(c.GenesysDialect))
+	}
+	if c.Demo && c.GenesysDialect != "notifications" {
+		return configErr("-demo runs the notifications dialect; unset GENESYS_DIALECT")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -190,6 +199,12 @@ func (c *Config) validate() error {
 		return configErr("GENESYS_REGION / GENESYS_API_URL / GENESYS_LOGIN_URL: %v", err)
 	}
 	c.endpoints = ep
+	if c.GenesysDialect == "interactions" {
+		if len(trimAll(c.GenesysQueueIDs))+len(trimAll(c.GenesysUserIDs))+len(trimAll(c.GenesysTopics)) > 0 {
+			return configErr("GENESYS_QUEUE_IDS, GENESYS_USER_IDS and GENESYS_TOPICS have no effect with GENESYS_DIALECT=interactions (that stream is filtered by BRIDGE_CHANNEL_TYPES and BRIDGE_STATUSES); unset them")
+		}
+		return nil
+	}
 	topics, err := genesys.Topics(trimAll(c.GenesysQueueIDs), trimAll(c.GenesysUserIDs), trimAll(c.GenesysTopics))
 	if err != nil {
 		return configErr("GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_TOPICS: %v", err)

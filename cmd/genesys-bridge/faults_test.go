@@ -44,7 +44,12 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 	if simCfg.Seed == 0 {
 		simCfg.Seed = uint64(time.Now().UnixNano())
 	}
-	simCfg.DuplicateRate, simCfg.ReorderRate = 0.1, 0.1
+	simCfg.DuplicateRate = 0.1
+	if simCfg.ReorderRate == 0 && env["GENESYS_DIALECT"] != "interactions" {
+		// The interactions dialect drops sequence regressions by design, so
+		// its tests reorder only where they say so.
+		simCfg.ReorderRate = 0.1
+	}
 	sim, err := genesystest.Start(simCfg)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +66,9 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 	}
 	for k, v := range env {
 		vars[k] = v
+		if v == unset {
+			delete(vars, k)
+		}
 	}
 	if h.cfg, err = configFrom(vars); err != nil {
 		t.Fatal(err)
@@ -214,6 +222,9 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// unset, as a value in startHarness's env, removes the variable.
+const unset = "<unset>"
+
 // envMu serialises configFrom: the configuration is read from the process
 // environment, which parallel tests share.
 var envMu sync.Mutex
@@ -245,4 +256,74 @@ func configFrom(vars map[string]string) (*Config, error) {
 		os.Setenv(k, v)
 	}
 	return loadConfig(false)
+}
+
+// The tutorial's dialect, end to end: token in the query, the filter
+// message, flat events, duplicated frames; every status change is a
+// transition (the tutorial kept only the first per interaction).
+func TestInteractionsDialect(t *testing.T) {
+	interactions := map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_QUEUE_IDS": unset, "GENESYS_USER_IDS": unset}
+	t.Run("every transition once", func(t *testing.T) {
+		t.Parallel()
+		h := startHarness(t, genesystest.Config{}, interactions)
+		h.finish()
+		if !h.logHas("interactions stream connected") || h.logHas("access_token=") {
+			t.Error("not connected over the interactions dialect, or the token URL was logged")
+		}
+	})
+	t.Run("in-band token refresh", func(t *testing.T) {
+		t.Parallel()
+		h := startHarness(t, genesystest.Config{TokenLifetime: 3 * time.Second}, interactions)
+		h.finish()
+		if h.sim.TokensIssued() < 3 || !h.logHas("access token refreshed in-band") || h.logHas("interactions stream lost") {
+			t.Errorf("tokens issued %d; want in-band refreshes and no reconnect", h.sim.TokensIssued())
+		}
+	})
+	t.Run("close 4001 reconnects with a new token", func(t *testing.T) {
+		t.Parallel()
+		h := startHarness(t, genesystest.Config{Conversations: 200}, interactions)
+		h.waitTransitions(60)
+		h.sim.RevokeTokens()
+		published := h.stats.Published.Load()
+		deadline := time.Now().Add(20 * time.Second)
+		for h.stats.Published.Load() < published+50 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		h.cancel()
+		if err := <-h.done; err != nil {
+			t.Fatal(err)
+		}
+		if !h.logHas("4001") || h.sim.TokensIssued() < 2 || h.stats.Published.Load() < published+50 {
+			t.Errorf("after a 4001 close: tokens %d, published %d then %d", h.sim.TokensIssued(), published, h.stats.Published.Load())
+		}
+	})
+	t.Run("filter message and sequence regressions", func(t *testing.T) {
+		t.Parallel()
+		env := map[string]string{"BRIDGE_CHANNEL_TYPES": "chat", "BRIDGE_STATUSES": "queued,connected,completed"}
+		for k, v := range interactions {
+			env[k] = v
+		}
+		h := startHarness(t, genesystest.Config{ReorderRate: 0.3}, env)
+		<-h.sim.Done()
+		time.Sleep(500 * time.Millisecond)
+		h.cancel()
+		if err := <-h.done; err != nil {
+			t.Fatal(err)
+		}
+		got := readStream(t, h.nats, h.cfg.NATSStream)
+		if len(got) == 0 {
+			t.Fatal("nothing published")
+		}
+		for _, p := range got {
+			if p.Body.ChannelType != "chat" || !strings.Contains("queued,connected,completed", p.Body.ToStatus) {
+				t.Fatalf("published %s %s, outside the filter", p.Body.ChannelType, p.Body.ToStatus)
+			}
+		}
+		if !h.logHas(`types=[chat]`) {
+			t.Error("the filter message did not carry the channel types")
+		}
+		if !h.logHas("sequence regression dropped") {
+			t.Error("reordered and duplicated events were not dropped as sequence regressions")
+		}
+	})
 }

@@ -158,10 +158,16 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 	})
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: endpoints, ClientID: clientID, ClientSecret: secret,
 		RefreshAhead: cfg.GenesysRefreshAhead, Logger: log})
-	stream, err := genesys.NewStream(genesys.StreamConfig{Client: client, Topics: topics,
-		HeartbeatInterval: cfg.GenesysHeartbeat, MaxFrameSize: cfg.GenesysMaxFrame,
-		ChannelMargin: cfg.GenesysChannelMargin, BackfillLag: cfg.GenesysBackfillLag,
-		OpenInteractions: pipe.OpenInteractions, Logger: log})
+	var stream source
+	if cfg.GenesysDialect == "interactions" {
+		stream, err = genesys.NewInteractionStream(genesys.InteractionsConfig{Client: client, APIURL: endpoints.API,
+			Filter: cfg.filter, PingInterval: cfg.GenesysHeartbeat, MaxFrameSize: cfg.GenesysMaxFrame, Logger: log})
+	} else {
+		stream, err = genesys.NewStream(genesys.StreamConfig{Client: client, Topics: topics,
+			HeartbeatInterval: cfg.GenesysHeartbeat, MaxFrameSize: cfg.GenesysMaxFrame,
+			ChannelMargin: cfg.GenesysChannelMargin, BackfillLag: cfg.GenesysBackfillLag,
+			OpenInteractions: pipe.OpenInteractions, Logger: log})
+	}
 	if err != nil {
 		return configErr("%v", err)
 	}
@@ -184,7 +190,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 	if show != nil {
 		wg.Go(func() { show.summaries(streamCtx, pipe.Stats(), 5*time.Second) })
 	}
-	log.Info("genesys-bridge running", "topics", len(topics), "stream", cfg.NATSStream, "subjects", cfg.NATSPrefix+".>")
+	log.Info("genesys-bridge running", "dialect", cfg.GenesysDialect, "topics", len(topics), "stream", cfg.NATSStream, "subjects", cfg.NATSPrefix+".>")
 
 	err = pipe.Run(ctx, stream, pub)
 	stopStream()
@@ -193,6 +199,15 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 	log.Info("genesys-bridge stopped reading", "events", st.Events.Load(), "published", st.Published.Load(),
 		"outstanding", st.Outstanding.Load())
 	return err
+}
+
+// source is a Genesys dialect: the pipeline reads it, run supervises it,
+// metrics and readiness observe it.
+type source interface {
+	bridge.Source
+	Run(ctx context.Context) error
+	Healthy() bool
+	Reconnects() uint64
 }
 
 func startEmbedded(cfg *Config, log *slog.Logger) (*server.Server, error) {
@@ -286,7 +301,7 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream *genesys.Stream, log *slog.Logger) (func(), error) {
+func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream source, log *slog.Logger) (func(), error) {
 	ln, err := listen(addr)
 	if err != nil {
 		return nil, err

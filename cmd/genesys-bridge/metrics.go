@@ -49,7 +49,7 @@ func (m *metrics) published(t *bridge.Transition, dup bool, ackedAt time.Time) {
 	}
 }
 
-func (m *metrics) register(st *bridge.Stats, stream *genesys.Stream, nc *nats.Conn) {
+func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn) {
 	counter := func(name, help string, f func() uint64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 	}
@@ -65,8 +65,13 @@ func (m *metrics) register(st *bridge.Stats, stream *genesys.Stream, nc *nats.Co
 	counter("genesys_bridge_publish_failed_total", "Transitions the publisher gave up on.", st.Failed.Load)
 	counter("genesys_bridge_interactions_released_total", "Interactions released from memory.", st.Released.Load)
 	counter("genesys_bridge_genesys_reconnects_total", "Genesys sockets that died and were replaced after a gap (back-filled).", stream.Reconnects)
-	counter("genesys_bridge_genesys_rollovers_total", "Genesys channels replaced make-before-break (token rotation, channel expiry, socket_closing).", stream.Rollovers)
-	counter("genesys_bridge_genesys_backfilled_total", "Conversations fetched over REST to fill gaps.", stream.Backfilled)
+	switch s := stream.(type) {
+	case *genesys.Stream:
+		counter("genesys_bridge_genesys_rollovers_total", "Genesys channels replaced make-before-break (token rotation, channel expiry, socket_closing).", s.Rollovers)
+		counter("genesys_bridge_genesys_backfilled_total", "Conversations fetched over REST to fill gaps.", s.Backfilled)
+	case *genesys.InteractionStream:
+		counter("genesys_bridge_sequence_regressions_total", "Interactions-stream events dropped because their sequence went backwards.", s.SequenceRegressions)
+	}
 	for _, r := range bridge.Reasons {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "genesys_bridge_frames_rejected_total",
@@ -87,7 +92,7 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func (m *metrics) handler(nc *nats.Conn, stream *genesys.Stream) http.Handler {
+func (m *metrics) handler(nc *nats.Conn, stream source) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

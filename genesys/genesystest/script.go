@@ -23,6 +23,7 @@ type Truth struct {
 // Frame is one conversation snapshot as the simulator sends it.
 type Frame struct {
 	ConversationID string
+	Channel        bridge.ChannelType
 	At             time.Time // the simulated time of the change
 	Status         bridge.Status
 	// Horizon is the latest forward-only timestamp in the snapshot; a frame
@@ -41,6 +42,9 @@ type Frame struct {
 	// truth is the index in Script.Truth of the transition this frame
 	// causes, or -1.
 	truth int
+	// seq is the interactions-dialect sequence, given when the change
+	// happens (so a delayed frame goes out with an older sequence).
+	seq int64
 }
 
 // Script is one generated conversation: its frames in order and the
@@ -265,7 +269,7 @@ func (b *builder) emit(status bridge.Status) {
 	if status == bridge.StatusCompleted {
 		b.ended = b.ts()
 	}
-	f := Frame{ConversationID: b.conv.ID, At: b.now, Status: status, Horizon: b.horizon(), Body: body, Topics: topics, truth: -1,
+	f := Frame{ConversationID: b.conv.ID, Channel: b.s.Channel, At: b.now, Status: status, Horizon: b.horizon(), Body: body, Topics: topics, truth: -1,
 		Details: b.details(), Start: b.start, Queues: slices.Clone(b.queues), Users: users}
 	if status != b.status {
 		f.truth = len(b.s.Truth)

@@ -92,6 +92,8 @@ type Server struct {
 	started  bool
 	store    conversationStore
 	faults   faultState
+	isocks   map[*interactionsSock]bool
+	seq      atomic.Int64
 
 	startOnce  sync.Once
 	startCh    chan struct{} // closed when the generator may start
@@ -170,6 +172,7 @@ func Start(cfg Config) (*Server, error) {
 		pop:      pop,
 		tokens:   map[string]time.Time{},
 		channels: map[string]*channel{},
+		isocks:   map[*interactionsSock]bool{},
 		startCh:  make(chan struct{}),
 		done:     make(chan struct{}),
 		closing:  make(chan struct{}),
@@ -181,6 +184,7 @@ func Start(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
 	mux.HandleFunc("HEAD /api/v2/notifications/channels/{id}", s.auth(s.handleChannelHead))
 	mux.HandleFunc("GET /channels/{id}", s.handleSocket)
+	mux.HandleFunc("GET /api/v2/interactions/stream", s.handleInteractionsStream)
 	mux.HandleFunc("GET /api/v2/conversations/{id}", s.auth(s.handleGetConversation))
 	mux.HandleFunc("POST /api/v2/analytics/conversations/details/query", s.auth(s.handleDetailsQuery))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -240,6 +244,9 @@ func (s *Server) openSockets() []*simSocket {
 		if ch.sock != nil {
 			socks = append(socks, ch.sock)
 		}
+	}
+	for is := range s.isocks {
+		socks = append(socks, is.sock)
 	}
 	return socks
 }
@@ -473,7 +480,12 @@ func (s *Server) send(f *Frame) {
 			}
 		}
 	}
+	isocks := make([]*interactionsSock, 0, len(s.isocks))
+	for is := range s.isocks {
+		isocks = append(isocks, is)
+	}
 	s.mu.Unlock()
+	s.sendInteraction(f, isocks)
 	for i, sock := range targets {
 		msg := fmt.Appendf(nil, `{"topicName":%q,"version":"2","eventBody":%s,"metadata":{"CorrelationId":%q}}`,
 			topics[i], f.Body, uuidFromCrypto())
@@ -567,6 +579,7 @@ func (s *Server) reorderable(it *queued) bool {
 
 // record adds the truth of a frame when it is emitted.
 func (s *Server) record(it *queued) {
+	it.f.seq = s.seq.Add(1)
 	s.store.update(it.f, time.Now(), s.cfg.AnalyticsRetention)
 	if it.f.truth < 0 {
 		return
@@ -608,7 +621,8 @@ func (q *frameQueue) Pop() any {
 // simSocket is one server-side socket: a writer with a queue, heartbeats,
 // and a reader answering pings.
 type simSocket struct {
-	silent    atomic.Bool // a half-dead connection: nothing is written
+	silent    atomic.Bool  // a half-dead connection: nothing is written
+	onMessage func([]byte) // if set, handles client messages (interactions dialect)
 	conn      *websocket.Conn
 	heartbeat time.Duration
 	out       chan []byte
@@ -654,6 +668,10 @@ func (s *simSocket) serve() {
 			if err != nil {
 				return
 			}
+			if s.onMessage != nil {
+				s.onMessage(data)
+				continue
+			}
 			var m struct {
 				Message string `json:"message"`
 			}
@@ -666,8 +684,12 @@ func (s *simSocket) serve() {
 			}
 		}
 	})
-	tick := time.NewTicker(s.heartbeat)
-	defer tick.Stop()
+	var beat <-chan time.Time
+	if s.heartbeat > 0 {
+		tick := time.NewTicker(s.heartbeat)
+		defer tick.Stop()
+		beat = tick.C
+	}
 	defer wg.Wait()
 	defer s.close()
 	for {
@@ -675,7 +697,7 @@ func (s *simSocket) serve() {
 		select {
 		case <-s.closed:
 			return
-		case <-tick.C:
+		case <-beat:
 			msg = heartbeatFrame
 		case msg = <-s.out:
 		}
