@@ -26,6 +26,9 @@ import (
 type Config struct {
 	// Addr is the listen address. Default "127.0.0.1:0" (a port the OS picks).
 	Addr string
+	// Listener, if set, is used instead of listening on Addr (a MemNet, for
+	// tests under testing/synctest).
+	Listener net.Listener
 	// ClientID and ClientSecret are the accepted client credentials.
 	// Defaults "sim-client" and "sim-secret".
 	ClientID, ClientSecret string
@@ -159,9 +162,12 @@ func Start(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("simulator: listen: %w", err)
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("simulator: listen: %w", err)
+		}
 	}
 	pop := NewPopulation(rand.New(rand.NewPCG(cfg.Seed, 0)), cfg.Queues, cfg.Agents)
 	if len(cfg.QueueIDs) > 0 {

@@ -1,0 +1,193 @@
+package genesys_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+)
+
+// memPublisher stands in for JetStream inside the synctest bubble (a NATS
+// server cannot run there): it stores messages in order and, like
+// JetStream's duplicate window, acknowledges a repeated message id as a
+// duplicate without storing it again.
+type memPublisher struct {
+	mu     sync.Mutex
+	msgs   []bridge.Transition
+	ids    map[string]bool
+	dupIDs int
+}
+
+func (p *memPublisher) Publish(_ context.Context, t *bridge.Transition, r *bridge.Receipt) error {
+	p.mu.Lock()
+	dup := p.ids[t.ID]
+	if dup {
+		p.dupIDs++
+	} else {
+		p.ids[t.ID] = true
+		p.msgs = append(p.msgs, *t)
+	}
+	p.mu.Unlock()
+	r.Complete(dup, nil)
+	return nil
+}
+
+type soakResult struct {
+	expected, found, lost, duplicated, extra, outOfOrder int
+}
+
+func compareTruth(truth []genesystest.Truth, got []bridge.Transition) (r soakResult, examples []string) {
+	type key struct{ id, from, to string }
+	want := map[key]int{}
+	order := map[string][]string{}
+	for _, tr := range truth {
+		want[key{tr.InteractionID, string(tr.From), string(tr.To)}]++
+		order[tr.InteractionID] = append(order[tr.InteractionID], string(tr.To))
+	}
+	seen := map[key]int{}
+	gotOrder := map[string][]string{}
+	for _, t := range got {
+		k := key{t.InteractionID, string(t.FromStatus), string(t.ToStatus)}
+		seen[k]++
+		gotOrder[k.id] = append(gotOrder[k.id], k.to)
+		switch {
+		case want[k] == 0:
+			r.extra++
+			examples = append(examples, fmt.Sprintf("extra %+v", k))
+		case seen[k] > want[k]:
+			r.duplicated++
+			examples = append(examples, fmt.Sprintf("duplicated %+v", k))
+		}
+	}
+	for k, n := range want {
+		if seen[k] < n {
+			r.lost += n - seen[k]
+			examples = append(examples, fmt.Sprintf("lost %+v", k))
+		}
+	}
+	for id, w := range order {
+		if strings.Join(gotOrder[id], ",") != strings.Join(w, ",") {
+			r.outOfOrder++
+		}
+	}
+	r.expected, r.found = len(truth), len(got)
+	return r, examples
+}
+
+// TestSoak runs the simulator at a steady rate for a long simulated time
+// with a fault every few seconds, the whole Genesys side of the bridge
+// (REST, channels, sockets, rollovers, back-fill) and the pipeline, inside
+// a testing/synctest bubble on an in-memory network, and compares what was
+// published with the simulator's ground truth. The suite runs 20 simulated
+// minutes; GENESYS_SOAK=3h runs three hours.
+func TestSoak(t *testing.T) {
+	dur := 20 * time.Minute
+	if v := os.Getenv("GENESYS_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("GENESYS_SOAK: %v", err)
+		}
+		dur = d
+	}
+	const rate, faultEvery, heartbeat = 1.0, 8 * time.Second, 5 * time.Second
+	synctest.Test(t, func(t *testing.T) {
+		mem := genesystest.NewMemNet()
+		sim, err := genesystest.Start(genesystest.Config{
+			Listener: mem, Speed: 1, Rate: rate, Conversations: int(rate * dur.Seconds()), Seed: 11,
+			DuplicateRate: 0.05, ReorderRate: 0.05,
+			TokenLifetime: 17 * time.Minute, ChannelLifetime: 41 * time.Minute, HeartbeatInterval: heartbeat,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := &logBuffer{}
+		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		transport := &http.Transport{DialContext: mem.DialContext}
+		client := genesys.NewClient(genesys.ClientConfig{Endpoints: genesys.Endpoints{API: sim.URL, Login: sim.URL},
+			ClientID: "sim-client", ClientSecret: "sim-secret", HTTPClient: &http.Client{Transport: transport, Timeout: 30 * time.Second}, Logger: log})
+		topics, _ := genesys.Topics(sim.Population().Queues, nil, nil)
+		pipe := bridge.NewPipeline(bridge.PipelineConfig{Logger: log})
+		stream, err := genesys.NewStream(genesys.StreamConfig{Client: client, Topics: topics,
+			Dialer:           &websocket.Dialer{NetDialContext: mem.DialContext, HandshakeTimeout: 15 * time.Second},
+			OpenInteractions: pipe.OpenInteractions, BackfillLag: time.Second, HeartbeatInterval: heartbeat, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := &memPublisher{ids: map[string]bool{}}
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = stream.Run(ctx) })
+		wg.Go(func() { _ = pipe.Run(ctx, stream, pub) })
+
+		rng := rand.New(rand.NewPCG(3, 4))
+		faults := 0
+		for done := false; !done; {
+			select {
+			case <-sim.Done():
+				done = true
+			case <-time.After(faultEvery):
+				if err := sim.InjectFault(genesystest.Faults[rng.IntN(len(genesystest.Faults))]); err != nil {
+					t.Fatal(err)
+				}
+				faults++
+			}
+		}
+		time.Sleep(3 * time.Minute) // the last conversations end; the last gap is back-filled
+		cancel()
+		wg.Wait()
+		sim.Close()
+		transport.CloseIdleConnections()
+		mem.Close()
+
+		pub.mu.Lock()
+		r, examples := compareTruth(sim.Truth(), pub.msgs)
+		pub.mu.Unlock()
+		st := pipe.Stats()
+		t.Logf("soak %s simulated: conversations %d, frames %d, events %d, faults %d, reconnects %d, rollovers %d, back-filled %d; transitions expected %d, found %d, lost %d, duplicated %d, extra %d, out of order %d; repeated message ids absorbed %d",
+			dur, int(rate*dur.Seconds()), sim.FramesSent(), st.Events.Load(), faults, stream.Reconnects(), stream.Rollovers(), stream.Backfilled(),
+			r.expected, r.found, r.lost, r.duplicated, r.extra, r.outOfOrder, pub.dupIDs)
+		if r.lost+r.duplicated+r.extra+r.outOfOrder > 0 {
+			if len(examples) > 10 {
+				examples = examples[:10]
+			}
+			t.Errorf("stream differs from the truth: %s", strings.Join(examples, "; "))
+		}
+		if faults < int(dur/faultEvery)/2 {
+			t.Errorf("only %d faults injected", faults)
+		}
+		if strings.Contains(logs.String(), "sim-secret") {
+			t.Error("the secret appears in the log")
+		}
+		if t.Failed() {
+			t.Logf("log (last 8 KiB):\n%s", tail(logs.String(), 8<<10))
+		}
+	})
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *logBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
