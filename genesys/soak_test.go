@@ -171,6 +171,11 @@ func TestSoak(t *testing.T) {
 		if strings.Contains(logs.String(), "sim-secret") {
 			t.Error("the secret appears in the log")
 		}
+		for _, tok := range sim.IssuedTokens() {
+			if strings.Contains(logs.String(), tok) {
+				t.Error("an access token appears in the log")
+			}
+		}
 		if t.Failed() {
 			t.Logf("log (last 8 KiB):\n%s", tail(logs.String(), 8<<10))
 		}
@@ -189,5 +194,9 @@ type logBuffer struct {
 	b  strings.Builder
 }
 
-func (l *logBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -129,8 +129,20 @@ func (h *harness) finish() {
 		t.Fatalf("run: %v", err)
 	}
 	compare(t, truth, readStream(t, h.nats, h.cfg.NATSStream), h.cfg.NATSPrefix)
-	if strings.Contains(h.logs.String(), "sim-secret") {
-		t.Error("the client secret appears in the log")
+	h.checkNoSecrets()
+}
+
+// checkNoSecrets fails if the client secret or any access token the
+// simulator issued appears in the log.
+func (h *harness) checkNoSecrets() {
+	logs := h.logs.String()
+	if strings.Contains(logs, "sim-secret") {
+		h.t.Error("the client secret appears in the log")
+	}
+	for _, tok := range h.sim.IssuedTokens() {
+		if strings.Contains(logs, tok) {
+			h.t.Errorf("access token %s... appears in the log", tok[:6])
+		}
 	}
 }
 
@@ -293,6 +305,7 @@ func TestInteractionsDialect(t *testing.T) {
 		if err := <-h.done; err != nil {
 			t.Fatal(err)
 		}
+		h.checkNoSecrets()
 		if !h.logHas("4001") || h.sim.TokensIssued() < 2 || h.stats.Published.Load() < published+50 {
 			t.Errorf("after a 4001 close: tokens %d, published %d then %d", h.sim.TokensIssued(), published, h.stats.Published.Load())
 		}

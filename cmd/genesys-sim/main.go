@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,9 +43,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("genesys-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg      genesystest.Config
-		channels string
-		queueIDs string
+		cfg        genesystest.Config
+		channels   string
+		queueIDs   string
+		faults     string
+		faultEvery time.Duration
 	)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8089", "listen address")
 	fs.StringVar(&cfg.ClientID, "client-id", "sim-client", "accepted OAuth client id")
@@ -60,6 +64,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&channels, "channels", "voice,chat,email,message,callback", "channel types to generate")
 	fs.Float64Var(&cfg.DuplicateRate, "duplicate-rate", 0, "chance a frame is sent twice")
 	fs.Float64Var(&cfg.ReorderRate, "reorder-rate", 0, "chance a frame is delayed past the next frame of its conversation")
+	fs.Float64Var(&cfg.StepScale, "step-scale", 1, "multiplies the waits inside a conversation (0.05: conversations last seconds)")
+	fs.DurationVar(&cfg.ChannelLifetime, "channel-lifetime", 24*time.Hour, "how long a channel lives unless re-subscribed")
+	fs.DurationVar(&cfg.AnalyticsLag, "analytics-lag", 0, "hide conversations younger than this from the analytics query")
+	fs.StringVar(&faults, "faults", "", "faults to inject at random, comma-separated: "+strings.Join(genesystest.Faults, ","))
+	fs.DurationVar(&faultEvery, "fault-every", 10*time.Second, "interval between injected faults (with -faults)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -86,6 +95,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Errorf("%s must be between 0 and 1", p.name)}
 		}
 	}
+	var faultList []string
+	for _, f := range strings.Split(faults, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !slices.Contains(genesystest.Faults, f) {
+			return usageError{fmt.Errorf("-faults: unknown fault %q (want %s)", f, strings.Join(genesystest.Faults, ","))}
+		}
+		faultList = append(faultList, f)
+	}
+	if len(faultList) > 0 && faultEvery <= 0 {
+		return usageError{errors.New("-fault-every must be positive")}
+	}
 	if cfg.Rate <= 0 || cfg.Speed < 0 {
 		return usageError{errors.New("-rate must be positive and -speed not negative")}
 	}
@@ -104,6 +126,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(faultList) > 0 {
+		go injectFaults(ctx, sim, faultList, faultEvery, stdout)
+	}
 	select {
 	case <-ctx.Done():
 	case <-sim.Done():
@@ -112,4 +137,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "frames sent %d, transitions caused %d\n", sim.FramesSent(), len(sim.Truth()))
 	return nil
+}
+
+// injectFaults applies a random fault from the list every interval.
+func injectFaults(ctx context.Context, sim *genesystest.Server, faults []string, every time.Duration, out io.Writer) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f := faults[rand.IntN(len(faults))]
+			if err := sim.InjectFault(f); err == nil {
+				fmt.Fprintf(out, "%s injected fault: %s\n", time.Now().Format(time.TimeOnly), f)
+			}
+		}
+	}
 }

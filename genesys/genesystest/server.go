@@ -260,6 +260,18 @@ func (s *Server) openSockets() []*simSocket {
 // FramesSent counts conversation frames written to sockets.
 func (s *Server) FramesSent() uint64 { return s.framesSent.Load() }
 
+// IssuedTokens returns every access token issued, for tests that check
+// no token reaches a log.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for tok := range s.tokens {
+		out = append(out, tok)
+	}
+	return out
+}
+
 // TokensIssued counts access tokens issued.
 func (s *Server) TokensIssued() uint64 { return s.tokensMade.Load() }
 
