@@ -327,3 +327,32 @@ func TestStreamSplitsTopicsOverChannels(t *testing.T) {
 		}
 	}
 }
+
+// The analytics details query follows every page and returns each
+// conversation once, although the service repeats one across pages.
+func TestQueryConversationDetailsPaging(t *testing.T) {
+	sim := startSim(t, genesystest.Config{Conversations: 250, Rate: 100})
+	s, _ := newStream(t, sim, queueTopics(sim), nil)
+	runStream(t, s) // conversations start once a socket subscribes
+	<-sim.Done()
+	c := NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret"})
+	from, to := time.Now().Add(-24*time.Hour), time.Now().Add(24*time.Hour)
+	all, err := c.QueryConversationDetails(t.Context(), from, to, DetailsFilter{QueueIDs: sim.Population().Queues})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, dc := range all {
+		if ids[dc.ConversationID] {
+			t.Fatalf("conversation %s returned twice", dc.ConversationID)
+		}
+		ids[dc.ConversationID] = true
+	}
+	if len(ids) != 250 {
+		t.Fatalf("%d conversations over all pages, want 250", len(ids))
+	}
+	one, err := c.QueryConversationDetails(t.Context(), from, to, DetailsFilter{ConversationIDs: []string{all[7].ConversationID}})
+	if err != nil || len(one) != 1 || one[0].ConversationID != all[7].ConversationID {
+		t.Fatalf("by conversation id: %d results, %v", len(one), err)
+	}
+}

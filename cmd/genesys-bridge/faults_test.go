@@ -44,6 +44,9 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 	if simCfg.Seed == 0 {
 		simCfg.Seed = uint64(time.Now().UnixNano())
 	}
+	// Analytics lags as much as the bridge is told to expect, so back-fill
+	// runs both passes.
+	simCfg.AnalyticsLag = 100 * time.Millisecond
 	simCfg.DuplicateRate = 0.1
 	if simCfg.ReorderRate == 0 && env["GENESYS_DIALECT"] != "interactions" {
 		// The interactions dialect drops sequence regressions by design, so

@@ -140,7 +140,7 @@ func (s *Server) handleDetailsQuery(w http.ResponseWriter, r *http.Request) {
 	s.store.mu.Lock()
 	var hits []*storedConv
 	for _, c := range s.store.convs {
-		if c.start.Before(from) || !c.start.Before(to) || c.start.After(visible) {
+		if c.start.Before(from) || !c.start.Before(to) || (s.cfg.AnalyticsLag > 0 && c.start.After(visible)) {
 			continue
 		}
 		if matches(q.SegmentFilters, c) && matches(q.ConversationFilters, c) {
