@@ -270,8 +270,7 @@ func appendTime(ts []time.Time, t time.Time) []time.Time {
 // to the states now (from state strings) when now is true. For held it
 // also returns the hold's start.
 func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Time) {
-	var agentConnected, agentHeld, agentAlerting, acd, ivr, wrapup, existed, active bool
-	var holdStart time.Time
+	var sig signals
 	for i := range parts {
 		p := &parts[i]
 		allEnded, anyComm := true, false
@@ -284,27 +283,27 @@ func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Tim
 			if ph == phaseAbsent {
 				continue
 			}
-			anyComm, existed = true, true
+			anyComm, sig.existed = true, true
 			if ph != phaseEnded {
-				active, allEnded = true, false
+				sig.active, allEnded = true, false
 			}
 			switch p.role {
 			case roleAgent:
 				switch ph {
 				case phaseConnected:
-					agentConnected = true
+					sig.connected = true
 				case phaseHeld:
-					agentHeld = true
-					if c.holdStart.After(holdStart) {
-						holdStart = c.holdStart
+					sig.held = true
+					if c.holdStart.After(sig.holdStart) {
+						sig.holdStart = c.holdStart
 					}
 				case phaseAlerting:
-					agentAlerting = true
+					sig.ringing = true
 				}
 			case roleACD:
-				acd = acd || ph != phaseEnded
+				sig.queued = sig.queued || ph != phaseEnded
 			case roleIVR:
-				ivr = ivr || ph != phaseEnded
+				sig.ivr = sig.ivr || ph != phaseEnded
 			}
 		}
 		if p.role == roleAgent && anyComm && allEnded && p.wrapupRequired {
@@ -312,23 +311,39 @@ func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Tim
 			if !now {
 				done = !p.endAcw.IsZero() && !t.Before(p.endAcw)
 			}
-			wrapup = wrapup || !done
+			sig.wrapup = sig.wrapup || !done
 		}
 	}
+	return sig.status()
+}
+
+// signals are what the status rules look at, gathered from a snapshot or
+// from analytics segments.
+type signals struct {
+	connected, held, ringing bool // an agent's communication
+	queued, ivr              bool // an active acd / ivr participant
+	wrapup                   bool // an agent owes a wrap-up
+	existed, active          bool // any communication started / still active
+	holdStart                time.Time
+}
+
+// status applies the rules (see Derive), first match wins. For held it
+// also returns the hold's start.
+func (s signals) status() (bridge.Status, time.Time) {
 	switch {
-	case agentConnected:
+	case s.connected:
 		return bridge.StatusConnected, time.Time{}
-	case agentHeld:
-		return bridge.StatusHeld, holdStart
-	case agentAlerting:
+	case s.held:
+		return bridge.StatusHeld, s.holdStart
+	case s.ringing:
 		return bridge.StatusRinging, time.Time{}
-	case acd:
+	case s.queued:
 		return bridge.StatusQueued, time.Time{}
-	case ivr:
+	case s.ivr:
 		return bridge.StatusIVR, time.Time{}
-	case wrapup:
+	case s.wrapup:
 		return bridge.StatusWrapup, time.Time{}
-	case existed && !active:
+	case s.existed && !s.active:
 		return bridge.StatusCompleted, time.Time{}
 	}
 	return "", time.Time{}

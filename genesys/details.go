@@ -114,55 +114,38 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 	ev.ChannelType = mediaTypes[best].ch
 
 	statusAt := func(t time.Time, now bool) (bridge.Status, time.Time) {
-		var connected, held, ringing, acd, ivr, wrapup, existed, active bool
-		var holdStart time.Time
+		var sig signals
 		for _, p := range parts {
 			for _, s := range p.spans {
 				if !now && t.Before(s.start) {
 					continue
 				}
-				existed = true
+				sig.existed = true
 				if !s.activeAt(t, now) {
 					continue
 				}
-				active = true
+				sig.active = true
 				switch p.role {
 				case roleAgent:
 					switch s.kind {
 					case "interact":
-						connected = true
+						sig.connected = true
 					case "hold":
-						held = true
-						holdStart = s.start
+						sig.held = true
+						sig.holdStart = s.start
 					case "alert", "dialing", "contacting":
-						ringing = true
+						sig.ringing = true
 					case "wrapup":
-						wrapup = true
+						sig.wrapup = true
 					}
 				case roleACD:
-					acd = true
+					sig.queued = true
 				case roleIVR:
-					ivr = true
+					sig.ivr = true
 				}
 			}
 		}
-		switch {
-		case connected:
-			return bridge.StatusConnected, time.Time{}
-		case held:
-			return bridge.StatusHeld, holdStart
-		case ringing:
-			return bridge.StatusRinging, time.Time{}
-		case acd:
-			return bridge.StatusQueued, time.Time{}
-		case ivr:
-			return bridge.StatusIVR, time.Time{}
-		case wrapup:
-			return bridge.StatusWrapup, time.Time{}
-		case existed && !active:
-			return bridge.StatusCompleted, time.Time{}
-		}
-		return "", time.Time{}
+		return sig.status()
 	}
 
 	slices.SortFunc(points, time.Time.Compare)
