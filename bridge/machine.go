@@ -56,16 +56,27 @@ func (v Verdict) String() string {
 	return "invalid"
 }
 
-// interaction is the applied state of one interaction.
-type interaction struct {
-	channel ChannelType
-	status  Status    // "" before the first transition
-	anchor  time.Time // anchor of the last transition (a hold's start for held)
-	stepAt  time.Time // time of the last timestamped step applied
-	horizon time.Time // latest forward-only timestamp applied
-	// endedHold is the start of the latest hold seen to end: a held frame
+// State is an interaction's applied state as it is persisted with each
+// transition, so that a restarted bridge or another replica continues where
+// this one left off: the right fromStatus, and nothing applied twice.
+type State struct {
+	Channel ChannelType
+	Status  Status    // "" before the first transition
+	Anchor  time.Time // anchor of the last transition (a hold's start for held)
+	StepAt  time.Time // time of the last timestamped step applied
+	Horizon time.Time // latest forward-only timestamp applied
+	// EndedHold is the start of the latest hold seen to end: a held frame
 	// for that hold or an earlier one is a reordered old frame.
-	endedHold   time.Time
+	EndedHold time.Time
+	// Version identifies the persisted state (the stream sequence of the
+	// interaction's last transition); 0 when nothing is persisted. Writers
+	// compare and set on it.
+	Version uint64
+}
+
+// interaction is the applied state of one interaction in memory.
+type interaction struct {
+	State
 	lastSeen    time.Time
 	completedAt time.Time // observation time of the completion; zero if not completed
 }
@@ -110,33 +121,36 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 		if _, dead := m.tombstones[ev.InteractionID]; dead {
 			return out, VerdictLate
 		}
-		st = &interaction{channel: ev.ChannelType}
+		st = &interaction{State: State{Channel: ev.ChannelType}}
 		m.states[ev.InteractionID] = st
 		m.peakStates = max(m.peakStates, len(m.states))
 	}
 	st.lastSeen = ev.ObservedAt
-	if ev.Horizon.Before(st.horizon) {
+	if ev.Horizon.Before(st.Horizon) {
 		return out, VerdictStale
+	}
+	if ev.Horizon.After(st.Horizon) {
+		st.Horizon = ev.Horizon
 	}
 	n := len(out)
 	for i, s := range ev.Steps {
-		if !s.At.After(st.stepAt) {
+		if !s.At.After(st.StepAt) {
 			continue
 		}
-		st.stepAt = s.At
-		if s.Status == st.status {
+		st.StepAt = s.At
+		if s.Status == st.Status {
 			continue
 		}
-		if s.Status == StatusHeld && !st.endedHold.IsZero() && !s.At.After(st.endedHold) {
+		if s.Status == StatusHeld && !st.EndedHold.IsZero() && !s.At.After(st.EndedHold) {
 			continue // a hold already applied and ended (back-fill after live frames)
 		}
 		last := i == len(ev.Steps)-1 && ev.Status == s.Status
 		out = m.emit(out, st, ev, s.Status, s.At, s.At, !last)
 	}
-	if ev.Status != st.status {
-		staleHold := ev.Status == StatusHeld && !st.endedHold.IsZero() && !ev.StatusAt.After(st.endedHold)
+	if ev.Status != st.Status {
+		staleHold := ev.Status == StatusHeld && !st.EndedHold.IsZero() && !ev.StatusAt.After(st.EndedHold)
 		if !staleHold {
-			anchor := st.anchor
+			anchor := st.Anchor
 			if ev.StatusAt.After(anchor) {
 				anchor = ev.StatusAt
 			}
@@ -149,9 +163,6 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 			return out, VerdictStale
 		}
 	}
-	if ev.Horizon.After(st.horizon) {
-		st.horizon = ev.Horizon
-	}
 	if len(out) == n {
 		return out, VerdictUnchanged
 	}
@@ -159,18 +170,18 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 }
 
 func (m *Machine) emit(out []Transition, st *interaction, ev *Event, to Status, anchor, occurred time.Time, reconstructed bool) []Transition {
-	if st.status == StatusHeld {
+	if st.Status == StatusHeld {
 		// A hold ends once: its exit is anchored at the hold's start, so a
 		// live unhold (which carries no time) and a back-filled one (which
 		// carries the segment's end) get the same id.
-		st.endedHold = st.anchor
-		anchor = st.anchor
+		st.EndedHold = st.Anchor
+		anchor = st.Anchor
 	}
 	out = append(out, Transition{
-		ID:            TransitionID(ev.InteractionID, st.status, to, anchor),
+		ID:            TransitionID(ev.InteractionID, st.Status, to, anchor),
 		InteractionID: ev.InteractionID,
-		ChannelType:   st.channel,
-		FromStatus:    st.status,
+		ChannelType:   st.Channel,
+		FromStatus:    st.Status,
 		ToStatus:      to,
 		OccurredAt:    occurred,
 		ObservedAt:    ev.ObservedAt,
@@ -178,12 +189,13 @@ func (m *Machine) emit(out []Transition, st *interaction, ev *Event, to Status, 
 		Backfilled:    ev.Backfilled,
 		Detail:        ev.Detail,
 	})
-	st.status = to
-	st.anchor = anchor
+	st.Status = to
+	st.Anchor = anchor
 	st.completedAt = time.Time{}
 	if to == StatusCompleted {
 		st.completedAt = ev.ObservedAt
 	}
+	out[len(out)-1].State = st.State
 	return out
 }
 
@@ -233,17 +245,59 @@ func (m *Machine) Len() (open, tombstones int) { return len(m.states), len(m.tom
 func (m *Machine) OpenIDs() []string {
 	ids := make([]string, 0, len(m.states))
 	for id, st := range m.states {
-		if st.status != StatusCompleted {
+		if st.Status != StatusCompleted {
 			ids = append(ids, id)
 		}
 	}
 	return ids
 }
 
+// Known reports whether the Machine holds state or a tombstone for id.
+func (m *Machine) Known(id string) bool {
+	if _, ok := m.states[id]; ok {
+		return true
+	}
+	_, ok := m.tombstones[id]
+	return ok
+}
+
+// Restore sets an interaction's state from its persisted form (after a
+// restart, or when another writer got ahead), observed at now.
+func (m *Machine) Restore(id string, s State, now time.Time) {
+	st := &interaction{State: s, lastSeen: now}
+	if s.Status == StatusCompleted {
+		st.completedAt = now
+	}
+	if _, ok := m.states[id]; !ok {
+		m.states[id] = st
+		m.peakStates = max(m.peakStates, len(m.states))
+		return
+	}
+	m.states[id] = st
+}
+
+// Version returns the persisted version of an interaction's state, and
+// whether the Machine holds the interaction.
+func (m *Machine) Version(id string) (uint64, bool) {
+	st, ok := m.states[id]
+	if !ok {
+		return 0, false
+	}
+	return st.Version, true
+}
+
+// SetVersion records that the interaction's state up to its last
+// transition is persisted as version v.
+func (m *Machine) SetVersion(id string, v uint64) {
+	if st, ok := m.states[id]; ok && v > st.Version {
+		st.Version = v
+	}
+}
+
 // Status reports the applied status of an interaction ("" if unknown).
 func (m *Machine) Status(id string) Status {
 	if st, ok := m.states[id]; ok {
-		return st.status
+		return st.Status
 	}
 	return ""
 }

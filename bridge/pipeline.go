@@ -31,6 +31,7 @@ type Publisher interface {
 type Receipt struct {
 	done      chan struct{}
 	duplicate bool
+	version   uint64
 	err       error
 }
 
@@ -38,10 +39,29 @@ type Receipt struct {
 func NewReceipt() *Receipt { return &Receipt{done: make(chan struct{})} }
 
 // Complete records the outcome. duplicate means the stream already held the
-// message (a success). Complete must be called once.
-func (r *Receipt) Complete(duplicate bool, err error) {
-	r.duplicate, r.err = duplicate, err
+// message (a success); version is the persisted version the transition
+// now has (its stream sequence), 0 if unknown. Complete must be called once.
+func (r *Receipt) Complete(duplicate bool, version uint64, err error) {
+	r.duplicate, r.version, r.err = duplicate, version, err
 	close(r.done)
+}
+
+// ConflictError means another writer persisted a newer state for the
+// interaction than the one the transition expected: the transition is not
+// published, and State is what the stream holds now.
+type ConflictError struct {
+	InteractionID string
+	State         State
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("interaction %s: another writer is ahead (stream holds %s at version %d)", e.InteractionID, e.State.Status, e.State.Version)
+}
+
+// StateStore loads the persisted state of an interaction the pipeline has
+// not seen since it started.
+type StateStore interface {
+	Load(ctx context.Context, interactionID string) (State, bool, error)
 }
 
 // Done is closed when the receipt is complete.
@@ -70,6 +90,9 @@ type PipelineConfig struct {
 	SweepInterval time.Duration
 	Filter        Filter
 	Machine       MachineConfig
+	// State, if set, is asked for the persisted state of every interaction
+	// the pipeline meets for the first time.
+	State StateStore
 	Logger        *slog.Logger
 	// OnPublished, if set, is called once per transition after the stream
 	// acknowledged it, from a shard goroutine: it must not block.
@@ -89,6 +112,8 @@ type Stats struct {
 	Duplicates  atomic.Uint64 // acknowledged as already stored
 	Failed      atomic.Uint64 // the publisher gave up
 	Released    atomic.Uint64 // interactions released from memory
+	Restored    atomic.Uint64 // interactions whose state was loaded from the store
+	Conflicts   atomic.Uint64 // transitions dropped because another writer was ahead
 	Open        atomic.Int64  // interactions held in memory
 	Outstanding atomic.Int64  // transitions not yet acknowledged
 }
@@ -365,6 +390,11 @@ func (s *shard) wait(ctx context.Context) {
 
 func (s *shard) handle(ctx context.Context, ev *Event) {
 	st := &s.p.stats
+	if store := s.p.cfg.State; store != nil && !s.machine.Known(ev.InteractionID) {
+		if !s.restore(ctx, store, ev.InteractionID) {
+			return // ctx ended: the pipeline is stopping
+		}
+	}
 	before, _ := s.machine.Len()
 	var verdict Verdict
 	s.buf, verdict = s.machine.Apply(ev, s.buf[:0])
@@ -403,21 +433,58 @@ func (s *shard) handle(ctx context.Context, ev *Event) {
 	}
 }
 
+// restore loads a persisted state, retrying while the store is
+// unreachable (the shard stalls, which is the backpressure).
+func (s *shard) restore(ctx context.Context, store StateStore, id string) bool {
+	for attempt := 1; ; attempt++ {
+		state, found, err := store.Load(ctx, id)
+		if err == nil {
+			if found {
+				before, _ := s.machine.Len()
+				s.machine.Restore(id, state, time.Now())
+				after, _ := s.machine.Len()
+				s.p.stats.Open.Add(int64(after - before))
+				s.p.stats.Restored.Add(1)
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		wait := min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second)
+		s.p.log.Warn("load interaction state failed; retrying", "interaction_id", id, "attempt", attempt, "wait", wait.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+	}
+}
+
 func (s *shard) send(ctx context.Context, p *pending) {
+	if v, ok := s.machine.Version(p.t.InteractionID); ok {
+		p.t.ExpectVersion = v
+	}
 	if err := s.pub.Publish(ctx, &p.t, p.r); err != nil {
-		p.r.Complete(false, err)
+		p.r.Complete(false, 0, err)
 	}
 	s.waitq <- p
 }
 
 func (s *shard) complete(ctx context.Context, p *pending) {
 	st := &s.p.stats
+	var conflict *ConflictError
+	if errors.As(p.r.Err(), &conflict) {
+		s.conflict(conflict)
+		return
+	}
 	if err := p.r.Err(); err != nil {
 		st.Failed.Add(1)
 		s.p.log.Error("publish failed", "interaction_id", p.t.InteractionID, "transition_id", p.t.ID,
 			"to_status", string(p.t.ToStatus), "err", err)
 	} else {
 		st.Published.Add(1)
+		s.machine.SetVersion(p.t.InteractionID, p.r.version)
 		if p.r.Duplicate() {
 			st.Duplicates.Add(1)
 		}
@@ -434,6 +501,22 @@ func (s *shard) complete(ctx context.Context, p *pending) {
 	}
 	s.queues[p.t.InteractionID] = q
 	s.send(ctx, q[0])
+}
+
+// conflict adopts the state another writer persisted and drops this
+// interaction's transitions still waiting: they were derived from a state
+// the stream has moved past (a replica that saw the same frames published
+// them under the same ids).
+func (s *shard) conflict(c *ConflictError) {
+	st := &s.p.stats
+	q := s.queues[c.InteractionID]
+	delete(s.queues, c.InteractionID)
+	s.outstanding -= len(q)
+	st.Outstanding.Add(-int64(len(q)))
+	st.Conflicts.Add(uint64(len(q)))
+	s.machine.Restore(c.InteractionID, c.State, time.Now())
+	s.p.log.Warn("another writer is ahead for this interaction; adopted its state", "interaction_id", c.InteractionID,
+		"status", string(c.State.Status), "version", c.State.Version, "dropped", len(q))
 }
 
 func (s *shard) sweep(now time.Time) {

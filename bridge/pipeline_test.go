@@ -71,7 +71,7 @@ func (f *fakePublisher) Publish(ctx context.Context, t *Transition, r *Receipt) 
 	f.inflight[t.InteractionID] = true
 	f.published = append(f.published, *t)
 	if f.hold {
-		context.AfterFunc(ctx, func() { r.Complete(false, ctx.Err()) })
+		context.AfterFunc(ctx, func() { r.Complete(false, 0, ctx.Err()) })
 		return nil
 	}
 	delay := time.Duration(f.rng.IntN(2000)) * time.Microsecond
@@ -80,7 +80,7 @@ func (f *fakePublisher) Publish(ctx context.Context, t *Transition, r *Receipt) 
 		f.mu.Lock()
 		delete(f.inflight, t.InteractionID)
 		f.mu.Unlock()
-		r.Complete(false, nil)
+		r.Complete(false, 0, nil)
 	})
 	return nil
 }

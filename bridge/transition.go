@@ -34,6 +34,14 @@ type Transition struct {
 	Backfilled bool
 	// Detail is the raw per-participant state of the observation.
 	Detail []string
+
+	// State is the interaction's state once this transition is applied,
+	// persisted with it (its Version is not set here).
+	State State
+	// ExpectVersion is the persisted version the publisher must find for
+	// this interaction (0: none yet); another writer having moved it is a
+	// conflict. Set by the pipeline when it sends the transition.
+	ExpectVersion uint64
 }
 
 // TransitionID returns the deterministic id of a transition: a hash of the

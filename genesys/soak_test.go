@@ -41,7 +41,7 @@ func (p *memPublisher) Publish(_ context.Context, t *bridge.Transition, r *bridg
 		p.msgs = append(p.msgs, *t)
 	}
 	p.mu.Unlock()
-	r.Complete(dup, nil)
+	r.Complete(dup, 0, nil)
 	return nil
 }
 

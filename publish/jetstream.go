@@ -93,9 +93,10 @@ func (c Config) Validate() error {
 // JetStream publishes transitions to a JetStream stream. It implements
 // bridge.Publisher.
 type JetStream struct {
-	cfg Config
-	js  jetstream.JetStream
-	log *slog.Logger
+	cfg    Config
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	log    *slog.Logger
 
 	pending chan *inflight
 	retries atomic.Uint64
@@ -105,9 +106,12 @@ type JetStream struct {
 }
 
 type inflight struct {
-	ctx     context.Context
-	msg     *nats.Msg
-	id      string
+	ctx         context.Context
+	msg         *nats.Msg
+	id          string
+	interaction string
+	filter      string // <prefix>.*.*.<idToken>
+	expect      uint64 // expected last sequence on filter
 	fut     jetstream.PubAckFuture
 	sendErr error
 	r       *bridge.Receipt
@@ -174,7 +178,7 @@ func (j *JetStream) EnsureStream(ctx context.Context) error {
 	want := j.cfg.StreamConfig()
 	s, err := j.js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		if _, err := j.js.CreateStream(ctx, want); err != nil {
+		if j.stream, err = j.js.CreateStream(ctx, want); err != nil {
 			return fmt.Errorf("create stream %s: %w", want.Name, err)
 		}
 		j.log.Info("stream created", "stream", want.Name, "subjects", want.Subjects[0], "max_age", want.MaxAge.String(),
@@ -184,6 +188,7 @@ func (j *JetStream) EnsureStream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("look up stream %s: %w", want.Name, err)
 	}
+	j.stream = s
 	have := s.CachedInfo().Config
 	if have.Storage != want.Storage {
 		return fmt.Errorf("%w: stream %s exists with %s storage; the bridge needs file storage and a stream's storage cannot change: delete it or set another stream name", ErrStreamConflict, want.Name, have.Storage)
@@ -231,9 +236,11 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge
 	if _, hashed := IDToken(t.InteractionID); hashed {
 		msg.Header.Set(HeaderInteractionID, t.InteractionID)
 	}
+	msg.Header.Set(HeaderState, encodeState(&t.State))
 	msg.Data = t.AppendJSON(make([]byte, 0, 384))
-	p := &inflight{ctx: ctx, msg: msg, id: t.ID, r: r}
-	p.fut, p.sendErr = j.js.PublishMsgAsync(msg, jetstream.WithMsgID(t.ID))
+	p := &inflight{ctx: ctx, msg: msg, id: t.ID, interaction: t.InteractionID,
+		filter: j.interactionFilter(t.InteractionID), expect: t.ExpectVersion, r: r}
+	p.fut, p.sendErr = j.send(p)
 	select {
 	case j.pending <- p:
 		return nil
@@ -257,16 +264,21 @@ func (j *JetStream) settle(p *inflight) {
 		} else {
 			select {
 			case ack := <-p.fut.Ok():
-				p.r.Complete(ack.Duplicate, nil)
+				p.r.Complete(ack.Duplicate, ack.Sequence, nil)
 				return
 			case err = <-p.fut.Err():
 			case <-p.ctx.Done():
-				p.r.Complete(false, fmt.Errorf("publish %s: %w", p.msg.Subject, p.ctx.Err()))
+				p.r.Complete(false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, p.ctx.Err()))
 				return
 			}
 		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == errWrongLastSequence {
+			j.resolveWrongSequence(p.ctx, p)
+			return
+		}
 		if !retryable(err) {
-			p.r.Complete(false, fmt.Errorf("publish %s: %w", p.msg.Subject, err))
+			p.r.Complete(false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, err))
 			return
 		}
 		// The first retry is immediate: acks are settled in order, so by
@@ -287,12 +299,19 @@ func (j *JetStream) settle(p *inflight) {
 			select {
 			case <-time.After(wait):
 			case <-p.ctx.Done():
-				p.r.Complete(false, fmt.Errorf("publish %s: %w (last error: %w)", p.msg.Subject, p.ctx.Err(), err))
+				p.r.Complete(false, 0, fmt.Errorf("publish %s: %w (last error: %w)", p.msg.Subject, p.ctx.Err(), err))
 				return
 			}
 		}
-		p.fut, p.sendErr = j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id))
+		p.fut, p.sendErr = j.send(p)
 	}
+}
+
+// send publishes p with its message id and the compare-and-set on the
+// interaction's last sequence: the server stores it only if the last
+// message on <prefix>.*.*.<idToken> is the one this writer built on.
+func (j *JetStream) send(p *inflight) (jetstream.PubAckFuture, error) {
+	return j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id), jetstream.WithExpectLastSequenceForSubject(p.expect, p.filter))
 }
 
 // retryable reports whether a publish error may pass. Server errors other

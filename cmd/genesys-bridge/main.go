@@ -145,6 +145,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 		DrainTimeout:   cfg.BridgeShutdown,
 		Filter:         cfg.filter,
 		Machine:        bridge.MachineConfig{Grace: cfg.BridgeGrace, IdleTTL: cfg.BridgeIdleTTL},
+		State:          pub,
 		Logger:         log,
 		OnPublished: func(t *bridge.Transition, dup bool, ackedAt time.Time) {
 			m.published(t, dup, ackedAt)

@@ -43,6 +43,12 @@ type Config struct {
 	QueueIDs []string
 	// Seed makes the generated conversations reproducible. Default 1.
 	Seed uint64
+	// Start is the simulated time of the first conversation (default: now).
+	// Two simulators with the same Seed and Start send identical frames.
+	Start time.Time
+	// Until, if set, stops the simulator Until after Start (simulated time):
+	// later frames are never sent, leaving conversations mid-flight.
+	Until time.Duration
 	// Conversations is how many conversations to generate; 0 means no end,
 	// a negative number none (only frames sent with Inject).
 	Conversations int
@@ -527,6 +533,9 @@ func (s *Server) generate() {
 	}
 	rng := rand.New(rand.NewPCG(s.cfg.Seed, 1))
 	simStart := time.Now().Truncate(time.Millisecond)
+	if !s.cfg.Start.IsZero() {
+		simStart = s.cfg.Start.Truncate(time.Millisecond)
+	}
 	wallStart := time.Now()
 	q := &frameQueue{}
 	nextArrival := simStart
@@ -547,6 +556,9 @@ func (s *Server) generate() {
 			return
 		}
 		it := heap.Pop(q).(*queued)
+		if s.cfg.Until > 0 && it.f.At.Sub(simStart) > s.cfg.Until {
+			return
+		}
 		if s.cfg.Speed > 0 {
 			due := wallStart.Add(time.Duration(float64(it.f.At.Sub(simStart)) / s.cfg.Speed))
 			select {

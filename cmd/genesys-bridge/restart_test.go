@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+)
+
+// A bridge stopped with conversations mid-flight, and a new one (no memory)
+// started on the same stream after the duplicate window has passed, which
+// receives every frame again from the start: the stream ends up with each
+// transition once, in order, with the right fromStatus. The state comes
+// from the stream itself (the last message per interaction), not from the
+// duplicate window.
+func TestRestartContinuesFromTheStream(t *testing.T) {
+	natsURL := startNATS(t)
+	start := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	simCfg := genesystest.Config{Seed: 99, Start: start, Conversations: 200, Rate: 2, DuplicateRate: 0.1, ReorderRate: 0.1}
+
+	runOnce := func(until time.Duration) *genesystest.Server {
+		cfg := simCfg
+		cfg.Until = until
+		sim, err := genesystest.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Close()
+		pop := sim.Population()
+		bcfg, err := configFrom(map[string]string{
+			"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
+			"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
+			"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "NATS_URL": natsURL, "HTTP_ADDR": "",
+			"NATS_DUPLICATE_WINDOW": "100ms",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log, logs := testLogger(t)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, bcfg, log, io.Discard) }()
+		<-sim.Done()
+		// Let the pipeline publish what it read, then stop.
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(logs.String(), "transition") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		return sim
+	}
+
+	// First bridge: stopped 60 simulated seconds in, conversations mid-flight.
+	first := runOnce(60 * time.Second)
+	firstCount := len(first.Truth())
+	time.Sleep(300 * time.Millisecond) // past the 100ms duplicate window
+	// Second bridge: fresh memory, every frame again from the beginning.
+	second := runOnce(0)
+	truth := second.Truth()
+	if firstCount == 0 || firstCount >= len(truth) {
+		t.Fatalf("the first run caused %d of %d transitions; want a part", firstCount, len(truth))
+	}
+	compare(t, truth, readStream(t, natsURL, "GENESYS_INTERACTIONS"), "genesys.interactions")
+}
