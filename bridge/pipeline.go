@@ -92,8 +92,8 @@ type PipelineConfig struct {
 	Machine       MachineConfig
 	// State, if set, is asked for the persisted state of every interaction
 	// the pipeline meets for the first time.
-	State StateStore
-	Logger        *slog.Logger
+	State  StateStore
+	Logger *slog.Logger
 	// OnPublished, if set, is called once per transition after the stream
 	// acknowledged it, from a shard goroutine: it must not block.
 	OnPublished func(t *Transition, duplicate bool, ackedAt time.Time)

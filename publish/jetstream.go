@@ -112,9 +112,9 @@ type inflight struct {
 	interaction string
 	filter      string // <prefix>.*.*.<idToken>
 	expect      uint64 // expected last sequence on filter
-	fut     jetstream.PubAckFuture
-	sendErr error
-	r       *bridge.Receipt
+	fut         jetstream.PubAckFuture
+	sendErr     error
+	r           *bridge.Receipt
 }
 
 // ErrStreamConflict means an existing stream cannot be made to fit the
