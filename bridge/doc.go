@@ -48,5 +48,17 @@
 // # Not here
 //
 // Decoding Genesys payloads (package genesys), NATS (package publish),
-// configuration and wiring (cmd). State does not yet survive a restart.
+// configuration and wiring (cmd).
+//
+// # State across restarts
+//
+// Every transition carries the interaction's State after it. A StateStore
+// (package publish: the stream itself) returns the State of an
+// interaction's last transition, with its Version; the pipeline loads it the
+// first time it meets an interaction, so a restarted bridge continues with
+// the right fromStatus and applies nothing twice, however long it was down.
+// Each transition is sent with the Version it builds on (ExpectVersion); a
+// publisher that finds another writer ahead answers with a ConflictError,
+// and the pipeline adopts that writer's State and drops the transitions it
+// had derived from the older one.
 package bridge

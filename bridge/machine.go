@@ -77,6 +77,9 @@ type State struct {
 // interaction is the applied state of one interaction in memory.
 type interaction struct {
 	State
+	// owned: this Machine's writer has persisted a version itself, so its
+	// next writes build on state it knows is current.
+	owned       bool
 	lastSeen    time.Time
 	completedAt time.Time // observation time of the completion; zero if not completed
 }
@@ -276,21 +279,25 @@ func (m *Machine) Restore(id string, s State, now time.Time) {
 	m.states[id] = st
 }
 
-// Version returns the persisted version of an interaction's state, and
-// whether the Machine holds the interaction.
-func (m *Machine) Version(id string) (uint64, bool) {
+// Version returns the persisted version of an interaction's state, whether
+// this writer persisted it itself (owned), and whether the Machine holds the
+// interaction.
+func (m *Machine) Version(id string) (version uint64, owned, ok bool) {
 	st, ok := m.states[id]
 	if !ok {
-		return 0, false
+		return 0, false, false
 	}
-	return st.Version, true
+	return st.Version, st.owned, true
 }
 
-// SetVersion records that the interaction's state up to its last
-// transition is persisted as version v.
+// SetVersion records that this writer persisted the interaction's state up
+// to its last transition as version v.
 func (m *Machine) SetVersion(id string, v uint64) {
-	if st, ok := m.states[id]; ok && v > st.Version {
-		st.Version = v
+	if st, ok := m.states[id]; ok {
+		st.owned = true
+		if v > st.Version {
+			st.Version = v
+		}
 	}
 }
 

@@ -462,8 +462,8 @@ func (s *shard) restore(ctx context.Context, store StateStore, id string) bool {
 }
 
 func (s *shard) send(ctx context.Context, p *pending) {
-	if v, ok := s.machine.Version(p.t.InteractionID); ok {
-		p.t.ExpectVersion = v
+	if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && !owned {
+		p.t.CheckVersion, p.t.ExpectVersion = true, v
 	}
 	if err := s.pub.Publish(ctx, &p.t, p.r); err != nil {
 		p.r.Complete(false, 0, err)

@@ -38,9 +38,12 @@ type Transition struct {
 	// State is the interaction's state once this transition is applied,
 	// persisted with it (its Version is not set here).
 	State State
-	// ExpectVersion is the persisted version the publisher must find for
-	// this interaction (0: none yet); another writer having moved it is a
-	// conflict. Set by the pipeline when it sends the transition.
+	// CheckVersion asks the publisher to store the transition only if the
+	// persisted version of the interaction is ExpectVersion (0: none yet);
+	// another writer having moved it is a conflict. The pipeline sets it on
+	// the first transition it sends for an interaction (new, or restored
+	// from the store); later ones build on its own acknowledged writes.
+	CheckVersion  bool
 	ExpectVersion uint64
 }
 

@@ -18,6 +18,19 @@
 // with the same id, at once and then with backoff, until the caller's
 // context ends. A duplicate acknowledgement is a success.
 //
+// # State and compare-and-set
+// Each message carries the interaction's state after the transition
+// (Genesys-Bridge-State) and is published with
+// Nats-Expected-Last-Subject-Sequence on <prefix>.*.*.<idToken>: the server
+// stores it only if the interaction's last message is the one the writer
+// built on. Load reads that last message back (the stream is the state
+// store; its sequence is the state's version). A failed check is resolved
+// by reading the last message: our own message id means an earlier attempt
+// was stored (a duplicate, success); another means another writer is ahead
+// (a *bridge.ConflictError with its state). The stream's own duplicate
+// window still absorbs retries; the state check makes a restart safe however
+// long after the window.
+//
 // # Invariants
 //   - A Receipt is completed exactly once: acknowledged, or failed with the
 //     reason (a permanent error, or the caller's context ended).
@@ -25,6 +38,6 @@
 //     are reconciled at start; every other setting is left alone.
 //
 // # Not here
-// Per-interaction ordering (the pipeline keeps one transition per
-// interaction in flight) and state that survives a restart.
+// Per-interaction ordering of sends (the pipeline keeps one transition per
+// interaction in flight).
 package publish

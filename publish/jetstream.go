@@ -111,7 +111,8 @@ type inflight struct {
 	id          string
 	interaction string
 	filter      string // <prefix>.*.*.<idToken>
-	expect      uint64 // expected last sequence on filter
+	check       bool   // compare-and-set: expect is the last sequence on filter
+	expect      uint64
 	fut         jetstream.PubAckFuture
 	sendErr     error
 	r           *bridge.Receipt
@@ -239,7 +240,7 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge
 	msg.Header.Set(HeaderState, encodeState(&t.State))
 	msg.Data = t.AppendJSON(make([]byte, 0, 384))
 	p := &inflight{ctx: ctx, msg: msg, id: t.ID, interaction: t.InteractionID,
-		filter: j.interactionFilter(t.InteractionID), expect: t.ExpectVersion, r: r}
+		filter: j.interactionFilter(t.InteractionID), check: t.CheckVersion, expect: t.ExpectVersion, r: r}
 	p.fut, p.sendErr = j.send(p)
 	select {
 	case j.pending <- p:
@@ -307,10 +308,15 @@ func (j *JetStream) settle(p *inflight) {
 	}
 }
 
-// send publishes p with its message id and the compare-and-set on the
-// interaction's last sequence: the server stores it only if the last
-// message on <prefix>.*.*.<idToken> is the one this writer built on.
+// send publishes p with its message id and, when asked, the compare-and-set
+// on the interaction's last sequence: the server stores it only if the last
+// message on <prefix>.*.*.<idToken> is the one this writer built on. (The
+// check filters by wildcard, which costs the server; the pipeline asks for
+// it only where another writer may have moved the state.)
 func (j *JetStream) send(p *inflight) (jetstream.PubAckFuture, error) {
+	if !p.check {
+		return j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id))
+	}
 	return j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id), jetstream.WithExpectLastSequenceForSubject(p.expect, p.filter))
 }
 

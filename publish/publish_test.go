@@ -308,3 +308,55 @@ func TestPublishAcrossServerRestart(t *testing.T) {
 	}
 	t.Logf("%d retries", j.Retries())
 }
+
+// The stream is the state store: Load returns the state published with an
+// interaction's last transition; a compare-and-set on a stale version is a
+// conflict carrying the stream's state; a retry of a stored transition is a
+// duplicate, not a conflict.
+func TestStateAndCompareAndSet(t *testing.T) {
+	ns := startServer(t)
+	nc := ns.connect(t)
+	j, err := New(t.Context(), nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const id = "3f2a1b4c-1111-4222-8333-444455556666"
+	if _, found, err := j.Load(t.Context(), id); err != nil || found {
+		t.Fatalf("Load of an unknown interaction: found %v, %v", found, err)
+	}
+	t1 := transition(id, 1)
+	t1.State = bridge.State{Channel: bridge.ChannelVoice, Status: bridge.StatusQueued, Anchor: t1.OccurredAt, StepAt: t1.OccurredAt, Horizon: t1.OccurredAt}
+	t1.CheckVersion = true
+	r := publishWait(t, j, t1)
+	if r.Err() != nil || r.Duplicate() {
+		t.Fatalf("first: %v dup %v", r.Err(), r.Duplicate())
+	}
+	st, found, err := j.Load(t.Context(), id)
+	if err != nil || !found || st.Status != bridge.StatusQueued || !st.Anchor.Equal(t1.OccurredAt) || st.Version == 0 {
+		t.Fatalf("Load = %+v %v %v", st, found, err)
+	}
+	// The same transition again, built on version 0 (a retry after a lost ack).
+	if r := publishWait(t, j, t1); r.Err() != nil || !r.Duplicate() {
+		t.Fatalf("retry: err %v dup %v; want a duplicate", r.Err(), r.Duplicate())
+	}
+	// Another transition built on version 0: another writer is ahead.
+	t2 := transition(id, 2)
+	t2.ToStatus, t2.FromStatus = bridge.StatusRinging, bridge.StatusQueued
+	t2.ID = bridge.TransitionID(id, bridge.StatusQueued, bridge.StatusRinging, t2.OccurredAt)
+	t2.State = bridge.State{Channel: bridge.ChannelVoice, Status: bridge.StatusRinging}
+	t2.CheckVersion = true
+	r = publishWait(t, j, t2)
+	var conflict *bridge.ConflictError
+	if !errors.As(r.Err(), &conflict) || conflict.State.Status != bridge.StatusQueued || conflict.State.Version != st.Version {
+		t.Fatalf("stale compare-and-set: %v", r.Err())
+	}
+	// Built on the right version, it is stored.
+	t2.ExpectVersion = st.Version
+	if r := publishWait(t, j, t2); r.Err() != nil {
+		t.Fatal(r.Err())
+	}
+	if st, _, _ := j.Load(t.Context(), id); st.Status != bridge.StatusRinging {
+		t.Fatalf("after the second transition Load says %s", st.Status)
+	}
+}
