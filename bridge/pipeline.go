@@ -90,10 +90,15 @@ type PipelineConfig struct {
 	SweepInterval time.Duration
 	Filter        Filter
 	Machine       MachineConfig
-	// State, if set, is asked for the persisted state of every interaction
-	// the pipeline meets for the first time.
-	State  StateStore
-	Logger *slog.Logger
+	// State, if set, is asked for the persisted state of an interaction the
+	// pipeline meets for the first time, unless the interaction began after
+	// the pipeline started (plus ClockSkew): no earlier run can have
+	// published it, and a concurrent writer is caught by the compare-and-set.
+	State StateStore
+	// ClockSkew is the margin between Genesys's clock and this host's for
+	// that decision. Default 1m.
+	ClockSkew time.Duration
+	Logger    *slog.Logger
 	// OnPublished, if set, is called once per transition after the stream
 	// acknowledged it, from a shard goroutine: it must not block.
 	OnPublished func(t *Transition, duplicate bool, ackedAt time.Time)
@@ -113,7 +118,7 @@ type Stats struct {
 	Failed      atomic.Uint64 // the publisher gave up
 	Released    atomic.Uint64 // interactions released from memory
 	Restored    atomic.Uint64 // interactions whose state was loaded from the store
-	Conflicts   atomic.Uint64 // transitions dropped because another writer was ahead
+	Conflicts   atomic.Uint64 // compare-and-set failures: another writer was ahead
 	Open        atomic.Int64  // interactions held in memory
 	Outstanding atomic.Int64  // transitions not yet acknowledged
 }
@@ -144,8 +149,9 @@ type Pipeline struct {
 	log   *slog.Logger
 	stats Stats
 
-	mu     sync.Mutex
-	shards []*shard // while Run runs
+	mu      sync.Mutex
+	shards  []*shard  // while Run runs
+	started time.Time // when Run started
 }
 
 // NewPipeline returns a Pipeline.
@@ -161,6 +167,9 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Second
+	}
+	if cfg.ClockSkew <= 0 {
+		cfg.ClockSkew = time.Minute
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -200,6 +209,7 @@ func (p *Pipeline) Run(ctx context.Context, src Source, pub Publisher) error {
 
 	p.mu.Lock()
 	p.shards = shards
+	p.started = time.Now()
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
@@ -293,6 +303,14 @@ func shardOf(id string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
+// queue holds an interaction's transitions not yet acknowledged (the head
+// is in flight) and the last event that produced some, to derive them
+// again after a conflict.
+type queue struct {
+	pend []*pending
+	ev   Event
+}
+
 // pending is one transition handed to the publisher.
 type pending struct {
 	t Transition
@@ -307,7 +325,7 @@ type shard struct {
 	// queues holds, per interaction, transitions not yet acknowledged; the
 	// head is in flight. At most one transition per interaction is in
 	// flight, so retries cannot reorder an interaction's transitions.
-	queues      map[string][]*pending
+	queues      map[string]*queue
 	waitq       chan *pending
 	acks        chan *pending
 	outstanding int
@@ -323,7 +341,7 @@ func newShard(p *Pipeline, pub Publisher, limit int) *shard {
 		pub:     pub,
 		in:      make(chan Event, 64),
 		machine: NewMachine(p.cfg.Machine),
-		queues:  make(map[string][]*pending),
+		queues:  make(map[string]*queue),
 		// Sized so that neither the shard nor the waiter ever blocks on
 		// them: outstanding can overshoot limit by one event's transitions.
 		waitq:   make(chan *pending, limit+64),
@@ -390,7 +408,7 @@ func (s *shard) wait(ctx context.Context) {
 
 func (s *shard) handle(ctx context.Context, ev *Event) {
 	st := &s.p.stats
-	if store := s.p.cfg.State; store != nil && !s.machine.Known(ev.InteractionID) {
+	if store := s.p.cfg.State; store != nil && !s.machine.Known(ev.InteractionID) && s.mayBePersisted(ev) {
 		if !s.restore(ctx, store, ev.InteractionID) {
 			return // ctx ended: the pipeline is stopping
 		}
@@ -411,6 +429,13 @@ func (s *shard) handle(ctx context.Context, ev *Event) {
 	if verdict != VerdictApplied && ev.Backfilled {
 		s.p.log.Debug("back-filled event changed nothing", "interaction_id", ev.InteractionID, "verdict", verdict.String(), "status", string(ev.Status))
 	}
+	s.enqueue(ctx, ev)
+}
+
+// enqueue hands the transitions in s.buf to the publisher, at most one in
+// flight per interaction.
+func (s *shard) enqueue(ctx context.Context, ev *Event) {
+	st := &s.p.stats
 	for i := range s.buf {
 		t := &s.buf[i]
 		st.Transitions.Add(1)
@@ -426,11 +451,33 @@ func (s *shard) handle(ctx context.Context, ev *Event) {
 		s.outstanding++
 		st.Outstanding.Add(1)
 		q := s.queues[t.InteractionID]
-		s.queues[t.InteractionID] = append(q, p)
-		if len(q) == 0 {
+		if q == nil {
+			q = &queue{}
+			s.queues[t.InteractionID] = q
+		}
+		q.ev = *ev
+		q.pend = append(q.pend, p)
+		if len(q.pend) == 1 {
 			s.send(ctx, p)
 		}
 	}
+}
+
+// mayBePersisted reports whether an earlier run (or another writer) may
+// have published this interaction: it began before this pipeline started,
+// give or take the clock skew.
+func (s *shard) mayBePersisted(ev *Event) bool {
+	first := ev.Horizon
+	if len(ev.Steps) > 0 {
+		first = ev.Steps[0].At
+	}
+	if first.IsZero() {
+		first = ev.ObservedAt
+	}
+	s.p.mu.Lock()
+	started := s.p.started
+	s.p.mu.Unlock()
+	return first.Before(started.Add(s.p.cfg.ClockSkew))
 }
 
 // restore loads a persisted state, retrying while the store is
@@ -475,7 +522,7 @@ func (s *shard) complete(ctx context.Context, p *pending) {
 	st := &s.p.stats
 	var conflict *ConflictError
 	if errors.As(p.r.Err(), &conflict) {
-		s.conflict(conflict)
+		s.conflict(ctx, conflict)
 		return
 	}
 	if err := p.r.Err(); err != nil {
@@ -494,29 +541,32 @@ func (s *shard) complete(ctx context.Context, p *pending) {
 	}
 	s.outstanding--
 	st.Outstanding.Add(-1)
-	q := s.queues[p.t.InteractionID][1:]
-	if len(q) == 0 {
+	q := s.queues[p.t.InteractionID]
+	q.pend = q.pend[1:]
+	if len(q.pend) == 0 {
 		delete(s.queues, p.t.InteractionID)
 		return
 	}
-	s.queues[p.t.InteractionID] = q
-	s.send(ctx, q[0])
+	s.send(ctx, q.pend[0])
 }
 
-// conflict adopts the state another writer persisted and drops this
-// interaction's transitions still waiting: they were derived from a state
-// the stream has moved past (a replica that saw the same frames published
-// them under the same ids).
-func (s *shard) conflict(c *ConflictError) {
+// conflict adopts the state another writer persisted, drops this
+// interaction's transitions still waiting (they were derived from a state
+// the stream has moved past) and applies the interaction's last event again
+// on top of the adopted state: whatever it proves beyond that state is
+// published, with a compare-and-set on the adopted version.
+func (s *shard) conflict(ctx context.Context, c *ConflictError) {
 	st := &s.p.stats
 	q := s.queues[c.InteractionID]
 	delete(s.queues, c.InteractionID)
-	s.outstanding -= len(q)
-	st.Outstanding.Add(-int64(len(q)))
-	st.Conflicts.Add(uint64(len(q)))
+	s.outstanding -= len(q.pend)
+	st.Outstanding.Add(-int64(len(q.pend)))
+	st.Conflicts.Add(1)
 	s.machine.Restore(c.InteractionID, c.State, time.Now())
-	s.p.log.Warn("another writer is ahead for this interaction; adopted its state", "interaction_id", c.InteractionID,
-		"status", string(c.State.Status), "version", c.State.Version, "dropped", len(q))
+	s.buf, _ = s.machine.Apply(&q.ev, s.buf[:0])
+	s.p.log.Warn("another writer is ahead for this interaction; adopted its state and re-applied the last event", "interaction_id", c.InteractionID,
+		"status", string(c.State.Status), "version", c.State.Version, "dropped", len(q.pend), "re-derived", len(s.buf))
+	s.enqueue(ctx, &q.ev)
 }
 
 func (s *shard) sweep(now time.Time) {

@@ -254,3 +254,46 @@ func TestPipelineReleasesCompleted(t *testing.T) {
 		pub.wg.Wait()
 	})
 }
+
+// conflictPublisher answers the first publish of each interaction with a
+// conflict: another writer already published up to "ringing".
+type conflictPublisher struct {
+	mu        sync.Mutex
+	seen      map[string]bool
+	published []Transition
+}
+
+func (c *conflictPublisher) Publish(_ context.Context, t *Transition, r *Receipt) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.seen[t.InteractionID] {
+		c.seen[t.InteractionID] = true
+		r.Complete(false, 0, &ConflictError{InteractionID: t.InteractionID, State: State{
+			Channel: ChannelVoice, Status: StatusRinging, Anchor: t0.Add(2 * time.Second), StepAt: t0.Add(2 * time.Second),
+			Horizon: t0.Add(2 * time.Second), Version: 7}})
+		return nil
+	}
+	if !t.CheckVersion || t.ExpectVersion != 7 {
+		r.Complete(false, 0, fmt.Errorf("after a conflict the next publish must compare-and-set on version 7 (check %v, expect %d)", t.CheckVersion, t.ExpectVersion))
+		return nil
+	}
+	c.published = append(c.published, *t)
+	r.Complete(false, 8, nil)
+	return nil
+}
+
+// A writer that finds another ahead adopts its state and publishes only
+// what its last event proves beyond it.
+func TestPipelineConflictAdoptsAndRederives(t *testing.T) {
+	evs := conversation("c1", t0)[3:4] // the connected event: ivr, queued, ringing, connected
+	src := &sliceSource{events: evs, end: io.EOF}
+	pub := &conflictPublisher{seen: map[string]bool{}}
+	p := NewPipeline(PipelineConfig{})
+	_ = p.Run(context.Background(), src, pub)
+	if len(pub.published) != 1 || pub.published[0].FromStatus != StatusRinging || pub.published[0].ToStatus != StatusConnected {
+		t.Fatalf("published %v, want ringing>connected", describe(pub.published))
+	}
+	if c := p.Stats().Conflicts.Load(); c != 1 || p.Stats().Failed.Load() != 0 {
+		t.Fatalf("conflicts %d failed %d", c, p.Stats().Failed.Load())
+	}
+}
