@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -58,16 +59,51 @@ func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 }
 
 func startNATS(t *testing.T) string {
+	return startRestartableNATS(t).url
+}
+
+// testNATS is an embedded JetStream server that can be stopped and started
+// again on the same port and store.
+type testNATS struct {
+	t    *testing.T
+	mu   sync.Mutex
+	s    *server.Server
+	dir  string
+	addr string
+	url  string
+}
+
+func startRestartableNATS(t *testing.T) *testNATS {
 	t.Helper()
-	ns, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: t.TempDir()})
+	n := &testNATS{t: t, dir: t.TempDir()}
+	s, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: n.dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns.ClientURL()
+	n.s, n.addr, n.url = s, s.Addr().String(), s.ClientURL()
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *testNATS) stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.s != nil {
+		n.s.Shutdown()
+		n.s.WaitForShutdown()
+		n.s = nil
+	}
+}
+
+func (n *testNATS) start() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: n.addr, StoreDir: n.dir})
+	if err != nil {
+		n.t.Error(err)
+		return
+	}
+	n.s = s
 }
 
 // published is one message read back from the stream.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -19,14 +20,15 @@ import (
 // harness runs the whole bridge against a real-time simulator whose
 // conversations last a second or two, and an embedded JetStream.
 type harness struct {
-	t      *testing.T
-	sim    *genesystest.Server
-	nats   string
-	cfg    *Config
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
-	stats  *bridge.Stats
+	t          *testing.T
+	sim        *genesystest.Server
+	natsServer *testNATS
+	nats       string
+	cfg        *Config
+	logs       *syncBuffer
+	cancel     context.CancelFunc
+	done       chan error
+	stats      *bridge.Stats
 }
 
 func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string) *harness {
@@ -58,7 +60,8 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	h := &harness{t: t, sim: sim, nats: startNATS(t), done: make(chan error, 1)}
+	h := &harness{t: t, sim: sim, natsServer: startRestartableNATS(t), done: make(chan error, 1)}
+	h.nats = h.natsServer.url
 	pop := sim.Population()
 	vars := map[string]string{
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
@@ -165,43 +168,43 @@ func TestFaults(t *testing.T) {
 		{name: "abrupt drop", inject: func(h *harness) { h.sim.DropSockets() },
 			check: func(h *harness) {
 				if !h.logHas("genesys socket lost") || !h.logHas("back-fill done") {
-					t.Error("no reconnect or back-fill in the log")
+					h.t.Error("no reconnect or back-fill in the log")
 				}
 			}},
 		{name: "silent socket", inject: func(h *harness) { h.sim.SilenceSockets() },
 			check: func(h *harness) {
 				if !h.logHas("missed heartbeats") {
-					t.Error("the silent socket was not declared dead for missed heartbeats")
+					h.t.Error("the silent socket was not declared dead for missed heartbeats")
 				}
 			}},
 		{name: "socket_closing", inject: func(h *harness) { h.sim.AnnounceClosing(time.Second) },
 			check: func(h *harness) {
 				if !h.logHas("make-before-break; no gap") || h.logHas("genesys socket lost") {
-					t.Error("socket_closing did not lead to a gapless rollover")
+					h.t.Error("socket_closing did not lead to a gapless rollover")
 				}
 			}},
 		{name: "channel expiry ahead of time", sim: genesystest.Config{ChannelLifetime: 3 * time.Second}, inject: func(*harness) {},
 			check: func(h *harness) {
 				if !h.logHas("channel expiry approaching") || h.logHas("genesys socket lost") {
-					t.Error("channels were not replaced before expiry without a gap")
+					h.t.Error("channels were not replaced before expiry without a gap")
 				}
 			}},
 		{name: "channel expired (404 frame)", inject: func(h *harness) { h.sim.ExpireChannels() },
 			check: func(h *harness) {
 				if !h.logHas("channel gone (result 404)") {
-					t.Error("the 404 frame was not reported")
+					h.t.Error("the 404 frame was not reported")
 				}
 			}},
 		{name: "token rotation", sim: genesystest.Config{TokenLifetime: 4 * time.Second}, inject: func(*harness) {},
 			check: func(h *harness) {
 				if h.sim.TokensIssued() < 3 || !h.logHas("access token due for rotation") || h.logHas("genesys socket lost") {
-					t.Errorf("tokens issued %d; want rotations make-before-break without a gap", h.sim.TokensIssued())
+					h.t.Errorf("tokens issued %d; want rotations make-before-break without a gap", h.sim.TokensIssued())
 				}
 			}},
 		{name: "token revoked", inject: func(h *harness) { h.sim.RevokeTokens() },
 			check: func(h *harness) {
 				if h.sim.TokensIssued() < 2 {
-					t.Error("no new token after revocation")
+					h.t.Error("no new token after revocation")
 				}
 			}},
 		{name: "429 then 503 on REST during a reconnect", inject: func(h *harness) {
@@ -212,14 +215,31 @@ func TestFaults(t *testing.T) {
 			h.sim.DropSockets()
 		}, check: func(h *harness) {
 			if !h.logHas("retrying Genesys API call") {
-				t.Error("REST failures were not retried")
+				h.t.Error("REST failures were not retried")
 			}
 		}},
 		{name: "401 on REST", inject: func(h *harness) { h.sim.FailREST(401, 1); h.sim.DropSockets() }},
+		{name: "NATS restarted on the same store", env: map[string]string{"HTTP_ADDR": "127.0.0.1:0"}, inject: func(h *harness) {
+			h.natsServer.stop()
+			addr := logValue(h.t, h.logs, "serving /healthz", "addr")
+			deadline := time.Now().Add(10 * time.Second)
+			for readyz(addr) != http.StatusServiceUnavailable && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if code := readyz(addr); code != http.StatusServiceUnavailable {
+				h.t.Errorf("/readyz answered %d while NATS was down", code)
+			}
+			time.Sleep(2 * time.Second) // traffic goes on while NATS is down
+			h.natsServer.start()
+		}, check: func(h *harness) {
+			if !h.logHas("NATS disconnected") || !h.logHas("NATS reconnected") {
+				h.t.Error("the outage is not in the log")
+			}
+		}},
 		{name: "burst while disconnected", inject: func(h *harness) { h.sim.Blackout(2 * time.Second) },
 			check: func(h *harness) {
 				if !h.logHas("back-fill done") {
-					t.Error("no back-fill after the blackout")
+					h.t.Error("no back-fill after the blackout")
 				}
 			}},
 	}
@@ -342,4 +362,13 @@ func TestInteractionsDialect(t *testing.T) {
 			t.Error("reordered and duplicated events were not dropped as sequence regressions")
 		}
 	})
+}
+
+func readyz(addr string) int {
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
