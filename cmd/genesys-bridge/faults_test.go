@@ -29,6 +29,8 @@ type harness struct {
 	cancel     context.CancelFunc
 	done       chan error
 	stats      *bridge.Stats
+	// replicas are further bridges: finish stops them before comparing.
+	replicas []func() error
 }
 
 func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string) *harness {
@@ -133,6 +135,11 @@ func (h *harness) finish() {
 	h.cancel()
 	if err := <-h.done; err != nil {
 		t.Fatalf("run: %v", err)
+	}
+	for i, stop := range h.replicas {
+		if err := stop(); err != nil {
+			t.Fatalf("replica %d: %v", i+2, err)
+		}
 	}
 	compare(t, truth, readStream(t, h.nats, h.cfg.NATSStream), h.cfg.NATSPrefix)
 	h.checkNoSecrets()
@@ -371,4 +378,26 @@ func readyz(addr string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// Two bridges with the same configuration run at once (active-active):
+// both receive every frame, both publish, and the stream holds each
+// transition once: message ids agree, and the first transition of each
+// interaction is a compare-and-set. A fault on the way makes them diverge
+// for a while (one back-fills while the other streams).
+func TestTwoReplicas(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, genesystest.Config{}, map[string]string{"NATS_DUPLICATE_WINDOW": "10m"})
+	cfg2 := *h.cfg
+	log2, logs2 := testLogger(t)
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	done2 := make(chan error, 1)
+	go func() { done2 <- run(ctx2, &cfg2, log2, io.Discard) }()
+	h.replicas = append(h.replicas, func() error { cancel2(); return <-done2 })
+	h.waitTransitions(100)
+	h.sim.DropSockets() // both replicas lose their socket and back-fill
+	h.finish()
+	if strings.Count(logs2.String(), "genesys stream connected") < 2 {
+		t.Error("the second replica did not run alongside the first")
+	}
 }
