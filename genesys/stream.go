@@ -56,6 +56,13 @@ type StreamConfig struct {
 	// BackfillSlack starts the queried interval this long before the last
 	// frame seen. Default 1m.
 	BackfillSlack time.Duration
+	// ResumeFrom, if set, is when an earlier run last published: the first
+	// socket of each lane is then treated as after a gap, back-filling
+	// conversations that started since ResumeFrom - ResumeLookback (those
+	// open when the earlier run stopped included).
+	ResumeFrom time.Time
+	// ResumeLookback: see ResumeFrom. Default 4h.
+	ResumeLookback time.Duration
 	// BackfillHold bounds how long a new socket after a gap waits for the
 	// first back-fill pass before its live frames flow (so that history
 	// found by the back-fill is applied before newer live frames). Default 10s.
@@ -124,6 +131,9 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	}
 	if cfg.BackfillSlack <= 0 {
 		cfg.BackfillSlack = time.Minute
+	}
+	if cfg.ResumeLookback <= 0 {
+		cfg.ResumeLookback = 4 * time.Hour
 	}
 	if cfg.BackfillHold <= 0 {
 		cfg.BackfillHold = 10 * time.Second
@@ -233,6 +243,13 @@ func (l *lane) run(ctx context.Context) error {
 		}
 	}()
 	var gapFrom time.Time
+	if !s.cfg.ResumeFrom.IsZero() {
+		// Resuming after an earlier run: back-fill from well before it
+		// stopped (backfill subtracts BackfillSlack again).
+		gapFrom = s.cfg.ResumeFrom.Add(-s.cfg.ResumeLookback + s.cfg.BackfillSlack)
+		s.log.Info("resuming after an earlier run; back-filling since it stopped", "lane", l.index,
+			"last_published", s.cfg.ResumeFrom.UTC().Format(time.RFC3339Nano), "lookback", s.cfg.ResumeLookback.String())
+	}
 	attempt := 0
 	for {
 		if cur == nil {

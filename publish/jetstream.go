@@ -150,6 +150,19 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 	return j, nil
 }
 
+// LastStored returns when the stream stored its last message (zero if the
+// stream is empty): where an earlier run stopped.
+func (j *JetStream) LastStored(ctx context.Context) (time.Time, error) {
+	info, err := j.stream.Info(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stream info: %w", err)
+	}
+	if info.State.LastSeq == 0 {
+		return time.Time{}, nil
+	}
+	return info.State.LastTime, nil
+}
+
 // Retries counts publishes sent again after a failure.
 func (j *JetStream) Retries() uint64 { return j.retries.Load() }
 

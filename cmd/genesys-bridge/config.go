@@ -20,20 +20,21 @@ import (
 // README's configuration table lists the same variables; keep them in step
 // (TestREADMEListsEveryVariable checks).
 type Config struct {
-	GenesysDialect       string         `envconfig:"GENESYS_DIALECT" default:"notifications" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
-	GenesysRegion        string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
-	GenesysClientID      string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
-	GenesysClientSecret  genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
-	GenesysAPIURL        string         `envconfig:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
-	GenesysLoginURL      string         `envconfig:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
-	GenesysQueueIDs      []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
-	GenesysUserIDs       []string       `envconfig:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
-	GenesysTopics        []string       `envconfig:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
-	GenesysHeartbeat     time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" default:"30s" desc:"expected heartbeat period; silence for twice this kills the socket"`
-	GenesysMaxFrame      int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" default:"1048576" desc:"larger frames are rejected and counted"`
-	GenesysRefreshAhead  time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" default:"5m" desc:"replace the access token this long before it expires"`
-	GenesysChannelMargin time.Duration  `envconfig:"GENESYS_CHANNEL_MARGIN" default:"1h" desc:"replace a channel this long before its 24 h expiry"`
-	GenesysBackfillLag   time.Duration  `envconfig:"GENESYS_BACKFILL_LAG" default:"1m" desc:"after a gap, query analytics once the gap is this far behind now"`
+	GenesysDialect        string         `envconfig:"GENESYS_DIALECT" default:"notifications" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
+	GenesysRegion         string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
+	GenesysClientID       string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
+	GenesysClientSecret   genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
+	GenesysAPIURL         string         `envconfig:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
+	GenesysLoginURL       string         `envconfig:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
+	GenesysQueueIDs       []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
+	GenesysUserIDs        []string       `envconfig:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
+	GenesysTopics         []string       `envconfig:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
+	GenesysHeartbeat      time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" default:"30s" desc:"expected heartbeat period; silence for twice this kills the socket"`
+	GenesysMaxFrame       int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" default:"1048576" desc:"larger frames are rejected and counted"`
+	GenesysRefreshAhead   time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" default:"5m" desc:"replace the access token this long before it expires"`
+	GenesysChannelMargin  time.Duration  `envconfig:"GENESYS_CHANNEL_MARGIN" default:"1h" desc:"replace a channel this long before its 24 h expiry"`
+	GenesysResumeLookback time.Duration  `envconfig:"GENESYS_RESUME_LOOKBACK" default:"4h" desc:"on start, back-fill conversations that started this long before the stream's last message (0 disables)"`
+	GenesysBackfillLag    time.Duration  `envconfig:"GENESYS_BACKFILL_LAG" default:"1m" desc:"after a gap, query analytics once the gap is this far behind now"`
 
 	NATSURL          string        `envconfig:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
 	NATSCreds        string        `envconfig:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file"`
@@ -112,6 +113,9 @@ func (c *Config) validate() error {
 		if d.v <= 0 {
 			return configErr("%s must be a positive duration such as 30s (got %s)", d.name, d.v)
 		}
+	}
+	if c.GenesysResumeLookback < 0 {
+		return configErr("GENESYS_RESUME_LOOKBACK must be a duration such as 4h, or 0 to disable (got %s)", c.GenesysResumeLookback)
 	}
 	if c.GenesysHeartbeat < time.Second {
 		return configErr("GENESYS_HEARTBEAT_INTERVAL must be at least 1s (got %s)", c.GenesysHeartbeat)

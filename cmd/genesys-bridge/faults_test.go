@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -399,5 +400,32 @@ func TestTwoReplicas(t *testing.T) {
 	h.finish()
 	if strings.Count(logs2.String(), "genesys stream connected") < 2 {
 		t.Error("the second replica did not run alongside the first")
+	}
+}
+
+// A bridge stops while Genesys goes on; a new one (no memory) starts after
+// a downtime: it finds in the stream where the first one stopped and
+// back-fills from there, so the stream ends up with every transition once.
+func TestResumeAfterDowntime(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, genesystest.Config{Conversations: 150}, map[string]string{"GENESYS_RESUME_LOOKBACK": "10m"})
+	h.waitTransitions(150)
+	h.cancel()
+	if err := <-h.done; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	down := len(h.sim.Truth())
+	time.Sleep(2 * time.Second) // frames sent now reach nobody
+	if len(h.sim.Truth()) == down {
+		t.Fatal("no transitions happened during the downtime")
+	}
+	var log *slog.Logger
+	log = slogFor(t, &h.logs)
+	ctx, cancel := context.WithCancel(t.Context())
+	h.cancel, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- run(ctx, h.cfg, log, io.Discard) }()
+	h.finish()
+	if !h.logHas("resuming after an earlier run") {
+		t.Error("the second run did not resume from the stream")
 	}
 }

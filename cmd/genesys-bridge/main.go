@@ -164,7 +164,14 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 		stream, err = genesys.NewInteractionStream(genesys.InteractionsConfig{Client: client, APIURL: endpoints.API,
 			Filter: cfg.filter, PingInterval: cfg.GenesysHeartbeat, MaxFrameSize: cfg.GenesysMaxFrame, Logger: log})
 	} else {
+		var resume time.Time
+		if cfg.GenesysResumeLookback > 0 && !cfg.Demo {
+			if resume, err = pub.LastStored(ctx); err != nil {
+				return err
+			}
+		}
 		stream, err = genesys.NewStream(genesys.StreamConfig{Client: client, Topics: topics,
+			ResumeFrom: resume, ResumeLookback: cfg.GenesysResumeLookback,
 			HeartbeatInterval: cfg.GenesysHeartbeat, MaxFrameSize: cfg.GenesysMaxFrame,
 			ChannelMargin: cfg.GenesysChannelMargin, BackfillLag: cfg.GenesysBackfillLag,
 			OpenInteractions: pipe.OpenInteractions, Logger: log})
