@@ -429,3 +429,40 @@ func TestResumeAfterDowntime(t *testing.T) {
 		t.Error("the second run did not resume from the stream")
 	}
 }
+
+// The bridge on a three-node JetStream cluster with the stream on three
+// replicas (NATS_STREAM_REPLICAS=3) keeps publishing, losing nothing, while
+// one node is stopped and started again.
+func TestClusterNodeRestart(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, 3)
+	h := startHarness(t, genesystest.Config{}, map[string]string{"NATS_URL": cl.urls(), "NATS_STREAM_REPLICAS": "3"})
+	h.nats = cl.urls()
+	h.waitTransitions(100)
+	cl.stop(1)
+	time.Sleep(3 * time.Second)
+	cl.start(1)
+	h.finish()
+	info := streamInfoOf(t, cl.urls(), h.cfg.NATSStream)
+	if info.Config.Replicas != 3 {
+		t.Errorf("stream has %d replicas, want 3", info.Config.Replicas)
+	}
+}
+
+func streamInfoOf(t *testing.T, urls, name string) *jetstream.StreamInfo {
+	nc, err := nats.Connect(urls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	s, err := js.Stream(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
