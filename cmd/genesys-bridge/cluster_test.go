@@ -90,6 +90,12 @@ func (c *testCluster) stop(i int) {
 	}
 }
 
+func (c *testCluster) running(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i] != nil
+}
+
 // urls is the comma-separated client URLs of every node.
 func (c *testCluster) urls() string {
 	var out []string

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+)
+
+// replica is the bridge binary running as a child process.
+type replica struct {
+	t    *testing.T
+	name string
+	bin  string
+	env  []string
+	log  string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
+	err    error         // its exit status, valid after exited
+}
+
+func (r *replica) start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, err := os.OpenFile(r.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cmd := exec.Command(r.bin)
+	cmd.Env, cmd.Stdout, cmd.Stderr = r.env, f, f
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	r.cmd, r.exited = cmd, exited
+	go func() {
+		err := cmd.Wait()
+		f.Close()
+		r.mu.Lock()
+		if r.exited == exited {
+			r.err = err
+		}
+		r.mu.Unlock()
+		close(exited)
+	}()
+}
+
+func (r *replica) running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cmd != nil
+}
+
+// kill sends SIGKILL (kill -9): no drain, no cleanup.
+func (r *replica) kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Kill()
+		r.cmd = nil
+	}
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (r *replica) stop() error {
+	r.mu.Lock()
+	cmd, exited := r.cmd, r.exited
+	r.cmd = nil
+	r.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("%s did not stop within 30s of SIGTERM", r.name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return fmt.Errorf("%s exited with %v after SIGTERM", r.name, r.err)
+	}
+	return nil
+}
+
+func (r *replica) tail(n int) string {
+	b, _ := os.ReadFile(r.log)
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// TestChaos drives the simulator through many conversations while it
+// kills bridges with SIGKILL and restarts them, runs two replicas at once,
+// stops and restarts nodes of a three-node JetStream cluster (their stores
+// kept), and injects Genesys faults; then it compares the stream with the
+// ground truth. CHAOS_CONVERSATIONS sets the length (default 300: about
+// 40 s).
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos test builds and runs the bridge binary")
+	}
+	conversations := 300
+	if v := os.Getenv("CHAOS_CONVERSATIONS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("CHAOS_CONVERSATIONS: %v", err)
+		}
+		conversations = n
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "genesys-bridge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cl := startCluster(t, 3)
+	sim, err := genesystest.Start(genesystest.Config{Conversations: conversations, Rate: 8, Speed: 1, StepScale: 0.03,
+		HeartbeatInterval: 300 * time.Millisecond, DuplicateRate: 0.1, ReorderRate: 0.1, AnalyticsLag: 100 * time.Millisecond,
+		Seed: uint64(time.Now().UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	pop := sim.Population()
+	env := append(os.Environ(),
+		"GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
+		"GENESYS_API_URL="+sim.URL, "GENESYS_LOGIN_URL="+sim.URL,
+		"GENESYS_QUEUE_IDS="+strings.Join(pop.Queues, ","), "GENESYS_USER_IDS="+strings.Join(pop.Agents[:3], ","),
+		"GENESYS_HEARTBEAT_INTERVAL=1s", "GENESYS_BACKFILL_LAG=100ms", "GENESYS_RESUME_LOOKBACK=10m",
+		"NATS_URL="+cl.urls(), "NATS_STREAM_REPLICAS=3", "NATS_DUPLICATE_WINDOW=10m", "NATS_ACK_TIMEOUT=2s",
+		"HTTP_ADDR=", "LOG_LEVEL=info", "BRIDGE_SHUTDOWN_TIMEOUT=20s")
+	replicas := []*replica{
+		{t: t, name: "bridge-a", bin: bin, env: env, log: filepath.Join(dir, "a.log")},
+		{t: t, name: "bridge-b", bin: bin, env: env, log: filepath.Join(dir, "b.log")},
+	}
+	for _, r := range replicas {
+		r.start()
+	}
+	defer func() {
+		for _, r := range replicas {
+			r.kill()
+		}
+		if t.Failed() {
+			for _, r := range replicas {
+				t.Logf("%s log (tail):\n%s", r.name, r.tail(6000))
+			}
+		}
+	}()
+
+	// Chaos, one action every 2.5 s until the simulator is done.
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	counts := map[string]int{}
+	actions := []struct {
+		name string
+		do   func()
+	}{
+		{"kill -9 one bridge, restart it 1s later", func() {
+			r := replicas[rng.IntN(2)]
+			r.kill()
+			time.AfterFunc(time.Second, r.start)
+		}},
+		{"kill -9 both bridges, restart them 2s later", func() {
+			for _, r := range replicas {
+				r.kill()
+			}
+			time.AfterFunc(2*time.Second, func() {
+				for _, r := range replicas {
+					r.start()
+				}
+			})
+		}},
+		{"stop a NATS node, restart it on its store 2s later", func() {
+			i := rng.IntN(3)
+			cl.stop(i)
+			time.AfterFunc(2*time.Second, func() { cl.start(i) })
+		}},
+		{"Genesys fault", func() {
+			_ = sim.InjectFault([]string{"drop", "silence", "closing", "expire-channel", "revoke-token", "rest-503", "blackout"}[rng.IntN(7)])
+		}},
+	}
+	time.Sleep(3 * time.Second) // let the cluster elect and the stream appear
+	for done := false; !done; {
+		select {
+		case <-sim.Done():
+			done = true
+		case <-time.After(2500 * time.Millisecond):
+			a := actions[rng.IntN(len(actions))]
+			a.do()
+			counts[a.name]++
+		}
+	}
+	// Everything back up; wait for the stream to hold the truth.
+	time.Sleep(3 * time.Second)
+	for i := range 3 {
+		if !cl.running(i) {
+			cl.start(i)
+		}
+	}
+	for _, r := range replicas {
+		if !r.running() {
+			r.start()
+		}
+	}
+	truth := sim.Truth()
+	nc, err := nats.Connect(cl.urls())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	deadline := time.Now().Add(90 * time.Second)
+	for streamMsgs(t, js, "GENESYS_INTERACTIONS") < len(truth) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	for _, r := range replicas {
+		if err := r.stop(); err != nil {
+			t.Error(err)
+		}
+	}
+	got := readStream(t, cl.urls(), "GENESYS_INTERACTIONS")
+	wrongFrom := 0
+	type key struct{ id, to string }
+	froms := map[key]map[string]bool{}
+	for _, tr := range truth {
+		k := key{tr.InteractionID, string(tr.To)}
+		if froms[k] == nil {
+			froms[k] = map[string]bool{}
+		}
+		froms[k][string(tr.From)] = true
+	}
+	for _, p := range got {
+		from := ""
+		if p.Body.FromStatus != nil {
+			from = *p.Body.FromStatus
+		}
+		if f := froms[key{p.Body.InteractionID, p.Body.ToStatus}]; f != nil && !f[from] {
+			wrongFrom++
+		}
+	}
+	t.Logf("chaos: conversations %d, actions %v", conversations, counts)
+	t.Logf("wrong fromStatus %d", wrongFrom)
+	compare(t, truth, got, "genesys.interactions")
+	if wrongFrom > 0 {
+		t.Errorf("%d transitions with a wrong fromStatus", wrongFrom)
+	}
+}
