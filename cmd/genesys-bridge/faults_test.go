@@ -244,6 +244,15 @@ func TestFaults(t *testing.T) {
 				h.t.Error("the outage is not in the log")
 			}
 		}},
+		{name: "NATS outage beyond the buffer", env: map[string]string{"NATS_MAX_PENDING": "32"}, inject: func(h *harness) {
+			h.natsServer.stop()
+			time.Sleep(4 * time.Second) // 32 transitions outstanding: reading from Genesys pauses
+			h.natsServer.start()
+		}, check: func(h *harness) {
+			if !h.logHas("NATS disconnected") {
+				h.t.Error("the outage is not in the log")
+			}
+		}},
 		{name: "burst while disconnected", inject: func(h *harness) { h.sim.Blackout(2 * time.Second) },
 			check: func(h *harness) {
 				if !h.logHas("back-fill done") {
