@@ -87,13 +87,13 @@ func TestValidatePrefix(t *testing.T) {
 // natsServer runs an embedded JetStream server; restart brings it back on
 // the same port and store.
 type natsServer struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	addr string
 	s    *server.Server
 }
 
-func startServer(t *testing.T) *natsServer {
+func startServer(t testing.TB) *natsServer {
 	t.Helper()
 	ns := &natsServer{t: t, dir: t.TempDir()}
 	s, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: ns.dir})
