@@ -117,7 +117,9 @@ func NewMachine(cfg MachineConfig) *Machine {
 //     to a different status is a transition anchored at the step's time.
 //  4. If the event's current Status still differs, that is a transition too
 //     (hold and unhold carry no forward-only timestamp, so they are applied
-//     in arrival order), except a hold already seen to end.
+//     in arrival order), except a hold already seen to end, and except
+//     for a back-filled event that proves nothing newer than the state: it
+//     may have been fetched before live frames already applied.
 func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 	st, ok := m.states[ev.InteractionID]
 	if !ok {
@@ -132,6 +134,10 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 	if ev.Horizon.Before(st.Horizon) {
 		return out, VerdictStale
 	}
+	// A back-filled observation was fetched at some moment and may be older
+	// than live frames already applied; unless it carries a forward fact the
+	// state lacks, its untimed current status (hold, unhold) proves nothing.
+	overlay := !ev.Backfilled || ev.Horizon.After(st.Horizon) || st.Status == ""
 	if ev.Horizon.After(st.Horizon) {
 		st.Horizon = ev.Horizon
 	}
@@ -150,7 +156,7 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 		last := i == len(ev.Steps)-1 && ev.Status == s.Status
 		out = m.emit(out, st, ev, s.Status, s.At, s.At, !last)
 	}
-	if ev.Status != st.Status {
+	if ev.Status != st.Status && overlay {
 		staleHold := ev.Status == StatusHeld && !st.EndedHold.IsZero() && !ev.StatusAt.After(st.EndedHold)
 		if !staleHold {
 			anchor := st.Anchor

@@ -123,6 +123,24 @@ func TestMachineApply(t *testing.T) {
 			want: []string{"null>queued", "queued>ringing", "ringing>queued", "queued>ringing"},
 		},
 	}
+	backfilled := func(ev Event) Event { ev.Backfilled = true; return ev }
+	tests = append(tests, []struct {
+		name     string
+		events   []Event
+		want     []string
+		verdicts []Verdict
+	}{
+		{
+			name:   "a back-filled snapshot fetched before a live hold does not unhold",
+			events: []Event{connected, held, backfilled(connected), wrapup},
+			want:   []string{"null>ivr", "ivr>queued", "queued>ringing", "ringing>connected", "connected>held", "held>wrapup"},
+		},
+		{
+			name:   "a back-filled snapshot with a newer fact applies its status",
+			events: []Event{ringing, backfilled(held)},
+			want:   []string{"null>ivr", "ivr>queued", "queued>ringing", "ringing>connected", "connected>held"},
+		},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := NewMachine(MachineConfig{})
