@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,9 @@ type Frame struct {
 	Event bridge.Event
 	// Reason explains FrameChannelGone and FrameSocketClosing.
 	Reason string
+	// Fingerprint identifies the notification (topic and body) for an
+	// event frame: the same notification on two sockets has the same one.
+	Fingerprint uint64
 }
 
 type envelope struct {
@@ -111,6 +115,10 @@ func DecodeNotification(data []byte, observedAt time.Time) (Frame, error) {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", truncate(topic, 200), err)
 		}
 		f.Kind, f.Event = FrameEvent, ev
+		h := fnv.New64a()
+		h.Write([]byte(topic))
+		h.Write(env.EventBody)
+		f.Fingerprint = h.Sum64()
 		return f, nil
 	}
 	f.Kind = FrameIgnored

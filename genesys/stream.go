@@ -332,7 +332,9 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 	var next *conn
 	for attempt := 1; ; attempt++ {
 		var err error
-		if next, err = l.open(ctx, false); err == nil {
+		// Gated: the new socket's frames wait until the old socket has
+		// delivered its last ones, so the two never interleave.
+		if next, err = l.open(ctx, true); err == nil {
 			break
 		}
 		if ctx.Err() != nil || permanent(err) {
@@ -346,6 +348,11 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 	}
 	died := cur.isDead()
 	cur.close(errRolledOver)
+	// Both sockets carried the notifications sent while both were open:
+	// the new one skips those the old one delivered, so no older frame is
+	// applied again after newer ones.
+	next.skipDelivered(cur.deliveredSince(next.opened))
+	next.release()
 	s.rollovers.Add(1)
 	if died {
 		s.log.Warn("genesys channel replaced after the old socket died", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID,
@@ -369,6 +376,77 @@ type conn struct {
 	gate    chan struct{} // closed when live frames may flow
 	gateMu  sync.Once
 	wg      sync.WaitGroup
+
+	// recent are fingerprints of the event frames delivered lately (a
+	// ring), for the socket that replaces this one; skip counts the
+	// notifications the replaced socket already delivered.
+	fpMu      sync.Mutex
+	recent    []delivered
+	next      int
+	skip      map[uint64]int
+	skipUntil time.Time
+}
+
+type delivered struct {
+	fp uint64
+	at time.Time
+}
+
+const recentFrames = 4096
+
+// remember records a delivered event frame.
+func (c *conn) remember(fp uint64, at time.Time) {
+	c.fpMu.Lock()
+	defer c.fpMu.Unlock()
+	if len(c.recent) < recentFrames {
+		c.recent = append(c.recent, delivered{fp, at})
+		return
+	}
+	c.recent[c.next] = delivered{fp, at}
+	c.next = (c.next + 1) % recentFrames
+}
+
+// deliveredSince counts the fingerprints delivered at or after t.
+func (c *conn) deliveredSince(t time.Time) map[uint64]int {
+	c.fpMu.Lock()
+	defer c.fpMu.Unlock()
+	out := map[uint64]int{}
+	for _, d := range c.recent {
+		if !d.at.Before(t) {
+			out[d.fp]++
+		}
+	}
+	return out
+}
+
+// skipDelivered makes the socket drop notifications already delivered by
+// the socket it replaces (for a while: past that, everything flows).
+func (c *conn) skipDelivered(fps map[uint64]int) {
+	c.fpMu.Lock()
+	defer c.fpMu.Unlock()
+	c.skip, c.skipUntil = fps, time.Now().Add(5*time.Second)
+}
+
+// alreadyDelivered reports (and consumes) a notification the replaced
+// socket delivered.
+func (c *conn) alreadyDelivered(fp uint64, now time.Time) bool {
+	c.fpMu.Lock()
+	defer c.fpMu.Unlock()
+	if len(c.skip) == 0 {
+		return false
+	}
+	if now.After(c.skipUntil) {
+		c.skip = nil
+		return false
+	}
+	if c.skip[fp] == 0 {
+		return false
+	}
+	c.skip[fp]--
+	if c.skip[fp] == 0 {
+		delete(c.skip, fp)
+	}
+	return true
 }
 
 // release lets the socket's frames flow.
@@ -501,9 +579,13 @@ func (s *Stream) readLoop(ctx context.Context, c *conn, wd *watchdog) error {
 		}
 		switch f.Kind {
 		case FrameEvent:
+			if c.alreadyDelivered(f.Fingerprint, now) {
+				continue
+			}
 			if !s.deliver(ctx, wd, item{ev: f.Event}) {
 				return ctx.Err()
 			}
+			c.remember(f.Fingerprint, now)
 		case FrameSocketClosing:
 			s.log.Info("genesys announced socket_closing", "channel_id", c.ch.ID, "reason", f.Reason)
 			c.once.Do(func() { close(c.closing) })
