@@ -48,6 +48,10 @@ type Event struct {
 	// Detail is the raw per-participant state, for consumers that need more
 	// than the canonical status ("customer:connected", "agent:alerting").
 	Detail []string
+
+	// replayed marks an event applied again after a conflict: like a
+	// back-filled one, its untimed status proves nothing on its own.
+	replayed bool
 }
 
 // Validate checks the invariants every dialect must establish. It returns a

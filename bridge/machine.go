@@ -137,7 +137,7 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 	// A back-filled observation was fetched at some moment and may be older
 	// than live frames already applied; unless it carries a forward fact the
 	// state lacks, its untimed current status (hold, unhold) proves nothing.
-	overlay := !ev.Backfilled || ev.Horizon.After(st.Horizon) || st.Status == ""
+	overlay := !(ev.Backfilled || ev.replayed) || ev.Horizon.After(st.Horizon) || st.Status == ""
 	if ev.Horizon.After(st.Horizon) {
 		st.Horizon = ev.Horizon
 	}

@@ -563,6 +563,7 @@ func (s *shard) conflict(ctx context.Context, c *ConflictError) {
 	st.Outstanding.Add(-int64(len(q.pend)))
 	st.Conflicts.Add(1)
 	s.machine.Restore(c.InteractionID, c.State, time.Now())
+	q.ev.replayed = true // the other writer may have applied newer frames
 	s.buf, _ = s.machine.Apply(&q.ev, s.buf[:0])
 	s.p.log.Warn("another writer is ahead for this interaction; adopted its state and re-applied the last event", "interaction_id", c.InteractionID,
 		"status", string(c.State.Status), "version", c.State.Version, "dropped", len(q.pend), "re-derived", len(s.buf))

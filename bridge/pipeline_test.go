@@ -261,6 +261,7 @@ type conflictPublisher struct {
 	mu        sync.Mutex
 	seen      map[string]bool
 	published []Transition
+	ahead     *State // the other writer's state (default: ringing at 2s)
 }
 
 func (c *conflictPublisher) Publish(_ context.Context, t *Transition, r *Receipt) error {
@@ -268,9 +269,12 @@ func (c *conflictPublisher) Publish(_ context.Context, t *Transition, r *Receipt
 	defer c.mu.Unlock()
 	if !c.seen[t.InteractionID] {
 		c.seen[t.InteractionID] = true
-		r.Complete(false, 0, &ConflictError{InteractionID: t.InteractionID, State: State{
-			Channel: ChannelVoice, Status: StatusRinging, Anchor: t0.Add(2 * time.Second), StepAt: t0.Add(2 * time.Second),
-			Horizon: t0.Add(2 * time.Second), Version: 7}})
+		ahead := State{Channel: ChannelVoice, Status: StatusRinging, Anchor: t0.Add(2 * time.Second), StepAt: t0.Add(2 * time.Second),
+			Horizon: t0.Add(2 * time.Second), Version: 7}
+		if c.ahead != nil {
+			ahead = *c.ahead
+		}
+		r.Complete(false, 0, &ConflictError{InteractionID: t.InteractionID, State: ahead})
 		return nil
 	}
 	if !t.CheckVersion || t.ExpectVersion != 7 {
@@ -295,5 +299,20 @@ func TestPipelineConflictAdoptsAndRederives(t *testing.T) {
 	}
 	if c := p.Stats().Conflicts.Load(); c != 1 || p.Stats().Failed.Load() != 0 {
 		t.Fatalf("conflicts %d failed %d", c, p.Stats().Failed.Load())
+	}
+}
+
+// The other writer already applied a hold that this writer's last event
+// predates: re-applying that event must not unhold.
+func TestPipelineConflictDoesNotUnhold(t *testing.T) {
+	ev := conversation("c1", t0)[3] // connected, steps up to 3s
+	src := &sliceSource{events: []Event{ev}, end: io.EOF}
+	held := State{Channel: ChannelVoice, Status: StatusHeld, Anchor: t0.Add(5 * time.Second), StepAt: t0.Add(3 * time.Second),
+		Horizon: t0.Add(3 * time.Second), Version: 7}
+	pub := &conflictPublisher{seen: map[string]bool{}, ahead: &held}
+	p := NewPipeline(PipelineConfig{})
+	_ = p.Run(context.Background(), src, pub)
+	if len(pub.published) != 0 {
+		t.Fatalf("published %v after adopting a newer hold", describe(pub.published))
 	}
 }
