@@ -334,8 +334,8 @@ func (j *JetStream) send(p *inflight) (jetstream.PubAckFuture, error) {
 }
 
 // retryable reports whether a publish error may pass. Server errors other
-// than "unavailable" (a missing leader) are permanent: a message over the
-// size limit will never fit.
+// than "unavailable" (a missing leader) and "duplicate in process" are
+// permanent: a message over the size limit will never fit.
 func retryable(err error) bool {
 	switch {
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject):
@@ -343,10 +343,17 @@ func retryable(err error) bool {
 	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.Code == 503
+		// 503: no leader; 10158: the same message id is being stored right
+		// now (another replica's publish, still in consensus): a retry is
+		// then acknowledged as a duplicate.
+		return apiErr.Code == 503 || apiErr.ErrorCode == errDuplicateInProcess
 	}
 	return true
 }
+
+// errDuplicateInProcess is the server's "duplicate message id is in
+// process" code.
+const errDuplicateInProcess = 10158
 
 func backoff(attempt int, base, cap time.Duration) time.Duration {
 	d := base

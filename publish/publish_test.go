@@ -360,3 +360,23 @@ func TestStateAndCompareAndSet(t *testing.T) {
 		t.Fatalf("after the second transition Load says %s", st.Status)
 	}
 }
+
+func TestRetryable(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{nats.ErrTimeout, true},
+		{nats.ErrDisconnected, true},
+		{nats.ErrNoResponders, true},
+		{nats.ErrConnectionClosed, false},
+		{nats.ErrMaxPayload, false},
+		{&jetstream.APIError{Code: 503, ErrorCode: 10008}, true},
+		{&jetstream.APIError{Code: 409, ErrorCode: 10158}, true},
+		{&jetstream.APIError{Code: 400, ErrorCode: 10054}, false},
+	} {
+		if got := retryable(tt.err); got != tt.want {
+			t.Errorf("retryable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}

@@ -234,6 +234,12 @@ func TestChaos(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// The cluster may still be electing after the last node restart.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, err := js.Stream(t.Context(), "GENESYS_INTERACTIONS"); err == nil {
+			break
+		}
+	}
 	got := readStream(t, cl.urls(), "GENESYS_INTERACTIONS")
 	wrongFrom := 0
 	type key struct{ id, to string }
