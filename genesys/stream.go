@@ -351,7 +351,7 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 	// Both sockets carried the notifications sent while both were open:
 	// the new one skips those the old one delivered, so no older frame is
 	// applied again after newer ones.
-	next.skipDelivered(cur.deliveredSince(next.opened))
+	next.skipDelivered(cur.deliveredSince(next.dialed))
 	next.release()
 	s.rollovers.Add(1)
 	if died {
@@ -368,6 +368,7 @@ type conn struct {
 	ch      Channel
 	sock    *socket
 	opened  time.Time
+	dialed  time.Time // when dialing began: the server may send from then on
 	last    atomic.Int64
 	dead    chan struct{}
 	err     error // why the socket ended; valid after dead is closed
@@ -508,6 +509,7 @@ func (l *lane) open(ctx context.Context, gated bool) (*conn, error) {
 	if permitted == 0 {
 		return nil, fmt.Errorf("%w: all %d topics rejected (check the OAuth client's permissions and the ids)", ErrNoTopicPermitted, len(l.topics))
 	}
+	dialed := time.Now()
 	ws, resp, err := s.cfg.Dialer.DialContext(ctx, ch.ConnectURI, nil)
 	if err != nil {
 		if resp != nil {
@@ -515,7 +517,7 @@ func (l *lane) open(ctx context.Context, gated bool) (*conn, error) {
 		}
 		return nil, fmt.Errorf("connect socket: %s", scrubURLError(err))
 	}
-	c := &conn{ch: ch, sock: &socket{conn: ws}, opened: time.Now(), dead: make(chan struct{}), closing: make(chan struct{}),
+	c := &conn{ch: ch, sock: &socket{conn: ws}, opened: time.Now(), dialed: dialed, dead: make(chan struct{}), closing: make(chan struct{}),
 		gate: make(chan struct{})}
 	if !gated {
 		c.release()
