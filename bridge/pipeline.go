@@ -409,9 +409,13 @@ func (s *shard) wait(ctx context.Context) {
 func (s *shard) handle(ctx context.Context, ev *Event) {
 	st := &s.p.stats
 	if store := s.p.cfg.State; store != nil && !s.machine.Known(ev.InteractionID) && s.mayBePersisted(ev) {
-		if !s.restore(ctx, store, ev.InteractionID) {
+		found, ok := s.restore(ctx, store, ev.InteractionID)
+		if !ok {
 			return // ctx ended: the pipeline is stopping
 		}
+		// The stored state may be ahead of this event (another writer saw
+		// newer frames): like a replay, its untimed status proves nothing.
+		ev.replayed = found
 	}
 	before, _ := s.machine.Len()
 	var verdict Verdict
@@ -482,7 +486,7 @@ func (s *shard) mayBePersisted(ev *Event) bool {
 
 // restore loads a persisted state, retrying while the store is
 // unreachable (the shard stalls, which is the backpressure).
-func (s *shard) restore(ctx context.Context, store StateStore, id string) bool {
+func (s *shard) restore(ctx context.Context, store StateStore, id string) (found, ok bool) {
 	for attempt := 1; ; attempt++ {
 		state, found, err := store.Load(ctx, id)
 		if err == nil {
@@ -493,16 +497,16 @@ func (s *shard) restore(ctx context.Context, store StateStore, id string) bool {
 				s.p.stats.Open.Add(int64(after - before))
 				s.p.stats.Restored.Add(1)
 			}
-			return true
+			return found, true
 		}
 		if ctx.Err() != nil {
-			return false
+			return false, false
 		}
 		wait := min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second)
 		s.p.log.Warn("load interaction state failed; retrying", "interaction_id", id, "attempt", attempt, "wait", wait.String(), "err", err)
 		select {
 		case <-ctx.Done():
-			return false
+			return false, false
 		case <-time.After(wait):
 		}
 	}

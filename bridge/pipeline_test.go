@@ -316,3 +316,28 @@ func TestPipelineConflictDoesNotUnhold(t *testing.T) {
 		t.Fatalf("published %v after adopting a newer hold", describe(pub.published))
 	}
 }
+
+// heldStore says the stream already holds the interaction as held.
+type heldStore struct{}
+
+func (heldStore) Load(context.Context, string) (State, bool, error) {
+	return State{Channel: ChannelVoice, Status: StatusHeld, Anchor: t0.Add(5 * time.Second), StepAt: t0.Add(3 * time.Second),
+		Horizon: t0.Add(3 * time.Second), Version: 7}, true, nil
+}
+
+// The first event after loading a state may be older than that state
+// (another writer saw newer frames): it must not unhold.
+func TestPipelineEventAfterLoadDoesNotUnhold(t *testing.T) {
+	ev := conversation("c1", t0)[3] // connected, steps up to 3s: a pre-hold frame
+	src := &sliceSource{events: []Event{ev}, end: io.EOF}
+	pub := newFakePublisher(9)
+	p := NewPipeline(PipelineConfig{State: heldStore{}})
+	_ = p.Run(context.Background(), src, pub)
+	pub.wg.Wait()
+	if got := pub.snapshot(); len(got) != 0 {
+		t.Fatalf("published %v after loading a newer hold", describe(got))
+	}
+	if p.Stats().Restored.Load() != 1 {
+		t.Fatal("the state was not loaded")
+	}
+}
