@@ -59,6 +59,9 @@
 // the right fromStatus and applies nothing twice, however long it was down.
 // Each transition is sent with the Version it builds on (ExpectVersion); a
 // publisher that finds another writer ahead answers with a ConflictError,
-// and the pipeline adopts that writer's State and drops the transitions it
-// had derived from the older one.
+// and the pipeline adopts that writer's State, drops the transitions it
+// had derived from the older one and applies the last event again on top.
+// An event applied right after a load or a conflict, like a back-filled
+// one, may be older than the state (another writer saw newer frames), so
+// without a newer timestamp its untimed status (hold, unhold) is ignored.
 package bridge
