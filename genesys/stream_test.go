@@ -103,7 +103,9 @@ func newStream(t *testing.T, sim *genesystest.Server, topics []string, tweak fun
 	})
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret", Logger: log})
-	cfg := StreamConfig{Client: c, Topics: topics, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, Logger: log}
+	// Back-fill is not under test here: keep its hold on a new socket short.
+	cfg := StreamConfig{Client: c, Topics: topics, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+		BackfillLag: 50 * time.Millisecond, BackfillHold: 500 * time.Millisecond, Logger: log}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -128,7 +130,7 @@ func runStream(t *testing.T, s *Stream) (context.CancelFunc, <-chan error) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

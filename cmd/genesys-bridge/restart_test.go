@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
 )
 
@@ -39,17 +42,34 @@ func TestRestartContinuesFromTheStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		log, logs := testLogger(t)
+		log, _ := testLogger(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, bcfg, log, io.Discard) }()
 		<-sim.Done()
-		// Let the pipeline publish what it read, then stop.
-		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(logs.String(), "transition") && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+		// Let the bridge publish everything the simulator caused, then stop.
+		nc, err := nats.Connect(natsURL)
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(500 * time.Millisecond)
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		deadline := time.Now().Add(60 * time.Second)
+		if until == 0 {
+			for streamMsgs(t, js, "GENESYS_INTERACTIONS") < len(sim.Truth()) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+		} else {
+			// Cut short, the simulator may have recorded a change whose
+			// frame it never sent: wait until the stream stops growing.
+			last, since := -1, time.Now()
+			for time.Since(since) < 1500*time.Millisecond && time.Now().Before(deadline) {
+				if n := streamMsgs(t, js, "GENESYS_INTERACTIONS"); n != last {
+					last, since = n, time.Now()
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("run: %v", err)
