@@ -2,6 +2,7 @@ package genesys
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -11,14 +12,18 @@ const detailsChunk = 50
 // startBackfill fills the gap [from, to] of lane l in the background and
 // calls release once the first pass is delivered (or BackfillHold passed).
 func (s *Stream) startBackfill(ctx context.Context, l *lane, from, to time.Time, release func()) {
-	hold := time.AfterFunc(s.cfg.BackfillHold, func() {
-		s.log.Warn("back-fill still running after the hold; live frames flow before it ends", "hold", s.cfg.BackfillHold.String(), "lane", l.index)
-		release()
+	var once sync.Once
+	var hold *time.Timer
+	done := func() { once.Do(func() { hold.Stop(); release() }) }
+	hold = time.AfterFunc(s.cfg.BackfillHold, func() {
+		once.Do(func() {
+			s.log.Warn("back-fill's first pass still running after the hold; live frames flow before it ends", "hold", s.cfg.BackfillHold.String(), "lane", l.index)
+			release()
+		})
 	})
 	s.bf.Go(func() {
-		defer release()
-		defer hold.Stop()
-		s.backfill(ctx, l, from, to, release)
+		defer done()
+		s.backfill(ctx, l, from, to, done)
 	})
 }
 
