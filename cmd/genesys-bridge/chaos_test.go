@@ -235,12 +235,15 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	// The cluster may still be electing after the last node restart.
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if _, err := js.Stream(t.Context(), "GENESYS_INTERACTIONS"); err == nil {
+	var got []published
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		if got, err = tryReadStream(t.Context(), cl.urls(), "GENESYS_INTERACTIONS"); err == nil {
 			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read the stream: %v", err)
+		}
 	}
-	got := readStream(t, cl.urls(), "GENESYS_INTERACTIONS")
 	wrongFrom := 0
 	type key struct{ id, to string }
 	froms := map[key]map[string]bool{}

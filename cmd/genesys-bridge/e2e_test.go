@@ -128,35 +128,43 @@ type published struct {
 // connection and an ordered consumer.
 func readStream(t *testing.T, url, stream string) []published {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	out, err := tryReadStream(t.Context(), url, stream)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+func tryReadStream(ctx context.Context, url, stream string) ([]published, error) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return nil, err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	total := int(info.State.Msgs)
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var out []published
 	for len(out) < total {
 		batch, err := cons.Fetch(min(500, total-len(out)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		n := 0
 		for m := range batch.Messages() {
@@ -165,18 +173,18 @@ func readStream(t *testing.T, url, stream string) []published {
 			p.Subject = m.Subject()
 			p.MsgID = m.Headers().Get(jetstream.MsgIDHeader)
 			if err := json.Unmarshal(m.Data(), &p.Body); err != nil {
-				t.Fatalf("message %q is not JSON: %v", m.Data(), err)
+				return nil, fmt.Errorf("message %q is not JSON: %v", m.Data(), err)
 			}
 			out = append(out, p)
 		}
 		if err := batch.Error(); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if n == 0 {
-			t.Fatalf("read %d of %d messages, then nothing", len(out), total)
+			return nil, fmt.Errorf("read %d of %d messages, then nothing", len(out), total)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) int {
