@@ -3,8 +3,12 @@ package genesys
 import (
 	"context"
 	"io"
+	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
@@ -81,4 +85,26 @@ func (f *feed) deliver(ctx context.Context, wd *watchdog, it item) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// socketDefaults fills the settings both dialects share with their
+// documented defaults (1 MiB frames, backoff 500ms to 30s, a dialer with a
+// 15s handshake timeout) and returns the logger to use.
+func socketDefaults(maxFrame *int64, backoffBase, backoffMax *time.Duration, dialer **websocket.Dialer, logger *slog.Logger) *slog.Logger {
+	if *maxFrame <= 0 {
+		*maxFrame = 1 << 20
+	}
+	if *backoffBase <= 0 {
+		*backoffBase = 500 * time.Millisecond
+	}
+	if *backoffMax <= 0 {
+		*backoffMax = 30 * time.Second
+	}
+	if *dialer == nil {
+		*dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
+	}
+	if logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return logger
 }

@@ -68,22 +68,7 @@ func NewInteractionStream(cfg InteractionsConfig) (*InteractionStream, error) {
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second
 	}
-	if cfg.MaxFrameSize <= 0 {
-		cfg.MaxFrameSize = 1 << 20
-	}
-	if cfg.BackoffBase <= 0 {
-		cfg.BackoffBase = 500 * time.Millisecond
-	}
-	if cfg.BackoffMax <= 0 {
-		cfg.BackoffMax = 30 * time.Second
-	}
-	if cfg.Dialer == nil {
-		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := socketDefaults(&cfg.MaxFrameSize, &cfg.BackoffBase, &cfg.BackoffMax, &cfg.Dialer, cfg.Logger)
 	s := &InteractionStream{feed: newFeed(cfg.PingInterval), cfg: cfg, log: log}
 	s.lastSeq.Store(-1)
 	return s, nil

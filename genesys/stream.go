@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,15 +113,6 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 30 * time.Second
 	}
-	if cfg.MaxFrameSize <= 0 {
-		cfg.MaxFrameSize = 1 << 20
-	}
-	if cfg.BackoffBase <= 0 {
-		cfg.BackoffBase = 500 * time.Millisecond
-	}
-	if cfg.BackoffMax <= 0 {
-		cfg.BackoffMax = 30 * time.Second
-	}
 	if cfg.ChannelMargin <= 0 {
 		cfg.ChannelMargin = time.Hour
 	}
@@ -138,13 +128,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.BackfillHold <= 0 {
 		cfg.BackfillHold = 10 * time.Second
 	}
-	if cfg.Dialer == nil {
-		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := socketDefaults(&cfg.MaxFrameSize, &cfg.BackoffBase, &cfg.BackoffMax, &cfg.Dialer, cfg.Logger)
 	s := &Stream{feed: newFeed(cfg.HeartbeatInterval), cfg: cfg, log: log, rollSem: make(chan struct{}, 1)}
 	for i := 0; i < len(cfg.Topics); i += MaxTopicsPerChannel {
 		l := &lane{s: s, index: len(s.lanes), topics: cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))]}
