@@ -17,7 +17,38 @@ type Step struct {
 	At     time.Time
 }
 
-// Event is one observation of an interaction, normalised from any dialect.
+// EventKind says what an Event carries.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// KindObservation is an observation of one interaction.
+	KindObservation EventKind = iota
+	// KindGapOpened marks a span (Gap) in which the source may have missed
+	// changes: a socket died, or the bridge was not running. Observations
+	// of interactions that may have changed in it wait for its history.
+	KindGapOpened
+	// KindGapClosed says every history of Gap has been delivered (or could
+	// not be: Gap.Incomplete).
+	KindGapClosed
+)
+
+// Gap is a span of time in which the source may have missed changes. The
+// source delivers KindGapOpened before any observation that follows the
+// gap, then the history of the interactions it concerns (observations with
+// HistoryOf set), then KindGapClosed.
+type Gap struct {
+	ID       uint64
+	From, To time.Time
+	// Deadline is when interactions still waiting for their history are
+	// released without it (marked incomplete).
+	Deadline time.Time
+	// Incomplete, on KindGapClosed: some history could not be fetched.
+	Incomplete bool
+}
+
+// Event is one observation of an interaction, normalised from any dialect,
+// or a gap marker (Kind).
 //
 // Genesys sends the whole conversation on every change, so an observation
 // can prove several statuses at once: Steps holds every status that the
@@ -25,6 +56,13 @@ type Step struct {
 // (it differs from the last step only for states that carry no timestamp of
 // their own, such as hold).
 type Event struct {
+	Kind EventKind
+	// Gap is the gap a KindGapOpened or KindGapClosed marker is about.
+	Gap *Gap
+	// HistoryOf, on a back-filled observation, is the gap whose history it
+	// is: the interaction as Genesys recorded it through at least Gap.To.
+	HistoryOf uint64
+
 	InteractionID string
 	ChannelType   ChannelType
 
@@ -52,6 +90,52 @@ type Event struct {
 	// replayed marks an event applied again after a conflict: like a
 	// back-filled one, its untimed status proves nothing on its own.
 	replayed bool
+	// incomplete marks an event applied without the history of a gap it
+	// waited for: its transitions are published marked Incomplete.
+	incomplete bool
+}
+
+// first is the earliest time the event knows of the interaction.
+func (e *Event) first() time.Time {
+	switch {
+	case len(e.Steps) > 0:
+		return e.Steps[0].At
+	case !e.Horizon.IsZero():
+		return e.Horizon
+	}
+	return e.ObservedAt
+}
+
+// truncated returns what a back-filled event proves up to t: its steps at
+// or before t and the status then. ok is false if it proves no status by t.
+func (e *Event) truncated(t time.Time) (Event, bool) {
+	out := *e
+	out.Steps = nil
+	for _, s := range e.Steps {
+		if s.At.After(t) {
+			break
+		}
+		out.Steps = append(out.Steps, s)
+	}
+	if len(out.Steps) == 0 {
+		return out, false
+	}
+	last := out.Steps[len(out.Steps)-1]
+	out.Status, out.StatusAt = last.Status, time.Time{}
+	if last.Status == StatusHeld {
+		out.StatusAt = last.At
+	}
+	if out.Horizon.After(t) {
+		// The facts up to t are known only from the steps; hold edges are
+		// not forward-only facts.
+		out.Horizon = time.Time{}
+		for i, s := range out.Steps {
+			if s.Status != StatusHeld && (i == 0 || out.Steps[i-1].Status != StatusHeld) {
+				out.Horizon = s.At
+			}
+		}
+	}
+	return out, true
 }
 
 // Validate checks the invariants every dialect must establish. It returns a

@@ -56,13 +56,23 @@ func (v Verdict) String() string {
 	return "invalid"
 }
 
+// CrossSourceTolerance is how far apart two timestamps of the same fact
+// may be when they come from different Genesys sources: analytics segment
+// boundaries are in a clock a few milliseconds off the live frames' (and
+// GET's). A back-filled horizon counts this much less, and a hold starting
+// within it of a hold seen to end is that same hold.
+const CrossSourceTolerance = 5 * time.Millisecond
+
 // State is an interaction's applied state as it is persisted with each
 // transition, so that a restarted bridge or another replica continues where
 // this one left off: the right fromStatus, and nothing applied twice.
 type State struct {
 	Channel ChannelType
-	Status  Status    // "" before the first transition
-	Anchor  time.Time // anchor of the last transition (a hold's start for held)
+	Status  Status // "" before the first transition
+	// Seq counts the interaction's transitions: the last one's position in
+	// its history (1 for the first). It is part of every transition's id.
+	Seq     uint64
+	Anchor  time.Time // when the status began, if known (a hold's start for held)
 	StepAt  time.Time // time of the last timestamped step applied
 	Horizon time.Time // latest forward-only timestamp applied
 	// EndedHold is the start of the latest hold seen to end: a held frame
@@ -111,15 +121,23 @@ func NewMachine(cfg MachineConfig) *Machine {
 //
 // Rules, in order:
 //  1. An event for a released interaction is late and changes nothing.
-//  2. An event whose Horizon is before the applied horizon is stale: it
-//     lacks a forward-only fact the state already has.
-//  3. Each step timed after the last applied step moves the status; a move
-//     to a different status is a transition anchored at the step's time.
+//  2. A live event whose Horizon is before the applied horizon is stale: it
+//     lacks a forward-only fact the state already has. A back-filled event
+//     (history fetched over REST) is never stale, and moves the horizon
+//     only to its own less CrossSourceTolerance.
+//  3. Each step timed after the last applied step moves the status (a step
+//     from another source than the last one's must be more than
+//     CrossSourceTolerance after it); a move to a different status is a
+//     transition. A held step at or before the
+//     start of a hold already seen to end (within CrossSourceTolerance) is
+//     that hold again and is skipped.
 //  4. If the event's current Status still differs, that is a transition too
 //     (hold and unhold carry no forward-only timestamp, so they are applied
-//     in arrival order), except a hold already seen to end, and except
-//     for a back-filled event that proves nothing newer than the state: it
-//     may have been fetched before live frames already applied.
+//     in arrival order), except a hold already seen to end, and except for
+//     an event that proves nothing newer than the state: a back-filled one
+//     (its history is in its steps) unless its current status is timed
+//     after the state, or one re-applied after a conflict or a load (the
+//     stored state may be ahead of it) unless it has a newer fact.
 func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 	st, ok := m.states[ev.InteractionID]
 	if !ok {
@@ -131,45 +149,60 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 		m.peakStates = max(m.peakStates, len(m.states))
 	}
 	st.lastSeen = ev.ObservedAt
-	if ev.Horizon.Before(st.Horizon) {
+	horizon := ev.Horizon
+	if ev.Backfilled && !horizon.IsZero() {
+		horizon = horizon.Add(-CrossSourceTolerance)
+	} else if horizon.Before(st.Horizon) {
 		return out, VerdictStale
 	}
-	// A back-filled observation was fetched at some moment and may be older
-	// than live frames already applied; unless it carries a forward fact the
-	// state lacks, its untimed current status (hold, unhold) proves nothing.
-	overlay := !(ev.Backfilled || ev.replayed) || ev.Horizon.After(st.Horizon) || st.Status == ""
-	if ev.Horizon.After(st.Horizon) {
-		st.Horizon = ev.Horizon
+	var overlay bool
+	switch {
+	case st.Status == "":
+		overlay = true
+	case ev.Backfilled: // only a current status timed after the state (a GET's hold)
+		overlay = !ev.StatusAt.IsZero() && ev.StatusAt.After(st.StepAt.Add(CrossSourceTolerance))
+	default:
+		overlay = !ev.replayed || horizon.After(st.Horizon)
+	}
+	if horizon.After(st.Horizon) {
+		st.Horizon = horizon
+	}
+	// A back-filled step within the tolerance of the last step applied is
+	// that step again, in another clock.
+	stepAt := st.StepAt
+	if ev.Backfilled && !stepAt.IsZero() {
+		stepAt = stepAt.Add(CrossSourceTolerance)
 	}
 	n := len(out)
 	for i, s := range ev.Steps {
-		if !s.At.After(st.StepAt) {
+		if !s.At.After(stepAt) {
 			continue
 		}
 		st.StepAt = s.At
+		if ev.Backfilled {
+			// Live steps within the tolerance after it are this step again.
+			st.StepAt = s.At.Add(CrossSourceTolerance)
+		}
 		if s.Status == st.Status {
 			continue
 		}
-		if s.Status == StatusHeld && !st.EndedHold.IsZero() && !s.At.After(st.EndedHold) {
+		if s.Status == StatusHeld && st.endedHoldCovers(s.At) {
 			continue // a hold already applied and ended (back-fill after live frames)
 		}
 		last := i == len(ev.Steps)-1 && ev.Status == s.Status
 		out = m.emit(out, st, ev, s.Status, s.At, s.At, !last)
 	}
 	if ev.Status != st.Status && overlay {
-		staleHold := ev.Status == StatusHeld && !st.EndedHold.IsZero() && !ev.StatusAt.After(st.EndedHold)
-		if !staleHold {
-			anchor := st.Anchor
-			if ev.StatusAt.After(anchor) {
-				anchor = ev.StatusAt
+		if ev.Status == StatusHeld && !ev.StatusAt.IsZero() && st.endedHoldCovers(ev.StatusAt) {
+			if len(out) == n {
+				return out, VerdictStale
 			}
+		} else {
 			occurred := ev.StatusAt
 			if occurred.IsZero() {
 				occurred = ev.ObservedAt
 			}
-			out = m.emit(out, st, ev, ev.Status, anchor, occurred, false)
-		} else if len(out) == n {
-			return out, VerdictStale
+			out = m.emit(out, st, ev, ev.Status, ev.StatusAt, occurred, false)
 		}
 	}
 	if len(out) == n {
@@ -178,16 +211,24 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 	return out, VerdictApplied
 }
 
-func (m *Machine) emit(out []Transition, st *interaction, ev *Event, to Status, anchor, occurred time.Time, reconstructed bool) []Transition {
+// endedHoldCovers reports whether a hold starting at t is the hold seen to
+// end last, or an earlier one.
+func (st *interaction) endedHoldCovers(t time.Time) bool {
+	return !st.EndedHold.IsZero() && !t.After(st.EndedHold.Add(CrossSourceTolerance))
+}
+
+// emit appends the transition from the current status to to, which began
+// at since (zero if unknown) and is reported as occurred at occurred.
+func (m *Machine) emit(out []Transition, st *interaction, ev *Event, to Status, since, occurred time.Time, reconstructed bool) []Transition {
 	if st.Status == StatusHeld {
-		// A hold ends once: its exit is anchored at the hold's start, so a
-		// live unhold (which carries no time) and a back-filled one (which
-		// carries the segment's end) get the same id.
+		// A hold ends once: remember its start, so that the same hold seen
+		// again (a back-filled segment, a reordered frame) is not applied
+		// twice.
 		st.EndedHold = st.Anchor
-		anchor = st.Anchor
 	}
+	st.Seq++
 	out = append(out, Transition{
-		ID:            TransitionID(ev.InteractionID, st.Status, to, anchor),
+		ID:            TransitionID(ev.InteractionID, st.Seq, st.Status, to),
 		InteractionID: ev.InteractionID,
 		ChannelType:   st.Channel,
 		FromStatus:    st.Status,
@@ -199,7 +240,7 @@ func (m *Machine) emit(out []Transition, st *interaction, ev *Event, to Status, 
 		Detail:        ev.Detail,
 	})
 	st.Status = to
-	st.Anchor = anchor
+	st.Anchor = since
 	st.completedAt = time.Time{}
 	if to == StatusCompleted {
 		st.completedAt = ev.ObservedAt

@@ -102,6 +102,10 @@ type PipelineConfig struct {
 	// OnPublished, if set, is called once per transition after the stream
 	// acknowledged it, from a shard goroutine: it must not block.
 	OnPublished func(t *Transition, duplicate bool, ackedAt time.Time)
+	// OnHeld, if set, is called for each observation released after it was
+	// held back for a gap's history, with how long it waited, from a shard
+	// goroutine: it must not block.
+	OnHeld func(waited time.Duration, incomplete bool)
 }
 
 // Stats are the pipeline's counters. All fields are safe to read at any time.
@@ -121,6 +125,13 @@ type Stats struct {
 	Conflicts   atomic.Uint64 // compare-and-set failures: another writer was ahead
 	Open        atomic.Int64  // interactions held in memory
 	Outstanding atomic.Int64  // transitions not yet acknowledged
+	// Gaps in the source and the interactions waiting for their history.
+	Gaps       atomic.Uint64 // gaps opened
+	GapsOpen   atomic.Int64  // gaps whose history is still awaited
+	Waiting    atomic.Int64  // interactions waiting for a gap's history
+	Held       atomic.Int64  // observations held back meanwhile
+	HeldTotal  atomic.Uint64 // observations ever held back
+	Incomplete atomic.Uint64 // transitions published without a gap's complete history
 }
 
 // RejectedBy returns the rejected count for one reason.
@@ -152,6 +163,21 @@ type Pipeline struct {
 	mu      sync.Mutex
 	shards  []*shard  // while Run runs
 	started time.Time // when Run started
+	// preload is the persisted state Run starts with, of every interaction
+	// the store holds a transition of since preloadedFrom.
+	preload       map[string]State
+	preloadedFrom time.Time
+}
+
+// Preload gives the pipeline, before Run, the persisted state of every
+// interaction the store holds a transition of since a time (for example
+// publish.JetStream.States): Run starts with them, so the interactions that
+// were open are known (a source asks for them after a gap), and only an
+// interaction that began before since is still loaded when first met.
+func (p *Pipeline) Preload(states map[string]State, since time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.preload, p.preloadedFrom = states, since
 }
 
 // NewPipeline returns a Pipeline.
@@ -201,10 +227,24 @@ func (p *Pipeline) Run(ctx context.Context, src Source, pub Publisher) error {
 
 	perShard := max(1, p.cfg.MaxOutstanding/p.cfg.Shards)
 	shards := make([]*shard, p.cfg.Shards)
-	var wg sync.WaitGroup
 	for i := range shards {
 		shards[i] = newShard(p, pub, perShard)
-		wg.Go(func() { shards[i].run(pubCtx) })
+	}
+	p.mu.Lock()
+	now := time.Now()
+	for id, st := range p.preload {
+		shards[shardOf(id, len(shards))].machine.Restore(id, st, now)
+		p.stats.Restored.Add(1)
+	}
+	for _, s := range shards {
+		open, _ := s.machine.Len()
+		p.stats.Open.Add(int64(open))
+	}
+	p.preload = nil
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range shards {
+		wg.Go(func() { s.run(pubCtx) })
 	}
 
 	p.mu.Lock()
@@ -275,19 +315,31 @@ func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard
 			}
 			return fmt.Errorf("read events: %w", err)
 		}
-		if err := ev.Validate(); err != nil {
-			var rej *RejectError
-			errors.As(err, &rej)
-			p.rejected(rej)
-			continue
+		targets := shards
+		if ev.Kind == KindObservation {
+			if err := ev.Validate(); err != nil {
+				var rej *RejectError
+				errors.As(err, &rej)
+				p.rejected(rej)
+				continue
+			}
+			p.stats.Events.Add(1)
+			targets = shards[shardOf(ev.InteractionID, len(shards)):][:1]
+		} else if ev.Gap == nil {
+			return fmt.Errorf("read events: gap marker without a gap")
+		} else if ev.Kind == KindGapOpened {
+			p.stats.Gaps.Add(1)
+			p.stats.GapsOpen.Add(1)
+		} else {
+			p.stats.GapsOpen.Add(-1)
 		}
-		p.stats.Events.Add(1)
-		s := shards[shardOf(ev.InteractionID, len(shards))]
-		select {
-		case s.in <- ev:
-		case <-pubCtx.Done():
-			// The drain deadline passed while shards were blocked.
-			return nil
+		for _, s := range targets { // markers go to every shard
+			select {
+			case s.in <- ev:
+			case <-pubCtx.Done():
+				// The drain deadline passed while shards were blocked.
+				return nil
+			}
 		}
 	}
 }
@@ -333,6 +385,10 @@ type shard struct {
 	buf         []Transition
 	queries     chan chan []string
 	stopped     chan struct{}
+	// gaps are the source's gaps whose history is still awaited; waits are
+	// the interactions waiting for them, with their held observations.
+	gaps  map[uint64]*Gap
+	waits map[string]*waiting
 }
 
 func newShard(p *Pipeline, pub Publisher, limit int) *shard {
@@ -349,6 +405,8 @@ func newShard(p *Pipeline, pub Publisher, limit int) *shard {
 		limit:   limit,
 		queries: make(chan chan []string),
 		stopped: make(chan struct{}),
+		gaps:    make(map[uint64]*Gap),
+		waits:   make(map[string]*waiting),
 	}
 }
 
@@ -379,6 +437,7 @@ func (s *shard) run(ctx context.Context) {
 			s.complete(ctx, p)
 		case now := <-tick.C:
 			s.sweep(now)
+			s.expireGaps(ctx, now)
 		case reply := <-s.queries:
 			reply <- s.machine.OpenIDs()
 		case <-ctx.Done():
@@ -407,6 +466,20 @@ func (s *shard) wait(ctx context.Context) {
 }
 
 func (s *shard) handle(ctx context.Context, ev *Event) {
+	switch {
+	case ev.Kind == KindGapOpened:
+		s.gapOpened(ev.Gap)
+	case ev.Kind == KindGapClosed:
+		s.gapClosed(ctx, ev.Gap)
+	case ev.HistoryOf != 0:
+		s.history(ctx, ev)
+	case !s.hold(ev):
+		s.apply(ctx, ev)
+	}
+}
+
+// apply applies one observation and publishes what it causes.
+func (s *shard) apply(ctx context.Context, ev *Event) {
 	st := &s.p.stats
 	if store := s.p.cfg.State; store != nil && !s.machine.Known(ev.InteractionID) && s.mayBePersisted(ev) {
 		found, ok := s.restore(ctx, store, ev.InteractionID)
@@ -433,6 +506,11 @@ func (s *shard) handle(ctx context.Context, ev *Event) {
 	if verdict != VerdictApplied && ev.Backfilled {
 		s.p.log.Debug("back-filled event changed nothing", "interaction_id", ev.InteractionID, "verdict", verdict.String(), "status", string(ev.Status))
 	}
+	if ev.incomplete {
+		for i := range s.buf {
+			s.buf[i].Incomplete = true
+		}
+	}
 	s.enqueue(ctx, ev)
 }
 
@@ -446,6 +524,11 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 		if s.p.log.Enabled(ctx, slog.LevelDebug) {
 			s.p.log.Debug("transition", "interaction_id", t.InteractionID, "from", string(t.FromStatus), "to", string(t.ToStatus),
 				"backfilled", t.Backfilled, "reconstructed", t.Reconstructed)
+		}
+		if t.Incomplete {
+			st.Incomplete.Add(1)
+			s.p.log.Warn("transition published without the gap's complete history", "interaction_id", t.InteractionID,
+				"from", string(t.FromStatus), "to", string(t.ToStatus))
 		}
 		if !s.p.cfg.Filter.Match(t.ChannelType, t.ToStatus) {
 			st.Filtered.Add(1)
@@ -469,19 +552,15 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 
 // mayBePersisted reports whether an earlier run (or another writer) may
 // have published this interaction: it began before this pipeline started,
-// give or take the clock skew.
+// give or take the clock skew, and, if states were preloaded, before what
+// they cover. (Another writer publishing it since is caught by the
+// compare-and-set on its first transition.)
 func (s *shard) mayBePersisted(ev *Event) bool {
-	first := ev.Horizon
-	if len(ev.Steps) > 0 {
-		first = ev.Steps[0].At
-	}
-	if first.IsZero() {
-		first = ev.ObservedAt
-	}
+	first := ev.first()
 	s.p.mu.Lock()
-	started := s.p.started
+	started, preloaded := s.p.started, s.p.preloadedFrom
 	s.p.mu.Unlock()
-	return first.Before(started.Add(s.p.cfg.ClockSkew))
+	return first.Before(started.Add(s.p.cfg.ClockSkew)) && (preloaded.IsZero() || first.Before(preloaded))
 }
 
 // restore loads a persisted state, retrying while the store is

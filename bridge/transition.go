@@ -32,6 +32,10 @@ type Transition struct {
 	Reconstructed bool
 	// Backfilled marks a transition found through REST after a gap.
 	Backfilled bool
+	// Incomplete marks a transition published without the complete history
+	// of a gap before it (the history could not be fetched, or took longer
+	// than the configured bound): a status may be missing before it.
+	Incomplete bool
 	// Detail is the raw per-participant state of the observation.
 	Detail []string
 
@@ -48,24 +52,23 @@ type Transition struct {
 }
 
 // TransitionID returns the deterministic id of a transition: a hash of the
-// interaction, the from and to statuses and the anchor time (the timestamp
-// that proves the transition). Any replica and any restart that derives the
-// same transition from the same Genesys data derives the same id, so
+// interaction, the transition's position in the interaction's history (seq,
+// 1 for the first) and its from and to statuses. It depends on no
+// timestamp, so it is the same whichever source revealed the transition (a
+// live frame, GET, analytics, whose clocks and fields differ), and any
+// replica or restart that derives the same history derives the same ids:
 // JetStream keeps a single copy within its duplicates window.
-func TransitionID(interactionID string, from, to Status, anchor time.Time) string {
+func TransitionID(interactionID string, seq uint64, from, to Status) string {
 	h := sha256.New()
-	h.Write([]byte("gb1\x00"))
+	h.Write([]byte("gb2\x00"))
 	h.Write([]byte(interactionID))
 	h.Write([]byte{0})
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], seq)
+	h.Write(n[:])
 	h.Write([]byte(from))
 	h.Write([]byte{0})
 	h.Write([]byte(to))
-	h.Write([]byte{0})
-	var ts [8]byte
-	if !anchor.IsZero() {
-		binary.BigEndian.PutUint64(ts[:], uint64(anchor.UnixNano()))
-	}
-	h.Write(ts[:])
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
@@ -75,7 +78,8 @@ func TransitionID(interactionID string, from, to Status, anchor time.Time) strin
 //
 //	{"id":"…","interactionId":"…","channelType":"voice","fromStatus":null,
 //	 "toStatus":"queued","occurredAt":"…","observedAt":"…",
-//	 "reconstructed":false,"backfilled":false,"detail":["customer:connected"]}
+//	 "reconstructed":false,"backfilled":false,"incomplete":false,
+//	 "detail":["customer:connected"]}
 func (t *Transition) AppendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, t.ID)
@@ -99,6 +103,8 @@ func (t *Transition) AppendJSON(b []byte) []byte {
 	b = strconv.AppendBool(b, t.Reconstructed)
 	b = append(b, `,"backfilled":`...)
 	b = strconv.AppendBool(b, t.Backfilled)
+	b = append(b, `,"incomplete":`...)
+	b = strconv.AppendBool(b, t.Incomplete)
 	b = append(b, `,"detail":[`...)
 	for i, d := range t.Detail {
 		if i > 0 {

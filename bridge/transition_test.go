@@ -18,13 +18,14 @@ type decoded struct {
 	ObservedAt    string   `json:"observedAt"`
 	Reconstructed bool     `json:"reconstructed"`
 	Backfilled    bool     `json:"backfilled"`
+	Incomplete    bool     `json:"incomplete"`
 	Detail        []string `json:"detail"`
 }
 
 func TestAppendJSON(t *testing.T) {
 	tr := Transition{ID: "abc", InteractionID: "id\"with\\quotes\n\u2028", ChannelType: ChannelChat,
 		ToStatus: StatusQueued, OccurredAt: at(1).Add(123 * time.Millisecond), ObservedAt: at(2),
-		Reconstructed: true, Detail: []string{"customer:connected", "acd:connected"}}
+		Reconstructed: true, Incomplete: true, Detail: []string{"customer:connected", "acd:connected"}}
 	var d decoded
 	if err := json.Unmarshal(tr.AppendJSON(nil), &d); err != nil {
 		t.Fatalf("invalid JSON: %v\n%s", err, tr.AppendJSON(nil))
@@ -32,7 +33,7 @@ func TestAppendJSON(t *testing.T) {
 	if d.FromStatus != nil {
 		t.Errorf("fromStatus = %q, want null", *d.FromStatus)
 	}
-	if d.InteractionID != tr.InteractionID || d.ToStatus != "queued" || d.ChannelType != "chat" || !d.Reconstructed || d.Backfilled {
+	if d.InteractionID != tr.InteractionID || d.ToStatus != "queued" || d.ChannelType != "chat" || !d.Reconstructed || d.Backfilled || !d.Incomplete {
 		t.Errorf("decoded %+v", d)
 	}
 	if d.OccurredAt != "2026-11-27T09:00:01.123Z" || len(d.Detail) != 2 {
@@ -65,19 +66,19 @@ func FuzzAppendJSON(f *testing.F) {
 }
 
 func TestTransitionIDDistinguishes(t *testing.T) {
-	base := TransitionID("c1", StatusConnected, StatusHeld, at(5))
+	base := TransitionID("c1", 5, StatusConnected, StatusHeld)
 	for name, other := range map[string]string{
-		"interaction": TransitionID("c2", StatusConnected, StatusHeld, at(5)),
-		"from":        TransitionID("c1", StatusQueued, StatusHeld, at(5)),
-		"to":          TransitionID("c1", StatusConnected, StatusWrapup, at(5)),
-		"anchor":      TransitionID("c1", StatusConnected, StatusHeld, at(6)),
-		"null from":   TransitionID("c1", "", StatusHeld, at(5)),
+		"interaction": TransitionID("c2", 5, StatusConnected, StatusHeld),
+		"from":        TransitionID("c1", 5, StatusQueued, StatusHeld),
+		"to":          TransitionID("c1", 5, StatusConnected, StatusWrapup),
+		"position":    TransitionID("c1", 6, StatusConnected, StatusHeld),
+		"null from":   TransitionID("c1", 5, "", StatusHeld),
 	} {
 		if other == base {
 			t.Errorf("ids equal although the %s differs", name)
 		}
 	}
-	if TransitionID("c1", StatusConnected, StatusHeld, at(5)) != base || len(base) != 32 {
+	if TransitionID("c1", 5, StatusConnected, StatusHeld) != base || len(base) != 32 {
 		t.Errorf("id not deterministic or not 32 hex digits: %s", base)
 	}
 }

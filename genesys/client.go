@@ -40,6 +40,10 @@ type ClientConfig struct {
 	RefreshAhead time.Duration
 	// MaxAttempts bounds attempts of one REST call on 429 and 5xx. Default 5.
 	MaxAttempts int
+	// AnalyticsMaxResults is how many results the analytics details query
+	// pages through at most; an interval with more is split. Default
+	// 100,000, the API's limit.
+	AnalyticsMaxResults int
 	// HTTPClient is used for REST and token calls. Default: 30s timeout.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
@@ -64,6 +68,9 @@ func NewClient(cfg ClientConfig) *Client {
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 5
+	}
+	if cfg.AnalyticsMaxResults <= 0 {
+		cfg.AnalyticsMaxResults = 100_000
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {

@@ -1,6 +1,7 @@
 package genesys
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,6 +14,8 @@ import (
 // Conversation is the conversation snapshot Genesys sends in the eventBody of
 // a conversation topic, and returns from GET /api/v2/conversations/{id}.
 // Only the fields the bridge uses are decoded; states are open strings.
+// Fields that only GET carries (participant startTime, communication
+// startAlertingTime, wrapupSkipped) are read when present and never needed.
 type Conversation struct {
 	ID           string        `json:"id"`
 	Participants []Participant `json:"participants"`
@@ -25,12 +28,12 @@ type Participant struct {
 	Purpose        string          `json:"purpose"`
 	QueueID        string          `json:"queueId,omitempty"`
 	UserID         string          `json:"userId,omitempty"`
-	StartTime      string          `json:"startTime,omitempty"`
 	ConnectedTime  string          `json:"connectedTime,omitempty"`
 	EndTime        string          `json:"endTime,omitempty"`
 	StartAcwTime   string          `json:"startAcwTime,omitempty"`
 	EndAcwTime     string          `json:"endAcwTime,omitempty"`
 	WrapupRequired bool            `json:"wrapupRequired,omitempty"`
+	WrapupSkipped  bool            `json:"wrapupSkipped,omitempty"` // GET only
 	Wrapup         json.RawMessage `json:"wrapup,omitempty"`
 
 	Calls             []Communication `json:"calls,omitempty"`
@@ -46,38 +49,49 @@ type Participant struct {
 
 // Communication is one media session of a participant.
 type Communication struct {
-	ID                string `json:"id,omitempty"`
-	State             string `json:"state"`
-	Held              bool   `json:"held,omitempty"`
-	StartAlertingTime string `json:"startAlertingTime,omitempty"`
-	ConnectedTime     string `json:"connectedTime,omitempty"`
-	DisconnectedTime  string `json:"disconnectedTime,omitempty"`
-	StartHoldTime     string `json:"startHoldTime,omitempty"`
-	DisconnectType    string `json:"disconnectType,omitempty"`
+	ID                string          `json:"id,omitempty"`
+	State             string          `json:"state"`
+	Held              bool            `json:"held,omitempty"`
+	StartAlertingTime string          `json:"startAlertingTime,omitempty"` // GET only
+	ConnectedTime     string          `json:"connectedTime,omitempty"`
+	DisconnectedTime  string          `json:"disconnectedTime,omitempty"`
+	StartHoldTime     string          `json:"startHoldTime,omitempty"`
+	DisconnectType    string          `json:"disconnectType,omitempty"`
+	Wrapup            json.RawMessage `json:"wrapup,omitempty"`
+	AfterCallWork     *AfterCallWork  `json:"afterCallWork,omitempty"`
+}
+
+// AfterCallWork is a communication's after-call work: state is unknown,
+// skipped, pending, complete or notApplicable.
+type AfterCallWork struct {
+	State     string `json:"state,omitempty"`
+	StartTime string `json:"startTime,omitempty"`
+	EndTime   string `json:"endTime,omitempty"`
 }
 
 // media lists a participant's communication arrays with their channel type,
-// in the order that decides a conversation's channel: a callback
-// conversation also carries calls, and cobrowse or screen share ride on top
-// of another medium, so they rank last.
-func (p *Participant) media() [9]struct {
-	ch    bridge.ChannelType
-	comms []Communication
-} {
-	return [9]struct {
-		ch    bridge.ChannelType
-		comms []Communication
-	}{
-		{bridge.ChannelCallback, p.Callbacks},
-		{bridge.ChannelVoice, p.Calls},
-		{bridge.ChannelChat, p.Chats},
-		{bridge.ChannelEmail, p.Emails},
-		{bridge.ChannelMessage, p.Messages},
-		{bridge.ChannelVideo, p.Videos},
-		{bridge.ChannelSocial, p.SocialExpressions},
-		{bridge.ChannelCobrowse, p.Cobrowsesessions},
-		{bridge.ChannelScreenshare, p.Screenshares},
-	}
+// in the order that decides a conversation's channel (channelPrecedence).
+func (p *Participant) media() [9][]Communication {
+	return [9][]Communication{p.Callbacks, p.Calls, p.Chats, p.Emails, p.Messages, p.Videos, p.SocialExpressions, p.Cobrowsesessions, p.Screenshares}
+}
+
+// channelPrecedence decides a conversation's channel when a participant has
+// several media: a callback conversation also carries calls, and cobrowse
+// or screen share ride on top of another medium, so they rank last. The
+// analytics media type of each is the name used by DeriveDetails.
+var channelPrecedence = [9]struct {
+	ch        bridge.ChannelType
+	analytics string
+}{
+	{bridge.ChannelCallback, "callback"},
+	{bridge.ChannelVoice, "voice"},
+	{bridge.ChannelChat, "chat"},
+	{bridge.ChannelEmail, "email"},
+	{bridge.ChannelMessage, "message"},
+	{bridge.ChannelVideo, "video"},
+	{bridge.ChannelSocial, "social"},
+	{bridge.ChannelCobrowse, "cobrowse"},
+	{bridge.ChannelScreenshare, "screenshare"},
 }
 
 // role is how the status rules see a participant.
@@ -87,7 +101,7 @@ const (
 	roleOther role = iota
 	roleAgent      // agent, user
 	roleACD        // acd
-	roleIVR        // ivr, workflow, flow
+	roleIVR        // an automated participant: ivr, flows, bots, surveys, voicemail
 )
 
 func roleOf(purpose string) role {
@@ -96,7 +110,7 @@ func roleOf(purpose string) role {
 		return roleAgent
 	case "acd":
 		return roleACD
-	case "ivr", "workflow", "flow":
+	case "ivr", "workflow", "flow", "botflow", "digitalbotflow", "voicesurveyflow", "voicemail":
 		return roleIVR
 	}
 	return roleOther
@@ -131,19 +145,21 @@ func phaseOf(c *Communication) phase {
 	return phaseActive
 }
 
-// times are a participant's and its communications' parsed timestamps.
+// commTimes are a communication's phase now and parsed timestamps.
 type commTimes struct {
 	phase                       phase
 	alerting, connected, discon time.Time
 	holdStart                   time.Time
 }
 
+// partTimes are what the rules need of a participant.
 type partTimes struct {
-	role                    role
-	start, connected, end   time.Time
-	endAcw                  time.Time
-	wrapupRequired, wrapped bool
-	comms                   []commTimes
+	role           role
+	connected, end time.Time
+	acwDone        time.Time // when after-call work ended, if a timestamp says
+	wrapupRequired bool
+	wrapupDone     bool // a wrap-up was entered or skipped (now)
+	comms          []commTimes
 }
 
 // Derive turns a conversation snapshot into a bridge event: its channel
@@ -152,15 +168,26 @@ type partTimes struct {
 // The status rules, first match wins, evaluated on the states now and, for
 // Steps, on the states each timestamp implies:
 //  1. an agent (purpose agent or user) is connected: connected, or held if
-//     that communication is held (or parked, for email);
+//     that communication is held (or parked, for email and messages);
 //  2. an agent is alerting, offering, contacting or dialing: ringing;
 //  3. an acd participant is active: queued (the customer waits on a queue);
-//  4. an ivr, workflow or flow participant is active: ivr;
-//  5. an agent whose communications all ended has wrapupRequired and no
-//     wrap-up yet (no wrapup, or endAcwTime not reached): wrapup;
+//  4. an automated participant (ivr, workflow, flow, botflow,
+//     digitalbotflow, voicesurveyflow, voicemail) is active: ivr;
+//  5. an agent whose communications all ended owes a wrap-up (wrapupRequired,
+//     or after-call work pending) and has not done it: wrapup. After-call
+//     work is done once endAcwTime, afterCallWork.endTime or a wrap-up
+//     endTime is reached, or, now, when a wrap-up code is present on the
+//     participant or its communication, wrapupSkipped is set, or
+//     afterCallWork.state is complete, skipped or notApplicable;
 //  6. every communication ended: completed;
 //  7. otherwise (a customer alone, unknown states): no status; the
 //     snapshot yields no step.
+//
+// A live frame carries no alerting time (startAlertingTime is GET's): an
+// agent's communication that connected or ended without one was alerting
+// just before (1ns before its connectedTime, or its disconnectedTime if it
+// never connected), and one alerting now has been alerting since the
+// snapshot's latest timestamp. So every source proves the same ringing.
 //
 // Unknown purposes and states never fail: they only count as active.
 func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
@@ -179,33 +206,38 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 		pt := &parts[i]
 		pt.role = roleOf(p.Purpose)
 		pt.wrapupRequired = p.WrapupRequired
-		pt.wrapped = len(p.Wrapup) > 0 && string(p.Wrapup) != "null"
-		var err error
+		pt.wrapupDone = hasObject(p.Wrapup) || p.WrapupSkipped
+		var startAcw, endAcw time.Time
 		for _, f := range []struct {
 			name string
 			raw  string
 			dst  *time.Time
 		}{
-			{"startTime", p.StartTime, &pt.start},
 			{"connectedTime", p.ConnectedTime, &pt.connected},
 			{"endTime", p.EndTime, &pt.end},
-			{"endAcwTime", p.EndAcwTime, &pt.endAcw},
+			{"startAcwTime", p.StartAcwTime, &startAcw},
+			{"endAcwTime", p.EndAcwTime, &endAcw},
 		} {
+			var err error
 			if *f.dst, err = parseTime(f.raw); err != nil {
 				return ev, fmt.Errorf("participant %d %s: %w", i, f.name, err)
 			}
 			points = appendTime(points, *f.dst)
 		}
-		acw, err := parseTime(p.StartAcwTime)
-		if err != nil {
-			return ev, fmt.Errorf("participant %d startAcwTime: %w", i, err)
+		pt.acwDone = endAcw
+		if wt, err := wrapupEnd(p.Wrapup); err != nil {
+			return ev, fmt.Errorf("participant %d wrapup: %w", i, err)
+		} else {
+			pt.acwDone = earliest(pt.acwDone, wt)
+			points = appendTime(points, wt)
 		}
-		points = appendTime(points, acw)
-		for _, m := range p.media() {
-			for j := range m.comms {
-				cm := &m.comms[j]
+		pt.wrapupDone = pt.wrapupDone || !endAcw.IsZero()
+		for rank, comms := range p.media() {
+			for j := range comms {
+				cm := &comms[j]
 				ct := commTimes{phase: phaseOf(cm)}
-				for _, f := range []struct {
+				var acwStart, acwEnd time.Time
+				fields := []struct {
 					name string
 					raw  string
 					dst  *time.Time
@@ -214,20 +246,72 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 					{"connectedTime", cm.ConnectedTime, &ct.connected},
 					{"disconnectedTime", cm.DisconnectedTime, &ct.discon},
 					{"startHoldTime", cm.StartHoldTime, &ct.holdStart},
-				} {
-					if *f.dst, err = parseTime(f.raw); err != nil {
-						return ev, fmt.Errorf("participant %d %s[%d] %s: %w", i, m.ch, j, f.name, err)
+				}
+				if w := cm.AfterCallWork; w != nil {
+					fields = append(fields, struct {
+						name string
+						raw  string
+						dst  *time.Time
+					}{"afterCallWork.startTime", w.StartTime, &acwStart}, struct {
+						name string
+						raw  string
+						dst  *time.Time
+					}{"afterCallWork.endTime", w.EndTime, &acwEnd})
+					switch strings.ToLower(w.State) {
+					case "pending":
+						pt.wrapupRequired = true
+					case "complete", "skipped", "notapplicable":
+						pt.wrapupDone = true
 					}
 				}
-				points = appendTime(points, ct.alerting)
-				points = appendTime(points, ct.connected)
-				points = appendTime(points, ct.discon)
+				for _, f := range fields {
+					var err error
+					if *f.dst, err = parseTime(f.raw); err != nil {
+						return ev, fmt.Errorf("participant %d %s[%d] %s: %w", i, channelPrecedence[rank].ch, j, f.name, err)
+					}
+				}
+				wt, err := wrapupEnd(cm.Wrapup)
+				if err != nil {
+					return ev, fmt.Errorf("participant %d %s[%d] wrapup: %w", i, channelPrecedence[rank].ch, j, err)
+				}
+				if hasObject(cm.Wrapup) {
+					pt.wrapupDone = true
+				}
+				pt.acwDone = earliest(pt.acwDone, earliest(acwEnd, wt))
+				for _, t := range []time.Time{ct.alerting, ct.connected, ct.discon, acwStart, acwEnd, wt} {
+					points = appendTime(points, t)
+				}
 				pt.comms = append(pt.comms, ct)
 			}
 		}
 		ev.Detail = append(ev.Detail, detail(p))
 	}
-
+	slices.SortFunc(points, time.Time.Compare)
+	points = slices.CompactFunc(points, time.Time.Equal)
+	if len(points) > 0 {
+		ev.Horizon = points[len(points)-1]
+	}
+	// Alerting without a timestamp (see above).
+	for i := range parts {
+		if parts[i].role != roleAgent {
+			continue
+		}
+		for j := range parts[i].comms {
+			ct := &parts[i].comms[j]
+			switch {
+			case !ct.alerting.IsZero():
+			case !ct.connected.IsZero():
+				ct.alerting = ct.connected.Add(-time.Nanosecond)
+			case !ct.discon.IsZero():
+				ct.alerting = ct.discon.Add(-time.Nanosecond)
+			case ct.phase == phaseAlerting:
+				ct.alerting = ev.Horizon
+			default:
+				continue
+			}
+			points = append(points, ct.alerting)
+		}
+	}
 	slices.SortFunc(points, time.Time.Compare)
 	points = slices.CompactFunc(points, time.Time.Equal)
 	for _, t := range points {
@@ -239,9 +323,6 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 			continue
 		}
 		ev.Steps = append(ev.Steps, bridge.Step{Status: s, At: t})
-	}
-	if len(points) > 0 {
-		ev.Horizon = points[len(points)-1]
 	}
 	var holdStart time.Time
 	ev.Status, holdStart = statusAt(parts, time.Time{}, true)
@@ -266,6 +347,35 @@ func appendTime(ts []time.Time, t time.Time) []time.Time {
 	return append(ts, t)
 }
 
+// earliest is the earlier of two times, ignoring zero ones.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// hasObject reports whether a raw JSON value is an object (not absent, not
+// null).
+func hasObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// wrapupEnd returns a wrap-up object's endTime, if any.
+func wrapupEnd(raw json.RawMessage) (time.Time, error) {
+	if !hasObject(raw) {
+		return time.Time{}, nil
+	}
+	var w struct {
+		EndTime string `json:"endTime"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return time.Time{}, fmt.Errorf("not a wrap-up object: %s", jsonErr(err))
+	}
+	return parseTime(w.EndTime)
+}
+
 // statusAt applies the rules to the states at time t (from timestamps), or
 // to the states now (from state strings) when now is true. For held it
 // also returns the hold's start.
@@ -283,33 +393,16 @@ func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Tim
 			if ph == phaseAbsent {
 				continue
 			}
-			anyComm, sig.existed = true, true
+			anyComm = true
+			sig.observe(p.role, ph, c.holdStart)
 			if ph != phaseEnded {
-				sig.active, allEnded = true, false
-			}
-			switch p.role {
-			case roleAgent:
-				switch ph {
-				case phaseConnected:
-					sig.connected = true
-				case phaseHeld:
-					sig.held = true
-					if c.holdStart.After(sig.holdStart) {
-						sig.holdStart = c.holdStart
-					}
-				case phaseAlerting:
-					sig.ringing = true
-				}
-			case roleACD:
-				sig.queued = sig.queued || ph != phaseEnded
-			case roleIVR:
-				sig.ivr = sig.ivr || ph != phaseEnded
+				allEnded = false
 			}
 		}
 		if p.role == roleAgent && anyComm && allEnded && p.wrapupRequired {
-			done := p.wrapped
+			done := p.wrapupDone
 			if !now {
-				done = !p.endAcw.IsZero() && !t.Before(p.endAcw)
+				done = !p.acwDone.IsZero() && !t.Before(p.acwDone)
 			}
 			sig.wrapup = sig.wrapup || !done
 		}
@@ -321,10 +414,38 @@ func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Tim
 // from analytics segments.
 type signals struct {
 	connected, held, ringing bool // an agent's communication
-	queued, ivr              bool // an active acd / ivr participant
+	queued, ivr              bool // an active acd / automated participant
 	wrapup                   bool // an agent owes a wrap-up
 	existed, active          bool // any communication started / still active
 	holdStart                time.Time
+}
+
+// observe records one communication (or segment) of a participant with
+// role r in phase ph.
+func (s *signals) observe(r role, ph phase, holdStart time.Time) {
+	s.existed = true
+	if ph == phaseEnded {
+		return
+	}
+	s.active = true
+	switch r {
+	case roleAgent:
+		switch ph {
+		case phaseConnected:
+			s.connected = true
+		case phaseHeld:
+			s.held = true
+			if holdStart.After(s.holdStart) {
+				s.holdStart = holdStart
+			}
+		case phaseAlerting:
+			s.ringing = true
+		}
+	case roleACD:
+		s.queued = true
+	case roleIVR:
+		s.ivr = true
+	}
 }
 
 // status applies the rules (see Derive), first match wins. For held it
@@ -361,20 +482,13 @@ func phaseAtTime(p *partTimes, c *commTimes, t time.Time) phase {
 	if connected.IsZero() && p.role != roleAgent {
 		connected = p.connected
 	}
-	alerting := c.alerting
-	if alerting.IsZero() && p.role == roleAgent {
-		alerting = p.start
-	}
 	switch {
 	case !discon.IsZero() && !t.Before(discon):
 		return phaseEnded
 	case !connected.IsZero() && !t.Before(connected):
 		return phaseConnected
-	case !alerting.IsZero() && !t.Before(alerting):
-		if p.role == roleAgent {
-			return phaseAlerting
-		}
-		return phaseActive
+	case p.role == roleAgent && !c.alerting.IsZero() && !t.Before(c.alerting):
+		return phaseAlerting
 	}
 	return phaseAbsent
 }
@@ -382,8 +496,8 @@ func phaseAtTime(p *partTimes, c *commTimes, t time.Time) phase {
 func channelOf(c *Conversation) bridge.ChannelType {
 	best := -1
 	for i := range c.Participants {
-		for rank, m := range c.Participants[i].media() {
-			if len(m.comms) > 0 && (best == -1 || rank < best) {
+		for rank, comms := range c.Participants[i].media() {
+			if len(comms) > 0 && (best == -1 || rank < best) {
 				best = rank
 			}
 		}
@@ -391,18 +505,17 @@ func channelOf(c *Conversation) bridge.ChannelType {
 	if best == -1 {
 		return ""
 	}
-	var p Participant
-	return p.media()[best].ch
+	return channelPrecedence[best].ch
 }
 
 // detail renders "purpose:state" of a participant's first communication,
 // restricted to a safe alphabet so that nothing hostile reaches consumers.
 func detail(p *Participant) string {
 	state := "none"
-	for _, m := range p.media() {
-		if len(m.comms) > 0 {
-			state = m.comms[0].State
-			if m.comms[0].Held {
+	for _, comms := range p.media() {
+		if len(comms) > 0 {
+			state = comms[0].State
+			if comms[0].Held {
 				state = "held"
 			}
 			break

@@ -9,23 +9,6 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
-// mediaTypes maps analytics session media types to channel types, in the
-// order of precedence of channelOf.
-var mediaTypes = []struct {
-	name string
-	ch   bridge.ChannelType
-}{
-	{"callback", bridge.ChannelCallback},
-	{"voice", bridge.ChannelVoice},
-	{"chat", bridge.ChannelChat},
-	{"email", bridge.ChannelEmail},
-	{"message", bridge.ChannelMessage},
-	{"video", bridge.ChannelVideo},
-	{"social", bridge.ChannelSocial},
-	{"cobrowse", bridge.ChannelCobrowse},
-	{"screenshare", bridge.ChannelScreenshare},
-}
-
 // span is one parsed segment.
 type span struct {
 	kind       string
@@ -39,33 +22,38 @@ func (s span) activeAt(t time.Time, now bool) bool {
 	return !t.Before(s.start) && (s.end.IsZero() || t.Before(s.end))
 }
 
+// detailsPart is a participant of an analytics conversation as the rules
+// see it.
+type detailsPart struct {
+	role  role
+	spans []span
+}
+
 // DeriveDetails turns an analytics details conversation into a bridge
 // event. Unlike a snapshot, segments keep the history of holds, so the
 // steps include held periods. The rules are those of Derive, read from
-// segments: an agent's interact segment is connected, hold is held, alert,
-// dialing and contacting are ringing, wrapup is a pending wrap-up; an acd
-// participant's open segment is queued; an ivr or flow participant's is ivr;
-// every segment ended is completed.
+// segments: an agent's interact segment is connected; hold and parked are
+// held; alert, dialing and contacting are ringing; wrapup is a pending
+// wrap-up; any open segment of an acd participant is queued, of an
+// automated one (ivr, flows, bots, surveys, voicemail) ivr; every segment
+// ended is completed.
 //
-// The horizon leaves hold boundaries out, as a snapshot's does, so that
-// live frames and back-filled details compare alike.
+// Segment times are in the analytics clock, which may differ from the live
+// frames' by milliseconds; the Machine allows for that (see package
+// bridge). The horizon leaves hold boundaries out, as a snapshot's does.
 func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event, error) {
 	ev := bridge.Event{InteractionID: dc.ConversationID, ObservedAt: observedAt, Backfilled: true}
 	if !isUUID(dc.ConversationID) {
 		return ev, fmt.Errorf("conversation id %q is not a UUID", truncate(dc.ConversationID, 64))
 	}
-	best := len(mediaTypes)
-	type part struct {
-		role  role
-		spans []span
-	}
-	var parts []part
+	best := len(channelPrecedence)
+	var parts []detailsPart
 	var points []time.Time
 	for i, p := range dc.Participants {
-		pt := part{role: roleOf(p.Purpose)}
+		pt := detailsPart{role: roleOf(p.Purpose)}
 		for _, s := range p.Sessions {
-			for rank, m := range mediaTypes {
-				if strings.EqualFold(s.MediaType, m.name) && rank < best {
+			for rank, m := range channelPrecedence {
+				if strings.EqualFold(s.MediaType, m.analytics) && rank < best {
 					best = rank
 				}
 			}
@@ -78,12 +66,8 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 				if err != nil {
 					return ev, fmt.Errorf("participant %d segment %d: segmentEnd: %v", i, j, err)
 				}
-				sp := span{kind: strings.ToLower(seg.SegmentType), start: start, end: end}
-				pt.spans = append(pt.spans, sp)
-				points = append(points, start)
-				if !end.IsZero() {
-					points = append(points, end)
-				}
+				pt.spans = append(pt.spans, span{kind: strings.ToLower(seg.SegmentType), start: start, end: end})
+				points = appendTime(append(points, start), end)
 			}
 		}
 		// The horizon counts the same facts as a snapshot's: boundaries
@@ -91,7 +75,7 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		// they cut) carry no timestamp in a snapshot, so they are left out.
 		holdEdges := map[time.Time]bool{}
 		for _, sp := range pt.spans {
-			if sp.kind == "hold" {
+			if holdKind(sp.kind) {
 				holdEdges[sp.start] = true
 				if !sp.end.IsZero() {
 					holdEdges[sp.end] = true
@@ -108,57 +92,21 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		ev.Detail = append(ev.Detail, safeToken(p.Purpose, 32)+":"+detailState(pt.spans))
 		parts = append(parts, pt)
 	}
-	if best == len(mediaTypes) {
+	if best == len(channelPrecedence) {
 		return ev, fmt.Errorf("conversation %s has no session in a known media type", dc.ConversationID)
 	}
-	ev.ChannelType = mediaTypes[best].ch
-
-	statusAt := func(t time.Time, now bool) (bridge.Status, time.Time) {
-		var sig signals
-		for _, p := range parts {
-			for _, s := range p.spans {
-				if !now && t.Before(s.start) {
-					continue
-				}
-				sig.existed = true
-				if !s.activeAt(t, now) {
-					continue
-				}
-				sig.active = true
-				switch p.role {
-				case roleAgent:
-					switch s.kind {
-					case "interact":
-						sig.connected = true
-					case "hold":
-						sig.held = true
-						sig.holdStart = s.start
-					case "alert", "dialing", "contacting":
-						sig.ringing = true
-					case "wrapup":
-						sig.wrapup = true
-					}
-				case roleACD:
-					sig.queued = true
-				case roleIVR:
-					sig.ivr = true
-				}
-			}
-		}
-		return sig.status()
-	}
-
+	ev.ChannelType = channelPrecedence[best].ch
 	slices.SortFunc(points, time.Time.Compare)
 	points = slices.CompactFunc(points, time.Time.Equal)
 	for _, t := range points {
-		s, _ := statusAt(t, false)
+		s, _ := detailsStatusAt(parts, t, false)
 		if s == "" || (len(ev.Steps) > 0 && ev.Steps[len(ev.Steps)-1].Status == s) {
 			continue
 		}
 		ev.Steps = append(ev.Steps, bridge.Step{Status: s, At: t})
 	}
 	var holdStart time.Time
-	ev.Status, holdStart = statusAt(time.Time{}, true)
+	ev.Status, holdStart = detailsStatusAt(parts, time.Time{}, true)
 	if ev.Status == "" {
 		if len(ev.Steps) == 0 {
 			return ev, errNoStatus
@@ -169,6 +117,42 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		ev.StatusAt = holdStart
 	}
 	return ev, nil
+}
+
+// holdKind reports whether a segment type is a hold (parked, for email and
+// messages).
+func holdKind(kind string) bool { return kind == "hold" || kind == "parked" }
+
+// detailsStatusAt applies the status rules to the segments active at t, or
+// open now.
+func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status, time.Time) {
+	var sig signals
+	for _, p := range parts {
+		for _, s := range p.spans {
+			if !now && t.Before(s.start) {
+				continue
+			}
+			if !s.activeAt(t, now) {
+				sig.observe(p.role, phaseEnded, time.Time{})
+				continue
+			}
+			ph := phaseActive
+			if p.role == roleAgent {
+				switch {
+				case s.kind == "interact":
+					ph = phaseConnected
+				case holdKind(s.kind):
+					ph = phaseHeld
+				case s.kind == "alert" || s.kind == "dialing" || s.kind == "contacting":
+					ph = phaseAlerting
+				case s.kind == "wrapup":
+					sig.wrapup = true
+				}
+			}
+			sig.observe(p.role, ph, s.start)
+		}
+	}
+	return sig.status()
 }
 
 // detailState names a participant's open segment, or "ended".

@@ -89,15 +89,18 @@ type DetailsSegment struct {
 
 const detailsPageSize = 100
 
+// MaxDetailsInterval is the longest interval one details query may span.
+const MaxDetailsInterval = 7 * 24 * time.Hour
+
 // QueryConversationDetails runs POST /api/v2/analytics/conversations/details/query
-// for conversations that started in [from, to) and match f, following every
-// page. Pages can repeat a conversation; the result has each id once.
+// for the conversations matching f that were active in [from, to) (the API
+// also requires that they started on a UTC day the interval touches),
+// following every page. An interval over seven days is queried seven days
+// at a time; one with more results than the API pages through
+// (ClientConfig.AnalyticsMaxResults) is split in halves. Pages can repeat a
+// conversation; the result has each id once.
 func (c *Client) QueryConversationDetails(ctx context.Context, from, to time.Time, f DetailsFilter) ([]DetailsConversation, error) {
-	q := detailsQuery{
-		Interval: from.UTC().Format(time.RFC3339Nano) + "/" + to.UTC().Format(time.RFC3339Nano),
-		Order:    "asc", OrderBy: "conversationStart",
-		Paging: paging{PageSize: detailsPageSize},
-	}
+	q := detailsQuery{Order: "asc", OrderBy: "conversationStart", Paging: paging{PageSize: detailsPageSize}}
 	var seg []predicate
 	for _, id := range f.QueueIDs {
 		seg = append(seg, predicate{"queueId", id})
@@ -115,8 +118,26 @@ func (c *Client) QueryConversationDetails(ctx context.Context, from, to time.Tim
 	if len(conv) > 0 {
 		q.ConversationFilters = []predicateGroup{{Type: "or", Predicates: conv}}
 	}
-	seen := map[string]bool{}
-	var out []DetailsConversation
+	r := detailsResult{seen: map[string]bool{}}
+	for start := from; start.Before(to); start = start.Add(MaxDetailsInterval) {
+		end := start.Add(MaxDetailsInterval)
+		if end.After(to) {
+			end = to
+		}
+		if err := c.queryDetails(ctx, q, start, end, &r); err != nil {
+			return r.out, err
+		}
+	}
+	return r.out, nil
+}
+
+type detailsResult struct {
+	seen map[string]bool
+	out  []DetailsConversation
+}
+
+func (c *Client) queryDetails(ctx context.Context, q detailsQuery, from, to time.Time, r *detailsResult) error {
+	q.Interval = from.UTC().Format(time.RFC3339Nano) + "/" + to.UTC().Format(time.RFC3339Nano)
 	for page := 1; ; page++ {
 		q.Paging.PageNumber = page
 		var resp struct {
@@ -124,16 +145,24 @@ func (c *Client) QueryConversationDetails(ctx context.Context, from, to time.Tim
 			TotalHits     int                   `json:"totalHits"`
 		}
 		if err := c.do(ctx, "query conversation details", http.MethodPost, "/api/v2/analytics/conversations/details/query", q, &resp); err != nil {
-			return out, err
+			return err
+		}
+		if page == 1 && resp.TotalHits > c.cfg.AnalyticsMaxResults && to.Sub(from) > 2*time.Millisecond {
+			// More than the API pages through: split the interval.
+			mid := from.Add(to.Sub(from) / 2).Truncate(time.Millisecond)
+			if err := c.queryDetails(ctx, q, from, mid, r); err != nil {
+				return err
+			}
+			return c.queryDetails(ctx, q, mid, to, r)
 		}
 		for _, dc := range resp.Conversations {
-			if dc.ConversationID != "" && !seen[dc.ConversationID] {
-				seen[dc.ConversationID] = true
-				out = append(out, dc)
+			if dc.ConversationID != "" && !r.seen[dc.ConversationID] {
+				r.seen[dc.ConversationID] = true
+				r.out = append(r.out, dc)
 			}
 		}
 		if len(resp.Conversations) < detailsPageSize || page*detailsPageSize >= resp.TotalHits {
-			return out, nil
+			return nil
 		}
 	}
 }

@@ -114,7 +114,7 @@ func TestSoak(t *testing.T) {
 			t.Fatal(err)
 		}
 		logs := &logBuffer{}
-		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: soakLevel}))
 		transport := &http.Transport{DialContext: mem.DialContext}
 		client := genesys.NewClient(genesys.ClientConfig{Endpoints: genesys.Endpoints{API: sim.URL, Login: sim.URL},
 			ClientID: "sim-client", ClientSecret: "sim-secret", HTTPClient: &http.Client{Transport: transport, Timeout: 30 * time.Second}, Logger: log})
@@ -178,6 +178,9 @@ func TestSoak(t *testing.T) {
 		}
 		if t.Failed() {
 			t.Logf("log (last 8 KiB):\n%s", tail(logs.String(), 8<<10))
+			if f := os.Getenv("SOAK_LOG"); f != "" {
+				os.WriteFile(f, []byte(logs.String()), 0o644)
+			}
 		}
 	})
 }
@@ -200,3 +203,5 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+var soakLevel = slog.LevelInfo

@@ -47,25 +47,21 @@ type StreamConfig struct {
 	// half its remaining life). Default 1h.
 	ChannelMargin time.Duration
 	// OpenInteractions, if set, lists the interactions believed open; after
-	// a gap their live state is fetched again.
+	// a gap their history is fetched by id, whenever they started.
 	OpenInteractions func(ctx context.Context) []string
-	// BackfillLag keeps the analytics query's interval end this far behind
-	// now (analytics data lags). Default 1m.
+	// BackfillLag is how far analytics lags: a gap's history is queried
+	// this long after the gap ended. Default 1m.
 	BackfillLag time.Duration
-	// BackfillSlack starts the queried interval this long before the last
-	// frame seen. Default 1m.
+	// BackfillSlack starts a gap this long before the last frame seen.
+	// Default 1m.
 	BackfillSlack time.Duration
+	// BackfillMaxWait bounds how long the frames of interactions that may
+	// have changed in a gap wait for its history (the gap's deadline).
+	// Default 5m.
+	BackfillMaxWait time.Duration
 	// ResumeFrom, if set, is when an earlier run last published: the first
-	// socket of each lane is then treated as after a gap, back-filling
-	// conversations that started since ResumeFrom - ResumeLookback (those
-	// open when the earlier run stopped included).
+	// socket of each lane is then treated as after a gap that began then.
 	ResumeFrom time.Time
-	// ResumeLookback: see ResumeFrom. Default 4h.
-	ResumeLookback time.Duration
-	// BackfillHold bounds how long a new socket after a gap waits for the
-	// first back-fill pass before its live frames flow (so that history
-	// found by the back-fill is applied before newer live frames). Default 10s.
-	BackfillHold time.Duration
 	// Dialer dials the socket. Default: 15s handshake timeout.
 	Dialer *websocket.Dialer
 	Logger *slog.Logger
@@ -88,6 +84,7 @@ type Stream struct {
 	reconnects atomic.Uint64
 	rollovers  atomic.Uint64
 	backfilled atomic.Uint64
+	gapSeq     atomic.Uint64
 }
 
 // lane is a group of at most MaxTopicsPerChannel topics with its own channel.
@@ -122,11 +119,8 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.BackfillSlack <= 0 {
 		cfg.BackfillSlack = time.Minute
 	}
-	if cfg.ResumeLookback <= 0 {
-		cfg.ResumeLookback = 4 * time.Hour
-	}
-	if cfg.BackfillHold <= 0 {
-		cfg.BackfillHold = 10 * time.Second
+	if cfg.BackfillMaxWait <= 0 {
+		cfg.BackfillMaxWait = 5 * time.Minute
 	}
 	log := socketDefaults(&cfg.MaxFrameSize, &cfg.BackoffBase, &cfg.BackoffMax, &cfg.Dialer, cfg.Logger)
 	s := &Stream{feed: newFeed(cfg.HeartbeatInterval), cfg: cfg, log: log, rollSem: make(chan struct{}, 1)}
@@ -228,11 +222,11 @@ func (l *lane) run(ctx context.Context) error {
 	}()
 	var gapFrom time.Time
 	if !s.cfg.ResumeFrom.IsZero() {
-		// Resuming after an earlier run: back-fill from well before it
-		// stopped (backfill subtracts BackfillSlack again).
-		gapFrom = s.cfg.ResumeFrom.Add(-s.cfg.ResumeLookback + s.cfg.BackfillSlack)
+		// Resuming after an earlier run: everything since it stopped is a
+		// gap.
+		gapFrom = s.cfg.ResumeFrom
 		s.log.Info("resuming after an earlier run; back-filling since it stopped", "lane", l.index,
-			"last_published", s.cfg.ResumeFrom.UTC().Format(time.RFC3339Nano), "lookback", s.cfg.ResumeLookback.String())
+			"last_published", s.cfg.ResumeFrom.UTC().Format(time.RFC3339Nano))
 	}
 	attempt := 0
 	for {
@@ -256,7 +250,10 @@ func (l *lane) run(ctx context.Context) error {
 			cur = c
 			if !gapFrom.IsZero() {
 				s.log.Warn("genesys socket restored", "lane", l.index, "channel_id", c.ch.ID, "gap", time.Since(gapFrom).Round(time.Millisecond).String())
-				s.startBackfill(ctx, l, gapFrom, time.Now(), c.release)
+				if !s.openGap(ctx, l, gapFrom, c.opened) {
+					return nil
+				}
+				c.release()
 				gapFrom = time.Time{}
 			}
 		}
@@ -294,11 +291,9 @@ func (l *lane) run(ctx context.Context) error {
 			}
 			return nil // ctx ended
 		}
-		old := cur
 		cur = next
 		if died {
 			s.reconnects.Add(1)
-			s.startBackfill(ctx, l, old.lastFrame(), time.Now(), func() {})
 		}
 	}
 }
@@ -335,7 +330,11 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 	// Both sockets carried the notifications sent while both were open:
 	// the new one skips those the old one delivered, so no older frame is
 	// applied again after newer ones.
-	next.skipDelivered(cur.deliveredSince(next.dialed))
+	next.overlap.start(cur.delivered.since(next.dialed))
+	if died && !s.openGap(ctx, l, cur.lastFrame(), next.opened) {
+		next.close(ctx.Err())
+		return nil, false, ctx.Err()
+	}
 	next.release()
 	s.rollovers.Add(1)
 	if died {
@@ -362,76 +361,11 @@ type conn struct {
 	gateMu  sync.Once
 	wg      sync.WaitGroup
 
-	// recent are fingerprints of the event frames delivered lately (a
-	// ring), for the socket that replaces this one; skip counts the
-	// notifications the replaced socket already delivered.
-	fpMu      sync.Mutex
-	recent    []delivered
-	next      int
-	skip      map[uint64]int
-	skipUntil time.Time
-}
-
-type delivered struct {
-	fp uint64
-	at time.Time
-}
-
-const recentFrames = 4096
-
-// remember records a delivered event frame.
-func (c *conn) remember(fp uint64, at time.Time) {
-	c.fpMu.Lock()
-	defer c.fpMu.Unlock()
-	if len(c.recent) < recentFrames {
-		c.recent = append(c.recent, delivered{fp, at})
-		return
-	}
-	c.recent[c.next] = delivered{fp, at}
-	c.next = (c.next + 1) % recentFrames
-}
-
-// deliveredSince counts the fingerprints delivered at or after t.
-func (c *conn) deliveredSince(t time.Time) map[uint64]int {
-	c.fpMu.Lock()
-	defer c.fpMu.Unlock()
-	out := map[uint64]int{}
-	for _, d := range c.recent {
-		if !d.at.Before(t) {
-			out[d.fp]++
-		}
-	}
-	return out
-}
-
-// skipDelivered makes the socket drop notifications already delivered by
-// the socket it replaces (for a while: past that, everything flows).
-func (c *conn) skipDelivered(fps map[uint64]int) {
-	c.fpMu.Lock()
-	defer c.fpMu.Unlock()
-	c.skip, c.skipUntil = fps, time.Now().Add(5*time.Second)
-}
-
-// alreadyDelivered reports (and consumes) a notification the replaced
-// socket delivered.
-func (c *conn) alreadyDelivered(fp uint64, now time.Time) bool {
-	c.fpMu.Lock()
-	defer c.fpMu.Unlock()
-	if len(c.skip) == 0 {
-		return false
-	}
-	if now.After(c.skipUntil) {
-		c.skip = nil
-		return false
-	}
-	if c.skip[fp] == 0 {
-		return false
-	}
-	c.skip[fp]--
-	if c.skip[fp] == 0 {
-		delete(c.skip, fp)
-	}
-	return true
+	// delivered remembers the event frames this socket delivered lately;
+	// overlap skips, on the socket that replaces another, what that one
+	// already delivered (see overlap.go).
+	delivered recentFrames
+	overlap   overlap
 }
 
 // release lets the socket's frames flow.
@@ -565,13 +499,13 @@ func (s *Stream) readLoop(ctx context.Context, c *conn, wd *watchdog) error {
 		}
 		switch f.Kind {
 		case FrameEvent:
-			if c.alreadyDelivered(f.Fingerprint, now) {
+			if c.overlap.skip(f.Fingerprint, now) {
 				continue
 			}
 			if !s.deliver(ctx, wd, item{ev: f.Event}) {
 				return ctx.Err()
 			}
-			c.remember(f.Fingerprint, now)
+			c.delivered.add(f.Fingerprint, now)
 		case FrameSocketClosing:
 			s.log.Info("genesys announced socket_closing", "channel_id", c.ch.ID, "reason", f.Reason)
 			c.once.Do(func() { close(c.closing) })

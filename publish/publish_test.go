@@ -137,7 +137,7 @@ func (ns *natsServer) connect(t *testing.T) *nats.Conn {
 func transition(id string, n int) bridge.Transition {
 	at := time.Date(2026, 11, 27, 9, 0, n, 0, time.UTC)
 	return bridge.Transition{
-		ID:            bridge.TransitionID(id, "", bridge.StatusQueued, at),
+		ID:            bridge.TransitionID(id, uint64(n)+1, "", bridge.StatusQueued),
 		InteractionID: id, ChannelType: bridge.ChannelVoice, ToStatus: bridge.StatusQueued,
 		OccurredAt: at, ObservedAt: at,
 	}
@@ -326,14 +326,14 @@ func TestStateAndCompareAndSet(t *testing.T) {
 		t.Fatalf("Load of an unknown interaction: found %v, %v", found, err)
 	}
 	t1 := transition(id, 1)
-	t1.State = bridge.State{Channel: bridge.ChannelVoice, Status: bridge.StatusQueued, Anchor: t1.OccurredAt, StepAt: t1.OccurredAt, Horizon: t1.OccurredAt}
+	t1.State = bridge.State{Channel: bridge.ChannelVoice, Status: bridge.StatusQueued, Seq: 1, Anchor: t1.OccurredAt, StepAt: t1.OccurredAt, Horizon: t1.OccurredAt}
 	t1.CheckVersion = true
 	r := publishWait(t, j, t1)
 	if r.Err() != nil || r.Duplicate() {
 		t.Fatalf("first: %v dup %v", r.Err(), r.Duplicate())
 	}
 	st, found, err := j.Load(t.Context(), id)
-	if err != nil || !found || st.Status != bridge.StatusQueued || !st.Anchor.Equal(t1.OccurredAt) || st.Version == 0 {
+	if err != nil || !found || st.Status != bridge.StatusQueued || st.Seq != 1 || !st.Anchor.Equal(t1.OccurredAt) || st.Version == 0 {
 		t.Fatalf("Load = %+v %v %v", st, found, err)
 	}
 	// The same transition again, built on version 0 (a retry after a lost ack).
@@ -343,8 +343,8 @@ func TestStateAndCompareAndSet(t *testing.T) {
 	// Another transition built on version 0: another writer is ahead.
 	t2 := transition(id, 2)
 	t2.ToStatus, t2.FromStatus = bridge.StatusRinging, bridge.StatusQueued
-	t2.ID = bridge.TransitionID(id, bridge.StatusQueued, bridge.StatusRinging, t2.OccurredAt)
-	t2.State = bridge.State{Channel: bridge.ChannelVoice, Status: bridge.StatusRinging}
+	t2.ID = bridge.TransitionID(id, 2, bridge.StatusQueued, bridge.StatusRinging)
+	t2.State = bridge.State{Channel: bridge.ChannelVoice, Status: bridge.StatusRinging, Seq: 2}
 	t2.CheckVersion = true
 	r = publishWait(t, j, t2)
 	var conflict *bridge.ConflictError

@@ -19,8 +19,9 @@ import (
 // the state's version.
 const HeaderState = "Genesys-Bridge-State"
 
-// encodeState renders a state as "v1 <channel> <status> <anchor> <stepAt>
-// <horizon> <endedHold>" with times in unix nanoseconds (0 for none).
+// encodeState renders a state as "v2 <channel> <status> <seq> <anchor>
+// <stepAt> <horizon> <endedHold>" with times in unix nanoseconds (0 for
+// none).
 func encodeState(s *bridge.State) string {
 	ns := func(t time.Time) string {
 		if t.IsZero() {
@@ -28,15 +29,27 @@ func encodeState(s *bridge.State) string {
 		}
 		return strconv.FormatInt(t.UnixNano(), 10)
 	}
-	return strings.Join([]string{"v1", string(s.Channel), string(s.Status), ns(s.Anchor), ns(s.StepAt), ns(s.Horizon), ns(s.EndedHold)}, " ")
+	return strings.Join([]string{"v2", string(s.Channel), string(s.Status), strconv.FormatUint(s.Seq, 10),
+		ns(s.Anchor), ns(s.StepAt), ns(s.Horizon), ns(s.EndedHold)}, " ")
 }
 
+// decodeState reads a state header: v2, or v1 (before transitions were
+// counted: its Seq is 0, and the next ids start a new series).
 func decodeState(v string) (bridge.State, error) {
 	f := strings.Fields(v)
-	if len(f) != 7 || f[0] != "v1" {
-		return bridge.State{}, fmt.Errorf("state header %q: want 7 fields starting with v1", trunc(v))
-	}
 	var s bridge.State
+	switch {
+	case len(f) == 8 && f[0] == "v2":
+		n, err := strconv.ParseUint(f[3], 10, 64)
+		if err != nil {
+			return s, fmt.Errorf("state header seq: %w", err)
+		}
+		s.Seq = n
+		f = append(f[:3], f[4:]...)
+	case len(f) == 7 && f[0] == "v1":
+	default:
+		return s, fmt.Errorf("state header %q: want v2 with 8 fields or v1 with 7", trunc(v))
+	}
 	var err error
 	if s.Channel, err = bridge.ParseChannelType(f[1]); err != nil {
 		return s, fmt.Errorf("state header: %w", err)
@@ -108,4 +121,64 @@ func (j *JetStream) resolveWrongSequence(ctx context.Context, p *inflight) {
 		return
 	}
 	p.r.Complete(false, 0, &bridge.ConflictError{InteractionID: p.interaction, State: s})
+}
+
+// States returns the state of every interaction whose last transition the
+// stream stored at or after since, read in one pass over the stream from
+// that time (headers only): what a starting bridge needs to know which
+// interactions were open and where each stood, without a request per
+// interaction.
+func (j *JetStream) States(ctx context.Context, since time.Time) (map[string]bridge.State, error) {
+	info, err := j.stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream info: %w", err)
+	}
+	out := map[string]bridge.State{}
+	last := info.State.LastSeq
+	if last == 0 || info.State.LastTime.Before(since) {
+		return out, nil
+	}
+	cons, err := j.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{j.cfg.SubjectPrefix + ".>"},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy, OptStartTime: &since, HeadersOnly: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read states: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return nil, fmt.Errorf("read states: %w", err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	prefix := j.cfg.SubjectPrefix + "."
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("read states: %w", ctx.Err())
+			}
+			return nil, fmt.Errorf("read states: %w", err)
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return nil, fmt.Errorf("read states: %w", err)
+		}
+		id := m.Headers().Get(HeaderInteractionID)
+		if id == "" {
+			rest := strings.TrimPrefix(m.Subject(), prefix)
+			id = rest[strings.LastIndexByte(rest, '.')+1:]
+		}
+		s, err := decodeState(m.Headers().Get(HeaderState))
+		if err != nil {
+			j.log.Warn("stream message without a readable state; skipped", "subject", m.Subject(), "seq", meta.Sequence.Stream, "err", err)
+		} else {
+			s.Version = meta.Sequence.Stream
+			out[id] = s
+		}
+		if meta.Sequence.Stream >= last || meta.NumPending == 0 {
+			return out, nil
+		}
+	}
 }

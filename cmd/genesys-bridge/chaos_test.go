@@ -132,7 +132,7 @@ func TestChaos(t *testing.T) {
 	cl := startCluster(t, 3)
 	sim, err := genesystest.Start(genesystest.Config{Conversations: conversations, Rate: 8, Speed: 1, StepScale: 0.03,
 		HeartbeatInterval: 300 * time.Millisecond, DuplicateRate: 0.1, ReorderRate: 0.1, AnalyticsLag: 100 * time.Millisecond,
-		Seed: uint64(time.Now().UnixNano())})
+		Seed: testSeed(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestChaos(t *testing.T) {
 	}()
 
 	// Chaos, one action every 2.5 s until the simulator is done.
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	rng := rand.New(rand.NewPCG(testSeed(t), 1))
 	counts := map[string]int{}
 	actions := []struct {
 		name string

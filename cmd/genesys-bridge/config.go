@@ -20,21 +20,22 @@ import (
 // README's configuration table lists the same variables; keep them in step
 // (TestREADMEListsEveryVariable checks).
 type Config struct {
-	GenesysDialect        string         `envconfig:"GENESYS_DIALECT" default:"notifications" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
-	GenesysRegion         string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
-	GenesysClientID       string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
-	GenesysClientSecret   genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
-	GenesysAPIURL         string         `envconfig:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
-	GenesysLoginURL       string         `envconfig:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
-	GenesysQueueIDs       []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
-	GenesysUserIDs        []string       `envconfig:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
-	GenesysTopics         []string       `envconfig:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
-	GenesysHeartbeat      time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" default:"30s" desc:"expected heartbeat period; silence for twice this kills the socket"`
-	GenesysMaxFrame       int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" default:"1048576" desc:"larger frames are rejected and counted"`
-	GenesysRefreshAhead   time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" default:"5m" desc:"replace the access token this long before it expires"`
-	GenesysChannelMargin  time.Duration  `envconfig:"GENESYS_CHANNEL_MARGIN" default:"1h" desc:"replace a channel this long before its 24 h expiry"`
-	GenesysResumeLookback time.Duration  `envconfig:"GENESYS_RESUME_LOOKBACK" default:"4h" desc:"on start, back-fill conversations that started this long before the stream's last message (0 disables)"`
-	GenesysBackfillLag    time.Duration  `envconfig:"GENESYS_BACKFILL_LAG" default:"1m" desc:"after a gap, query analytics once the gap is this far behind now"`
+	GenesysDialect         string         `envconfig:"GENESYS_DIALECT" default:"notifications" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
+	GenesysRegion          string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
+	GenesysClientID        string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
+	GenesysClientSecret    genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
+	GenesysAPIURL          string         `envconfig:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
+	GenesysLoginURL        string         `envconfig:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
+	GenesysQueueIDs        []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
+	GenesysUserIDs         []string       `envconfig:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
+	GenesysTopics          []string       `envconfig:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
+	GenesysHeartbeat       time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" default:"30s" desc:"expected heartbeat period; silence for twice this kills the socket"`
+	GenesysMaxFrame        int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" default:"1048576" desc:"larger frames are rejected and counted"`
+	GenesysRefreshAhead    time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" default:"5m" desc:"replace the access token this long before it expires"`
+	GenesysChannelMargin   time.Duration  `envconfig:"GENESYS_CHANNEL_MARGIN" default:"1h" desc:"replace a channel this long before its 24 h expiry"`
+	GenesysResumeLookback  time.Duration  `envconfig:"GENESYS_RESUME_LOOKBACK" default:"4h" desc:"on start, load the state of every interaction with a transition this long before the stream's last message, and back-fill the downtime for those open (0: no resume)"`
+	GenesysBackfillLag     time.Duration  `envconfig:"GENESYS_BACKFILL_LAG" default:"1m" desc:"how far Genesys analytics lags: a gap's history is queried this long after the gap"`
+	GenesysBackfillMaxWait time.Duration  `envconfig:"GENESYS_BACKFILL_MAX_WAIT" default:"5m" desc:"after a gap, hold back the frames of interactions that may have changed in it at most this long for their history; then publish them marked incomplete"`
 
 	NATSURL          string        `envconfig:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
 	NATSCreds        string        `envconfig:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file"`
@@ -107,6 +108,7 @@ func (c *Config) validate() error {
 	}{
 		{"GENESYS_HEARTBEAT_INTERVAL", c.GenesysHeartbeat}, {"GENESYS_TOKEN_REFRESH_AHEAD", c.GenesysRefreshAhead},
 		{"GENESYS_CHANNEL_MARGIN", c.GenesysChannelMargin}, {"GENESYS_BACKFILL_LAG", c.GenesysBackfillLag},
+		{"GENESYS_BACKFILL_MAX_WAIT", c.GenesysBackfillMaxWait},
 		{"NATS_STREAM_MAX_AGE", c.NATSMaxAge}, {"NATS_DUPLICATE_WINDOW", c.NATSDuplicates}, {"NATS_ACK_TIMEOUT", c.NATSAckTimeout},
 		{"BRIDGE_COMPLETED_GRACE", c.BridgeGrace}, {"BRIDGE_IDLE_TTL", c.BridgeIdleTTL}, {"BRIDGE_SHUTDOWN_TIMEOUT", c.BridgeShutdown},
 	} {
@@ -116,6 +118,10 @@ func (c *Config) validate() error {
 	}
 	if c.GenesysResumeLookback < 0 {
 		return configErr("GENESYS_RESUME_LOOKBACK must be a duration such as 4h, or 0 to disable (got %s)", c.GenesysResumeLookback)
+	}
+	if c.GenesysBackfillMaxWait <= c.GenesysBackfillLag {
+		return configErr("GENESYS_BACKFILL_MAX_WAIT (%s) must be longer than GENESYS_BACKFILL_LAG (%s): a gap's history is queried only after the lag",
+			c.GenesysBackfillMaxWait, c.GenesysBackfillLag)
 	}
 	if c.GenesysHeartbeat < time.Second {
 		return configErr("GENESYS_HEARTBEAT_INTERVAL must be at least 1s (got %s)", c.GenesysHeartbeat)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +49,7 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 		simCfg.HeartbeatInterval = 300 * time.Millisecond
 	}
 	if simCfg.Seed == 0 {
-		simCfg.Seed = uint64(time.Now().UnixNano())
+		simCfg.Seed = testSeed(t)
 	}
 	// Analytics lags as much as the bridge is told to expect, so back-fill
 	// runs both passes.
@@ -272,6 +274,24 @@ func TestFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testSeed is the seed of a test's simulator: fixed per test, so a run
+// can be repeated exactly, or GENESYS_TEST_SEED (plus the test's own
+// share) to explore others. It is logged.
+func testSeed(t *testing.T) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(t.Name()))
+	seed := h.Sum64()
+	if v := os.Getenv("GENESYS_TEST_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("GENESYS_TEST_SEED: %v", err)
+		}
+		seed ^= n
+	}
+	t.Logf("simulator seed %d (GENESYS_TEST_SEED explores others)", seed)
+	return seed
 }
 
 // unset, as a value in startHarness's env, removes the variable.

@@ -75,10 +75,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) erro
 	return runWith(ctx, cfg, log, out, hooks{})
 }
 
-// hooks let benchmarks observe a running bridge.
+// hooks let tests and benchmarks observe a running bridge.
 type hooks struct {
 	stats     func(*bridge.Stats) // called once, when the pipeline exists
 	published func(t *bridge.Transition, ackedAt time.Time)
+	held      func(waited time.Duration, incomplete bool)
 }
 
 func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, h hooks) (err error) {
@@ -156,6 +157,12 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 				show.transition(t, dup)
 			}
 		},
+		OnHeld: func(waited time.Duration, incomplete bool) {
+			m.held(waited)
+			if h.held != nil {
+				h.held(waited, incomplete)
+			}
+		},
 	})
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: endpoints, ClientID: clientID, ClientSecret: secret,
 		RefreshAhead: cfg.GenesysRefreshAhead, Logger: log})
@@ -166,14 +173,13 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 	} else {
 		var resume time.Time
 		if cfg.GenesysResumeLookback > 0 && !cfg.Demo {
-			if resume, err = pub.LastStored(ctx); err != nil {
+			if resume, err = resumeFrom(ctx, pub, pipe, cfg.GenesysResumeLookback, log); err != nil {
 				return err
 			}
 		}
-		stream, err = genesys.NewStream(genesys.StreamConfig{Client: client, Topics: topics,
-			ResumeFrom: resume, ResumeLookback: cfg.GenesysResumeLookback,
+		stream, err = genesys.NewStream(genesys.StreamConfig{Client: client, Topics: topics, ResumeFrom: resume,
 			HeartbeatInterval: cfg.GenesysHeartbeat, MaxFrameSize: cfg.GenesysMaxFrame,
-			ChannelMargin: cfg.GenesysChannelMargin, BackfillLag: cfg.GenesysBackfillLag,
+			ChannelMargin: cfg.GenesysChannelMargin, BackfillLag: cfg.GenesysBackfillLag, BackfillMaxWait: cfg.GenesysBackfillMaxWait,
 			OpenInteractions: pipe.OpenInteractions, Logger: log})
 	}
 	if err != nil {
@@ -207,6 +213,34 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 	log.Info("genesys-bridge stopped reading", "events", st.Events.Load(), "published", st.Published.Load(),
 		"outstanding", st.Outstanding.Load())
 	return err
+}
+
+// resumeFrom reads where an earlier run stopped (when the stream stored its
+// last transition) and preloads the state of every interaction with a
+// transition in the lookback before that, so the interactions open then
+// are known and their downtime back-filled like a gap. It returns the zero
+// time when the stream is empty.
+func resumeFrom(ctx context.Context, pub *publish.JetStream, pipe *bridge.Pipeline, lookback time.Duration, log *slog.Logger) (time.Time, error) {
+	last, err := pub.LastStored(ctx)
+	if err != nil || last.IsZero() {
+		return last, err
+	}
+	since := last.Add(-lookback)
+	began := time.Now()
+	states, err := pub.States(ctx, since)
+	if err != nil {
+		return time.Time{}, err
+	}
+	open := 0
+	for _, st := range states {
+		if st.Status != bridge.StatusCompleted {
+			open++
+		}
+	}
+	pipe.Preload(states, since)
+	log.Info("loaded the interactions' state from the stream", "since", since.UTC().Format(time.RFC3339), "interactions", len(states),
+		"open", open, "took", time.Since(began).Round(time.Millisecond).String())
+	return last, nil
 }
 
 // source is a Genesys dialect: the pipeline reads it, run supervises it,

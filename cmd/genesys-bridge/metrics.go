@@ -19,6 +19,7 @@ type metrics struct {
 	latency    prometheus.Histogram
 	byChannel  *prometheus.CounterVec
 	duplicates prometheus.Counter
+	heldFor    prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -36,7 +37,12 @@ func newMetrics() *metrics {
 		Name: "genesys_bridge_publish_duplicates_total",
 		Help: "Publishes JetStream acknowledged as duplicates (already stored; counted as success).",
 	})
-	m.reg.MustRegister(m.latency, m.byChannel, m.duplicates,
+	m.heldFor = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "genesys_bridge_backfill_held_seconds",
+		Help:    "How long a frame of an interaction that may have changed during a gap waited for the gap's history.",
+		Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 90, 120, 300, 600},
+	})
+	m.reg.MustRegister(m.latency, m.byChannel, m.duplicates, m.heldFor,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -48,6 +54,8 @@ func (m *metrics) published(t *bridge.Transition, dup bool, ackedAt time.Time) {
 		m.duplicates.Inc()
 	}
 }
+
+func (m *metrics) held(waited time.Duration) { m.heldFor.Observe(waited.Seconds()) }
 
 func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn) {
 	counter := func(name, help string, f func() uint64) {
@@ -81,6 +89,10 @@ func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn) {
 			ConstLabels: prometheus.Labels{"reason": string(r)},
 		}, func() float64 { return float64(st.RejectedBy(r)) }))
 	}
+	counter("genesys_bridge_gaps_total", "Gaps in the Genesys stream (dead sockets, restarts) whose history was back-filled.", st.Gaps.Load)
+	counter("genesys_bridge_transitions_incomplete_total", "Transitions published without the complete history of a gap before them (marked incomplete).", st.Incomplete.Load)
+	counter("genesys_bridge_backfill_held_frames_total", "Frames held back after a gap until the gap's history was applied.", st.HeldTotal.Load)
+	gauge("genesys_bridge_backfill_waiting_interactions", "Interactions waiting for a gap's history.", func() float64 { return float64(st.Waiting.Load()) })
 	gauge("genesys_bridge_interactions_open", "Interactions held in memory.", func() float64 { return float64(st.Open.Load()) })
 	gauge("genesys_bridge_transitions_outstanding", "Transitions sent but not yet acknowledged.", func() float64 { return float64(st.Outstanding.Load()) })
 	gauge("genesys_bridge_nats_connected", "1 while connected to NATS.", func() float64 { return b2f(nc.IsConnected()) })

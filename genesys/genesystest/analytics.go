@@ -11,9 +11,10 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
-// conversationStore keeps every conversation's latest state for GET
-// /api/v2/conversations/{id} and the analytics details query. It is
-// updated when a change happens, whether or not a socket received it.
+// conversationStore keeps every conversation for GET
+// /api/v2/conversations/{id} (its state now) and the analytics details
+// query (its state AnalyticsLag ago: analytics lags). It is updated when a
+// change happens, whether or not a socket received it.
 type conversationStore struct {
 	mu    sync.Mutex
 	convs map[string]*storedConv
@@ -22,15 +23,21 @@ type conversationStore struct {
 
 type storedConv struct {
 	id        string
-	start     time.Time
-	queues    []string
-	users     []string
-	body      []byte
-	details   []byte
-	completed time.Time // wall time; zero while open
+	rest      []byte     // GET's answer now
+	versions  []analytic // what analytics knows, oldest first
+	completed time.Time  // wall time; zero while open
 }
 
-func (cs *conversationStore) update(f *Frame, now time.Time, retention time.Duration) {
+// analytic is the analytics record of a conversation as of a moment.
+type analytic struct {
+	recorded   time.Time // wall time of the change
+	start, end time.Time // activity span in the analytics clock; end zero while open
+	queues     []string
+	users      []string
+	details    []byte
+}
+
+func (cs *conversationStore) update(f *Frame, now time.Time, retention, lag time.Duration) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.convs == nil {
@@ -41,7 +48,12 @@ func (cs *conversationStore) update(f *Frame, now time.Time, retention time.Dura
 		c = &storedConv{id: f.ConversationID}
 		cs.convs[f.ConversationID] = c
 	}
-	c.start, c.queues, c.users, c.body, c.details = f.Start, f.Queues, f.Users, f.Body, f.Details
+	c.rest = f.REST
+	c.versions = append(c.versions, analytic{recorded: now, start: f.Start, end: f.End, queues: f.Queues, users: f.Users, details: f.Details})
+	// Keep the newest version analytics can already show, and the newer.
+	for len(c.versions) > 1 && !c.versions[1].recorded.After(now.Add(-lag)) {
+		c.versions = c.versions[1:]
+	}
 	if f.Status == bridge.StatusCompleted && c.completed.IsZero() {
 		c.completed = now
 		cs.done = append(cs.done, c.id)
@@ -56,12 +68,25 @@ func (cs *conversationStore) update(f *Frame, now time.Time, retention time.Dura
 	}
 }
 
+// asOf is the version analytics shows at wall time t, if any.
+func (c *storedConv) asOf(t time.Time) (analytic, bool) {
+	var out analytic
+	ok := false
+	for _, v := range c.versions {
+		if v.recorded.After(t) {
+			break
+		}
+		out, ok = v, true
+	}
+	return out, ok
+}
+
 func (s *Server) handleGetConversation(w http.ResponseWriter, r *http.Request) {
 	s.store.mu.Lock()
 	c := s.store.convs[r.PathValue("id")]
 	var body []byte
 	if c != nil {
-		body = c.body
+		body = c.rest
 	}
 	s.store.mu.Unlock()
 	if body == nil {
@@ -82,7 +107,7 @@ type predicateGroup struct {
 
 // matches reports whether any predicate of the groups matches (an empty
 // list matches everything).
-func matches(groups []predicateGroup, c *storedConv) bool {
+func matches(groups []predicateGroup, id string, a *analytic) bool {
 	if len(groups) == 0 {
 		return true
 	}
@@ -90,15 +115,15 @@ func matches(groups []predicateGroup, c *storedConv) bool {
 		for _, p := range g.Predicates {
 			switch p.Dimension {
 			case "queueId":
-				if slices.Contains(c.queues, p.Value) {
+				if slices.Contains(a.queues, p.Value) {
 					return true
 				}
 			case "userId":
-				if slices.Contains(c.users, p.Value) {
+				if slices.Contains(a.users, p.Value) {
 					return true
 				}
 			case "conversationId":
-				if c.id == p.Value {
+				if id == p.Value {
 					return true
 				}
 			}
@@ -107,9 +132,16 @@ func matches(groups []predicateGroup, c *storedConv) bool {
 	return false
 }
 
-// handleDetailsQuery serves conversations that started in the interval and
-// match the filters, ordered by start, paged. Like the real service, a page
-// may repeat the last conversation of the page before it.
+// MaxInterval is the longest interval the details query accepts.
+const MaxInterval = 7 * 24 * time.Hour
+
+// handleDetailsQuery serves the analytics conversation details query as the
+// real service does: a conversation matches when it started on a UTC day
+// the interval touches and was active (started, ended or still open)
+// within the interval; what it shows is what analytics knew AnalyticsLag
+// ago. Intervals over seven days are refused; paging stops at
+// AnalyticsMaxResults; a page may repeat the previous page's last
+// conversation.
 func (s *Server) handleDetailsQuery(w http.ResponseWriter, r *http.Request) {
 	var q struct {
 		Interval string `json:"interval"`
@@ -131,24 +163,44 @@ func (s *Server) handleDetailsQuery(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad.request", "interval must be <start>/<end> in ISO-8601")
 		return
 	}
+	if to.Sub(from) > MaxInterval {
+		apiError(w, http.StatusBadRequest, "analytics.query.interval.too.long", "the interval may span at most 7 days")
+		return
+	}
 	size, page := q.Paging.PageSize, q.Paging.PageNumber
 	if size <= 0 || size > 100 || page <= 0 {
 		apiError(w, http.StatusBadRequest, "bad.request", "pageSize 1-100 and pageNumber from 1")
 		return
 	}
-	visible := time.Now().Add(-s.cfg.AnalyticsLag)
+	if page*size > s.cfg.AnalyticsMaxResults {
+		apiError(w, http.StatusBadRequest, "analytics.query.too.many.results",
+			"pagination stops at the result limit; narrow the interval")
+		return
+	}
+	firstDay := from.UTC().Truncate(24 * time.Hour)
+	asOf := time.Now().Add(-s.cfg.AnalyticsLag)
+	type hit struct {
+		id string
+		a  analytic
+	}
 	s.store.mu.Lock()
-	var hits []*storedConv
-	for _, c := range s.store.convs {
-		if c.start.Before(from) || !c.start.Before(to) || (s.cfg.AnalyticsLag > 0 && c.start.After(visible)) {
+	var hits []hit
+	for id, c := range s.store.convs {
+		v, ok := c.asOf(asOf)
+		if !ok {
 			continue
 		}
-		if matches(q.SegmentFilters, c) && matches(q.ConversationFilters, c) {
-			hits = append(hits, c)
+		startDay := v.start.UTC().Truncate(24 * time.Hour)
+		touches := !startDay.Before(firstDay) && v.start.Before(to)
+		active := v.start.Before(to) && (v.end.IsZero() || !v.end.Before(from))
+		if touches && active && matches(q.SegmentFilters, id, &v) && matches(q.ConversationFilters, id, &v) {
+			hits = append(hits, hit{id, v})
 		}
 	}
-	slices.SortFunc(hits, func(x, y *storedConv) int {
-		if c := x.start.Compare(y.start); c != 0 {
+	s.store.mu.Unlock()
+	s.countQuery()
+	slices.SortFunc(hits, func(x, y hit) int {
+		if c := x.a.start.Compare(y.a.start); c != 0 {
 			return c
 		}
 		return strings.Compare(x.id, y.id)
@@ -159,8 +211,7 @@ func (s *Server) handleDetailsQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	var out []json.RawMessage
 	for i := lo; i < min(page*size, len(hits)); i++ {
-		out = append(out, hits[i].details)
+		out = append(out, hits[i].a.details)
 	}
-	s.store.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"conversations": out, "totalHits": len(hits)})
 }

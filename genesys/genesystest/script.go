@@ -1,7 +1,6 @@
 package genesystest
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -20,25 +19,37 @@ type Truth struct {
 	At            time.Time
 }
 
-// Frame is one conversation snapshot as the simulator sends it.
+// Frame is one change of a conversation, as each source shows it at that
+// moment.
 type Frame struct {
 	ConversationID string
 	Channel        bridge.ChannelType
 	At             time.Time // the simulated time of the change
 	Status         bridge.Status
-	// Horizon is the latest forward-only timestamp in the snapshot; a frame
-	// with a later horizon provably follows one with an earlier horizon.
+	// Horizon is the latest forward-only timestamp a live frame carries; a
+	// frame with a later horizon provably follows one with an earlier one.
 	Horizon time.Time
-	Body    []byte   // the eventBody (the conversation JSON)
-	Topics  []string // conversation topics the snapshot is published on
+	// Body is the live notification's eventBody: only the fields of the
+	// notification models (no participant startTime, no startAlertingTime).
+	Body []byte
+	// REST is GET /api/v2/conversations/{id} at this moment: the REST model
+	// (participant startTime, communication startAlertingTime,
+	// initialState, wrapupSkipped; segments on callbacks).
+	REST []byte
 	// Details is the conversation as the analytics details query returns it
-	// at this moment: participants, sessions and segments (with holds).
+	// at this moment: participants, sessions and segments, with the
+	// conversation's clock difference applied to every boundary.
 	Details []byte
-	// Start, Queues and Users index the conversation for the analytics
-	// query.
-	Start  time.Time
-	Queues []string
-	Users  []string
+	// Topics are the conversation topics the snapshot is published on.
+	Topics []string
+	// Start and End (zero while open) bound the conversation's activity in
+	// the analytics clock; Queues and Users index it for the analytics query.
+	Start, End time.Time
+	Queues     []string
+	Users      []string
+	// untimed marks a frame whose change includes one no live timestamp
+	// records (a hold, an unhold, an agent starting to alert).
+	untimed bool
 	// truth is the index in Script.Truth of the transition this frame
 	// causes, or -1.
 	truth int
@@ -52,108 +63,18 @@ type Frame struct {
 type Script struct {
 	ID      string
 	Channel bridge.ChannelType
-	Kind    string // "answered", "abandoned", "transfer", "noanswer", "held-hangup"
-	Frames  []Frame
-	Truth   []Truth
+	// Kind names the way the conversation goes (see Kinds).
+	Kind   string
+	Frames []Frame
+	Truth  []Truth
 }
 
-// The simulator's own wire structs. They are deliberately separate from
-// package genesys's decoder structs, so the tests compare two independent
-// readings of the Genesys schema.
-type wireConversation struct {
-	ID           string             `json:"id"`
-	Participants []*wireParticipant `json:"participants"`
-}
-
-type wireParticipant struct {
-	ID             string            `json:"id"`
-	Purpose        string            `json:"purpose"`
-	QueueID        string            `json:"queueId,omitempty"`
-	UserID         string            `json:"userId,omitempty"`
-	StartTime      string            `json:"startTime,omitempty"`
-	ConnectedTime  string            `json:"connectedTime,omitempty"`
-	EndTime        string            `json:"endTime,omitempty"`
-	StartAcwTime   string            `json:"startAcwTime,omitempty"`
-	EndAcwTime     string            `json:"endAcwTime,omitempty"`
-	WrapupRequired bool              `json:"wrapupRequired"`
-	Wrapup         *wireWrapup       `json:"wrapup,omitempty"`
-	Attributes     map[string]string `json:"attributes"`
-	// media holds the one communication; it is written under the channel's
-	// array name by MarshalJSON.
-	media    *wireComm
-	mediaKey string
-	// segs is the participant's analytics history.
-	segs []wireSegment
-}
-
-type wireSegment struct {
-	SegmentType  string `json:"segmentType"`
-	SegmentStart string `json:"segmentStart"`
-	SegmentEnd   string `json:"segmentEnd,omitempty"`
-	QueueID      string `json:"queueId,omitempty"`
-}
-
-type wireDetails struct {
-	ConversationID    string               `json:"conversationId"`
-	ConversationStart string               `json:"conversationStart"`
-	ConversationEnd   string               `json:"conversationEnd,omitempty"`
-	Participants      []wireDetailsPartcpt `json:"participants"`
-}
-
-type wireDetailsPartcpt struct {
-	ParticipantID string `json:"participantId"`
-	Purpose       string `json:"purpose"`
-	Sessions      []struct {
-		MediaType string        `json:"mediaType"`
-		Segments  []wireSegment `json:"segments"`
-	} `json:"sessions"`
-}
-
-type wireWrapup struct {
-	Code  string `json:"code"`
-	Notes string `json:"notes,omitempty"`
-}
-
-type wireComm struct {
-	ID                string `json:"id"`
-	State             string `json:"state"`
-	Held              bool   `json:"held"`
-	StartAlertingTime string `json:"startAlertingTime,omitempty"`
-	ConnectedTime     string `json:"connectedTime,omitempty"`
-	DisconnectedTime  string `json:"disconnectedTime,omitempty"`
-	StartHoldTime     string `json:"startHoldTime,omitempty"`
-	DisconnectType    string `json:"disconnectType,omitempty"`
-}
-
-func (p *wireParticipant) MarshalJSON() ([]byte, error) {
-	type plain wireParticipant
-	b, err := json.Marshal((*plain)(p))
-	if err != nil || p.media == nil {
-		return b, err
-	}
-	m, err := json.Marshal([]*wireComm{p.media})
-	if err != nil {
-		return nil, err
-	}
-	// Splice "<key>":[...] before the closing brace.
-	out := append(b[:len(b)-1], fmt.Sprintf(`,%q:`, p.mediaKey)...)
-	out = append(out, m...)
-	return append(out, '}'), nil
-}
-
-// mediaTypes are analytics session media types by channel.
-var mediaTypes = map[bridge.ChannelType]string{
-	bridge.ChannelVoice: "voice", bridge.ChannelChat: "chat", bridge.ChannelEmail: "email",
-	bridge.ChannelMessage: "message", bridge.ChannelCallback: "callback", bridge.ChannelVideo: "video",
-}
-
-var mediaKeys = map[bridge.ChannelType]string{
-	bridge.ChannelVoice:    "calls",
-	bridge.ChannelChat:     "chats",
-	bridge.ChannelEmail:    "emails",
-	bridge.ChannelMessage:  "messages",
-	bridge.ChannelCallback: "callbacks",
-	bridge.ChannelVideo:    "videos",
+// Kinds are the ways a generated conversation goes.
+var Kinds = []string{
+	"answered", "abandoned", "transfer", "noanswer", "held-hangup", // the basics
+	"acw-code-only", "acw-skipped", // after-call work ended without a participant wrap-up
+	"voicemail", "consult", "blind-transfer", "scheduled-callback", "parked", "bot", "survey",
+	"long", // a messaging conversation open for hours (only with Config.LongConversations)
 }
 
 // Population is the set of queues and agents conversations are drawn from.
@@ -179,7 +100,140 @@ func uuid(rng *rand.Rand) string {
 	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xfff, (b>>48)&0x3fff|0x8000, b&0xffffffffffff)
 }
 
-const wireTime = "2006-01-02T15:04:05.000Z"
+// GenerateOptions tune Generate.
+type GenerateOptions struct {
+	// Scale multiplies the waits inside a conversation (default 1: seconds
+	// to a minute).
+	Scale float64
+	// Kind forces the kind of conversation; "" draws one.
+	Kind string
+	// Long is the chance that a message conversation is a long one (open
+	// for hours, times Scale).
+	Long float64
+}
+
+// Generate writes one conversation on channel ch starting at start (see
+// Kinds). Waits between changes are realistic (seconds to a minute) times
+// scale.
+func Generate(rng *rand.Rand, pop Population, ch bridge.ChannelType, start time.Time, scale float64) *Script {
+	return GenerateWith(rng, pop, ch, start, GenerateOptions{Scale: scale})
+}
+
+// GenerateWith is Generate with options.
+func GenerateWith(rng *rand.Rand, pop Population, ch bridge.ChannelType, start time.Time, o GenerateOptions) *Script {
+	if o.Scale <= 0 {
+		o.Scale = 1
+	}
+	b := &builder{rng: rng, scale: o.Scale, pop: pop, now: start.Truncate(time.Millisecond), s: &Script{Channel: ch}}
+	b.start = b.now
+	b.c.id = uuid(rng)
+	b.s.ID = b.c.id
+	// The analytics clock differs from the live one by a few milliseconds.
+	b.c.skew = time.Duration(rng.IntN(9)-4) * time.Millisecond
+	b.queue = pop.Queues[rng.IntN(len(pop.Queues))]
+	b.s.Kind = o.Kind
+	if b.s.Kind == "" {
+		b.s.Kind = drawKind(rng, ch, o.Long)
+	}
+	b.script()
+	return b.s
+}
+
+// drawKind picks a kind that fits the channel.
+func drawKind(rng *rand.Rand, ch bridge.ChannelType, long float64) string {
+	if ch == bridge.ChannelMessage && rng.Float64() < long {
+		return "long"
+	}
+	type share struct {
+		kind string
+		w    float64
+		ok   bool
+	}
+	voice := ch == bridge.ChannelVoice
+	holds := voice || ch == bridge.ChannelCallback
+	parks := ch == bridge.ChannelEmail || ch == bridge.ChannelMessage
+	digital := ch == bridge.ChannelChat || ch == bridge.ChannelMessage
+	shares := []share{
+		{"answered", 30, true}, {"abandoned", 10, true}, {"transfer", 8, true}, {"noanswer", 8, true},
+		{"held-hangup", 6, holds}, {"acw-code-only", 8, true}, {"acw-skipped", 4, true},
+		{"voicemail", 5, voice}, {"consult", 6, voice}, {"blind-transfer", 6, true},
+		{"scheduled-callback", 20, ch == bridge.ChannelCallback}, {"parked", 10, parks},
+		{"bot", 10, digital}, {"survey", 5, voice},
+	}
+	total := 0.0
+	for _, s := range shares {
+		if s.ok {
+			total += s.w
+		}
+	}
+	r := rng.Float64() * total
+	for _, s := range shares {
+		if !s.ok {
+			continue
+		}
+		if r -= s.w; r < 0 {
+			return s.kind
+		}
+	}
+	return "answered"
+}
+
+// The conversation model: every field any source shows. Each source's
+// rendering (live.go) picks the fields that source really carries.
+type conversation struct {
+	id    string
+	skew  time.Duration // analytics clock minus live clock
+	parts []*party
+}
+
+type party struct {
+	id, purpose, queueID, userID, name string
+	start, connected, end              time.Time // start is REST-only
+	startAcw, endAcw                   time.Time
+	wrapupRequired, wrapupSkipped      bool
+	wrapup                             *wrapupCode // participant-level: may stay nil
+	consult                            string      // consultParticipantId
+	attributes                         map[string]string
+	media                              string // the communication array: calls, chats, ...
+	comm                               comm
+	segs                               []segment // the analytics history, live clock
+}
+
+type comm struct {
+	id, state, initialState, direction string
+	held, confined                     bool
+	alerting                           time.Time // REST-only startAlertingTime
+	connected, disconnected, holdStart time.Time
+	disconnectType                     string
+	wrapup                             *wrapupCode
+	acw                                *afterCallWork
+	acwRequired                        bool
+	restSegs                           []restSegment // REST segments (callbacks)
+}
+
+type wrapupCode struct {
+	code    string
+	endTime time.Time
+}
+
+type afterCallWork struct {
+	state      string // pending, complete, skipped
+	start, end time.Time
+}
+
+type segment struct {
+	kind           string
+	start, end     time.Time
+	queueID        string
+	disconnectType string
+	wrapUpCode     string
+}
+
+type restSegment struct {
+	kind       string // Scheduled, Alert, Interact (capitalised, as recorded)
+	start, end time.Time
+	howEnded   string
+}
 
 // builder writes one conversation's script step by step.
 type builder struct {
@@ -187,227 +241,278 @@ type builder struct {
 	scale  float64
 	pop    Population
 	s      *Script
-	conv   wireConversation
+	c      conversation
 	now    time.Time
 	status bridge.Status
 	queue  string
 	queues []string
-	agents []*wireParticipant
+	agents []*party
 	start  time.Time
-	ended  string
+	ended  time.Time
+	// untimed: the next frame carries a change no live timestamp records.
+	untimed bool
 }
-
-func (b *builder) ts() string { return b.now.UTC().Format(wireTime) }
 
 // wait advances simulated time by a random duration in [lo, hi] seconds,
-// times the scale, and at least one millisecond (timestamps have
-// millisecond precision, and two changes must not share one).
+// times the scale, and at least ten milliseconds (timestamps have
+// millisecond precision, and two changes must stay apart even with the
+// analytics clock's difference).
 func (b *builder) wait(lo, hi float64) {
 	d := (lo + b.rng.Float64()*(hi-lo)) * b.scale
-	b.now = b.now.Add(max(time.Millisecond, time.Duration(d*1000)*time.Millisecond)).Truncate(time.Millisecond)
+	b.now = b.now.Add(max(10*time.Millisecond, time.Duration(d*1000)*time.Millisecond)).Truncate(time.Millisecond)
 }
 
-func (b *builder) add(purpose string, state string) *wireParticipant {
-	p := &wireParticipant{ID: uuid(b.rng), Purpose: purpose, StartTime: b.ts(), Attributes: map[string]string{},
-		mediaKey: mediaKeys[b.s.Channel], media: &wireComm{ID: uuid(b.rng), State: state}}
-	if state == "connected" {
-		p.ConnectedTime, p.media.ConnectedTime = b.ts(), b.ts()
-		kind := "interact"
-		if purpose == "ivr" {
-			kind = "ivr"
-		}
-		b.openSeg(p, kind)
-	}
-	if state == "alerting" {
-		p.media.StartAlertingTime = b.ts()
+func (b *builder) chance(p float64) bool { return b.rng.Float64() < p }
+
+// mediaKeys are the communication arrays by channel.
+var mediaKeys = map[bridge.ChannelType]string{
+	bridge.ChannelVoice:    "calls",
+	bridge.ChannelChat:     "chats",
+	bridge.ChannelEmail:    "emails",
+	bridge.ChannelMessage:  "messages",
+	bridge.ChannelCallback: "callbacks",
+	bridge.ChannelVideo:    "videos",
+}
+
+// sessionMedia are the analytics session media types by channel.
+var sessionMedia = map[bridge.ChannelType]string{
+	bridge.ChannelVoice: "voice", bridge.ChannelChat: "chat", bridge.ChannelEmail: "email",
+	bridge.ChannelMessage: "message", bridge.ChannelCallback: "callback", bridge.ChannelVideo: "video",
+}
+
+// add makes a participant whose communication is in state now; connected
+// participants open their first analytics segment.
+func (b *builder) add(purpose, state string) *party {
+	p := &party{id: uuid(b.rng), purpose: purpose, start: b.now, attributes: map[string]string{},
+		media: mediaKeys[b.s.Channel], comm: comm{id: uuid(b.rng), state: state, direction: "inbound"}}
+	switch state {
+	case "connected":
+		p.connected, p.comm.connected = b.now, b.now
+		b.openSeg(p, segmentFor(purpose))
+	case "alerting":
+		p.comm.alerting = b.now
 		b.openSeg(p, "alert")
+		b.untimed = true
 	}
-	b.conv.Participants = append(b.conv.Participants, p)
+	b.c.parts = append(b.c.parts, p)
 	return p
 }
 
-// openSeg starts an analytics segment of p now; closeSeg ends its open one.
-func (b *builder) openSeg(p *wireParticipant, kind string) {
-	seg := wireSegment{SegmentType: kind, SegmentStart: b.ts()}
-	if p.Purpose == "acd" || p.Purpose == "agent" {
-		seg.QueueID = b.queue
+// segmentFor is the analytics segment type of a connected participant.
+func segmentFor(purpose string) string {
+	switch purpose {
+	case "ivr":
+		return "ivr"
+	case "voicemail":
+		return "voicemail"
+	}
+	return "interact"
+}
+
+func (b *builder) openSeg(p *party, kind string) {
+	seg := segment{kind: kind, start: b.now}
+	if p.purpose == "acd" || p.purpose == "agent" {
+		seg.queueID = b.queue
 	}
 	p.segs = append(p.segs, seg)
 }
 
-func (b *builder) closeSeg(p *wireParticipant) {
-	if n := len(p.segs); n > 0 && p.segs[n-1].SegmentEnd == "" {
-		p.segs[n-1].SegmentEnd = b.ts()
+func (b *builder) closeSeg(p *party, disconnectType string) {
+	if n := len(p.segs); n > 0 && p.segs[n-1].end.IsZero() {
+		p.segs[n-1].end = b.now
+		p.segs[n-1].disconnectType = disconnectType
 	}
 }
 
-func (b *builder) end(p *wireParticipant, disconnectType string) {
-	if p.media.State == "disconnected" {
+// end disconnects p's communication.
+func (b *builder) end(p *party, disconnectType string) {
+	if p.comm.state == "disconnected" {
 		return
 	}
-	p.media.State, p.media.DisconnectedTime, p.media.DisconnectType = "disconnected", b.ts(), disconnectType
-	p.media.Held, p.media.StartHoldTime = false, ""
-	p.EndTime = b.ts()
-	b.closeSeg(p)
+	p.comm.state, p.comm.disconnected, p.comm.disconnectType = "disconnected", b.now, disconnectType
+	p.comm.held, p.comm.holdStart, p.comm.confined = false, time.Time{}, false
+	p.end = b.now
+	b.closeSeg(p, disconnectType)
 }
 
 // emit snapshots the conversation as a frame whose true status is status.
 func (b *builder) emit(status bridge.Status) {
-	body, err := json.Marshal(&b.conv)
-	if err != nil {
-		panic(err)
-	}
 	topics := []string{fmt.Sprintf("v2.routing.queues.%s.conversations", b.queue)}
 	var users []string
 	for _, a := range b.agents {
-		topics = append(topics, fmt.Sprintf("v2.users.%s.conversations", a.UserID))
-		users = append(users, a.UserID)
+		topics = append(topics, fmt.Sprintf("v2.users.%s.conversations", a.userID))
+		users = append(users, a.userID)
 	}
 	if !slices.Contains(b.queues, b.queue) {
 		b.queues = append(b.queues, b.queue)
 	}
 	if status == bridge.StatusCompleted {
-		b.ended = b.ts()
+		b.ended = b.now
 	}
-	f := Frame{ConversationID: b.conv.ID, Channel: b.s.Channel, At: b.now, Status: status, Horizon: b.horizon(), Body: body, Topics: topics, truth: -1,
-		Details: b.details(), Start: b.start, Queues: slices.Clone(b.queues), Users: users}
+	f := Frame{ConversationID: b.c.id, Channel: b.s.Channel, At: b.now, Status: status, Horizon: b.c.horizon(),
+		Body: b.c.live(), REST: b.c.rest(), Details: b.c.details(b.s.Channel, b.start, b.ended),
+		Topics: topics, Start: b.start.Add(b.c.skew), Queues: slices.Clone(b.queues), Users: users, untimed: b.untimed, truth: -1}
+	b.untimed = false
+	if !b.ended.IsZero() {
+		f.End = b.ended.Add(b.c.skew)
+	}
 	if status != b.status {
 		f.truth = len(b.s.Truth)
-		b.s.Truth = append(b.s.Truth, Truth{InteractionID: b.conv.ID, Channel: b.s.Channel, From: b.status, To: status, At: b.now})
+		b.s.Truth = append(b.s.Truth, Truth{InteractionID: b.c.id, Channel: b.s.Channel, From: b.status, To: status, At: b.now})
 		b.status = status
 	}
 	b.s.Frames = append(b.s.Frames, f)
 }
 
-func (b *builder) details() []byte {
-	d := wireDetails{ConversationID: b.conv.ID, ConversationStart: b.start.UTC().Format(wireTime), ConversationEnd: b.ended}
-	for _, p := range b.conv.Participants {
-		dp := wireDetailsPartcpt{ParticipantID: p.ID, Purpose: p.Purpose}
-		dp.Sessions = append(dp.Sessions, struct {
-			MediaType string        `json:"mediaType"`
-			Segments  []wireSegment `json:"segments"`
-		}{mediaTypes[b.s.Channel], slices.Clone(p.segs)})
-		d.Participants = append(d.Participants, dp)
-	}
-	out, err := json.Marshal(d)
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
-
-func (b *builder) horizon() time.Time {
-	var h time.Time
-	for _, p := range b.conv.Participants {
-		for _, s := range []string{p.StartTime, p.ConnectedTime, p.EndTime, p.StartAcwTime, p.EndAcwTime,
-			p.media.StartAlertingTime, p.media.ConnectedTime, p.media.DisconnectedTime} {
-			if t, err := time.Parse(wireTime, s); err == nil && t.After(h) {
-				h = t
-			}
-		}
-	}
-	return h
-}
-
-func (b *builder) chance(p float64) bool { return b.rng.Float64() < p }
-
-// ring alerts a new agent and returns it.
-func (b *builder) ring() *wireParticipant {
+// ring alerts a new agent from the current queue and returns it.
+func (b *builder) ring() *party {
 	a := b.add("agent", "alerting")
-	a.UserID = b.pop.Agents[b.rng.IntN(len(b.pop.Agents))]
-	a.QueueID = b.queue
+	a.userID = b.pop.Agents[b.rng.IntN(len(b.pop.Agents))]
+	a.queueID = b.queue
+	a.name = "Agent " + a.userID[:4]
 	b.agents = append(b.agents, a)
 	b.emit(bridge.StatusRinging)
 	return a
 }
 
-// answer connects agent a and ends the acd participant.
-func (b *builder) answer(a *wireParticipant, acd *wireParticipant) {
-	a.media.State, a.media.ConnectedTime, a.ConnectedTime = "connected", b.ts(), b.ts()
-	b.closeSeg(a)
+// answer connects agent a and ends the acd participant, if any.
+func (b *builder) answer(a *party, acd *party) {
+	a.comm.state, a.comm.connected, a.connected = "connected", b.now, b.now
+	a.wrapupRequired = true
+	b.closeSeg(a, "")
 	b.openSeg(a, "interact")
-	b.end(acd, "transfer")
+	if acd != nil {
+		b.end(acd, "transfer")
+	}
 	b.emit(bridge.StatusConnected)
 }
 
-func (b *builder) hold(a *wireParticipant) {
-	a.media.Held, a.media.StartHoldTime = true, b.ts()
-	b.closeSeg(a)
-	b.openSeg(a, "hold")
+// hold puts a's communication on hold (an email or message is parked).
+func (b *builder) hold(a *party) {
+	b.untimed = true
+	if a.media == "emails" || a.media == "messages" {
+		a.comm.state, a.comm.holdStart = "parked", b.now
+		b.closeSeg(a, "")
+		b.openSeg(a, "parked")
+	} else {
+		a.comm.held, a.comm.holdStart = true, b.now
+		b.closeSeg(a, "")
+		b.openSeg(a, "hold")
+	}
 	b.emit(bridge.StatusHeld)
 }
 
-func (b *builder) unhold(a *wireParticipant) {
-	a.media.Held, a.media.StartHoldTime = false, ""
-	b.closeSeg(a)
+func (b *builder) unhold(a *party) {
+	b.untimed = true
+	a.comm.state, a.comm.held, a.comm.holdStart = "connected", false, time.Time{}
+	b.closeSeg(a, "")
 	b.openSeg(a, "interact")
 	b.emit(bridge.StatusConnected)
 }
 
-func (b *builder) finishWrapup(a *wireParticipant) {
-	a.Wrapup = &wireWrapup{Code: "resolved"}
-	a.EndAcwTime = b.ts()
-	b.closeSeg(a)
+// leave disconnects agent a and starts its after-call work.
+func (b *builder) leave(a *party, disconnectType string) {
+	b.end(a, disconnectType)
+	a.startAcw = b.now
+	a.comm.acw = &afterCallWork{state: "pending", start: b.now}
+	b.openSeg(a, "wrapup")
+}
+
+// finishWrapup ends a's after-call work. The code lands on the
+// communication; the participant-level wrapup object is written only when
+// participantLevel (real conversations often lack it).
+func (b *builder) finishWrapup(a *party, participantLevel bool) {
+	code := &wrapupCode{code: "resolved", endTime: b.now}
+	a.comm.wrapup = code
+	a.comm.acw.state, a.comm.acw.end = "complete", b.now
+	a.endAcw = b.now
+	if participantLevel {
+		a.wrapup = code
+	}
+	b.closeSeg(a, "")
+	if n := len(a.segs); n > 0 && a.segs[n-1].kind == "wrapup" {
+		a.segs[n-1].wrapUpCode = code.code
+	}
+}
+
+// skipWrapup ends a's after-call work at once, without a code.
+func (b *builder) skipWrapup(a *party) {
+	a.comm.acw.state, a.comm.acw.end = "skipped", b.now
+	a.endAcw = b.now
+	a.wrapupSkipped = true
+	// The wrap-up segment had no length: analytics drops it.
+	if n := len(a.segs); n > 0 && a.segs[n-1].kind == "wrapup" {
+		a.segs = a.segs[:n-1]
+	}
 }
 
 // pendingWrapup reports whether any agent still owes a wrap-up.
 func (b *builder) pendingWrapup() bool {
 	for _, a := range b.agents {
-		if a.WrapupRequired && a.Wrapup == nil {
+		if a.comm.acw != nil && a.comm.acw.state == "pending" {
 			return true
 		}
 	}
 	return false
 }
 
-// Generate writes one conversation on channel ch starting at start. The
-// kinds, with their share: answered (with holds on voice and callback),
-// abandoned in queue or while ringing, transferred back to a queue,
-// not answered by the first agent, hung up while held. Waits between
-// changes are realistic (seconds to a minute) times scale.
-func Generate(rng *rand.Rand, pop Population, ch bridge.ChannelType, start time.Time, scale float64) *Script {
-	if scale <= 0 {
-		scale = 1
-	}
-	b := &builder{rng: rng, scale: scale, pop: pop, now: start.Truncate(time.Millisecond), s: &Script{Channel: ch}}
-	b.start = b.now
-	b.conv.ID = uuid(rng)
-	b.s.ID = b.conv.ID
-	b.queue = pop.Queues[rng.IntN(len(pop.Queues))]
-	canHold := ch == bridge.ChannelVoice || ch == bridge.ChannelCallback
-
-	r := rng.Float64()
-	switch {
-	case r < 0.15:
-		b.s.Kind = "abandoned"
-	case r < 0.30:
-		b.s.Kind = "transfer"
-	case r < 0.45:
-		b.s.Kind = "noanswer"
-	case r < 0.55 && canHold:
-		b.s.Kind = "held-hangup"
-	default:
-		b.s.Kind = "answered"
-	}
+// script writes the conversation of kind b.s.Kind.
+func (b *builder) script() {
+	kind := b.s.Kind
+	ch := b.s.Channel
+	canHold := ch == bridge.ChannelVoice || ch == bridge.ChannelCallback ||
+		ch == bridge.ChannelEmail || ch == bridge.ChannelMessage
 
 	customer := b.add("customer", "connected")
-	if ch == bridge.ChannelVoice {
+	var acd *party
+	switch {
+	case kind == "scheduled-callback":
+		// The callback waits for its time on the queue: the customer's and
+		// the acd's legs are connected from the start, initial state
+		// scheduled.
+		customer.comm.initialState = "scheduled"
+		customer.comm.restSegs = []restSegment{{kind: "Scheduled", start: b.now}}
+		acd = b.add("acd", "connected")
+		acd.queueID = b.queue
+		acd.comm.initialState = "scheduled"
+		acd.segs[0].kind = "scheduled"
+		b.emit(bridge.StatusQueued)
+		b.wait(10, 60)
+		b.closeSeg(acd, "")
+		b.openSeg(acd, "interact")
+		customer.comm.restSegs[0].end, customer.comm.restSegs[0].howEnded = b.now, "Routed"
+		customer.attributes["scheduled"] = "due"
+		b.emit(bridge.StatusQueued)
+	case ch == bridge.ChannelVoice:
 		ivr := b.add("ivr", "connected")
 		b.emit(bridge.StatusIVR)
 		b.wait(2, 8)
 		b.end(ivr, "transfer")
+		acd = b.add("acd", "connected")
+		acd.queueID = b.queue
+		b.emit(bridge.StatusQueued)
+	case kind == "bot":
+		bot := b.add("botflow", "connected")
+		b.emit(bridge.StatusIVR)
+		b.wait(2, 10)
+		b.end(bot, "transfer")
+		acd = b.add("acd", "connected")
+		acd.queueID = b.queue
+		b.emit(bridge.StatusQueued)
+	default:
+		acd = b.add("acd", "connected")
+		acd.queueID = b.queue
+		b.emit(bridge.StatusQueued)
 	}
-	acd := b.add("acd", "connected")
-	acd.QueueID = b.queue
-	b.emit(bridge.StatusQueued)
 	if b.chance(0.3) { // a change that moves no status: attributes set by a flow
 		b.wait(0.1, 1)
-		customer.Attributes["language"] = "en-US"
+		customer.attributes["language"] = "en-US"
 		b.emit(bridge.StatusQueued)
 	}
 	b.wait(1, 15)
 
-	if b.s.Kind == "abandoned" {
+	switch kind {
+	case "abandoned":
 		if b.chance(0.5) {
 			a := b.ring()
 			b.wait(1, 5)
@@ -416,12 +521,22 @@ func Generate(rng *rand.Rand, pop Population, ch bridge.ChannelType, start time.
 		b.end(customer, "endpoint")
 		b.end(acd, "endpoint")
 		b.emit(bridge.StatusCompleted)
-		return b.s
+		return
+	case "voicemail":
+		// Nobody answers in time: the flow sends the caller to voicemail.
+		b.end(acd, "transfer")
+		vm := b.add("voicemail", "connected")
+		b.emit(bridge.StatusIVR)
+		b.wait(5, 30)
+		b.end(customer, "peer")
+		b.end(vm, "peer")
+		b.emit(bridge.StatusCompleted)
+		return
 	}
 
 	agent := b.ring()
 	b.wait(1, 6)
-	if b.s.Kind == "noanswer" {
+	if kind == "noanswer" {
 		b.end(agent, "noAnswerTransfer")
 		b.emit(bridge.StatusQueued)
 		b.wait(1, 8)
@@ -429,53 +544,123 @@ func Generate(rng *rand.Rand, pop Population, ch bridge.ChannelType, start time.
 		b.wait(1, 6)
 	}
 	b.answer(agent, acd)
-	agent.WrapupRequired = true
+	acd = nil
 	b.wait(5, 40)
+	if kind == "long" {
+		// A messaging conversation that stays open for hours, parked in
+		// between.
+		b.wait(1800, 3600)
+		b.hold(agent)
+		b.wait(3600, 7200)
+		b.unhold(agent)
+		b.wait(600, 1800)
+	}
 
-	if canHold && b.s.Kind != "held-hangup" {
-		for n := rng.IntN(3); n > 0; n-- {
+	if canHold && kind != "held-hangup" && kind != "long" {
+		n := b.rng.IntN(3)
+		if kind == "parked" {
+			n = 1 + b.rng.IntN(2)
+		}
+		for ; n > 0; n-- {
 			b.hold(agent)
 			b.wait(2, 10)
 			b.unhold(agent)
 			b.wait(3, 20)
 		}
 	}
-	if b.s.Kind == "transfer" {
-		b.end(agent, "transfer")
-		agent.StartAcwTime = b.ts()
-		b.openSeg(agent, "wrapup")
+	switch kind {
+	case "transfer":
+		// Blind transfer back to a queue: the first agent wraps up while the
+		// customer waits and rings again.
+		b.leave(agent, "transfer")
 		acd = b.add("acd", "connected")
-		acd.QueueID = b.queue
+		acd.queueID = b.queue
 		b.emit(bridge.StatusQueued)
 		b.wait(1, 10)
 		first := agent
 		agent = b.ring()
 		b.wait(1, 6)
-		b.finishWrapup(first) // the first agent wraps up while the customer rings
+		b.finishWrapup(first, b.chance(0.5))
 		b.emit(bridge.StatusRinging)
 		b.wait(0.5, 3)
 		b.answer(agent, acd)
-		agent.WrapupRequired = true
 		b.wait(5, 30)
-	}
-	if b.s.Kind == "held-hangup" {
+	case "blind-transfer":
+		// Straight to another agent.
+		b.leave(agent, "transfer")
+		first := agent
+		agent = b.ring()
+		b.wait(1, 6)
+		b.answer(agent, nil)
+		b.wait(1, 5)
+		b.finishWrapup(first, b.chance(0.5))
+		b.emit(bridge.StatusConnected)
+		b.wait(5, 30)
+	case "consult":
+		// The agent consults a colleague while the customer waits confined,
+		// then hands over and leaves: the status stays connected.
+		customer.comm.confined = true
+		first := agent
+		second := b.add("agent", "alerting")
+		second.userID = b.pop.Agents[b.rng.IntN(len(b.pop.Agents))]
+		second.queueID = b.queue
+		second.consult = customer.id
+		b.agents = append(b.agents, second)
+		b.emit(bridge.StatusConnected)
+		b.wait(1, 6)
+		second.comm.state, second.comm.connected, second.connected = "connected", b.now, b.now
+		second.wrapupRequired = true
+		b.closeSeg(second, "")
+		b.openSeg(second, "interact")
+		b.emit(bridge.StatusConnected)
+		b.wait(3, 20)
+		customer.comm.confined = false
+		b.leave(first, "transfer")
+		b.emit(bridge.StatusConnected)
+		agent = second
+		b.wait(2, 10)
+		b.finishWrapup(first, false)
+		b.emit(bridge.StatusConnected)
+		b.wait(5, 30)
+	case "held-hangup":
 		b.hold(agent)
 		b.wait(2, 10)
 	}
-	b.end(customer, "peer")
-	b.end(agent, "peer")
-	agent.StartAcwTime = b.ts()
-	b.openSeg(agent, "wrapup")
-	b.emit(bridge.StatusWrapup)
-	b.wait(2, 20)
+	if kind == "survey" {
+		// The agent hangs up; the caller answers a survey flow while the
+		// agent wraps up.
+		b.leave(agent, "peer")
+		b.add("voicesurveyflow", "connected")
+		b.emit(bridge.StatusIVR)
+		b.wait(5, 20)
+		for _, p := range b.c.parts {
+			if p.purpose == "voicesurveyflow" {
+				b.end(p, "peer")
+			}
+		}
+		b.end(customer, "peer")
+		if agent.comm.acw.state == "pending" {
+			b.emit(bridge.StatusWrapup)
+			b.wait(2, 20)
+		}
+	} else {
+		b.end(customer, "peer")
+		b.leave(agent, "peer")
+		if kind == "acw-skipped" {
+			b.skipWrapup(agent)
+		} else {
+			b.emit(bridge.StatusWrapup)
+			b.wait(2, 20)
+		}
+	}
 	for _, a := range b.agents {
-		if a.WrapupRequired && a.Wrapup == nil {
-			b.finishWrapup(a)
+		if a.comm.acw != nil && a.comm.acw.state == "pending" {
+			// acw-code-only: the code lands on the communication only.
+			b.finishWrapup(a, kind != "acw-code-only" && b.chance(0.7))
 		}
 	}
 	if b.pendingWrapup() {
 		panic("unreachable: wrap-up left pending")
 	}
 	b.emit(bridge.StatusCompleted)
-	return b.s
 }

@@ -73,9 +73,16 @@ type Config struct {
 	// ChannelLifetime is how long a channel lives unless re-subscribed.
 	// Default 24h.
 	ChannelLifetime time.Duration
-	// AnalyticsLag hides conversations that started less than this long ago
-	// from the analytics details query, as the real service lags. Default 0.
+	// AnalyticsLag is how far the analytics details query lags: it shows
+	// each conversation as it was this long ago (and nothing of one that
+	// started since). Default 0.
 	AnalyticsLag time.Duration
+	// AnalyticsMaxResults is where the details query's paging stops.
+	// Default 100,000, as the real service.
+	AnalyticsMaxResults int
+	// LongConversations is the share of message conversations that stay
+	// open for hours (times StepScale). Default 0.
+	LongConversations float64
 	// AnalyticsRetention is how long a completed conversation stays
 	// queryable. Default 1h.
 	AnalyticsRetention time.Duration
@@ -111,6 +118,7 @@ type Server struct {
 	wg         sync.WaitGroup
 	framesSent atomic.Uint64
 	tokensMade atomic.Uint64
+	queries    atomic.Uint64
 }
 
 type channel struct {
@@ -155,6 +163,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.AnalyticsRetention <= 0 {
 		cfg.AnalyticsRetention = time.Hour
+	}
+	if cfg.AnalyticsMaxResults <= 0 {
+		cfg.AnalyticsMaxResults = 100_000
 	}
 	if len(cfg.Channels) == 0 {
 		cfg.Channels = []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback}
@@ -262,6 +273,11 @@ func (s *Server) openSockets() []*simSocket {
 	}
 	return socks
 }
+
+// AnalyticsQueries counts details queries answered (pages included).
+func (s *Server) AnalyticsQueries() uint64 { return s.queries.Load() }
+
+func (s *Server) countQuery() { s.queries.Add(1) }
 
 // FramesSent counts conversation frames written to sockets.
 func (s *Server) FramesSent() uint64 { return s.framesSent.Load() }
@@ -545,7 +561,7 @@ func (s *Server) generate() {
 		// Admit arrivals due before the next frame.
 		for (s.cfg.Conversations == 0 || started < s.cfg.Conversations) && (q.Len() == 0 || !nextArrival.After((*q)[0].f.At)) {
 			ch := s.cfg.Channels[rng.IntN(len(s.cfg.Channels))]
-			sc := Generate(rng, s.pop, ch, nextArrival, s.cfg.StepScale)
+			sc := GenerateWith(rng, s.pop, ch, nextArrival, GenerateOptions{Scale: s.cfg.StepScale, Long: s.cfg.LongConversations})
 			for i := range sc.Frames {
 				heap.Push(q, &queued{f: &sc.Frames[i], script: sc, index: i})
 			}
@@ -595,22 +611,34 @@ func (s *Server) sendMaybeTwice(f *Frame, rng *rand.Rand) {
 }
 
 // reorderable reports whether frame it may be delivered after the next
-// frame of its conversation without making its status unknowable: the next
-// frame must carry a later forward-only timestamp, and this frame's own
-// status must be proven by a timestamp (hold and unhold are not).
-func (s *Server) reorderable(it *queued) bool {
-	fs := it.script.Frames
-	i := it.index
-	if i+1 >= len(fs) || !fs[i+1].Horizon.After(fs[i].Horizon) || fs[i].Status == bridge.StatusHeld {
+// frame of its conversation without making its status unknowable from live
+// frames: the next frame must carry a later forward-only timestamp, and
+// this frame's change must be one that timestamps prove (a hold, an unhold
+// or an agent starting to alert is not), or leave the status as it was, or
+// be an agent's alerting that the next frame ends (its connect or
+// disconnect proves the alerting just before).
+func (s *Server) reorderable(it *queued) bool { return Reorderable(it.script, it.index) }
+
+// Reorderable reports whether frame i of sc may be delivered after frame
+// i+1 (see the package doc).
+func Reorderable(sc *Script, i int) bool {
+	fs := sc.Frames
+	if i+1 >= len(fs) || !fs[i+1].Horizon.After(fs[i].Horizon) {
 		return false
 	}
-	return i == 0 || fs[i].Status == fs[i-1].Status || fs[i].Horizon.After(fs[i-1].Horizon)
+	switch {
+	case i == 0 || fs[i].Status == fs[i-1].Status:
+		return true
+	case !fs[i].untimed:
+		return fs[i].Horizon.After(fs[i-1].Horizon)
+	}
+	return fs[i].Status == bridge.StatusRinging && fs[i+1].Status != bridge.StatusRinging && fs[i].Horizon.Equal(fs[i-1].Horizon)
 }
 
 // record adds the truth of a frame when it is emitted.
 func (s *Server) record(it *queued) {
 	it.f.seq = s.seq.Add(1)
-	s.store.update(it.f, time.Now(), s.cfg.AnalyticsRetention)
+	s.store.update(it.f, time.Now(), s.cfg.AnalyticsRetention, s.cfg.AnalyticsLag)
 	if it.f.truth < 0 {
 		return
 	}
