@@ -26,15 +26,43 @@
 //
 // # Identity
 //
-// A transition's ID is TransitionID(interaction, from, to, anchor), where the
-// anchor is the Genesys timestamp that proves it. It depends on the
-// transition alone, never on a counter, so retries, replays, overlapping
-// sockets and other replicas produce the same id and JetStream's duplicate
-// window keeps one copy.
+// A transition's ID is TransitionID(interaction, seq, from, to), where seq
+// is its position in the interaction's history (State.Seq, persisted with
+// it). It depends on no timestamp and no counter in memory: the three
+// Genesys sources carry different fields and clocks (a live frame has no
+// alerting time, analytics segments are milliseconds off the live
+// timestamps), but every source that reveals the same history reveals the
+// same sequence of statuses, so retries, replays, overlapping sockets,
+// back-fills and other replicas produce the same ids and JetStream's
+// duplicate window keeps one copy. Two writers that derived different
+// histories (only possible when a gap's history could not be had: such
+// transitions are marked Incomplete) produce different ids.
+//
+// # Sources and their clocks
+//
+// A back-filled event (analytics, GET) is history: it is never stale, its
+// steps apply only beyond what is applied (its current status only when
+// timed after the state), and its timestamps count CrossSourceTolerance
+// less, so that the same fact seen in two clocks is one fact.
+//
+// # Gaps
+//
+// A source that missed a span (a dead socket, a restart) sends a
+// KindGapOpened marker before anything that follows the span, then the
+// span's history of each interaction it concerns (HistoryOf), then
+// KindGapClosed. Meanwhile a shard holds back the events of every
+// interaction that may have changed in the gap (open when it began, or
+// first seen after it with a start before its end); everything else flows.
+// When its history arrives it is applied first, cut at the gap's end, then
+// the held events in arrival order. An interaction whose history could not
+// be fetched, or still missing at the gap's Deadline, is released anyway
+// and its transitions are marked Incomplete (counted and logged).
 //
 // # Invariants
 //   - One goroutine (a shard, chosen by hash of the interaction id) owns an
 //     interaction's state; its events are applied in arrival order.
+//   - An interaction's events are applied in arrival order, except that
+//     those held for a gap wait for its history (see Gaps).
 //   - At most one transition per interaction is in flight to the Publisher;
 //     the next is sent only after the previous was acknowledged, so the
 //     stream holds an interaction's transitions in order.
@@ -52,11 +80,14 @@
 //
 // # State across restarts
 //
-// Every transition carries the interaction's State after it. A StateStore
-// (package publish: the stream itself) returns the State of an
-// interaction's last transition, with its Version; the pipeline loads it the
-// first time it meets an interaction, so a restarted bridge continues with
-// the right fromStatus and applies nothing twice, however long it was down.
+// Every transition carries the interaction's State after it. A starting
+// bridge preloads (Pipeline.Preload) the last State of every interaction
+// the stream holds a transition of since a time, in one pass, so it knows
+// which were open; a StateStore (package publish: the stream itself)
+// returns the State of one interaction's last transition, with its
+// Version, for an interaction met later that began before the preload, so
+// a restarted bridge continues with the right fromStatus and applies
+// nothing twice, however long it was down.
 // Each transition is sent with the Version it builds on (ExpectVersion); a
 // publisher that finds another writer ahead answers with a ConflictError,
 // and the pipeline adopts that writer's State, drops the transitions it

@@ -132,12 +132,14 @@ func NewMachine(cfg MachineConfig) *Machine {
 //     start of a hold already seen to end (within CrossSourceTolerance) is
 //     that hold again and is skipped.
 //  4. If the event's current Status still differs, that is a transition too
-//     (hold and unhold carry no forward-only timestamp, so they are applied
-//     in arrival order), except a hold already seen to end, and except for
-//     an event that proves nothing newer than the state: a back-filled one
-//     (its history is in its steps) unless its current status is timed
-//     after the state, or one re-applied after a conflict or a load (the
-//     stored state may be ahead of it) unless it has a newer fact.
+//     (hold, unhold and the start of alerting carry no forward-only
+//     timestamp, so they are applied in arrival order), except a hold
+//     already seen to end, and except for an event that proves nothing
+//     newer than the state: a back-filled one (its history is in its steps)
+//     unless its current status is timed after the state; one re-applied
+//     after a conflict or a load (the stored state may be ahead of it); and
+//     one with no newer timestamp whose change is not one of those untimed
+//     moves (it is older than the state).
 func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 	st, ok := m.states[ev.InteractionID]
 	if !ok {
@@ -161,8 +163,13 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 		overlay = true
 	case ev.Backfilled: // only a current status timed after the state (a GET's hold)
 		overlay = !ev.StatusAt.IsZero() && ev.StatusAt.After(st.StepAt.Add(CrossSourceTolerance))
+	case horizon.After(st.Horizon) || horizon.IsZero():
+		overlay = true // a newer fact, or a source without timestamps: arrival order
 	default:
-		overlay = !ev.replayed || horizon.After(st.Horizon)
+		// Nothing newer than the state: only a move no timestamp records
+		// can be news (an agent starting to ring, a hold, an unhold), and
+		// not from an event that may be older than the state.
+		overlay = !ev.replayed && untimedMove(st.Status, ev.Status)
 	}
 	if horizon.After(st.Horizon) {
 		st.Horizon = horizon
@@ -209,6 +216,15 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 		return out, VerdictUnchanged
 	}
 	return out, VerdictApplied
+}
+
+// untimedMove reports whether a change from one status to another can
+// happen with no new forward-only timestamp: an agent starting to alert,
+// a hold and an unhold. Every other change sets one (a connect, a
+// disconnect, an end of after-call work), so an event that shows it without
+// a newer timestamp than the state is older than the state.
+func untimedMove(from, to Status) bool {
+	return to == StatusRinging || (from == StatusConnected && to == StatusHeld) || (from == StatusHeld && to == StatusConnected)
 }
 
 // endedHoldCovers reports whether a hold starting at t is the hold seen to

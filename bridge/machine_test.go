@@ -113,6 +113,20 @@ func TestMachineApply(t *testing.T) {
 			want:   []string{"null>queued", "queued>connected"},
 		},
 		{
+			// Alerting carries no timestamp: the ringing frame proves nothing
+			// newer than the queued one, and a late copy of the queued frame
+			// proves nothing newer than the ringing one. Leaving ringing
+			// always sets a timestamp, so the copy is older.
+			name: "a late copy of the frame before an untimed ringing changes nothing",
+			events: []Event{
+				snap("c1", "queued", "queued@2"),
+				snap("c1", "ringing", "queued@2"),
+				snap("c1", "queued", "queued@2"),
+				snap("c1", "ringing", "queued@2"),
+			},
+			want: []string{"null>queued", "queued>ringing"},
+		},
+		{
 			name: "ringing, no answer, back to queue",
 			events: []Event{
 				snap("c1", "queued", "queued@1"),

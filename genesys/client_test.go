@@ -240,13 +240,23 @@ func TestEndpoints(t *testing.T) {
 }
 
 func TestTopics(t *testing.T) {
-	got, err := Topics([]string{"q1", "q2", "q1"}, []string{"u1"}, []string{"v2.detail.events.conversation.x.customer.start"})
+	got, err := Topics([]string{"q1", "q2", "q1"}, []string{"u1"}, []string{"v2.users.u2.conversations", "v2.routing.queues.q1.conversations"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "v2.routing.queues.q1.conversations v2.routing.queues.q2.conversations v2.users.u1.conversations v2.detail.events.conversation.x.customer.start"
+	want := "v2.routing.queues.q1.conversations v2.routing.queues.q2.conversations v2.users.u1.conversations v2.users.u2.conversations"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("Topics = %v", got)
+	}
+	for topic, why := range map[string]string{
+		"v2.routing.queues.q1.conversations.calls":       "media-suffixed",
+		"v2.users.u1.conversations.emails":               "media-suffixed",
+		"v2.routing.queues.q1.conversations.summaries":   "summaries",
+		"v2.detail.events.conversation.x.customer.start": "not one the bridge decodes",
+	} {
+		if _, err := Topics(nil, nil, []string{topic}); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("topic %s: %v, want an error saying %q", topic, err, why)
+		}
 	}
 	for _, bad := range [][]string{{"a.b"}, {""}, {"a b"}, {"*"}} {
 		if _, err := Topics(bad, nil, nil); err == nil {

@@ -16,20 +16,49 @@
 //     heartbeat interval and kills the socket after two; time the reader
 //     spends blocked on a slow consumer does not count. Before the token is
 //     due for rotation, before the channel expires, and on socket_closing, a
-//     lane is replaced make-before-break (one lane at a time). A socket that
+//     lane is replaced make-before-break (one lane at a time): the old
+//     socket is read until the pong of a ping sent once the new one is up
+//     (so nothing queued on it is lost), then closed, and the new socket
+//     skips the run of frames it repeats from the old one. A socket that
 //     dies otherwise (drop, silence, {"result":"404"}, no_longer_subscribed,
-//     token_revoked) is reconnected with backoff and its gap back-filled:
-//     analytics details (history, holds included) and GET conversation for
-//     the interactions believed open, delivered before the new socket's
-//     frames (at most BackfillHold), then the rest of the gap once analytics
-//     covers it. Frames over MaxFrameSize are drained and rejected without
-//     closing the socket.
+//     token_revoked) is reconnected with backoff, and its gap (from the last
+//     frame, less BackfillSlack, to the new socket) is announced to the
+//     pipeline (bridge.KindGapOpened) before any frame of the new socket;
+//     BackfillLag after the gap (when analytics covers it) the analytics
+//     details of the conversations active in it on the lane's queues and
+//     users, and of the interactions believed open (by id, up to seven days
+//     back), are delivered as the gap's history, then the gap is closed.
+//     The pipeline holds back what may have changed in the gap until then.
+//     If analytics fails, the open interactions' state now is fetched with
+//     GET and the gap is closed incomplete. A start after an earlier run
+//     (ResumeFrom) is such a gap. Frames over MaxFrameSize are drained and
+//     rejected without closing the socket; a {"result":...} frame other
+//     than 404 is rejected (counted), the socket kept.
 //   - InteractionStream: the tutorial's dialect (see its doc).
 //   - Decoding: DecodeNotification classifies frames; Derive turns a
-//     conversation snapshot into an Event with the status rules documented
-//     on Derive, and the statuses the snapshot's timestamps prove;
-//     DeriveDetails does the same from analytics segments; DecodeInteraction
-//     validates the tutorial's flat events.
+//     conversation snapshot (a live frame's, or GET's) into an Event with the
+//     status rules documented on Derive, and the statuses the snapshot's
+//     timestamps prove; DeriveDetails does the same from analytics segments;
+//     DecodeInteraction validates the tutorial's flat events.
+//
+// # One history from three sources
+//
+// A live frame, GET and analytics carry different fields (a live frame has
+// no participant startTime and no startAlertingTime; analytics has every
+// segment, holds included, in a clock a few milliseconds off). Derive and
+// DeriveDetails reach the same sequence of statuses from each: an agent's
+// alerting without a timestamp is placed just before its connect or
+// disconnect, or at the snapshot's latest timestamp while it still rings;
+// after-call work ends with whichever of endAcwTime, afterCallWork or a
+// wrap-up code the source has. Transition ids depend on that sequence only
+// (package bridge), so one transition has one id whichever source
+// revealed it.
+//
+// # Topics
+//
+// Only v2.routing.queues.{id}.conversations and v2.users.{id}.conversations
+// are decoded: Topics refuses the media-suffixed and summaries forms, whose
+// bodies have other schemas.
 //
 // # Invariants
 //   - Bad input never panics and never ends the stream: it becomes a

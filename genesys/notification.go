@@ -74,8 +74,13 @@ func DecodeNotification(data []byte, observedAt time.Time) (Frame, error) {
 	topic := env.TopicName
 	switch {
 	case topic == "" && len(env.Result) > 0:
+		result := strings.Trim(string(env.Result), `"`)
+		if result != "404" {
+			// Undocumented: counted and logged; the socket stays.
+			return Frame{}, bridge.Reject(bridge.ReasonUnknown, data, "result frame %q is not documented; the socket is kept", truncate(result, 40))
+		}
 		// {"result":"404",...}: the channel expired or was deleted.
-		f.Kind, f.Reason = FrameChannelGone, "result "+strings.Trim(string(env.Result), `"`)
+		f.Kind, f.Reason = FrameChannelGone, "result "+result
 		return f, nil
 	case topic == "":
 		return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "frame has no topicName")
@@ -126,24 +131,9 @@ func DecodeNotification(data []byte, observedAt time.Time) (Frame, error) {
 }
 
 // isConversationTopic matches v2.routing.queues.{id}.conversations and
-// v2.users.{id}.conversations, with or without a media suffix.
-func isConversationTopic(t string) bool {
-	var rest string
-	switch {
-	case strings.HasPrefix(t, "v2.routing.queues."):
-		rest = t[len("v2.routing.queues."):]
-	case strings.HasPrefix(t, "v2.users."):
-		rest = t[len("v2.users."):]
-	default:
-		return false
-	}
-	id, tail, ok := strings.Cut(rest, ".")
-	if !ok || id == "" {
-		return false
-	}
-	tail, _, _ = strings.Cut(tail, ".")
-	return tail == "conversations"
-}
+// v2.users.{id}.conversations (not the media-suffixed or summaries topics,
+// whose bodies have other schemas).
+func isConversationTopic(t string) bool { return checkTopic(t) == nil }
 
 func isUUID(s string) bool {
 	if len(s) != 36 {

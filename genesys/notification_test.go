@@ -24,7 +24,9 @@ func TestDecodeNotificationKinds(t *testing.T) {
 		{`{"topicName":"v2.system.token_revoked.abc","eventBody":{}}`, FrameChannelGone},
 		{`{"result":"404","message":"expired"}`, FrameChannelGone},
 		{`{"topicName":"v2.detail.events.conversation.x.customer.start","eventBody":{}}`, FrameIgnored},
-		{`{"topicName":"v2.users.u1.conversations.calls","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[{"purpose":"customer","calls":[{"state":"connected"}]},{"purpose":"ivr","calls":[{"state":"connected"}]}]}}`, FrameEvent},
+		{`{"topicName":"v2.users.u1.conversations","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[{"purpose":"customer","calls":[{"state":"connected"}]},{"purpose":"ivr","calls":[{"state":"connected"}]}]}}`, FrameEvent},
+		// Other schemas: not decoded as conversations.
+		{`{"topicName":"v2.users.u1.conversations.calls","eventBody":{"id":"x","participants":[{"purpose":"customer","state":"connected"}]}}`, FrameIgnored},
 	}
 	for _, tt := range tests {
 		f, err := DecodeNotification([]byte(tt.frame), observed)
@@ -32,14 +34,21 @@ func TestDecodeNotificationKinds(t *testing.T) {
 			t.Errorf("%s: kind %v err %v, want %v", tt.frame, f.Kind, err, tt.kind)
 		}
 	}
+	// A result other than 404 is undocumented: rejected (counted), not a
+	// dead channel.
+	_, err := DecodeNotification([]byte(`{"result":"500","message":"?"}`), observed)
+	if rej, ok := err.(*bridge.RejectError); !ok || rej.Reason != bridge.ReasonUnknown {
+		t.Errorf("result 500: %v, want a rejection for an unknown frame", err)
+	}
 }
 
 func TestIsConversationTopic(t *testing.T) {
 	for topic, want := range map[string]bool{
 		"v2.routing.queues.q1.conversations":       true,
-		"v2.routing.queues.q1.conversations.calls": true,
+		"v2.routing.queues.q1.conversations.calls": false,
 		"v2.users.u1.conversations":                true,
-		"v2.users.u1.conversations.emails":         true,
+		"v2.users.u1.conversations.emails":         false,
+		"v2.users.u1.conversations.summaries":      false,
 		"v2.users.u1.presence":                     false,
 		"v2.routing.queues..conversations":         false,
 		"v2.routing.queues.q1":                     false,

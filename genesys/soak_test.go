@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,13 +24,17 @@ import (
 // memPublisher stands in for JetStream inside the synctest bubble (a NATS
 // server cannot run there): it stores messages in order and, like
 // JetStream's duplicate window, acknowledges a repeated message id as a
-// duplicate without storing it again.
+// duplicate without storing it again. Like the stream, it is also the
+// state store a restarted bridge preloads from.
 type memPublisher struct {
-	mu     sync.Mutex
-	msgs   []bridge.Transition
-	ids    map[string]bool
-	dupIDs int
+	mu       sync.Mutex
+	msgs     []bridge.Transition
+	ids      map[string]bool
+	dupIDs   int
+	lastTime time.Time
 }
+
+func newMemPublisher() *memPublisher { return &memPublisher{ids: map[string]bool{}} }
 
 func (p *memPublisher) Publish(_ context.Context, t *bridge.Transition, r *bridge.Receipt) error {
 	p.mu.Lock()
@@ -39,10 +44,83 @@ func (p *memPublisher) Publish(_ context.Context, t *bridge.Transition, r *bridg
 	} else {
 		p.ids[t.ID] = true
 		p.msgs = append(p.msgs, *t)
+		p.lastTime = time.Now()
 	}
+	version := uint64(len(p.msgs))
 	p.mu.Unlock()
-	r.Complete(dup, 0, nil)
+	r.Complete(dup, version, nil)
 	return nil
+}
+
+// states is what publish.JetStream.States reads: the last state of every
+// interaction, and when the last message was stored.
+func (p *memPublisher) states() (map[string]bridge.State, time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]bridge.State{}
+	for i, t := range p.msgs {
+		st := t.State
+		st.Version = uint64(i + 1)
+		out[t.InteractionID] = st
+	}
+	return out, p.lastTime
+}
+
+func (p *memPublisher) published() []bridge.Transition {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.msgs)
+}
+
+// bubbleBridge is the Genesys side of the bridge and its pipeline, in a
+// synctest bubble on an in-memory network.
+type bubbleBridge struct {
+	stream *genesys.Stream
+	pipe   *bridge.Pipeline
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	client *http.Transport
+}
+
+// startBubbleBridge starts a bridge on mem; with resume, it preloads the
+// publisher's states and treats the time since its last message as a gap.
+func startBubbleBridge(t *testing.T, sim *genesystest.Server, mem *genesystest.MemNet, pub *memPublisher, log *slog.Logger,
+	resume bool, tweak func(*genesys.StreamConfig, *bridge.PipelineConfig)) *bubbleBridge {
+	t.Helper()
+	b := &bubbleBridge{client: &http.Transport{DialContext: mem.DialContext}}
+	client := genesys.NewClient(genesys.ClientConfig{Endpoints: genesys.Endpoints{API: sim.URL, Login: sim.URL},
+		ClientID: "sim-client", ClientSecret: "sim-secret", HTTPClient: &http.Client{Transport: b.client, Timeout: 30 * time.Second}, Logger: log})
+	topics, _ := genesys.Topics(sim.Population().Queues, nil, nil)
+	pc := bridge.PipelineConfig{Logger: log}
+	sc := genesys.StreamConfig{Client: client, Topics: topics,
+		Dialer:      &websocket.Dialer{NetDialContext: mem.DialContext, HandshakeTimeout: 15 * time.Second},
+		BackfillLag: time.Second, Logger: log}
+	if tweak != nil {
+		tweak(&sc, &pc)
+	}
+	b.pipe = bridge.NewPipeline(pc)
+	if resume {
+		states, last := pub.states()
+		b.pipe.Preload(states, last.Add(-4*time.Hour))
+		sc.ResumeFrom = last
+	}
+	sc.OpenInteractions = b.pipe.OpenInteractions
+	var err error
+	if b.stream, err = genesys.NewStream(sc); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	b.cancel = cancel
+	b.wg.Go(func() { _ = b.stream.Run(ctx) })
+	b.wg.Go(func() { _ = b.pipe.Run(ctx, b.stream, pub) })
+	return b
+}
+
+// stop stops the bridge, as a crash would: nothing waits.
+func (b *bubbleBridge) stop() {
+	b.cancel()
+	b.wg.Wait()
+	b.client.CloseIdleConnections()
 }
 
 type soakResult struct {
@@ -115,22 +193,11 @@ func TestSoak(t *testing.T) {
 		}
 		logs := &logBuffer{}
 		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: soakLevel}))
-		transport := &http.Transport{DialContext: mem.DialContext}
-		client := genesys.NewClient(genesys.ClientConfig{Endpoints: genesys.Endpoints{API: sim.URL, Login: sim.URL},
-			ClientID: "sim-client", ClientSecret: "sim-secret", HTTPClient: &http.Client{Transport: transport, Timeout: 30 * time.Second}, Logger: log})
-		topics, _ := genesys.Topics(sim.Population().Queues, nil, nil)
-		pipe := bridge.NewPipeline(bridge.PipelineConfig{Logger: log})
-		stream, err := genesys.NewStream(genesys.StreamConfig{Client: client, Topics: topics,
-			Dialer:           &websocket.Dialer{NetDialContext: mem.DialContext, HandshakeTimeout: 15 * time.Second},
-			OpenInteractions: pipe.OpenInteractions, BackfillLag: time.Second, HeartbeatInterval: heartbeat, Logger: log})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub := &memPublisher{ids: map[string]bool{}}
-		ctx, cancel := context.WithCancel(t.Context())
-		var wg sync.WaitGroup
-		wg.Go(func() { _ = stream.Run(ctx) })
-		wg.Go(func() { _ = pipe.Run(ctx, stream, pub) })
+		pub := newMemPublisher()
+		b := startBubbleBridge(t, sim, mem, pub, log, false, func(sc *genesys.StreamConfig, _ *bridge.PipelineConfig) {
+			sc.HeartbeatInterval = heartbeat
+		})
+		stream, pipe := b.stream, b.pipe
 
 		rng := rand.New(rand.NewPCG(3, 4))
 		faults := 0
@@ -146,15 +213,11 @@ func TestSoak(t *testing.T) {
 			}
 		}
 		time.Sleep(3 * time.Minute) // the last conversations end; the last gap is back-filled
-		cancel()
-		wg.Wait()
+		b.stop()
 		sim.Close()
-		transport.CloseIdleConnections()
 		mem.Close()
 
-		pub.mu.Lock()
-		r, examples := compareTruth(sim.Truth(), pub.msgs)
-		pub.mu.Unlock()
+		r, examples := compareTruth(sim.Truth(), pub.published())
 		st := pipe.Stats()
 		t.Logf("soak %s simulated: conversations %d, frames %d, events %d, faults %d, reconnects %d, rollovers %d, back-filled %d; transitions expected %d, found %d, lost %d, duplicated %d, extra %d, out of order %d; repeated message ids absorbed %d",
 			dur, int(rate*dur.Seconds()), sim.FramesSent(), st.Events.Load(), faults, stream.Reconnects(), stream.Rollovers(), stream.Backfilled(),

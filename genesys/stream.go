@@ -325,6 +325,10 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 			return nil, false, ctx.Err()
 		}
 	}
+	// The old socket may still hold frames sent before the new one was
+	// subscribed: they reach no other socket. Read them all (up to the
+	// answer to a ping sent now) before closing it.
+	cur.drain(ctx, max(time.Second, 2*s.cfg.HeartbeatInterval))
 	died := cur.isDead()
 	cur.close(errRolledOver)
 	// Both sockets carried the notifications sent while both were open:
@@ -366,6 +370,36 @@ type conn struct {
 	// already delivered (see overlap.go).
 	delivered recentFrames
 	overlap   overlap
+	// pongs counts pong frames read; pong is signalled on each.
+	pongs atomic.Uint64
+	pong  chan struct{}
+}
+
+// drain waits until the socket has delivered every frame the server queued
+// on it before now: it sends a ping and waits for its pong, which the
+// server sends after them. It gives up after timeout, or when the socket
+// dies.
+func (c *conn) drain(ctx context.Context, timeout time.Duration) {
+	if c.isDead() {
+		return
+	}
+	before := c.pongs.Load()
+	if err := c.sock.ping(); err != nil {
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for c.pongs.Load() == before {
+		select {
+		case <-c.pong:
+		case <-c.dead:
+			return
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // release lets the socket's frames flow.
@@ -436,7 +470,7 @@ func (l *lane) open(ctx context.Context, gated bool) (*conn, error) {
 		return nil, fmt.Errorf("connect socket: %s", scrubURLError(err))
 	}
 	c := &conn{ch: ch, sock: &socket{conn: ws}, opened: time.Now(), dialed: dialed, dead: make(chan struct{}), closing: make(chan struct{}),
-		gate: make(chan struct{})}
+		gate: make(chan struct{}), pong: make(chan struct{}, 1)}
 	if !gated {
 		c.release()
 	}
@@ -506,6 +540,12 @@ func (s *Stream) readLoop(ctx context.Context, c *conn, wd *watchdog) error {
 				return ctx.Err()
 			}
 			c.delivered.add(f.Fingerprint, now)
+		case FramePong:
+			c.pongs.Add(1)
+			select {
+			case c.pong <- struct{}{}:
+			default:
+			}
 		case FrameSocketClosing:
 			s.log.Info("genesys announced socket_closing", "channel_id", c.ch.ID, "reason", f.Reason)
 			c.once.Do(func() { close(c.closing) })

@@ -182,6 +182,7 @@ func TestStreamRejectsBadFramesAndKeepsGoing(t *testing.T) {
 		{[]byte(`{"topicName":"v2.routing.queues.q.conversations","eventBody":{"id":3}}`), bridge.ReasonMalformed},
 		{append([]byte(`{"topicName":"x","pad":"`), append(bytes.Repeat([]byte("A"), 10000), `"}`...)...), bridge.ReasonOversize},
 		{[]byte(`{"eventBody":{}}`), bridge.ReasonSchema},
+		{[]byte(`{"result":"500","message":"undocumented"}`), bridge.ReasonUnknown},
 	}
 	for _, f := range frames {
 		sim.Inject(f.frame)

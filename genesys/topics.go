@@ -9,6 +9,12 @@ import (
 // per queue id, v2.users.{id}.conversations per user id, then extra topics
 // verbatim. Ids must be non-empty, without dots or whitespace; topics must
 // be under 200 bytes. Repeats are removed.
+//
+// An extra topic must be one of those two forms: the media-suffixed forms
+// (...conversations.calls, .chats, ...) carry a flattened participant, and
+// ...conversations.summaries another body again; the bridge decodes neither,
+// so every frame of them would be rejected. They are refused with the form
+// to use instead.
 func Topics(queueIDs, userIDs, extra []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
@@ -42,9 +48,32 @@ func Topics(queueIDs, userIDs, extra []string) ([]string, error) {
 		}
 	}
 	for _, t := range extra {
+		if err := checkTopic(t); err != nil {
+			return nil, err
+		}
 		if err := add(t); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// checkTopic accepts the conversation topics the bridge decodes.
+func checkTopic(t string) error {
+	for _, prefix := range []string{"v2.routing.queues.", "v2.users."} {
+		rest, ok := strings.CutPrefix(t, prefix)
+		if !ok {
+			continue
+		}
+		id, tail, _ := strings.Cut(rest, ".")
+		switch {
+		case tail == "conversations" && id != "":
+			return nil
+		case strings.HasPrefix(tail, "conversations.summaries"):
+			return fmt.Errorf("topic %q: the summaries topic has a body of its own, which the bridge does not decode; subscribe %sconversations", truncate(t, 80), prefix+id+".")
+		case strings.HasPrefix(tail, "conversations."):
+			return fmt.Errorf("topic %q: media-suffixed topics carry a flattened participant, which the bridge does not decode; subscribe %sconversations (it carries every medium)", truncate(t, 80), prefix+id+".")
+		}
+	}
+	return fmt.Errorf("topic %q is not one the bridge decodes: use v2.routing.queues.{id}.conversations or v2.users.{id}.conversations (or GENESYS_QUEUE_IDS / GENESYS_USER_IDS)", truncate(t, 80))
 }

@@ -192,7 +192,7 @@ func BenchmarkFrameToAck(b *testing.B) {
 		var recording atomic.Bool
 		statsCh := make(chan *bridge.Stats, 1)
 		h := hooks{
-			stats: func(s *bridge.Stats) { statsCh <- s },
+			stats: func(s *bridge.Stats, _ source) { statsCh <- s },
 			published: func(t *bridge.Transition, ackedAt time.Time) {
 				if recording.Load() {
 					mu.Lock()
@@ -251,7 +251,7 @@ func BenchmarkMemory(b *testing.B) {
 		done := make(chan error, 1)
 		statsCh := make(chan *bridge.Stats, 1)
 		go func() {
-			done <- runWith(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard, hooks{stats: func(s *bridge.Stats) { statsCh <- s }})
+			done <- runWith(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard, hooks{stats: func(s *bridge.Stats, _ source) { statsCh <- s }})
 		}()
 		stats := <-statsCh
 		heapAt := func(convs int) (float64, int64) {

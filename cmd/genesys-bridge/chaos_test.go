@@ -27,18 +27,25 @@ type replica struct {
 	env  []string
 	log  string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd has exited
-	err    error         // its exit status, valid after exited
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd has exited
+	err     error         // its exit status, valid after exited
+	logFrom int64         // the log's size when cmd started
 }
 
 func (r *replica) start() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.cmd != nil {
+		return // already running (a restart scheduled twice)
+	}
 	f, err := os.OpenFile(r.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		r.t.Fatal(err)
+	}
+	if fi, err := f.Stat(); err == nil {
+		r.logFrom = fi.Size()
 	}
 	cmd := exec.Command(r.bin)
 	cmd.Env, cmd.Stdout, cmd.Stderr = r.env, f, f
@@ -75,8 +82,22 @@ func (r *replica) kill() {
 	}
 }
 
-// stop sends SIGTERM and waits for a graceful exit.
+// running says whether the current process got as far as running (its
+// signal handling is in place).
+func (r *replica) up() bool {
+	r.mu.Lock()
+	from := r.logFrom
+	r.mu.Unlock()
+	b, _ := os.ReadFile(r.log)
+	return int64(len(b)) > from && strings.Contains(string(b[from:]), "genesys-bridge running")
+}
+
+// stop sends SIGTERM, once the process is up, and waits for a graceful
+// exit.
 func (r *replica) stop() error {
+	if !poll(time.Minute, r.up) {
+		return fmt.Errorf("%s did not start within a minute", r.name)
+	}
 	r.mu.Lock()
 	cmd, exited := r.cmd, r.exited
 	r.cmd = nil
@@ -163,8 +184,14 @@ func TestChaos(t *testing.T) {
 		}
 	}()
 
-	// Chaos, one action every 2.5 s until the simulator is done.
+	// Chaos, one action every 2.5 s until the simulator is done. Restarts
+	// scheduled by an action are waited for before the end.
 	rng := rand.New(rand.NewPCG(testSeed(t), 1))
+	var pending sync.WaitGroup
+	later := func(d time.Duration, f func()) {
+		pending.Add(1)
+		time.AfterFunc(d, func() { defer pending.Done(); f() })
+	}
 	counts := map[string]int{}
 	actions := []struct {
 		name string
@@ -173,13 +200,13 @@ func TestChaos(t *testing.T) {
 		{"kill -9 one bridge, restart it 1s later", func() {
 			r := replicas[rng.IntN(2)]
 			r.kill()
-			time.AfterFunc(time.Second, r.start)
+			later(time.Second, r.start)
 		}},
 		{"kill -9 both bridges, restart them 2s later", func() {
 			for _, r := range replicas {
 				r.kill()
 			}
-			time.AfterFunc(2*time.Second, func() {
+			later(2*time.Second, func() {
 				for _, r := range replicas {
 					r.start()
 				}
@@ -188,13 +215,20 @@ func TestChaos(t *testing.T) {
 		{"stop a NATS node, restart it on its store 2s later", func() {
 			i := rng.IntN(3)
 			cl.stop(i)
-			time.AfterFunc(2*time.Second, func() { cl.start(i) })
+			later(2*time.Second, func() { cl.start(i) })
 		}},
 		{"Genesys fault", func() {
 			_ = sim.InjectFault([]string{"drop", "silence", "closing", "expire-channel", "revoke-token", "rest-503", "blackout"}[rng.IntN(7)])
 		}},
 	}
-	time.Sleep(3 * time.Second) // let the cluster elect and the stream appear
+	nc, err := nats.Connect(cl.urls())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	// The cluster elects, a bridge creates the stream: then the chaos.
+	eventually(t, time.Minute, "the stream on the cluster", func() bool { _, err := js.Stream(t.Context(), "GENESYS_INTERACTIONS"); return err == nil })
 	for done := false; !done; {
 		select {
 		case <-sim.Done():
@@ -206,7 +240,7 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	// Everything back up; wait for the stream to hold the truth.
-	time.Sleep(3 * time.Second)
+	pending.Wait()
 	for i := range 3 {
 		if !cl.running(i) {
 			cl.start(i)
@@ -218,17 +252,8 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	truth := sim.Truth()
-	nc, err := nats.Connect(cl.urls())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	deadline := time.Now().Add(90 * time.Second)
-	for streamMsgs(t, js, "GENESYS_INTERACTIONS") < len(truth) && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(time.Second)
+	// Past this, the comparison shows what is missing.
+	poll(2*time.Minute, func() bool { return streamMsgs(t, js, "GENESYS_INTERACTIONS") >= len(truth) })
 	for _, r := range replicas {
 		if err := r.stop(); err != nil {
 			t.Error(err)

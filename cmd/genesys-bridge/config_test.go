@@ -74,6 +74,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "log format", set: map[string]string{"LOG_FORMAT": "xml"}, want: "LOG_FORMAT"},
 		{name: "heartbeat", set: map[string]string{"GENESYS_HEARTBEAT_INTERVAL": "10ms"}, want: "GENESYS_HEARTBEAT_INTERVAL"},
 		{name: "frame size", set: map[string]string{"GENESYS_MAX_FRAME_BYTES": "10"}, want: "GENESYS_MAX_FRAME_BYTES"},
+		{name: "media-suffixed topic", set: map[string]string{"GENESYS_TOPICS": "v2.routing.queues.q1.conversations.calls"}, want: "media-suffixed topics carry a flattened participant"},
+		{name: "summaries topic", set: map[string]string{"GENESYS_TOPICS": "v2.users.u1.conversations.summaries"}, want: "summaries topic"},
+		{name: "back-fill wait under the lag", set: map[string]string{"GENESYS_BACKFILL_LAG": "2m", "GENESYS_BACKFILL_MAX_WAIT": "1m"}, want: "GENESYS_BACKFILL_MAX_WAIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -58,6 +58,27 @@ func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
+// poll checks cond every 10ms until it holds or d passed, and reports
+// whether it held.
+func poll(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// eventually fails the test if cond does not hold within d.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !poll(d, cond) {
+		t.Fatalf("timed out after %s waiting for %s", d, what)
+	}
+}
+
 func startNATS(t *testing.T) string {
 	return startRestartableNATS(t).url
 }
@@ -110,6 +131,7 @@ func (n *testNATS) start() {
 type published struct {
 	Subject string
 	MsgID   string
+	State   string // the Genesys-Bridge-State header
 	Body    struct {
 		ID            string  `json:"id"`
 		InteractionID string  `json:"interactionId"`
@@ -120,6 +142,7 @@ type published struct {
 		ObservedAt    string  `json:"observedAt"`
 		Reconstructed bool    `json:"reconstructed"`
 		Backfilled    bool    `json:"backfilled"`
+		Incomplete    bool    `json:"incomplete"`
 		Detail        []string
 	}
 }
@@ -172,6 +195,7 @@ func tryReadStream(ctx context.Context, url, stream string) ([]published, error)
 			var p published
 			p.Subject = m.Subject()
 			p.MsgID = m.Headers().Get(jetstream.MsgIDHeader)
+			p.State = m.Headers().Get(publish.HeaderState)
 			if err := json.Unmarshal(m.Data(), &p.Body); err != nil {
 				return nil, fmt.Errorf("message %q is not JSON: %v", m.Data(), err)
 			}
@@ -199,6 +223,13 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) int {
 		return 0
 	}
 	return int(info.State.Msgs)
+}
+
+func str(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return *s
 }
 
 // compare checks the stream against the simulator's ground truth: every
@@ -233,7 +264,7 @@ func compare(t *testing.T, truth []genesystest.Truth, got []published, prefix st
 		if want[k] > 0 && seen[k] > want[k] {
 			dup++
 			if dup <= 5 {
-				t.Errorf("published twice: %+v", k)
+				t.Errorf("published twice: %+v (this copy: id %s, state %q, backfilled %v, incomplete %v)", k, p.MsgID, p.State, p.Body.Backfilled, p.Body.Incomplete)
 			}
 		}
 		wantSubject := fmt.Sprintf("%s.%s.%s.%s", prefix, k.ch, k.to, k.id)
@@ -256,15 +287,33 @@ func compare(t *testing.T, truth []genesystest.Truth, got []published, prefix st
 			}
 		}
 	}
-	outOfOrder := 0
-	for id, w := range order {
-		if g := strings.Join(gotOrder[id], ","); g != strings.Join(w, ",") && outOfOrder < 5 {
-			outOfOrder++
-			t.Errorf("interaction %s: stream order %s, truth %s", id, g, strings.Join(w, ","))
+	incomplete := 0
+	for _, p := range got {
+		if p.Body.Incomplete {
+			incomplete++
 		}
 	}
-	t.Logf("transitions expected %d, found %d, missing %d, duplicated %d, extra %d, wrong subject %d, out of order %d",
-		len(truth), len(got), missing, dup, extra, wrongSubject, outOfOrder)
+	outOfOrder := 0
+	bad := map[string]bool{}
+	for id, w := range order {
+		if g := strings.Join(gotOrder[id], ","); g != strings.Join(w, ",") {
+			outOfOrder++
+			if outOfOrder <= 5 {
+				bad[id] = true
+				t.Errorf("interaction %s: stream order %s, truth %s", id, g, strings.Join(w, ","))
+			}
+		}
+	}
+	t.Logf("transitions expected %d, found %d, missing %d, duplicated %d, extra %d, wrong subject %d, out of order %d, marked incomplete %d",
+		len(truth), len(got), missing, dup, extra, wrongSubject, outOfOrder, incomplete)
+	if t.Failed() {
+		for _, p := range got {
+			if bad[p.Body.InteractionID] {
+				t.Logf("  %s %s>%s id %s state %q backfilled %v reconstructed %v incomplete %v", p.Body.InteractionID[:8], str(p.Body.FromStatus), p.Body.ToStatus,
+					p.MsgID, p.State, p.Body.Backfilled, p.Body.Reconstructed, p.Body.Incomplete)
+			}
+		}
+	}
 }
 
 // The whole bridge, through run: simulator (OAuth, channel, subscriptions,

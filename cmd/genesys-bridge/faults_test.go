@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
 )
 
@@ -32,6 +34,7 @@ type harness struct {
 	cancel     context.CancelFunc
 	done       chan error
 	stats      *bridge.Stats
+	src        source
 	// replicas are further bridges: finish stops them before comparing.
 	replicas []func() error
 }
@@ -87,12 +90,17 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 	var log = slogFor(t, &h.logs)
 	ctx, cancel := context.WithCancel(t.Context())
 	h.cancel = cancel
-	statsCh := make(chan *bridge.Stats, 1)
+	type started struct {
+		stats *bridge.Stats
+		src   source
+	}
+	startedCh := make(chan started, 1)
 	go func() {
-		h.done <- runWith(ctx, h.cfg, log, io.Discard, hooks{stats: func(s *bridge.Stats) { statsCh <- s }})
+		h.done <- runWith(ctx, h.cfg, log, io.Discard, hooks{stats: func(s *bridge.Stats, src source) { startedCh <- started{s, src} }})
 	}()
 	select {
-	case h.stats = <-statsCh:
+	case st := <-startedCh:
+		h.stats, h.src = st.stats, st.src
 	case err := <-h.done:
 		t.Fatalf("run ended at start: %v", err)
 	}
@@ -102,13 +110,16 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 // waitTransitions waits until the simulator caused at least n transitions.
 func (h *harness) waitTransitions(n int) {
 	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(h.sim.Truth()) < n {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("the simulator caused only %d transitions", len(h.sim.Truth()))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(h.t, time.Minute, fmt.Sprintf("%d transitions from the simulator", n), func() bool { return len(h.sim.Truth()) >= n })
+}
+
+// waitIdle waits until the bridge has nothing in hand: nothing held for a
+// gap's history, no gap open, nothing unacknowledged.
+func (h *harness) waitIdle() {
+	h.t.Helper()
+	eventually(h.t, time.Minute, "the bridge to be idle", func() bool {
+		return h.stats.Waiting.Load() == 0 && h.stats.GapsOpen.Load() == 0 && h.stats.Outstanding.Load() == 0
+	})
 }
 
 // finish waits for the simulator to end and the stream to hold the truth,
@@ -130,11 +141,10 @@ func (h *harness) finish() {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	deadline := time.Now().Add(30 * time.Second)
-	for streamMsgs(t, js, h.cfg.NATSStream) < len(truth) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // anything extra would show now
+	// The stream reaches the truth (or the comparison shows what is
+	// missing), and the bridge has finished with everything it read.
+	poll(time.Minute, func() bool { return streamMsgs(t, js, h.cfg.NATSStream) >= len(truth) })
+	h.waitIdle()
 	h.cancel()
 	if err := <-h.done; err != nil {
 		t.Fatalf("run: %v", err)
@@ -220,7 +230,7 @@ func TestFaults(t *testing.T) {
 		{name: "429 then 503 on REST during a reconnect", inject: func(h *harness) {
 			h.sim.FailREST(429, 2)
 			h.sim.DropSockets()
-			time.Sleep(1500 * time.Millisecond)
+			eventually(h.t, time.Minute, "the socket restored", func() bool { return strings.Count(h.logs.String(), "genesys socket restored") >= 1 })
 			h.sim.FailREST(503, 2)
 			h.sim.DropSockets()
 		}, check: func(h *harness) {
@@ -232,14 +242,10 @@ func TestFaults(t *testing.T) {
 		{name: "NATS restarted on the same store", env: map[string]string{"HTTP_ADDR": "127.0.0.1:0"}, inject: func(h *harness) {
 			h.natsServer.stop()
 			addr := logValue(h.t, h.logs, "serving /healthz", "addr")
-			deadline := time.Now().Add(10 * time.Second)
-			for readyz(addr) != http.StatusServiceUnavailable && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if code := readyz(addr); code != http.StatusServiceUnavailable {
-				h.t.Errorf("/readyz answered %d while NATS was down", code)
-			}
-			time.Sleep(2 * time.Second) // traffic goes on while NATS is down
+			eventually(h.t, time.Minute, "/readyz 503 while NATS is down", func() bool { return readyz(addr) == http.StatusServiceUnavailable })
+			// Traffic goes on while NATS is down.
+			sent := h.sim.FramesSent()
+			eventually(h.t, time.Minute, "frames while NATS is down", func() bool { return h.sim.FramesSent() >= sent+100 })
 			h.natsServer.start()
 		}, check: func(h *harness) {
 			if !h.logHas("NATS disconnected") || !h.logHas("NATS reconnected") {
@@ -248,7 +254,8 @@ func TestFaults(t *testing.T) {
 		}},
 		{name: "NATS outage beyond the buffer", env: map[string]string{"NATS_MAX_PENDING": "32"}, inject: func(h *harness) {
 			h.natsServer.stop()
-			time.Sleep(4 * time.Second) // 32 transitions outstanding: reading from Genesys pauses
+			// 32 transitions outstanding: reading from Genesys pauses.
+			eventually(h.t, time.Minute, "the outstanding bound reached", func() bool { return h.stats.Outstanding.Load() >= 32 })
 			h.natsServer.start()
 		}, check: func(h *harness) {
 			if !h.logHas("NATS disconnected") {
@@ -378,7 +385,12 @@ func TestInteractionsDialect(t *testing.T) {
 		}
 		h := startHarness(t, genesystest.Config{ReorderRate: 0.3}, env)
 		<-h.sim.Done()
-		time.Sleep(500 * time.Millisecond)
+		// Every frame sent was read (as an event, or dropped as a
+		// sequence regression) and acknowledged.
+		eventually(t, time.Minute, "every frame read", func() bool {
+			return h.stats.Events.Load()+h.src.(*genesys.InteractionStream).SequenceRegressions() >= h.sim.FramesSent()
+		})
+		h.waitIdle()
 		h.cancel()
 		if err := <-h.done; err != nil {
 			t.Fatal(err)
@@ -443,11 +455,9 @@ func TestResumeAfterDowntime(t *testing.T) {
 	if err := <-h.done; err != nil {
 		t.Fatalf("first run: %v", err)
 	}
+	// Transitions happen while no bridge runs: their frames reach nobody.
 	down := len(h.sim.Truth())
-	time.Sleep(2 * time.Second) // frames sent now reach nobody
-	if len(h.sim.Truth()) == down {
-		t.Fatal("no transitions happened during the downtime")
-	}
+	eventually(t, time.Minute, "transitions during the downtime", func() bool { return len(h.sim.Truth()) >= down+60 })
 	var log *slog.Logger
 	log = slogFor(t, &h.logs)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -469,7 +479,9 @@ func TestClusterNodeRestart(t *testing.T) {
 	h.nats = cl.urls()
 	h.waitTransitions(100)
 	cl.stop(1)
-	time.Sleep(3 * time.Second)
+	// Publishing goes on with a node down.
+	published := h.stats.Published.Load()
+	eventually(t, time.Minute, "publishing with a node down", func() bool { return h.stats.Published.Load() >= published+100 })
 	cl.start(1)
 	h.finish()
 	info := streamInfoOf(t, cl.urls(), h.cfg.NATSStream)

@@ -77,7 +77,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) erro
 
 // hooks let tests and benchmarks observe a running bridge.
 type hooks struct {
-	stats     func(*bridge.Stats) // called once, when the pipeline exists
+	stats     func(*bridge.Stats, source) // called once, when the pipeline and the source exist
 	published func(t *bridge.Transition, ackedAt time.Time)
 	held      func(waited time.Duration, incomplete bool)
 }
@@ -187,7 +187,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 	}
 	m.register(pipe.Stats(), stream, nc)
 	if h.stats != nil {
-		h.stats(pipe.Stats())
+		h.stats(pipe.Stats(), stream)
 	}
 
 	if cfg.HTTPAddr != "" {

@@ -66,7 +66,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.ReorderRate, "reorder-rate", 0, "chance a frame is delayed past the next frame of its conversation")
 	fs.Float64Var(&cfg.StepScale, "step-scale", 1, "multiplies the waits inside a conversation (0.05: conversations last seconds)")
 	fs.DurationVar(&cfg.ChannelLifetime, "channel-lifetime", 24*time.Hour, "how long a channel lives unless re-subscribed")
-	fs.DurationVar(&cfg.AnalyticsLag, "analytics-lag", 0, "hide conversations younger than this from the analytics query")
+	fs.DurationVar(&cfg.AnalyticsLag, "analytics-lag", 0, "how far the analytics query lags (it shows each conversation as it was this long ago)")
+	fs.Float64Var(&cfg.LongConversations, "long-conversations", 0, "share of message conversations that stay open for hours (times -step-scale)")
 	fs.StringVar(&faults, "faults", "", "faults to inject at random, comma-separated: "+strings.Join(genesystest.Faults, ","))
 	fs.DurationVar(&faultEvery, "fault-every", 10*time.Second, "interval between injected faults (with -faults)")
 	if err := fs.Parse(args); err != nil {

@@ -5,22 +5,49 @@
 // /api/v2/notifications/channels, PUT/POST .../subscriptions (with
 // ignoreErrors; topics of unknown queues or users are Rejected), HEAD of a
 // channel, and the socket at connectUri: heartbeats every HeartbeatInterval,
-// pong for {"message":"ping"}, one socket per channel (a second connection
-// kicks the first).
+// pong for {"message":"ping"} (after what was queued before it), one socket
+// per channel (a second connection kicks the first).
+//
+// # Three sources, each as faithful as its real one
+//
+// Each conversation is one model rendered three ways (sources.go), each with
+// only the fields its real counterpart has, from the SDKs' generated
+// models (TestSourcesCarryOnlyTheirModelsFields holds them to lists written
+// from those models):
+//   - live notifications: no participant startTime, no startAlertingTime,
+//     no segments;
+//   - GET /api/v2/conversations/{id}: the REST model, the state now;
+//   - the analytics details query: sessions and segments with the real
+//     segmentType values and purposes, each boundary in a clock a few
+//     milliseconds off the live one, lagging AnalyticsLag (it shows each
+//     conversation as it was then), matching conversations that started on
+//     a UTC day the interval touches and were active in it, refusing
+//     intervals over seven days and paging no further than
+//     AnalyticsMaxResults.
+//
+// # Conversations
 //
 // Generate writes realistic conversations (voice with IVR, chat, email,
-// message, callback, video): queue, alerting, answer, hold, transfer back to
-// a queue, no answer, wrap-up, hang-up, abandoned in queue or while ringing.
-// Each snapshot is labelled with the status the simulator meant, so its
-// ground truth (Truth) is independent of the bridge's derivation; its wire
-// structs are its own, not package genesys's.
+// message, callback, video) of the Kinds: answered with holds (parking, for
+// email and messages), abandoned in queue or while ringing, transferred back
+// to a queue or straight to another agent, consulted and handed over, not
+// answered by the first agent, hung up while held, after-call work ended
+// with the code on the communication only or skipped, sent to voicemail,
+// scheduled callbacks, bot flows before the queue, post-call surveys, and
+// (LongConversations) messaging conversations open for hours. Each change
+// is labelled with the status the simulator meant, so its ground truth
+// (Truth) is independent of the bridge's derivation; its wire structs are
+// its own, not package genesys's.
 //
-// Faults: DuplicateRate sends a frame twice; ReorderRate delays a frame past
-// the next frame of its conversation when that later frame proves the
-// delayed frame's status by a newer timestamp. Hold and unhold frames are
-// never reordered: the Genesys snapshot has no timestamp that orders them,
-// so no client could recover from that (see package bridge). DropSockets and
-// Inject let tests cut sockets and send arbitrary frames.
+// # Faults
+//
+// DuplicateRate sends a frame twice; ReorderRate delays a frame past the
+// next frame of its conversation when live timestamps still prove its
+// status (see Reorderable): a hold, an unhold or an agent starting to ring
+// is never delivered late, since no client could order it. DropSockets,
+// SilenceSockets, AnnounceClosing, ExpireChannels, RevokeTokens, FailREST,
+// Blackout and Inject let tests cut sockets, fail REST calls and send
+// arbitrary frames; InjectFault does the same by name.
 //
 // Conversations start when the first socket with subscriptions connects, so
 // no generated frame is sent to nobody.
