@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -86,7 +87,7 @@ func (s *shard) hold(ev *Event) bool {
 		if len(gaps) == 0 {
 			return false
 		}
-		slices.SortFunc(gaps, func(a, b *Gap) int { return int(a.ID - b.ID) })
+		slices.SortFunc(gaps, func(a, b *Gap) int { return cmp.Compare(a.ID, b.ID) })
 		for _, g := range gaps {
 			s.await(id, g)
 		}
@@ -101,19 +102,36 @@ func (s *shard) hold(ev *Event) bool {
 
 // history takes a gap's history of one interaction: it goes before the
 // observations held for that gap, or, if nothing waits for it, is applied
-// at once.
+// at once. An interaction first met this way may have lived through other
+// gaps still open (it was not known when they began): it waits for them.
 func (s *shard) history(ctx context.Context, ev *Event) {
-	if w := s.waits[ev.InteractionID]; w != nil {
+	id := ev.InteractionID
+	if w := s.waits[id]; w != nil {
 		for _, a := range w.gaps {
 			if a.gap.ID == ev.HistoryOf && !a.resolved {
 				h := *ev
 				a.history, a.resolved = &h, true
-				s.release(ctx, ev.InteractionID)
+				s.release(ctx, id)
 				return
 			}
 		}
 	}
+	known := s.machine.Known(id)
 	s.apply(ctx, ev)
+	if known || s.waits[id] != nil || s.machine.Status(id) == StatusCompleted {
+		return
+	}
+	first := ev.first()
+	var gaps []*Gap
+	for _, g := range s.gaps {
+		if g.ID != ev.HistoryOf && first.Before(g.To) {
+			gaps = append(gaps, g)
+		}
+	}
+	slices.SortFunc(gaps, func(a, b *Gap) int { return cmp.Compare(a.ID, b.ID) })
+	for _, g := range gaps {
+		s.await(id, g)
+	}
 }
 
 // gapClosed resolves g for every interaction still waiting for it.
@@ -173,7 +191,9 @@ func (s *shard) release(ctx context.Context, id string) {
 				// Observations wait behind the history: they tell what
 				// happened after the gap.
 				var ok bool
-				if h, ok = a.history.truncated(a.gap.To); ok {
+				// (Cut a little after the gap's end: the same moment may be a
+				// few milliseconds later in analytics' clock.)
+				if h, ok = a.history.truncated(a.gap.To.Add(CrossSourceTolerance)); ok {
 					s.apply(ctx, &h)
 				}
 			} else {
@@ -185,9 +205,12 @@ func (s *shard) release(ctx context.Context, id string) {
 			he := &a.held[i]
 			he.ev.incomplete = a.incomplete
 			s.p.stats.Held.Add(-1)
+			waited := now.Sub(he.since)
 			if f := s.p.cfg.OnHeld; f != nil {
-				f(now.Sub(he.since), a.incomplete)
+				f(waited, a.incomplete)
 			}
+			s.p.log.Debug("frame released after waiting for a gap's history", "interaction_id", id, "gap", a.gap.ID,
+				"waited", waited.Round(time.Millisecond).String(), "history", a.history != nil, "incomplete", a.incomplete)
 			s.apply(ctx, &he.ev)
 		}
 	}

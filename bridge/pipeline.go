@@ -495,7 +495,6 @@ func (s *shard) apply(ctx context.Context, ev *Event) {
 	s.buf, verdict = s.machine.Apply(ev, s.buf[:0])
 	after, _ := s.machine.Len()
 	st.Open.Add(int64(after - before))
-	s.p.log.Debug("ZZEVENT", "interaction_id", ev.InteractionID, "status", string(ev.Status), "status_at", ev.StatusAt.Format("05.000"), "horizon", ev.Horizon.Format("05.000"), "verdict", verdict.String(), "backfilled", ev.Backfilled, "observed", ev.ObservedAt.Format("05.000000"))
 	switch verdict {
 	case VerdictStale:
 		st.Stale.Add(1)

@@ -2,6 +2,8 @@ package genesys
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"slices"
 	"time"
 
@@ -63,7 +65,7 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 		if len(f.ConversationIDs) > 0 {
 			from = g.To.Add(-MaxDetailsInterval)
 		}
-		dcs, err := s.cfg.Client.QueryConversationDetails(ctx, from, g.To, f)
+		dcs, err := s.queryHistory(ctx, l, g, from, f)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -108,6 +110,45 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 	}
 	s.backfilled.Add(uint64(histories + states))
 	s.log.Info("back-fill done", "lane", l.index, "gap", g.ID, "histories", histories, "live_states", states, "incomplete", failed)
+}
+
+// queryHistory runs one details query of gap g, retrying what may pass
+// (a refused token, a server error) with backoff while the gap's deadline
+// leaves time.
+func (s *Stream) queryHistory(ctx context.Context, l *lane, g *bridge.Gap, from time.Time, f DetailsFilter) ([]DetailsConversation, error) {
+	for attempt := 1; ; attempt++ {
+		// Analytics boundaries may be a few milliseconds off the live clock:
+		// a conversation that began just before the gap's end must match.
+		dcs, err := s.cfg.Client.QueryConversationDetails(ctx, from, g.To.Add(time.Second), f)
+		if err == nil || ctx.Err() != nil || !retryQuery(err) {
+			return dcs, err
+		}
+		wait := Backoff(attempt, s.cfg.BackoffBase, s.cfg.BackoffMax)
+		if time.Now().Add(wait).After(g.Deadline) {
+			return dcs, err
+		}
+		s.log.Warn("back-fill: analytics query failed; retrying", "lane", l.index, "gap", g.ID, "attempt", attempt, "wait", wait.String(), "err", err)
+		if !sleepCtx(ctx, wait) {
+			return dcs, ctx.Err()
+		}
+	}
+}
+
+// retryQuery reports whether a failed query may pass later: not when the
+// credentials are refused, the query is wrong or the client lacks the
+// permission.
+func retryQuery(err error) bool {
+	if errors.Is(err, ErrBadCredentials) {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		switch ae.Status {
+		case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusNotImplemented:
+			return false
+		}
+	}
+	return true
 }
 
 // fetchState delivers an interaction's state now, from GET, as g's

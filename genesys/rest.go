@@ -3,6 +3,7 @@ package genesys
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -96,9 +97,10 @@ const MaxDetailsInterval = 7 * 24 * time.Hour
 // for the conversations matching f that were active in [from, to) (the API
 // also requires that they started on a UTC day the interval touches),
 // following every page. An interval over seven days is queried seven days
-// at a time; one with more results than the API pages through
-// (ClientConfig.AnalyticsMaxResults) is split in halves. Pages can repeat a
-// conversation; the result has each id once.
+// at a time; a query with more results than the API pages through
+// (ClientConfig.AnalyticsMaxResults) is split: its queues, users or ids in
+// halves, else its interval. Pages can repeat a conversation; the result
+// has each id once.
 func (c *Client) QueryConversationDetails(ctx context.Context, from, to time.Time, f DetailsFilter) ([]DetailsConversation, error) {
 	q := detailsQuery{Order: "asc", OrderBy: "conversationStart", Paging: paging{PageSize: detailsPageSize}}
 	var seg []predicate
@@ -131,6 +133,25 @@ func (c *Client) QueryConversationDetails(ctx context.Context, from, to time.Tim
 	return r.out, nil
 }
 
+// split halves the query's predicates, if it has more than one.
+func (q detailsQuery) split() (detailsQuery, detailsQuery, bool) {
+	halve := func(groups []predicateGroup) ([]predicateGroup, []predicateGroup, bool) {
+		if len(groups) != 1 || len(groups[0].Predicates) < 2 {
+			return groups, groups, false
+		}
+		p := groups[0].Predicates
+		return []predicateGroup{{Type: groups[0].Type, Predicates: p[:len(p)/2]}},
+			[]predicateGroup{{Type: groups[0].Type, Predicates: p[len(p)/2:]}}, true
+	}
+	a, b := q, q
+	var ok bool
+	if a.SegmentFilters, b.SegmentFilters, ok = halve(q.SegmentFilters); ok {
+		return a, b, true
+	}
+	a.ConversationFilters, b.ConversationFilters, ok = halve(q.ConversationFilters)
+	return a, b, ok
+}
+
 type detailsResult struct {
 	seen map[string]bool
 	out  []DetailsConversation
@@ -147,8 +168,19 @@ func (c *Client) queryDetails(ctx context.Context, q detailsQuery, from, to time
 		if err := c.do(ctx, "query conversation details", http.MethodPost, "/api/v2/analytics/conversations/details/query", q, &resp); err != nil {
 			return err
 		}
-		if page == 1 && resp.TotalHits > c.cfg.AnalyticsMaxResults && to.Sub(from) > 2*time.Millisecond {
-			// More than the API pages through: split the interval.
+		if page == 1 && resp.TotalHits > c.cfg.AnalyticsMaxResults {
+			// More than the API pages through: ask for fewer queues or
+			// users at a time, or for shorter intervals.
+			if a, b, ok := q.split(); ok {
+				if err := c.queryDetails(ctx, a, from, to, r); err != nil {
+					return err
+				}
+				return c.queryDetails(ctx, b, from, to, r)
+			}
+			if to.Sub(from) <= 2*time.Millisecond {
+				return fmt.Errorf("query conversation details: %d conversations were active in %s, more than the %d the API pages through",
+					resp.TotalHits, q.Interval, c.cfg.AnalyticsMaxResults)
+			}
 			mid := from.Add(to.Sub(from) / 2).Truncate(time.Millisecond)
 			if err := c.queryDetails(ctx, q, from, mid, r); err != nil {
 				return err

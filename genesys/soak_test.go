@@ -72,6 +72,34 @@ func (p *memPublisher) published() []bridge.Transition {
 	return slices.Clone(p.msgs)
 }
 
+// heldStats collects how long frames held back after gaps waited.
+type heldStats struct {
+	mu         sync.Mutex
+	waits      []time.Duration
+	incomplete int
+}
+
+func (h *heldStats) add(w time.Duration, incomplete bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.waits = append(h.waits, w)
+	if incomplete {
+		h.incomplete++
+	}
+}
+
+func (h *heldStats) String() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	w := slices.Clone(h.waits)
+	slices.Sort(w)
+	if len(w) == 0 {
+		return "no frame held back"
+	}
+	return fmt.Sprintf("frames held back after gaps %d (median wait %s, longest %s), released without their history %d",
+		len(w), w[len(w)/2].Round(time.Millisecond), w[len(w)-1].Round(time.Millisecond), h.incomplete)
+}
+
 // bubbleBridge is the Genesys side of the bridge and its pipeline, in a
 // synctest bubble on an in-memory network.
 type bubbleBridge struct {
@@ -180,12 +208,12 @@ func TestSoak(t *testing.T) {
 		}
 		dur = d
 	}
-	const rate, faultEvery, heartbeat = 1.0, 8 * time.Second, 5 * time.Second
+	const rate, faultEvery, heartbeat, analyticsLag = 1.0, 8 * time.Second, 5 * time.Second, 30 * time.Second
 	synctest.Test(t, func(t *testing.T) {
 		mem := genesystest.NewMemNet()
 		sim, err := genesystest.Start(genesystest.Config{
 			Listener: mem, Speed: 1, Rate: rate, Conversations: int(rate * dur.Seconds()), Seed: 11,
-			DuplicateRate: 0.05, ReorderRate: 0.05,
+			DuplicateRate: 0.05, ReorderRate: 0.05, AnalyticsLag: analyticsLag, LongConversations: 0.02,
 			TokenLifetime: 17 * time.Minute, ChannelLifetime: 41 * time.Minute, HeartbeatInterval: heartbeat,
 		})
 		if err != nil {
@@ -194,8 +222,10 @@ func TestSoak(t *testing.T) {
 		logs := &logBuffer{}
 		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: soakLevel}))
 		pub := newMemPublisher()
-		b := startBubbleBridge(t, sim, mem, pub, log, false, func(sc *genesys.StreamConfig, _ *bridge.PipelineConfig) {
-			sc.HeartbeatInterval = heartbeat
+		var held heldStats
+		b := startBubbleBridge(t, sim, mem, pub, log, false, func(sc *genesys.StreamConfig, pc *bridge.PipelineConfig) {
+			sc.HeartbeatInterval, sc.BackfillLag = heartbeat, analyticsLag
+			pc.OnHeld = held.add
 		})
 		stream, pipe := b.stream, b.pipe
 
@@ -212,7 +242,8 @@ func TestSoak(t *testing.T) {
 				faults++
 			}
 		}
-		time.Sleep(3 * time.Minute) // the last conversations end; the last gap is back-filled
+		// The last conversations end (a long one lasts hours); the last gap is back-filled.
+		time.Sleep(6 * time.Hour)
 		b.stop()
 		sim.Close()
 		mem.Close()
@@ -222,6 +253,7 @@ func TestSoak(t *testing.T) {
 		t.Logf("soak %s simulated: conversations %d, frames %d, events %d, faults %d, reconnects %d, rollovers %d, back-filled %d; transitions expected %d, found %d, lost %d, duplicated %d, extra %d, out of order %d; repeated message ids absorbed %d",
 			dur, int(rate*dur.Seconds()), sim.FramesSent(), st.Events.Load(), faults, stream.Reconnects(), stream.Rollovers(), stream.Backfilled(),
 			r.expected, r.found, r.lost, r.duplicated, r.extra, r.outOfOrder, pub.dupIDs)
+		t.Logf("marked incomplete %d; %s", st.Incomplete.Load(), held.String())
 		if r.lost+r.duplicated+r.extra+r.outOfOrder > 0 {
 			if len(examples) > 10 {
 				examples = examples[:10]
@@ -267,4 +299,11 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 }
 func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-var soakLevel = slog.LevelInfo
+// soakLevel is the soak's log level: SOAK_DEBUG=1 logs every transition
+// (and SOAK_LOG=file keeps the whole log of a failed soak).
+var soakLevel = func() slog.Level {
+	if os.Getenv("SOAK_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}()

@@ -360,3 +360,32 @@ func TestQueryConversationDetailsPaging(t *testing.T) {
 		t.Fatalf("by conversation id: %d results, %v", len(one), err)
 	}
 }
+
+// The details query keeps to the API's limits: an interval of ten days is
+// asked seven days at a time (the simulator refuses more, as Genesys
+// does), and one with more results than the API pages through is split
+// until each part fits.
+func TestQueryConversationDetailsLimits(t *testing.T) {
+	// One conversation every 100 simulated seconds (as fast as the client
+	// reads): a few at a time, spread over hours.
+	sim := startSim(t, genesystest.Config{Conversations: 250, Rate: 0.01, AnalyticsMaxResults: 60})
+	s, _ := newStream(t, sim, queueTopics(sim), nil)
+	runStream(t, s)
+	<-sim.Done()
+	c := NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret",
+		AnalyticsMaxResults: 60})
+	before := sim.AnalyticsQueries()
+	all, err := c.QueryConversationDetails(t.Context(), time.Now().Add(-9*24*time.Hour), time.Now().Add(24*time.Hour),
+		DetailsFilter{QueueIDs: sim.Population().Queues})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 250 {
+		t.Fatalf("%d conversations, want 250", len(all))
+	}
+	queries := sim.AnalyticsQueries() - before
+	t.Logf("250 conversations over a 10-day interval, at most 60 results a query: %d queries", queries)
+	if queries > 200 {
+		t.Errorf("%d queries for 250 conversations", queries)
+	}
+}

@@ -2,9 +2,7 @@ package genesys_test
 
 import (
 	"log/slog"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -44,19 +42,10 @@ func worstMoments(t *testing.T, restart bool) {
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	pub := newMemPublisher()
-	var mu sync.Mutex
-	var waits []time.Duration
-	incomplete := 0
+	var held heldStats
 	tweak := func(sc *genesys.StreamConfig, pc *bridge.PipelineConfig) {
 		sc.HeartbeatInterval, sc.BackfillLag, sc.BackfillMaxWait = 5*time.Second, lag, 10*time.Minute
-		pc.OnHeld = func(w time.Duration, inc bool) {
-			mu.Lock()
-			defer mu.Unlock()
-			waits = append(waits, w)
-			if inc {
-				incomplete++
-			}
-		}
+		pc.OnHeld = held.add
 	}
 	b := startBubbleBridge(t, sim, mem, pub, log, false, tweak)
 
@@ -104,20 +93,13 @@ func worstMoments(t *testing.T, restart bool) {
 		}
 	}
 	r, examples := compareTruth(truth, pub.published())
-	slices.Sort(waits)
-	median, longest := time.Duration(0), time.Duration(0)
-	if len(waits) > 0 {
-		median, longest = waits[len(waits)/2], waits[len(waits)-1]
-	}
-	t.Logf("%s of %s: in the gap %v; transitions expected %d, found %d, lost %d, duplicated %d, extra %d, out of order %d; "+
-		"frames held %d (median wait %s, longest %s), released incomplete %d",
-		map[bool]string{false: "dead socket", true: "restart"}[restart], away, in, r.expected, r.found, r.lost, r.duplicated, r.extra, r.outOfOrder,
-		len(waits), median.Round(time.Second), longest.Round(time.Second), incomplete)
+	t.Logf("%s of %s: in the gap %v; transitions expected %d, found %d, lost %d, duplicated %d, extra %d, out of order %d; %s",
+		map[bool]string{false: "dead socket", true: "restart"}[restart], away, in, r.expected, r.found, r.lost, r.duplicated, r.extra, r.outOfOrder, held.String())
 	if r.lost+r.duplicated+r.extra+r.outOfOrder > 0 {
 		t.Errorf("stream differs from the truth: %s", strings.Join(examples[:min(10, len(examples))], "; "))
 	}
-	if incomplete > 0 || len(waits) == 0 {
-		t.Errorf("%d frames held, %d released without their history", len(waits), incomplete)
+	if held.incomplete > 0 || len(held.waits) == 0 {
+		t.Errorf("%d frames held, %d released without their history", len(held.waits), held.incomplete)
 	}
 	if t.Failed() {
 		t.Logf("log (last 8 KiB):\n%s", tail(logs.String(), 8<<10))

@@ -380,3 +380,52 @@ func TestRetryable(t *testing.T) {
 		}
 	}
 }
+
+// States reads, in one pass, the last state of every interaction with a
+// transition since a time: hashed ids come back raw, versions are the
+// stream sequences.
+func TestStates(t *testing.T) {
+	ns := startServer(t)
+	nc := ns.connect(t)
+	j, err := New(t.Context(), nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	before := time.Now().Add(-time.Second)
+	ids := []string{"3f2a1b4c-1111-4222-8333-444455556666", "hostile id.*>", "3f2a1b4c-1111-4222-8333-444455557777"}
+	statuses := []bridge.Status{bridge.StatusQueued, bridge.StatusRinging, bridge.StatusConnected}
+	var last uint64
+	for i, id := range ids {
+		for n, s := range statuses[:i+1] {
+			tr := transition(id, n)
+			tr.ToStatus = s
+			tr.ID = bridge.TransitionID(id, uint64(n+1), "", s)
+			tr.State = bridge.State{Channel: bridge.ChannelVoice, Status: s, Seq: uint64(n + 1)}
+			r := publishWait(t, j, tr)
+			if r.Err() != nil {
+				t.Fatal(r.Err())
+			}
+			last++
+		}
+	}
+	got, err := j.States(t.Context(), before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("States = %v", got)
+	}
+	for i, id := range ids {
+		st := got[id]
+		if st.Status != statuses[i] || st.Seq != uint64(i+1) || st.Version == 0 {
+			t.Errorf("%q: %+v", id, st)
+		}
+	}
+	if got[ids[2]].Version != last {
+		t.Errorf("version %d, want the stream sequence %d", got[ids[2]].Version, last)
+	}
+	if none, err := j.States(t.Context(), time.Now().Add(time.Hour)); err != nil || len(none) != 0 {
+		t.Errorf("States since later: %v %v", none, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,6 +128,28 @@ func (r *replica) tail(n int) string {
 	return string(b)
 }
 
+// heldWaits reads from a replica's log how long each frame held back after
+// a gap waited, and how many were released without the gap's history.
+func heldWaits(log string) (waits []time.Duration, incomplete int) {
+	b, _ := os.ReadFile(log)
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "released after waiting for a gap's history") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "waited="); ok {
+				if d, err := time.ParseDuration(v); err == nil {
+					waits = append(waits, d)
+				}
+			}
+			if f == "incomplete=true" {
+				incomplete++
+			}
+		}
+	}
+	return waits, incomplete
+}
+
 // TestChaos drives the simulator through many conversations while it
 // kills bridges with SIGKILL and restarts them, runs two replicas at once,
 // stops and restarts nodes of a three-node JetStream cluster (their stores
@@ -165,7 +188,7 @@ func TestChaos(t *testing.T) {
 		"GENESYS_QUEUE_IDS="+strings.Join(pop.Queues, ","), "GENESYS_USER_IDS="+strings.Join(pop.Agents[:3], ","),
 		"GENESYS_HEARTBEAT_INTERVAL=1s", "GENESYS_BACKFILL_LAG=100ms", "GENESYS_RESUME_LOOKBACK=10m",
 		"NATS_URL="+cl.urls(), "NATS_STREAM_REPLICAS=3", "NATS_DUPLICATE_WINDOW=10m", "NATS_ACK_TIMEOUT=2s",
-		"HTTP_ADDR=", "LOG_LEVEL=info", "BRIDGE_SHUTDOWN_TIMEOUT=20s")
+		"HTTP_ADDR=", "LOG_LEVEL=debug", "BRIDGE_SHUTDOWN_TIMEOUT=20s")
 	replicas := []*replica{
 		{t: t, name: "bridge-a", bin: bin, env: env, log: filepath.Join(dir, "a.log")},
 		{t: t, name: "bridge-b", bin: bin, env: env, log: filepath.Join(dir, "b.log")},
@@ -290,6 +313,17 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos: conversations %d, actions %v", conversations, counts)
 	t.Logf("wrong fromStatus %d", wrongFrom)
+	var waits []time.Duration
+	incomplete := 0
+	for _, r := range replicas {
+		w, inc := heldWaits(r.log)
+		waits, incomplete = append(waits, w...), incomplete+inc
+	}
+	slices.Sort(waits)
+	if len(waits) > 0 {
+		t.Logf("frames held back after gaps: %d (median wait %s, longest %s), released without their history %d",
+			len(waits), waits[len(waits)/2].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond), incomplete)
+	}
 	compare(t, truth, got, "genesys.interactions")
 	if wrongFrom > 0 {
 		t.Errorf("%d transitions with a wrong fromStatus", wrongFrom)

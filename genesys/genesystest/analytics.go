@@ -172,7 +172,7 @@ func (s *Server) handleDetailsQuery(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "bad.request", "pageSize 1-100 and pageNumber from 1")
 		return
 	}
-	if page*size > s.cfg.AnalyticsMaxResults {
+	if (page-1)*size >= s.cfg.AnalyticsMaxResults {
 		apiError(w, http.StatusBadRequest, "analytics.query.too.many.results",
 			"pagination stops at the result limit; narrow the interval")
 		return
