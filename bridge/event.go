@@ -83,6 +83,11 @@ type Event struct {
 	ObservedAt time.Time
 	// Backfilled marks observations fetched over REST after a gap.
 	Backfilled bool
+	// Sequenced marks an observation from a source that delivers an
+	// interaction's observations in order (the interactions dialect's
+	// sequence numbers): its status applies in arrival order even without
+	// a newer timestamp.
+	Sequenced bool
 	// Detail is the raw per-participant state, for consumers that need more
 	// than the canonical status ("customer:connected", "agent:alerting").
 	Detail []string

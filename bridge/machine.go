@@ -163,8 +163,8 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 		overlay = true
 	case ev.Backfilled: // only a current status timed after the state (a GET's hold)
 		overlay = !ev.StatusAt.IsZero() && ev.StatusAt.After(st.StepAt.Add(CrossSourceTolerance))
-	case horizon.After(st.Horizon) || horizon.IsZero():
-		overlay = true // a newer fact, or a source without timestamps: arrival order
+	case horizon.After(st.Horizon) || horizon.IsZero() || ev.Sequenced:
+		overlay = true // a newer fact, or a source that orders: arrival order
 	default:
 		// Nothing newer than the state: only a move no timestamp records
 		// can be news (an agent starting to ring, a hold, an unhold), and

@@ -127,6 +127,15 @@ func TestMachineApply(t *testing.T) {
 			want: []string{"null>queued", "queued>ringing"},
 		},
 		{
+			name: "a source that orders applies statuses of one instant in arrival order",
+			events: func() []Event {
+				a, b := snap("c1", "queued", "queued@2"), snap("c1", "wrapup", "wrapup@2")
+				a.Sequenced, b.Sequenced = true, true
+				return []Event{a, b}
+			}(),
+			want: []string{"null>queued", "queued>wrapup"},
+		},
+		{
 			name: "ringing, no answer, back to queue",
 			events: []Event{
 				snap("c1", "queued", "queued@1"),

@@ -305,7 +305,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 	ev := bridge.Event{
 		InteractionID: *e.ID, ChannelType: ch, Status: status,
 		Steps:   []bridge.Step{{Status: status, At: ts}},
-		Horizon: ts, ObservedAt: observedAt,
+		Horizon: ts, ObservedAt: observedAt, Sequenced: true,
 		Detail: []string{"type:" + safeToken(*e.Type, 64)},
 	}
 	if err := ev.Validate(); err != nil {

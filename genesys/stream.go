@@ -60,7 +60,8 @@ type StreamConfig struct {
 	// Default 5m.
 	BackfillMaxWait time.Duration
 	// ResumeFrom, if set, is when an earlier run last published: the first
-	// socket of each lane is then treated as after a gap that began then.
+	// socket of each lane is then treated as after a gap that began then
+	// (less BackfillMaxWait: what that run may still have held back).
 	ResumeFrom time.Time
 	// Dialer dials the socket. Default: 15s handshake timeout.
 	Dialer *websocket.Dialer
@@ -223,8 +224,9 @@ func (l *lane) run(ctx context.Context) error {
 	var gapFrom time.Time
 	if !s.cfg.ResumeFrom.IsZero() {
 		// Resuming after an earlier run: everything since it stopped is a
-		// gap.
-		gapFrom = s.cfg.ResumeFrom
+		// gap, and so is what it may still have held back then, waiting
+		// for a gap's history (at most BackfillMaxWait).
+		gapFrom = s.cfg.ResumeFrom.Add(-s.cfg.BackfillMaxWait)
 		s.log.Info("resuming after an earlier run; back-filling since it stopped", "lane", l.index,
 			"last_published", s.cfg.ResumeFrom.UTC().Format(time.RFC3339Nano))
 	}

@@ -483,23 +483,22 @@ func (b *builder) script() {
 		customer.comm.restSegs[0].end, customer.comm.restSegs[0].howEnded = b.now, "Routed"
 		customer.attributes["scheduled"] = "due"
 		b.emit(bridge.StatusQueued)
-	case ch == bridge.ChannelVoice:
-		ivr := b.add("ivr", "connected")
-		b.emit(bridge.StatusIVR)
-		b.wait(2, 8)
-		b.end(ivr, "transfer")
-		acd = b.add("acd", "connected")
-		acd.queueID = b.queue
-		b.emit(bridge.StatusQueued)
-	case kind == "bot":
-		bot := b.add("botflow", "connected")
-		b.emit(bridge.StatusIVR)
-		b.wait(2, 10)
-		b.end(bot, "transfer")
-		acd = b.add("acd", "connected")
-		acd.queueID = b.queue
-		b.emit(bridge.StatusQueued)
 	default:
+		// Voice starts in an IVR, a bot answers some digital conversations
+		// first; then the queue.
+		flow := ""
+		switch {
+		case ch == bridge.ChannelVoice:
+			flow = "ivr"
+		case kind == "bot":
+			flow = "botflow"
+		}
+		if flow != "" {
+			f := b.add(flow, "connected")
+			b.emit(bridge.StatusIVR)
+			b.wait(2, 8)
+			b.end(f, "transfer")
+		}
 		acd = b.add("acd", "connected")
 		acd.queueID = b.queue
 		b.emit(bridge.StatusQueued)
