@@ -22,7 +22,8 @@ import (
 func TestRestartContinuesFromTheStream(t *testing.T) {
 	natsURL := startNATS(t)
 	start := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	simCfg := genesystest.Config{Seed: 99, Start: start, Conversations: 200, Rate: 2, DuplicateRate: 0.1, ReorderRate: 0.1}
+	simCfg := genesystest.Config{Seed: 99, Start: start, Conversations: 200, Rate: 2, DuplicateRate: 0.1, ReorderRate: 0.1,
+		AnalyticsLag: 100 * time.Millisecond}
 
 	runOnce := func(until time.Duration) *genesystest.Server {
 		cfg := simCfg
@@ -37,7 +38,7 @@ func TestRestartContinuesFromTheStream(t *testing.T) {
 			"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
 			"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
 			"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "NATS_URL": natsURL, "HTTP_ADDR": "",
-			"NATS_DUPLICATE_WINDOW": "100ms",
+			"NATS_DUPLICATE_WINDOW": "100ms", "GENESYS_BACKFILL_LAG": "100ms",
 		})
 		if err != nil {
 			t.Fatal(err)
