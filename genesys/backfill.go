@@ -48,10 +48,7 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 	}
 	s.log.Info("back-fill started", "lane", l.index, "gap", g.ID, "from", g.From.UTC().Format(time.RFC3339Nano),
 		"to", g.To.UTC().Format(time.RFC3339Nano), "open_interactions", len(open))
-	var filters []DetailsFilter
-	for _, f := range chunks(l.filter) {
-		filters = append(filters, f)
-	}
+	filters := chunks(l.filter)
 	// Open interactions may have started long before the gap: ask for them
 	// by id, as far back as the API allows.
 	slices.Sort(open)

@@ -19,7 +19,6 @@ type fakeAPI struct {
 	calls    atomic.Int32
 	respond  func(call int, w http.ResponseWriter, r *http.Request)
 	srv      *httptest.Server
-	issued   []string
 	badCreds bool
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -460,8 +459,7 @@ func TestResumeAfterDowntime(t *testing.T) {
 	// Transitions happen while no bridge runs: their frames reach nobody.
 	down := len(h.sim.Truth())
 	eventually(t, time.Minute, "transitions during the downtime", func() bool { return len(h.sim.Truth()) >= down+60 })
-	var log *slog.Logger
-	log = slogFor(t, &h.logs)
+	log := slogFor(t, &h.logs)
 	ctx, cancel := context.WithCancel(t.Context())
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- run(ctx, h.cfg, log, io.Discard) }()

@@ -105,7 +105,6 @@ type Server struct {
 	tokens   map[string]time.Time // token -> expiry
 	channels map[string]*channel
 	truth    []Truth
-	started  bool
 	store    conversationStore
 	faults   faultState
 	isocks   map[*interactionsSock]bool
@@ -651,7 +650,6 @@ type queued struct {
 	f      *Frame
 	script *Script
 	index  int
-	seq    uint64
 }
 
 // frameQueue orders frames by simulated time, then by script position.
