@@ -149,11 +149,14 @@ type published struct {
 
 // readStream reads every message of the stream with an independent
 // connection and an ordered consumer.
+// A cluster may still be electing a leader after a node restart: reading
+// is tried again for a minute.
 func readStream(t *testing.T, url, stream string) []published {
 	t.Helper()
-	out, err := tryReadStream(t.Context(), url, stream)
-	if err != nil {
-		t.Fatal(err)
+	var out []published
+	var err error
+	if !poll(time.Minute, func() bool { out, err = tryReadStream(t.Context(), url, stream); return err == nil }) {
+		t.Fatalf("read the stream: %v", err)
 	}
 	return out
 }

@@ -497,13 +497,15 @@ func streamInfoOf(t *testing.T, urls, name string) *jetstream.StreamInfo {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	s, err := js.Stream(t.Context(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	// After a node restart the cluster may still be electing a leader.
+	var info *jetstream.StreamInfo
+	eventually(t, time.Minute, "the stream's info", func() bool {
+		s, err := js.Stream(t.Context(), name)
+		if err != nil {
+			return false
+		}
+		info, err = s.Info(t.Context())
+		return err == nil
+	})
 	return info
 }
