@@ -479,11 +479,10 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "simulated outage", http.StatusServiceUnavailable)
 		return
 	}
-	conn, err := upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	sock := newSimSocket(conn, s.cfg.HeartbeatInterval)
+	// The socket takes the channel's notifications from before the client
+	// learns it is connected: what is sent from then on reaches it (queued
+	// until the upgrade is done).
+	sock := newSimSocket(nil, s.cfg.HeartbeatInterval)
 	s.mu.Lock()
 	old := ch.sock
 	ch.sock = sock
@@ -491,6 +490,16 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if old != nil {
 		old.close() // one socket per channel: a second connection kicks the first
+	}
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil || !sock.attach(conn) {
+		sock.close()
+		s.mu.Lock()
+		if ch.sock == sock {
+			ch.sock = nil
+		}
+		s.mu.Unlock()
+		return
 	}
 	if hasTopics {
 		s.startOnce.Do(func() { close(s.startCh) })
@@ -679,6 +688,7 @@ func (q *frameQueue) Pop() any {
 type simSocket struct {
 	silent    atomic.Bool  // a half-dead connection: nothing is written
 	onMessage func([]byte) // if set, handles client messages (interactions dialect)
+	mu        sync.Mutex // guards conn, set once by attach
 	conn      *websocket.Conn
 	heartbeat time.Duration
 	out       chan []byte
@@ -690,10 +700,30 @@ func newSimSocket(conn *websocket.Conn, hb time.Duration) *simSocket {
 	return &simSocket{conn: conn, heartbeat: hb, out: make(chan []byte, 1024), closed: make(chan struct{})}
 }
 
+// attach gives the socket its connection once upgraded; it reports false
+// (and closes the connection) if the socket was closed meanwhile.
+func (s *simSocket) attach(conn *websocket.Conn) bool {
+	s.mu.Lock()
+	s.conn = conn
+	s.mu.Unlock()
+	select {
+	case <-s.closed:
+		_ = conn.Close()
+		return false
+	default:
+		return true
+	}
+}
+
 func (s *simSocket) close() {
 	s.once.Do(func() {
 		close(s.closed)
-		_ = s.conn.Close()
+		s.mu.Lock()
+		conn := s.conn
+		s.mu.Unlock()
+		if conn != nil {
+			_ = conn.Close()
+		}
 	})
 }
 
