@@ -688,7 +688,7 @@ func (q *frameQueue) Pop() any {
 type simSocket struct {
 	silent    atomic.Bool  // a half-dead connection: nothing is written
 	onMessage func([]byte) // if set, handles client messages (interactions dialect)
-	mu        sync.Mutex // guards conn, set once by attach
+	mu        sync.Mutex   // guards conn, set once by attach
 	conn      *websocket.Conn
 	heartbeat time.Duration
 	out       chan []byte
