@@ -3,7 +3,11 @@
 // Transitions, and the Pipeline that moves events from a Source to a
 // Publisher.
 //
-// It imports no network library. Dialects (package genesys) produce Events;
+// It imports no network library (only the standard library and the
+// module's internal/retry and internal/text, which import nothing else;
+// TestImportsOnlyTheStandardLibrary holds it to that). ports.go declares
+// what it needs from the outside (Source, Publisher, StateStore);
+// pipeline.go and shard.go are the engine; stats.go its counters. Dialects (package genesys) produce Events;
 // sinks (package publish) implement Publisher. The Pipeline pulls from the
 // Source and waits on the Publisher, so a slow stream slows the reader
 // instead of filling memory.

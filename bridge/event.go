@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // MaxInteractionIDLen bounds an interaction id. Genesys ids are 36-byte UUIDs.
@@ -185,7 +187,7 @@ func ValidateInteractionID(id string) error {
 	}
 	for _, r := range id {
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return fmt.Errorf("interaction id %q contains a control or space character", truncate(id, 64))
+			return fmt.Errorf("interaction id %q contains a control or space character", text.Truncate(id, 64))
 		}
 	}
 	return nil
@@ -201,6 +203,20 @@ const (
 	ReasonOversize  Reason = "oversize"  // larger than the configured frame limit
 	ReasonUnknown   Reason = "unknown"   // a topic or type the bridge does not handle
 )
+
+// Reasons lists every rejection reason; Stats counts by position in it.
+// TestEveryReasonIsCounted keeps it in step with the constants above.
+var Reasons = [...]Reason{ReasonMalformed, ReasonSchema, ReasonOversize, ReasonUnknown}
+
+// index is r's position in Reasons; a reason not listed counts as unknown.
+func (r Reason) index() int {
+	for i, x := range Reasons {
+		if x == r {
+			return i
+		}
+	}
+	return len(Reasons) - 1
+}
 
 // RejectError reports an input that was dead-lettered: counted and logged,
 // never fatal. Sources return it from Read and carry on.

@@ -3,6 +3,8 @@ package bridge
 import (
 	"fmt"
 	"strings"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // Status is the canonical status of an interaction. The set is closed: every
@@ -30,7 +32,7 @@ func ParseStatus(s string) (Status, error) {
 			return v, nil
 		}
 	}
-	return "", fmt.Errorf("unknown status %q (want one of %s)", truncate(s, 64), joinValues(Statuses))
+	return "", fmt.Errorf("unknown status %q (want one of %s)", text.Truncate(s, 64), joinValues(Statuses))
 }
 
 // ChannelType is the medium of an interaction. Like Status, the set is closed
@@ -60,7 +62,7 @@ func ParseChannelType(s string) (ChannelType, error) {
 			return v, nil
 		}
 	}
-	return "", fmt.Errorf("unknown channel type %q (want one of %s)", truncate(s, 64), joinValues(ChannelTypes))
+	return "", fmt.Errorf("unknown channel type %q (want one of %s)", text.Truncate(s, 64), joinValues(ChannelTypes))
 }
 
 func joinValues[T ~string](vs []T) string {
@@ -72,15 +74,6 @@ func joinValues[T ~string](vs []T) string {
 		b.WriteString(string(v))
 	}
 	return b.String()
-}
-
-// truncate shortens s to at most n bytes for error messages, so a hostile
-// input cannot blow up a log line.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // Filter selects which transitions are published. An empty set selects all.

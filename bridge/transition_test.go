@@ -8,6 +8,9 @@ import (
 	"unicode/utf8"
 )
 
+// decoded reads a payload by its documented field names, independently of
+// Transition's encoder (the e2e test has its own copy on purpose: each
+// checks the wire format, not the code that writes it).
 type decoded struct {
 	ID            string   `json:"id"`
 	InteractionID string   `json:"interactionId"`

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/retry"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // detailsChunk bounds the predicates of one analytics query.
@@ -39,7 +41,7 @@ func (s *Stream) openGap(ctx context.Context, l *lane, from, to time.Time) bool 
 // /api/v2/conversations/{id} instead (their state now, without the holds
 // of the gap) and the gap is closed as incomplete.
 func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
-	if !sleepCtx(ctx, time.Until(g.To.Add(s.cfg.BackfillLag))) {
+	if !retry.Sleep(ctx, time.Until(g.To.Add(s.cfg.BackfillLag))) {
 		return
 	}
 	var open []string
@@ -48,46 +50,10 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 	}
 	s.log.Info("back-fill started", "lane", l.index, "gap", g.ID, "from", g.From.UTC().Format(time.RFC3339Nano),
 		"to", g.To.UTC().Format(time.RFC3339Nano), "open_interactions", len(open))
-	filters := chunks(l.filter)
-	// Open interactions may have started long before the gap: ask for them
-	// by id, as far back as the API allows.
-	slices.Sort(open)
-	for i := 0; i < len(open); i += detailsChunk {
-		filters = append(filters, DetailsFilter{ConversationIDs: open[i:min(i+detailsChunk, len(open))]})
-	}
 	seen := map[string]bool{}
-	histories, failed := 0, false
-	for _, f := range filters {
-		from := g.From
-		if len(f.ConversationIDs) > 0 {
-			from = g.To.Add(-MaxDetailsInterval)
-		}
-		dcs, err := s.queryHistory(ctx, l, g, from, f)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			failed = true
-			s.log.Error("back-fill: analytics query failed; the gap's transitions may be incomplete", "lane", l.index, "gap", g.ID, "err", err)
-			continue
-		}
-		for i := range dcs {
-			dc := &dcs[i]
-			if seen[dc.ConversationID] {
-				continue
-			}
-			seen[dc.ConversationID] = true
-			ev, err := DeriveDetails(dc, time.Now())
-			if err != nil {
-				s.log.Warn("back-fill: details not derivable", "interaction_id", truncate(dc.ConversationID, 64), "err", err)
-				continue
-			}
-			ev.HistoryOf = g.ID
-			if !s.deliver(ctx, nil, item{ev: ev}) {
-				return
-			}
-			histories++
-		}
+	histories, failed, ok := s.deliverHistories(ctx, l, g, open, seen)
+	if !ok {
+		return
 	}
 	states := 0
 	if failed {
@@ -109,26 +75,71 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 	s.log.Info("back-fill done", "lane", l.index, "gap", g.ID, "histories", histories, "live_states", states, "incomplete", failed)
 }
 
+// deliverHistories queries analytics for the conversations of gap g (the
+// lane's queues and users in the gap, and the open interactions by id)
+// and delivers each one's history once, recording it in seen. failed
+// reports a query that failed for good; ok is false if ctx ended.
+func (s *Stream) deliverHistories(ctx context.Context, l *lane, g *bridge.Gap, open []string, seen map[string]bool) (histories int, failed, ok bool) {
+	filters := chunks(l.filter)
+	// Open interactions may have started long before the gap: ask for them
+	// by id, as far back as the API allows.
+	open = slices.Sorted(slices.Values(open))
+	for i := 0; i < len(open); i += detailsChunk {
+		filters = append(filters, DetailsFilter{ConversationIDs: open[i:min(i+detailsChunk, len(open))]})
+	}
+	for _, f := range filters {
+		from := g.From
+		if len(f.ConversationIDs) > 0 {
+			from = g.To.Add(-MaxDetailsInterval)
+		}
+		dcs, err := s.queryHistory(ctx, l, g, from, f)
+		if err != nil {
+			if ctx.Err() != nil {
+				return histories, failed, false
+			}
+			failed = true
+			s.log.Error("back-fill: analytics query failed; the gap's transitions may be incomplete", "lane", l.index, "gap", g.ID, "err", err)
+			continue
+		}
+		for i := range dcs {
+			dc := &dcs[i]
+			if seen[dc.ConversationID] {
+				continue
+			}
+			seen[dc.ConversationID] = true
+			ev, err := DeriveDetails(dc, time.Now())
+			if err != nil {
+				s.log.Warn("back-fill: details not derivable", "interaction_id", text.Truncate(dc.ConversationID, 64), "err", err)
+				continue
+			}
+			ev.HistoryOf = g.ID
+			if !s.deliver(ctx, nil, item{ev: ev}) {
+				return histories, failed, false
+			}
+			histories++
+		}
+	}
+	return histories, failed, true
+}
+
 // queryHistory runs one details query of gap g, retrying what may pass
 // (a refused token, a server error) with backoff while the gap's deadline
 // leaves time.
 func (s *Stream) queryHistory(ctx context.Context, l *lane, g *bridge.Gap, from time.Time, f DetailsFilter) ([]DetailsConversation, error) {
-	for attempt := 1; ; attempt++ {
+	var dcs []DetailsConversation
+	err := s.retry.Do(ctx, g.Deadline, func(ctx context.Context) error {
+		var err error
 		// Analytics boundaries may be a few milliseconds off the live clock:
 		// a conversation that began just before the gap's end must match.
-		dcs, err := s.cfg.Client.QueryConversationDetails(ctx, from, g.To.Add(time.Second), f)
-		if err == nil || ctx.Err() != nil || !retryQuery(err) {
-			return dcs, err
+		dcs, err = s.cfg.Client.QueryConversationDetails(ctx, from, g.To.Add(time.Second), f)
+		if err != nil && !retryQuery(err) {
+			return retry.Permanent(err)
 		}
-		wait := Backoff(attempt, s.cfg.BackoffBase, s.cfg.BackoffMax)
-		if time.Now().Add(wait).After(g.Deadline) {
-			return dcs, err
-		}
-		s.log.Warn("back-fill: analytics query failed; retrying", "lane", l.index, "gap", g.ID, "attempt", attempt, "wait", wait.String(), "err", err)
-		if !sleepCtx(ctx, wait) {
-			return dcs, ctx.Err()
-		}
-	}
+		return err
+	}, func(a retry.Attempt) {
+		s.log.Warn("back-fill: analytics query failed; retrying", "lane", l.index, "gap", g.ID, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
+	})
+	return dcs, err
 }
 
 // retryQuery reports whether a failed query may pass later: not when the

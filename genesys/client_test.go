@@ -175,18 +175,6 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-func TestBackoffBounds(t *testing.T) {
-	for attempt := 1; attempt < 20; attempt++ {
-		for range 50 {
-			d := Backoff(attempt, 100*time.Millisecond, 2*time.Second)
-			ceil := min(100*time.Millisecond<<(attempt-1), 2*time.Second)
-			if d < ceil/2 || d > ceil {
-				t.Fatalf("Backoff(%d) = %s, want within [%s, %s]", attempt, d, ceil/2, ceil)
-			}
-		}
-	}
-}
-
 func TestSubscribeReportsRejections(t *testing.T) {
 	f := newFakeAPI(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPut || r.URL.Query().Get("ignoreErrors") != "true" {

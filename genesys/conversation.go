@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // Conversation is the conversation snapshot Genesys sends in the eventBody of
@@ -202,96 +203,111 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 	parts := make([]partTimes, len(c.Participants))
 	var points []time.Time
 	for i := range c.Participants {
-		p := &c.Participants[i]
-		pt := &parts[i]
-		pt.role = roleOf(p.Purpose)
-		pt.wrapupRequired = p.WrapupRequired
-		pt.wrapupDone = hasObject(p.Wrapup) || p.WrapupSkipped
-		var startAcw, endAcw time.Time
-		for _, f := range []struct {
-			name string
-			raw  string
-			dst  *time.Time
-		}{
-			{"connectedTime", p.ConnectedTime, &pt.connected},
-			{"endTime", p.EndTime, &pt.end},
-			{"startAcwTime", p.StartAcwTime, &startAcw},
-			{"endAcwTime", p.EndAcwTime, &endAcw},
-		} {
-			var err error
-			if *f.dst, err = parseTime(f.raw); err != nil {
-				return ev, fmt.Errorf("participant %d %s: %w", i, f.name, err)
-			}
-			points = appendTime(points, *f.dst)
+		var err error
+		if points, err = parts[i].read(&c.Participants[i], points); err != nil {
+			return ev, fmt.Errorf("participant %d %w", i, err)
 		}
-		pt.acwDone = endAcw
-		if wt, err := wrapupEnd(p.Wrapup); err != nil {
-			return ev, fmt.Errorf("participant %d wrapup: %w", i, err)
-		} else {
-			pt.acwDone = earliest(pt.acwDone, wt)
-			points = appendTime(points, wt)
-		}
-		pt.wrapupDone = pt.wrapupDone || !endAcw.IsZero()
-		for rank, comms := range p.media() {
-			for j := range comms {
-				cm := &comms[j]
-				ct := commTimes{phase: phaseOf(cm)}
-				var acwStart, acwEnd time.Time
-				fields := []struct {
-					name string
-					raw  string
-					dst  *time.Time
-				}{
-					{"startAlertingTime", cm.StartAlertingTime, &ct.alerting},
-					{"connectedTime", cm.ConnectedTime, &ct.connected},
-					{"disconnectedTime", cm.DisconnectedTime, &ct.discon},
-					{"startHoldTime", cm.StartHoldTime, &ct.holdStart},
-				}
-				if w := cm.AfterCallWork; w != nil {
-					fields = append(fields, struct {
-						name string
-						raw  string
-						dst  *time.Time
-					}{"afterCallWork.startTime", w.StartTime, &acwStart}, struct {
-						name string
-						raw  string
-						dst  *time.Time
-					}{"afterCallWork.endTime", w.EndTime, &acwEnd})
-					switch strings.ToLower(w.State) {
-					case "pending":
-						pt.wrapupRequired = true
-					case "complete", "skipped", "notapplicable":
-						pt.wrapupDone = true
-					}
-				}
-				for _, f := range fields {
-					var err error
-					if *f.dst, err = parseTime(f.raw); err != nil {
-						return ev, fmt.Errorf("participant %d %s[%d] %s: %w", i, channelPrecedence[rank].ch, j, f.name, err)
-					}
-				}
-				wt, err := wrapupEnd(cm.Wrapup)
-				if err != nil {
-					return ev, fmt.Errorf("participant %d %s[%d] wrapup: %w", i, channelPrecedence[rank].ch, j, err)
-				}
-				if hasObject(cm.Wrapup) {
-					pt.wrapupDone = true
-				}
-				pt.acwDone = earliest(pt.acwDone, earliest(acwEnd, wt))
-				for _, t := range []time.Time{ct.alerting, ct.connected, ct.discon, acwStart, acwEnd, wt} {
-					points = appendTime(points, t)
-				}
-				pt.comms = append(pt.comms, ct)
-			}
-		}
-		ev.Detail = append(ev.Detail, detail(p))
+		ev.Detail = append(ev.Detail, detail(&c.Participants[i]))
 	}
-	slices.SortFunc(points, time.Time.Compare)
-	points = slices.CompactFunc(points, time.Time.Equal)
+	points = sortedUnique(points)
 	if len(points) > 0 {
 		ev.Horizon = points[len(points)-1]
 	}
-	// Alerting without a timestamp (see above).
+	points = sortedUnique(inferAlerting(parts, ev.Horizon, points))
+	return ev, finish(&ev, points, func(t time.Time, now bool) (bridge.Status, time.Time) { return statusAt(parts, t, now) })
+}
+
+// timeField is one timestamp field to parse into dst.
+type timeField struct {
+	name, raw string
+	dst       *time.Time
+}
+
+// parseTimes parses fields and appends the times set to points.
+func parseTimes(points []time.Time, fields ...timeField) ([]time.Time, error) {
+	for _, f := range fields {
+		var err error
+		if *f.dst, err = parseTime(f.raw); err != nil {
+			return points, fmt.Errorf("%s: %w", f.name, err)
+		}
+		points = appendTime(points, *f.dst)
+	}
+	return points, nil
+}
+
+// read takes what the rules need of participant p, and appends its
+// timestamps to points. An error names the field (and communication).
+func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, error) {
+	pt.role = roleOf(p.Purpose)
+	pt.wrapupRequired = p.WrapupRequired
+	pt.wrapupDone = hasObject(p.Wrapup) || p.WrapupSkipped
+	var startAcw, endAcw time.Time
+	points, err := parseTimes(points, timeField{"connectedTime", p.ConnectedTime, &pt.connected},
+		timeField{"endTime", p.EndTime, &pt.end}, timeField{"startAcwTime", p.StartAcwTime, &startAcw},
+		timeField{"endAcwTime", p.EndAcwTime, &endAcw})
+	if err != nil {
+		return points, err
+	}
+	wt, err := wrapupEnd(p.Wrapup)
+	if err != nil {
+		return points, fmt.Errorf("wrapup: %w", err)
+	}
+	pt.acwDone = earliest(endAcw, wt)
+	points = appendTime(points, wt)
+	pt.wrapupDone = pt.wrapupDone || !endAcw.IsZero()
+	for rank, comms := range p.media() {
+		for j := range comms {
+			if points, err = pt.readComm(&comms[j], points); err != nil {
+				return points, fmt.Errorf("%s[%d] %w", channelPrecedence[rank].ch, j, err)
+			}
+		}
+	}
+	return points, nil
+}
+
+// readComm adds one communication of the participant.
+func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Time, error) {
+	ct := commTimes{phase: phaseOf(cm)}
+	var acwStart, acwEnd time.Time
+	// Alerting and hold starts are not horizon facts of their own here:
+	// alerting is added below (it may be inferred), a hold's start is not
+	// forward-only (an unhold clears it).
+	var err error
+	if _, err = parseTimes(nil, timeField{"startAlertingTime", cm.StartAlertingTime, &ct.alerting},
+		timeField{"startHoldTime", cm.StartHoldTime, &ct.holdStart}); err != nil {
+		return points, err
+	}
+	fields := []timeField{{"connectedTime", cm.ConnectedTime, &ct.connected}, {"disconnectedTime", cm.DisconnectedTime, &ct.discon}}
+	if w := cm.AfterCallWork; w != nil {
+		fields = append(fields, timeField{"afterCallWork.startTime", w.StartTime, &acwStart}, timeField{"afterCallWork.endTime", w.EndTime, &acwEnd})
+		switch strings.ToLower(w.State) {
+		case "pending":
+			pt.wrapupRequired = true
+		case "complete", "skipped", "notapplicable":
+			pt.wrapupDone = true
+		}
+	}
+	if points, err = parseTimes(points, fields...); err != nil {
+		return points, err
+	}
+	wt, err := wrapupEnd(cm.Wrapup)
+	if err != nil {
+		return points, fmt.Errorf("wrapup: %w", err)
+	}
+	if hasObject(cm.Wrapup) {
+		pt.wrapupDone = true
+	}
+	pt.acwDone = earliest(pt.acwDone, earliest(acwEnd, wt))
+	points = appendTime(appendTime(points, ct.alerting), wt)
+	pt.comms = append(pt.comms, ct)
+	return points, nil
+}
+
+// inferAlerting gives a time to the alerting of agents' communications
+// that have none (a live frame carries no alerting time): 1ns before they
+// connected, or ended if they never connected; horizon if alerting now.
+// It appends those times to points.
+func inferAlerting(parts []partTimes, horizon time.Time, points []time.Time) []time.Time {
 	for i := range parts {
 		if parts[i].role != roleAgent {
 			continue
@@ -300,42 +316,51 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 			ct := &parts[i].comms[j]
 			switch {
 			case !ct.alerting.IsZero():
+				continue
 			case !ct.connected.IsZero():
 				ct.alerting = ct.connected.Add(-time.Nanosecond)
 			case !ct.discon.IsZero():
 				ct.alerting = ct.discon.Add(-time.Nanosecond)
 			case ct.phase == phaseAlerting:
-				ct.alerting = ev.Horizon
+				ct.alerting = horizon
 			default:
 				continue
 			}
 			points = append(points, ct.alerting)
 		}
 	}
-	slices.SortFunc(points, time.Time.Compare)
-	points = slices.CompactFunc(points, time.Time.Equal)
+	return points
+}
+
+// sortedUnique sorts times and drops repeats.
+func sortedUnique(ts []time.Time) []time.Time {
+	slices.SortFunc(ts, time.Time.Compare)
+	return slices.CompactFunc(ts, time.Time.Equal)
+}
+
+// finish is the end both derivations share: a step at each of the sorted
+// points where the status (by statusAt) changes, the status now (the last
+// step's when the rules give none now) and, for held, when the hold began.
+func finish(ev *bridge.Event, points []time.Time, statusAt func(t time.Time, now bool) (bridge.Status, time.Time)) error {
 	for _, t := range points {
-		s, _ := statusAt(parts, t, false)
-		if s == "" {
-			continue
-		}
-		if n := len(ev.Steps); n > 0 && ev.Steps[n-1].Status == s {
+		s, _ := statusAt(t, false)
+		if s == "" || (len(ev.Steps) > 0 && ev.Steps[len(ev.Steps)-1].Status == s) {
 			continue
 		}
 		ev.Steps = append(ev.Steps, bridge.Step{Status: s, At: t})
 	}
 	var holdStart time.Time
-	ev.Status, holdStart = statusAt(parts, time.Time{}, true)
+	ev.Status, holdStart = statusAt(time.Time{}, true)
 	if ev.Status == "" {
 		if len(ev.Steps) == 0 {
-			return ev, errNoStatus
+			return errNoStatus
 		}
 		ev.Status = ev.Steps[len(ev.Steps)-1].Status
 	}
 	if ev.Status == bridge.StatusHeld {
 		ev.StatusAt = holdStart
 	}
-	return ev, nil
+	return nil
 }
 
 var errNoStatus = fmt.Errorf("no canonical status can be derived")
@@ -521,21 +546,20 @@ func detail(p *Participant) string {
 			break
 		}
 	}
-	return safeToken(p.Purpose, 32) + ":" + safeToken(state, 32)
+	return detailToken(p.Purpose, 32) + ":" + detailToken(state, 32)
 }
 
-func safeToken(s string, n int) string {
+// detailToken bounds a Genesys value (a purpose, a state) for a Detail
+// entry: "unknown" when empty, "invalid" when not a plain token.
+func detailToken(s string, n int) string {
 	if s == "" {
 		return "unknown"
 	}
 	if len(s) > n {
 		s = s[:n]
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return "invalid"
-		}
+	if !text.IsToken(s) {
+		return "invalid"
 	}
 	return s
 }
@@ -547,14 +571,7 @@ func parseTime(s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("timestamp %q is not RFC 3339", truncate(s, 40))
+		return time.Time{}, fmt.Errorf("timestamp %q is not RFC 3339", text.Truncate(s, 40))
 	}
 	return t, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -10,14 +10,14 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 )
 
-func envelope(f genesystest.Frame) []byte {
+func envelope(f simulator.Frame) []byte {
 	return fmt.Appendf(nil, `{"topicName":%q,"version":"2","eventBody":%s,"metadata":{"CorrelationId":"x"}}`, f.Topics[0], f.Body)
 }
 
-func truthString(ts []genesystest.Truth) string {
+func truthString(ts []simulator.Truth) string {
 	var b strings.Builder
 	for _, t := range ts {
 		from := string(t.From)
@@ -47,12 +47,12 @@ func transitionsString(ts []bridge.Transition) string {
 // provably ordered pair swapped.
 func TestDeriveMatchesSimulatorTruth(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
-	pop := genesystest.NewPopulation(rng, 2, 5)
+	pop := simulator.NewPopulation(rng, 2, 5)
 	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	kinds := map[string]int{}
 	for i := range 1000 {
 		ch := []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback, bridge.ChannelVideo}[i%6]
-		sc := genesystest.GenerateWith(rng, pop, ch, start.Add(time.Duration(i)*time.Minute), genesystest.GenerateOptions{Scale: 1, Long: 0.05})
+		sc := simulator.GenerateWith(rng, pop, ch, start.Add(time.Duration(i)*time.Minute), simulator.GenerateOptions{Scale: 1, Long: 0.05})
 		kinds[sc.Kind]++
 		orders := map[string][]int{"in order": nil, "duplicated": nil}
 		for j := range sc.Frames {
@@ -61,7 +61,7 @@ func TestDeriveMatchesSimulatorTruth(t *testing.T) {
 		}
 		// Swap each pair the simulator may deliver out of order.
 		for j := 0; j+1 < len(sc.Frames); j++ {
-			if genesystest.Reorderable(sc, j) {
+			if simulator.Reorderable(sc, j) {
 				o := append([]int(nil), orders["in order"]...)
 				o[j], o[j+1] = o[j+1], o[j]
 				orders[fmt.Sprintf("swap %d", j)] = o
@@ -119,7 +119,7 @@ func TestDeriveMatchesSimulatorTruth(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range genesystest.Kinds {
+	for _, k := range simulator.Kinds {
 		if kinds[k] == 0 {
 			t.Errorf("no %s conversation generated", k)
 		}
@@ -133,11 +133,11 @@ func TestDeriveMatchesSimulatorTruth(t *testing.T) {
 // the live frames would have given.
 func TestDeriveDetailsMatchesSimulatorTruth(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
-	pop := genesystest.NewPopulation(rng, 2, 5)
+	pop := simulator.NewPopulation(rng, 2, 5)
 	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	for i := range 300 {
 		ch := []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback}[i%5]
-		sc := genesystest.Generate(rng, pop, ch, start.Add(time.Duration(i)*time.Minute), 1)
+		sc := simulator.Generate(rng, pop, ch, start.Add(time.Duration(i)*time.Minute), 1)
 		var full []bridge.Transition
 		for k, f := range sc.Frames {
 			var dc genesys.DetailsConversation
@@ -153,7 +153,7 @@ func TestDeriveDetailsMatchesSimulatorTruth(t *testing.T) {
 			}
 			m := bridge.NewMachine(bridge.MachineConfig{})
 			got, _ := m.Apply(&ev, nil)
-			var want []genesystest.Truth
+			var want []simulator.Truth
 			for _, tr := range sc.Truth {
 				if !tr.At.After(f.At) {
 					want = append(want, tr)

@@ -2,11 +2,11 @@ package genesys
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // span is one parsed segment.
@@ -44,7 +44,7 @@ type detailsPart struct {
 func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event, error) {
 	ev := bridge.Event{InteractionID: dc.ConversationID, ObservedAt: observedAt, Backfilled: true}
 	if !isUUID(dc.ConversationID) {
-		return ev, fmt.Errorf("conversation id %q is not a UUID", truncate(dc.ConversationID, 64))
+		return ev, fmt.Errorf("conversation id %q is not a UUID", text.Truncate(dc.ConversationID, 64))
 	}
 	best := len(channelPrecedence)
 	var parts []detailsPart
@@ -89,34 +89,16 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 				}
 			}
 		}
-		ev.Detail = append(ev.Detail, safeToken(p.Purpose, 32)+":"+detailState(pt.spans))
+		ev.Detail = append(ev.Detail, detailToken(p.Purpose, 32)+":"+detailState(pt.spans))
 		parts = append(parts, pt)
 	}
 	if best == len(channelPrecedence) {
 		return ev, fmt.Errorf("conversation %s has no session in a known media type", dc.ConversationID)
 	}
 	ev.ChannelType = channelPrecedence[best].ch
-	slices.SortFunc(points, time.Time.Compare)
-	points = slices.CompactFunc(points, time.Time.Equal)
-	for _, t := range points {
-		s, _ := detailsStatusAt(parts, t, false)
-		if s == "" || (len(ev.Steps) > 0 && ev.Steps[len(ev.Steps)-1].Status == s) {
-			continue
-		}
-		ev.Steps = append(ev.Steps, bridge.Step{Status: s, At: t})
-	}
-	var holdStart time.Time
-	ev.Status, holdStart = detailsStatusAt(parts, time.Time{}, true)
-	if ev.Status == "" {
-		if len(ev.Steps) == 0 {
-			return ev, errNoStatus
-		}
-		ev.Status = ev.Steps[len(ev.Steps)-1].Status
-	}
-	if ev.Status == bridge.StatusHeld {
-		ev.StatusAt = holdStart
-	}
-	return ev, nil
+	return ev, finish(&ev, sortedUnique(points), func(t time.Time, now bool) (bridge.Status, time.Time) {
+		return detailsStatusAt(parts, t, now)
+	})
 }
 
 // holdKind reports whether a segment type is a hold (parked, for email and
@@ -159,7 +141,7 @@ func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status,
 func detailState(spans []span) string {
 	for _, s := range spans {
 		if s.end.IsZero() {
-			return safeToken(s.kind, 32)
+			return detailToken(s.kind, 32)
 		}
 	}
 	return "ended"

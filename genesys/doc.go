@@ -2,11 +2,29 @@
 // credentials, the REST calls the bridge needs, the Notification Service
 // socket, and the decoding of its frames into bridge.Events.
 //
+// # Where things are
+//   - client.go, token.go, apierror.go, secret.go: the REST client, its token
+//     cache, its errors, the secret type; channels.go and rest.go: the
+//     Notification Service calls and the conversation and analytics calls.
+//   - socket.go: the one socket reader (readSocket), the socket wrapper and
+//     its watchdog; supervisor.go: the one reconnect loop (supervise); both
+//     dialects use both. feed.go: what sockets deliver to the pipeline and
+//     the settings both dialects share (SocketConfig).
+//   - stream.go and lane.go: the Notification Service source, its lanes and
+//     make-before-break rollovers; overlap.go: the skip of repeated frames
+//     after a rollover; backfill.go: a gap's history.
+//   - interactions.go: the tutorial's dialect.
+//   - notification.go, conversation.go, details.go: decoding and the status
+//     rules (live and GET snapshots, analytics segments; one media table,
+//     one step builder).
+//
 // # What it does
 //   - Client: tokens from https://login.<domain>/oauth/token
 //     (x/oauth2/clientcredentials), cached and replaced RefreshAhead before
-//     expiry. REST calls retry 429 after Retry-After, 5xx (not 501) with
-//     exponential backoff and jitter, and a 401 once with a fresh token.
+//     expiry; one fetch at a time, off the lock, and a call that can use
+//     the current token while it is still valid does not wait for it. REST
+//     calls retry 429 after Retry-After, 5xx (not 501) with the bridge's
+//     one policy (internal/retry), and a 401 once with a fresh token.
 //     Every failure is an *APIError that keeps the HTTP status, the Genesys
 //     error code and the correlation id. invalid_client is ErrBadCredentials.
 //   - Stream: splits its topics over channels of at most 1,000 topics

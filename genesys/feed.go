@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
 
 // feed is the pull side shared by the dialects: sockets deliver items, the
@@ -87,24 +88,41 @@ func (f *feed) deliver(ctx context.Context, wd *watchdog, it item) bool {
 	}
 }
 
-// socketDefaults fills the settings both dialects share with their
-// documented defaults (1 MiB frames, backoff 500ms to 30s, a dialer with a
-// 15s handshake timeout) and returns the logger to use.
-func socketDefaults(maxFrame *int64, backoffBase, backoffMax *time.Duration, dialer **websocket.Dialer, logger *slog.Logger) *slog.Logger {
-	if *maxFrame <= 0 {
-		*maxFrame = 1 << 20
+// SocketConfig holds the settings both dialects share. Zero values are
+// the documented defaults.
+type SocketConfig struct {
+	// MaxFrameSize bounds one frame; a larger frame is rejected (counted)
+	// and skipped without closing the socket. Default 1 MiB.
+	MaxFrameSize int64
+	// BackoffBase and BackoffMax bound the reconnect delay (exponential with
+	// jitter, internal/retry). Defaults 500ms and 30s.
+	BackoffBase, BackoffMax time.Duration
+	// Dialer dials the socket. Default: 15s handshake timeout, the proxy
+	// from the environment.
+	Dialer *websocket.Dialer
+	Logger *slog.Logger
+}
+
+func (c SocketConfig) withDefaults() SocketConfig {
+	if c.MaxFrameSize <= 0 {
+		c.MaxFrameSize = 1 << 20
 	}
-	if *backoffBase <= 0 {
-		*backoffBase = 500 * time.Millisecond
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = 500 * time.Millisecond
 	}
-	if *backoffMax <= 0 {
-		*backoffMax = 30 * time.Second
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 30 * time.Second
 	}
-	if *dialer == nil {
-		*dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
+	if c.Dialer == nil {
+		c.Dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
 	}
-	if logger == nil {
-		return slog.New(slog.DiscardHandler)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return logger
+	return c
+}
+
+// retryPolicy is the reconnect policy.
+func (c *SocketConfig) retryPolicy() retry.Policy {
+	return retry.Policy{Base: c.BackoffBase, Max: c.BackoffMax}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/retry"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // InteractionsConfig configures the "interactions stream" dialect of the
@@ -31,11 +33,8 @@ type InteractionsConfig struct {
 	// PingInterval: the dialect has no heartbeat, so the client sends
 	// WebSocket pings and treats two intervals without any frame or pong as
 	// a dead socket. Default 30s.
-	PingInterval            time.Duration
-	MaxFrameSize            int64
-	BackoffBase, BackoffMax time.Duration
-	Dialer                  *websocket.Dialer
-	Logger                  *slog.Logger
+	PingInterval time.Duration
+	SocketConfig
 }
 
 // CloseTokenExpired is the close code the interactions stream uses for an
@@ -63,13 +62,13 @@ func NewInteractionStream(cfg InteractionsConfig) (*InteractionStream, error) {
 	}
 	u, err := url.Parse(cfg.APIURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("interactions stream: API URL %q is not an absolute http(s) URL", redactURL(cfg.APIURL))
+		return nil, fmt.Errorf("interactions stream: API URL %q is not an absolute http(s) URL", text.RedactURL(cfg.APIURL))
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second
 	}
-	log := socketDefaults(&cfg.MaxFrameSize, &cfg.BackoffBase, &cfg.BackoffMax, &cfg.Dialer, cfg.Logger)
-	s := &InteractionStream{feed: newFeed(cfg.PingInterval), cfg: cfg, log: log}
+	cfg.SocketConfig = cfg.SocketConfig.withDefaults()
+	s := &InteractionStream{feed: newFeed(cfg.PingInterval), cfg: cfg, log: cfg.Logger}
 	s.lastSeq.Store(-1)
 	return s, nil
 }
@@ -100,34 +99,11 @@ func (s *InteractionStream) Run(ctx context.Context) error {
 }
 
 func (s *InteractionStream) run(ctx context.Context) error {
-	attempt := 0
-	for {
-		started := time.Now()
-		err := s.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, ErrBadCredentials) {
-			return err
-		}
+	return supervise(ctx, s.cfg.retryPolicy(), 4*s.cfg.PingInterval, s.session, func(err error, attempt int, wait time.Duration) {
 		s.reconnects.Add(1)
-		if time.Since(started) > 4*s.cfg.PingInterval {
-			attempt = 0
-		}
-		var wait time.Duration
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) && ce.Code == CloseTokenExpired {
-			s.cfg.Client.InvalidateToken(nil) // drop whatever is cached; fetch anew at once
-		} else {
-			attempt++
-			wait = Backoff(attempt, s.cfg.BackoffBase, s.cfg.BackoffMax)
-		}
 		s.log.Warn("interactions stream lost; reconnecting", "err", err, "attempt", attempt, "wait", wait.String(),
 			"since_last_frame", time.Since(time.Unix(0, s.lastHealthy.Load())).Round(time.Millisecond).String())
-		if !sleepCtx(ctx, wait) {
-			return nil
-		}
-	}
+	})
 }
 
 type filterMessage struct {
@@ -143,9 +119,57 @@ type refreshMessage struct {
 }
 
 func (s *InteractionStream) session(ctx context.Context) error {
-	ct, err := s.cfg.Client.token(ctx)
+	ws, ct, err := s.dial(ctx)
 	if err != nil {
 		return err
+	}
+	sock := watchSocket(ctx, ws, s.cfg.PingInterval, controlPing)
+	ws.SetPongHandler(func(string) error { sock.wd.kick(); return nil })
+	fm := filterMessageOf(s.cfg.Filter)
+	if err := sock.writeJSON(fm); err != nil {
+		sock.close(nil)
+		return fmt.Errorf("send filter: %w", err)
+	}
+	s.log.Info("interactions stream connected", "url", s.streamURL(), "types", fm.Filter.Types, "status", fm.Filter.Status)
+
+	rctx, stopRefresh := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.refreshLoop(rctx, sock, ct.refreshAt) })
+	defer func() {
+		stopRefresh()
+		wg.Wait()
+		sock.close(nil)
+	}()
+	err = s.readSocket(ctx, sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time) error {
+		ev, seq, err := DecodeInteraction(data, now)
+		if err != nil {
+			s.deliver(ctx, sock.wd, item{err: err})
+			return nil
+		}
+		if last := s.lastSeq.Load(); seq <= last {
+			s.regressions.Add(1)
+			s.log.Debug("sequence regression dropped", "sequence", seq, "last", last, "interaction_id", ev.InteractionID)
+			return nil
+		}
+		s.lastSeq.Store(seq)
+		if !s.deliver(ctx, sock.wd, item{ev: ev}) {
+			return ctx.Err()
+		}
+		return nil
+	})
+	if ce, ok := errors.AsType[*websocket.CloseError](err); ok && ce.Code == CloseTokenExpired {
+		s.cfg.Client.InvalidateToken(nil) // drop whatever is cached; fetch anew at once
+		return fmt.Errorf("%w: %w", errReconnectNow, err)
+	}
+	return err
+}
+
+// dial connects the socket with a token in the access_token parameter,
+// and returns the token. Neither the URL nor an error quotes the token.
+func (s *InteractionStream) dial(ctx context.Context) (*websocket.Conn, cachedToken, error) {
+	ct, err := s.cfg.Client.token(ctx)
+	if err != nil {
+		return nil, ct, err
 	}
 	target := s.streamURL() + "?access_token=" + url.QueryEscape(ct.tok.AccessToken)
 	ws, resp, err := s.cfg.Dialer.DialContext(ctx, target, nil)
@@ -154,84 +178,37 @@ func (s *InteractionStream) session(ctx context.Context) error {
 			if resp.StatusCode == http.StatusUnauthorized {
 				s.cfg.Client.InvalidateToken(ct.tok)
 			}
-			return &APIError{Op: "connect interactions stream", Status: resp.StatusCode}
+			return nil, ct, &APIError{Op: "connect interactions stream", Status: resp.StatusCode}
 		}
 		// Never log the dial URL: it carries the token.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("connect interactions stream %s: %s", s.streamURL(), strings.ReplaceAll(err.Error(), ct.tok.AccessToken, "[redacted]"))
+		return nil, ct, fmt.Errorf("connect interactions stream %s: %s", s.streamURL(), strings.ReplaceAll(err.Error(), ct.tok.AccessToken, "[redacted]"))
 	}
-	sock := &socket{conn: ws}
-	defer sock.conn.Close()
+	return ws, ct, nil
+}
+
+// filterMessageOf is the filter sent on open ({"filter":{"types":[...],
+// "status":[...]}}, empty lists for all).
+func filterMessageOf(f bridge.Filter) filterMessage {
 	var fm filterMessage
 	fm.Filter.Types, fm.Filter.Status = []string{}, []string{}
-	for _, c := range s.cfg.Filter.ChannelTypes {
+	for _, c := range f.ChannelTypes {
 		fm.Filter.Types = append(fm.Filter.Types, string(c))
 	}
-	for _, st := range s.cfg.Filter.Statuses {
+	for _, st := range f.Statuses {
 		fm.Filter.Status = append(fm.Filter.Status, string(st))
 	}
-	if err := sock.writeJSON(fm); err != nil {
-		return fmt.Errorf("send filter: %w", err)
-	}
-	s.log.Info("interactions stream connected", "url", s.streamURL(), "types", fm.Filter.Types, "status", fm.Filter.Status)
-
-	wd := &watchdog{interval: s.cfg.PingInterval, ping: sock.wsPing, kill: sock.kill}
-	wd.kick()
-	ws.SetPongHandler(func(string) error { wd.kick(); return nil })
-	sctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { wd.run(sctx) })
-	wg.Go(func() { s.refreshLoop(sctx, sock, ct.refreshAt) })
-	stopKill := context.AfterFunc(ctx, func() { sock.kill(ctx.Err()) })
-	defer func() {
-		stopKill()
-		stop()
-		wg.Wait()
-	}()
-	for {
-		_, r, err := ws.NextReader()
-		if err != nil {
-			if why := sock.reason(); why != nil {
-				return why
-			}
-			return err
-		}
-		now := time.Now()
-		wd.kick()
-		s.lastHealthy.Store(now.UnixNano())
-		data, err := readFrame(r, s.cfg.MaxFrameSize)
-		if err != nil {
-			if errors.Is(err, errOversize) {
-				s.deliver(ctx, wd, item{err: bridge.Reject(bridge.ReasonOversize, data, "frame larger than %d bytes skipped", s.cfg.MaxFrameSize)})
-				continue
-			}
-			return fmt.Errorf("read frame: %w", err)
-		}
-		ev, seq, err := DecodeInteraction(data, now)
-		if err != nil {
-			s.deliver(ctx, wd, item{err: err})
-			continue
-		}
-		if last := s.lastSeq.Load(); seq <= last {
-			s.regressions.Add(1)
-			s.log.Debug("sequence regression dropped", "sequence", seq, "last", last, "interaction_id", ev.InteractionID)
-			continue
-		}
-		s.lastSeq.Store(seq)
-		if !s.deliver(ctx, wd, item{ev: ev}) {
-			return ctx.Err()
-		}
-	}
+	return fm
 }
 
 // refreshLoop sends {"type":"refresh","access_token":...} in-band before
 // each token is due for replacement.
 func (s *InteractionStream) refreshLoop(ctx context.Context, sock *socket, refreshAt time.Time) {
 	for {
-		if !sleepCtx(ctx, time.Until(refreshAt)) {
+		if !retry.Sleep(ctx, time.Until(refreshAt)) {
 			return
 		}
 		ct, err := s.cfg.Client.token(ctx)
@@ -297,7 +274,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 	}
 	ts, err := time.Parse(time.RFC3339Nano, *e.Timestamp)
 	if err != nil {
-		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: timestamp %q is not RFC 3339", truncate(*e.Timestamp, 40))
+		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: timestamp %q is not RFC 3339", text.Truncate(*e.Timestamp, 40))
 	}
 	if a := bytes.TrimSpace(e.Attributes); len(a) > 0 && !bytes.Equal(a, []byte("null")) && a[0] != '{' {
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: attributes is not an object")
@@ -306,7 +283,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 		InteractionID: *e.ID, ChannelType: ch, Status: status,
 		Steps:   []bridge.Step{{Status: status, At: ts}},
 		Horizon: ts, ObservedAt: observedAt, Sequenced: true,
-		Detail: []string{"type:" + safeToken(*e.Type, 64)},
+		Detail: []string{"type:" + detailToken(*e.Type, 64)},
 	}
 	if err := ev.Validate(); err != nil {
 		var rej *bridge.RejectError

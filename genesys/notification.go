@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // FrameKind says what a Notification Service frame is.
@@ -77,7 +78,7 @@ func DecodeNotification(data []byte, observedAt time.Time) (Frame, error) {
 		result := strings.Trim(string(env.Result), `"`)
 		if result != "404" {
 			// Undocumented: counted and logged; the socket stays.
-			return Frame{}, bridge.Reject(bridge.ReasonUnknown, data, "result frame %q is not documented; the socket is kept", truncate(result, 40))
+			return Frame{}, bridge.Reject(bridge.ReasonUnknown, data, "result frame %q is not documented; the socket is kept", text.Truncate(result, 40))
 		}
 		// {"result":"404",...}: the channel expired or was deleted.
 		f.Kind, f.Reason = FrameChannelGone, "result "+result
@@ -106,18 +107,18 @@ func DecodeNotification(data []byte, observedAt time.Time) (Frame, error) {
 		return f, nil
 	case isConversationTopic(topic):
 		if len(env.EventBody) == 0 || bytes.Equal(env.EventBody, []byte("null")) {
-			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: no eventBody", truncate(topic, 200))
+			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: no eventBody", text.Truncate(topic, 200))
 		}
 		var c Conversation
 		if err := json.Unmarshal(env.EventBody, &c); err != nil {
-			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode conversation: %v", truncate(topic, 200), jsonErr(err))
+			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode conversation: %v", text.Truncate(topic, 200), jsonErr(err))
 		}
 		if !isUUID(c.ID) {
-			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: conversation id %q is not a UUID", truncate(topic, 200), truncate(c.ID, 64))
+			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: conversation id %q is not a UUID", text.Truncate(topic, 200), text.Truncate(c.ID, 64))
 		}
 		ev, err := Derive(&c, observedAt)
 		if err != nil {
-			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", truncate(topic, 200), err)
+			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(topic, 200), err)
 		}
 		f.Kind, f.Event = FrameEvent, ev
 		h := fnv.New64a()
@@ -163,9 +164,9 @@ func jsonErr(err error) string {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return "field " + truncate(te.Field, 80) + ": want " + te.Type.String() + ", got " + te.Value
+		return "field " + text.Truncate(te.Field, 80) + ": want " + te.Type.String() + ", got " + te.Value
 	}
-	return truncate(err.Error(), 200)
+	return text.Truncate(err.Error(), 200)
 }
 
 func firstNonEmpty(ss ...string) string {

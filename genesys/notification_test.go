@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 )
 
 var observed = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -164,9 +164,9 @@ func TestDeriveChannel(t *testing.T) {
 
 func FuzzDecodeNotification(f *testing.F) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	pop := genesystest.NewPopulation(rng, 1, 2)
+	pop := simulator.NewPopulation(rng, 1, 2)
 	for i, ch := range []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelCallback} {
-		sc := genesystest.Generate(rng, pop, ch, observed.Add(time.Duration(i)*time.Hour), 1)
+		sc := simulator.Generate(rng, pop, ch, observed.Add(time.Duration(i)*time.Hour), 1)
 		for _, fr := range sc.Frames {
 			f.Add(fmt.Appendf(nil, `{"topicName":%q,"eventBody":%s}`, fr.Topics[0], fr.Body))
 		}

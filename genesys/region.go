@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // regions maps the AWS-style region names Genesys documents, and their short
@@ -67,7 +69,7 @@ func ResolveRegion(s string) (string, error) {
 	}
 	sort.Strings(names)
 	return "", fmt.Errorf("unknown Genesys Cloud region %q: give a region name (%s) or a domain such as mypurecloud.ie",
-		truncate(s, 64), strings.Join(names, ", "))
+		text.Truncate(s, 64), strings.Join(names, ", "))
 }
 
 func isHostname(s string) bool {
@@ -115,7 +117,7 @@ func EndpointsFor(region, apiURL, loginURL string) (Endpoints, error) {
 		}
 		u, err := url.Parse(o.v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			return e, fmt.Errorf("%s %q is not an absolute http(s) URL without credentials", o.name, redactURL(o.v))
+			return e, fmt.Errorf("%s %q is not an absolute http(s) URL without credentials", o.name, text.RedactURL(o.v))
 		}
 		*o.dst = strings.TrimRight(u.String(), "/")
 	}
@@ -123,15 +125,4 @@ func EndpointsFor(region, apiURL, loginURL string) (Endpoints, error) {
 		return e, fmt.Errorf("no Genesys Cloud region: set a region, or both the API and login URLs")
 	}
 	return e, nil
-}
-
-// redactURL drops user info and query from a URL for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
 }

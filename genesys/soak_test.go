@@ -18,7 +18,8 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
 
 // memPublisher stands in for JetStream inside the synctest bubble (a NATS
@@ -112,7 +113,7 @@ type bubbleBridge struct {
 
 // startBubbleBridge starts a bridge on mem; with resume, it preloads the
 // publisher's states and treats the time since its last message as a gap.
-func startBubbleBridge(t *testing.T, sim *genesystest.Server, mem *genesystest.MemNet, pub *memPublisher, log *slog.Logger,
+func startBubbleBridge(t *testing.T, sim *simulator.Server, mem *simulator.MemNet, pub *memPublisher, log *slog.Logger,
 	resume bool, tweak func(*genesys.StreamConfig, *bridge.PipelineConfig)) *bubbleBridge {
 	t.Helper()
 	b := &bubbleBridge{client: &http.Transport{DialContext: mem.DialContext}}
@@ -120,9 +121,8 @@ func startBubbleBridge(t *testing.T, sim *genesystest.Server, mem *genesystest.M
 		ClientID: "sim-client", ClientSecret: "sim-secret", HTTPClient: &http.Client{Transport: b.client, Timeout: 30 * time.Second}, Logger: log})
 	topics, _ := genesys.Topics(sim.Population().Queues, nil, nil)
 	pc := bridge.PipelineConfig{Logger: log}
-	sc := genesys.StreamConfig{Client: client, Topics: topics,
-		Dialer:      &websocket.Dialer{NetDialContext: mem.DialContext, HandshakeTimeout: 15 * time.Second},
-		BackfillLag: time.Second, Logger: log}
+	sc := genesys.StreamConfig{Client: client, Topics: topics, BackfillLag: time.Second,
+		SocketConfig: genesys.SocketConfig{Dialer: &websocket.Dialer{NetDialContext: mem.DialContext, HandshakeTimeout: 15 * time.Second}, Logger: log}}
 	if tweak != nil {
 		tweak(&sc, &pc)
 	}
@@ -155,7 +155,7 @@ type soakResult struct {
 	expected, found, lost, duplicated, extra, outOfOrder int
 }
 
-func compareTruth(truth []genesystest.Truth, got []bridge.Transition) (r soakResult, examples []string) {
+func compareTruth(truth []simulator.Truth, got []bridge.Transition) (r soakResult, examples []string) {
 	type key struct{ id, from, to string }
 	want := map[key]int{}
 	order := map[string][]string{}
@@ -210,8 +210,8 @@ func TestSoak(t *testing.T) {
 	}
 	const rate, faultEvery, heartbeat, analyticsLag = 1.0, 8 * time.Second, 5 * time.Second, 30 * time.Second
 	synctest.Test(t, func(t *testing.T) {
-		mem := genesystest.NewMemNet()
-		sim, err := genesystest.Start(genesystest.Config{
+		mem := simulator.NewMemNet()
+		sim, err := simulator.Start(simulator.Config{
 			Listener: mem, Speed: 1, Rate: rate, Conversations: int(rate * dur.Seconds()), Seed: 11,
 			DuplicateRate: 0.05, ReorderRate: 0.05, AnalyticsLag: analyticsLag, LongConversations: 0.02,
 			TokenLifetime: 17 * time.Minute, ChannelLifetime: 41 * time.Minute, HeartbeatInterval: heartbeat,
@@ -219,7 +219,7 @@ func TestSoak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		logs := &logBuffer{}
+		logs := &testkit.LogBuffer{}
 		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: soakLevel}))
 		pub := newMemPublisher()
 		var held heldStats
@@ -236,7 +236,7 @@ func TestSoak(t *testing.T) {
 			case <-sim.Done():
 				done = true
 			case <-time.After(faultEvery):
-				if err := sim.InjectFault(genesystest.Faults[rng.IntN(len(genesystest.Faults))]); err != nil {
+				if err := sim.InjectFault(simulator.Faults[rng.IntN(len(simulator.Faults))]); err != nil {
 					t.Fatal(err)
 				}
 				faults++
@@ -286,18 +286,6 @@ func tail(s string, n int) string {
 	}
 	return s[len(s)-n:]
 }
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // soakLevel is the soak's log level: SOAK_DEBUG=1 logs every transition
 // (and SOAK_LOG=file keeps the whole log of a failed soak).

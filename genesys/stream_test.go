@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
 
 // The watchdog pings after one quiet interval, kills the socket after two,
@@ -71,9 +72,9 @@ func TestWatchdog(t *testing.T) {
 	})
 }
 
-func startSim(t *testing.T, cfg genesystest.Config) *genesystest.Server {
+func startSim(t *testing.T, cfg simulator.Config) *simulator.Server {
 	t.Helper()
-	sim, err := genesystest.Start(cfg)
+	sim, err := simulator.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,31 +82,13 @@ func startSim(t *testing.T, cfg genesystest.Config) *genesystest.Server {
 	return sim
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-func newStream(t *testing.T, sim *genesystest.Server, topics []string, tweak func(*StreamConfig)) (*Stream, *logBuffer) {
+func newStream(t *testing.T, sim *simulator.Server, topics []string, tweak func(*StreamConfig)) (*Stream, *testkit.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", logs.String())
-		}
-	})
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log, logs := testkit.Logger(t, slog.LevelDebug)
 	c := NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret", Logger: log})
 	// Back-fill is not under test here: keep its lag short.
-	cfg := StreamConfig{Client: c, Topics: topics, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-		BackfillLag: 50 * time.Millisecond, Logger: log}
+	cfg := StreamConfig{Client: c, Topics: topics, BackfillLag: 50 * time.Millisecond,
+		SocketConfig: SocketConfig{BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, Logger: log}}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -128,18 +111,7 @@ func runStream(t *testing.T, s *Stream) (context.CancelFunc, <-chan error) {
 	return cancel, done
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func queueTopics(sim *genesystest.Server) []string {
+func queueTopics(sim *simulator.Server) []string {
 	ts, _ := Topics(sim.Population().Queues, nil, nil)
 	return ts
 }
@@ -166,10 +138,10 @@ func readN(t *testing.T, s *Stream, n int) (events []bridge.Event, rejects []*br
 // Bad frames on a live socket are rejected one by one, with a specific
 // reason, and the socket keeps delivering valid events.
 func TestStreamRejectsBadFramesAndKeepsGoing(t *testing.T) {
-	sim := startSim(t, genesystest.Config{Conversations: -1})
+	sim := startSim(t, simulator.Config{Conversations: -1})
 	s, _ := newStream(t, sim, queueTopics(sim), func(c *StreamConfig) { c.MaxFrameSize = 4096 })
 	runStream(t, s)
-	waitFor(t, "socket", func() bool { return sim.Sockets() == 1 })
+	testkit.Eventually(t, 45*time.Second, "socket", func() bool { return sim.Sockets() == 1 })
 
 	good := fmt.Appendf(nil, `{"topicName":"v2.routing.queues.%s.conversations","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[{"id":"p1","purpose":"customer","calls":[{"state":"connected","connectedTime":"2026-11-27T09:00:00.000Z"}]},{"id":"p2","purpose":"acd","calls":[{"state":"connected","connectedTime":"2026-11-27T09:00:00.000Z"}]}]}}`, sim.Population().Queues[0])
 	frames := []struct {
@@ -207,10 +179,10 @@ func TestStreamRejectsBadFramesAndKeepsGoing(t *testing.T) {
 // A dropped socket, a socket_closing notice and a {"result":"404"} frame
 // each lead to a new channel and socket; the log says why.
 func TestStreamReconnects(t *testing.T) {
-	sim := startSim(t, genesystest.Config{Conversations: -1})
+	sim := startSim(t, simulator.Config{Conversations: -1})
 	s, logs := newStream(t, sim, queueTopics(sim), nil)
 	runStream(t, s)
-	waitFor(t, "socket", func() bool { return sim.Sockets() == 1 })
+	testkit.Eventually(t, 45*time.Second, "socket", func() bool { return sim.Sockets() == 1 })
 
 	steps := []struct {
 		name                  string
@@ -231,7 +203,7 @@ func TestStreamReconnects(t *testing.T) {
 		st.do()
 		// Each step ends with a new socket, connected and logged: the next
 		// step's frame reaches it.
-		waitFor(t, st.name, func() bool {
+		testkit.Eventually(t, 45*time.Second, st.name, func() bool {
 			l := logs.String()
 			return s.Reconnects() == st.reconnects && s.Rollovers() == st.rollovers &&
 				strings.Count(l, "genesys stream connected") == i+2 && strings.Contains(l, st.inLog)
@@ -244,7 +216,7 @@ func TestStreamReconnects(t *testing.T) {
 
 // Permanent failures end Run with a clear error instead of a loop.
 func TestStreamPermanentErrors(t *testing.T) {
-	sim := startSim(t, genesystest.Config{Conversations: -1})
+	sim := startSim(t, simulator.Config{Conversations: -1})
 	t.Run("bad credentials", func(t *testing.T) {
 		s, _ := newStream(t, sim, queueTopics(sim), func(c *StreamConfig) {
 			c.Client = NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "nope"})
@@ -268,7 +240,7 @@ func TestStreamPermanentErrors(t *testing.T) {
 		topics := append(queueTopics(sim), "v2.routing.queues.unknown.conversations")
 		s, logs := newStream(t, sim, topics, nil)
 		runStream(t, s)
-		waitFor(t, "socket", func() bool {
+		testkit.Eventually(t, 45*time.Second, "socket", func() bool {
 			return sim.Sockets() >= 1 && s.Healthy() || strings.Contains(logs.String(), "genesys stream connected")
 		})
 		if !strings.Contains(logs.String(), "topic rejected by Genesys") || !strings.Contains(logs.String(), "unknown") {
@@ -302,14 +274,14 @@ func TestNewStreamValidates(t *testing.T) {
 // More than 1,000 topics are split over several channels, each with its
 // own socket, and events from every channel arrive.
 func TestStreamSplitsTopicsOverChannels(t *testing.T) {
-	sim := startSim(t, genesystest.Config{Agents: 1500, Queues: 1, Conversations: 200, Rate: 50})
+	sim := startSim(t, simulator.Config{Agents: 1500, Queues: 1, Conversations: 200, Rate: 50})
 	topics, _ := Topics(nil, sim.Population().Agents, nil) // user topics only
 	s, _ := newStream(t, sim, topics, nil)
 	if s.Lanes() != 2 {
 		t.Fatalf("%d lanes for 1500 topics", s.Lanes())
 	}
 	runStream(t, s)
-	waitFor(t, "two sockets", func() bool { return sim.Sockets() == 2 })
+	testkit.Eventually(t, 45*time.Second, "two sockets", func() bool { return sim.Sockets() == 2 })
 	<-sim.Done()
 	// Every conversation that reached an agent arrives on some channel.
 	want := map[string]bool{}
@@ -335,7 +307,7 @@ func TestStreamSplitsTopicsOverChannels(t *testing.T) {
 // The analytics details query follows every page and returns each
 // conversation once, although the service repeats one across pages.
 func TestQueryConversationDetailsPaging(t *testing.T) {
-	sim := startSim(t, genesystest.Config{Conversations: 250, Rate: 100})
+	sim := startSim(t, simulator.Config{Conversations: 250, Rate: 100})
 	s, _ := newStream(t, sim, queueTopics(sim), nil)
 	runStream(t, s) // conversations start once a socket subscribes
 	<-sim.Done()
@@ -368,7 +340,7 @@ func TestQueryConversationDetailsPaging(t *testing.T) {
 func TestQueryConversationDetailsLimits(t *testing.T) {
 	// One conversation every 100 simulated seconds (as fast as the client
 	// reads): a few at a time, spread over hours.
-	sim := startSim(t, genesystest.Config{Conversations: 250, Rate: 0.01, AnalyticsMaxResults: 60})
+	sim := startSim(t, simulator.Config{Conversations: 250, Rate: 0.01, AnalyticsMaxResults: 60})
 	s, _ := newStream(t, sim, queueTopics(sim), nil)
 	runStream(t, s)
 	<-sim.Done()

@@ -3,12 +3,14 @@ package genesys
 import (
 	"fmt"
 	"strings"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // Topics builds the subscription list: v2.routing.queues.{id}.conversations
 // per queue id, v2.users.{id}.conversations per user id, then extra topics
 // verbatim. Ids must be non-empty, without dots or whitespace; topics must
-// be under 200 bytes. Repeats are removed.
+// be under 200 bytes. Repeats are removed. At most MaxTopics.
 //
 // An extra topic must be one of those two forms: the media-suffixed forms
 // (...conversations.calls, .chats, ...) carry a flattened participant, and
@@ -20,10 +22,10 @@ func Topics(queueIDs, userIDs, extra []string) ([]string, error) {
 	seen := map[string]bool{}
 	add := func(t string) error {
 		if len(t) >= 200 {
-			return fmt.Errorf("topic %q is %d bytes; Genesys accepts under 200", truncate(t, 60), len(t))
+			return fmt.Errorf("topic %q is %d bytes; Genesys accepts under 200", text.Truncate(t, 60), len(t))
 		}
 		if strings.ContainsAny(t, " \t\r\n") || t == "" {
-			return fmt.Errorf("topic %q is empty or contains whitespace", truncate(t, 60))
+			return fmt.Errorf("topic %q is empty or contains whitespace", text.Truncate(t, 60))
 		}
 		if !seen[t] {
 			seen[t] = true
@@ -35,12 +37,12 @@ func Topics(queueIDs, userIDs, extra []string) ([]string, error) {
 		kind, format string
 		ids          []string
 	}{
-		{"queue", "v2.routing.queues.%s.conversations", queueIDs},
-		{"user", "v2.users.%s.conversations", userIDs},
+		{"queue", queuePrefix + "%s.conversations", queueIDs},
+		{"user", userPrefix + "%s.conversations", userIDs},
 	} {
 		for _, id := range set.ids {
 			if id == "" || strings.ContainsAny(id, ". \t\r\n*>?&") {
-				return nil, fmt.Errorf("%s id %q is empty or contains '.', whitespace or a wildcard", set.kind, truncate(id, 60))
+				return nil, fmt.Errorf("%s id %q is empty or contains '.', whitespace or a wildcard", set.kind, text.Truncate(id, 60))
 			}
 			if err := add(fmt.Sprintf(set.format, id)); err != nil {
 				return nil, err
@@ -55,25 +57,51 @@ func Topics(queueIDs, userIDs, extra []string) ([]string, error) {
 			return nil, err
 		}
 	}
-	return out, nil
+	return out, checkTopicCount(len(out))
+}
+
+// Topic prefixes of the conversation topics the bridge decodes.
+const (
+	queuePrefix = "v2.routing.queues."
+	userPrefix  = "v2.users."
+)
+
+// splitTopic splits a conversation topic into its prefix (queuePrefix or
+// userPrefix), its id and what follows "conversations" ("" for the plain
+// topic, ".calls", ".summaries"...). ok is false for any other topic.
+func splitTopic(t string) (prefix, id, suffix string, ok bool) {
+	for _, prefix := range []string{queuePrefix, userPrefix} {
+		rest, found := strings.CutPrefix(t, prefix)
+		if !found {
+			continue
+		}
+		id, tail, _ := strings.Cut(rest, ".")
+		if suffix, found := strings.CutPrefix(tail, "conversations"); found && id != "" && (suffix == "" || suffix[0] == '.') {
+			return prefix, id, suffix, true
+		}
+	}
+	return "", "", "", false
 }
 
 // checkTopic accepts the conversation topics the bridge decodes.
 func checkTopic(t string) error {
-	for _, prefix := range []string{"v2.routing.queues.", "v2.users."} {
-		rest, ok := strings.CutPrefix(t, prefix)
-		if !ok {
-			continue
-		}
-		id, tail, _ := strings.Cut(rest, ".")
-		switch {
-		case tail == "conversations" && id != "":
-			return nil
-		case strings.HasPrefix(tail, "conversations.summaries"):
-			return fmt.Errorf("topic %q: the summaries topic has a body of its own, which the bridge does not decode; subscribe %sconversations", truncate(t, 80), prefix+id+".")
-		case strings.HasPrefix(tail, "conversations."):
-			return fmt.Errorf("topic %q: media-suffixed topics carry a flattened participant, which the bridge does not decode; subscribe %sconversations (it carries every medium)", truncate(t, 80), prefix+id+".")
-		}
+	prefix, id, suffix, ok := splitTopic(t)
+	switch {
+	case ok && suffix == "":
+		return nil
+	case ok && strings.HasPrefix(suffix, ".summaries"):
+		return fmt.Errorf("topic %q: the summaries topic has a body of its own, which the bridge does not decode; subscribe %sconversations", text.Truncate(t, 80), prefix+id+".")
+	case ok:
+		return fmt.Errorf("topic %q: media-suffixed topics carry a flattened participant, which the bridge does not decode; subscribe %sconversations (it carries every medium)", text.Truncate(t, 80), prefix+id+".")
 	}
-	return fmt.Errorf("topic %q is not one the bridge decodes: use v2.routing.queues.{id}.conversations or v2.users.{id}.conversations (or GENESYS_QUEUE_IDS / GENESYS_USER_IDS)", truncate(t, 80))
+	return fmt.Errorf("topic %q is not one the bridge decodes: use v2.routing.queues.{id}.conversations or v2.users.{id}.conversations (or GENESYS_QUEUE_IDS / GENESYS_USER_IDS)", text.Truncate(t, 80))
+}
+
+// checkTopicCount refuses more topics than one bridge can hold.
+func checkTopicCount(n int) error {
+	if n <= MaxTopics {
+		return nil
+	}
+	return fmt.Errorf("%d topics need %d channels, but Genesys allows %d channels per OAuth client and the bridge keeps one free to replace channels without a gap: at most %d topics per bridge; split the ids across deployments with separate OAuth clients",
+		n, (n+MaxTopicsPerChannel-1)/MaxTopicsPerChannel, MaxChannels, MaxTopics)
 }

@@ -9,7 +9,8 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
 
 // The worst moments for a gap: while the bridge is away, holds begin and
@@ -30,8 +31,8 @@ func TestWorstMoments(t *testing.T) {
 
 func worstMoments(t *testing.T, restart bool) {
 	const lag = 2 * time.Minute
-	mem := genesystest.NewMemNet()
-	sim, err := genesystest.Start(genesystest.Config{
+	mem := simulator.NewMemNet()
+	sim, err := simulator.Start(simulator.Config{
 		Listener: mem, Speed: 1, Rate: 0.5, Conversations: 240, Seed: 23, HeartbeatInterval: 5 * time.Second,
 		AnalyticsLag: lag, DuplicateRate: 0.05, ReorderRate: 0.05,
 		Channels: []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelCallback, bridge.ChannelEmail},
@@ -39,7 +40,7 @@ func worstMoments(t *testing.T, restart bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	pub := newMemPublisher()
 	var held heldStats

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
 
 // BenchmarkOutageBuffer measures the memory one transition costs while NATS
@@ -19,8 +20,8 @@ import (
 func BenchmarkOutageBuffer(b *testing.B) {
 	const n = 4096 // the default NATS_MAX_PENDING
 	for range b.N {
-		ns := startServer(b)
-		nc, err := nats.Connect("nats://"+ns.addr, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		ns := testkit.StartNATS(b)
+		nc, err := nats.Connect(ns.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
 			nats.ReconnectBufSize(64<<20))
 		if err != nil {
 			b.Fatal(err)
@@ -29,7 +30,7 @@ func BenchmarkOutageBuffer(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ns.stop()
+		ns.Stop()
 		for nc.IsConnected() {
 			time.Sleep(time.Millisecond)
 		}
@@ -56,6 +57,6 @@ func BenchmarkOutageBuffer(b *testing.B) {
 		}
 		j.Close()
 		nc.Close()
-		ns.stop()
+		ns.Stop()
 	}
 }

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/embedded"
 )
 
 // EmbeddedConfig configures an in-process NATS server with JetStream.
@@ -55,29 +56,12 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		}
 		ln.Close()
 	}
-	opts := &server.Options{
+	return embedded.Start(&server.Options{
 		ServerName: cfg.ServerName,
 		Host:       host,
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
-		NoSigs:     true,
 		NoLog:      true,
-	}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		s.WaitForShutdown()
-		return nil, fmt.Errorf("embedded nats: not ready on %s within 10s (is the port in use?)", cfg.Addr)
-	}
-	if !s.JetStreamEnabled() {
-		s.Shutdown()
-		s.WaitForShutdown()
-		return nil, fmt.Errorf("embedded nats: JetStream did not start (store %s)", cfg.StoreDir)
-	}
-	return s, nil
+	})
 }

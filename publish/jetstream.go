@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/retry"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // Config configures the JetStream publisher. Zero values are the documented
@@ -40,6 +41,9 @@ type Config struct {
 	RetryMax time.Duration
 	Logger   *slog.Logger
 }
+
+// DefaultConfig is the configuration the zero values stand for.
+func DefaultConfig() Config { return Config{}.withDefaults() }
 
 func (c Config) withDefaults() Config {
 	if c.Stream == "" {
@@ -71,21 +75,21 @@ func (c Config) withDefaults() Config {
 
 // Validate checks a configuration after defaults are applied.
 func (c Config) Validate() error {
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return fmt.Errorf("replicas %d: JetStream allows at least 1 and at most 5 (0 stands for 1)", c.Replicas)
+	}
 	c = c.withDefaults()
 	if err := ValidatePrefix(c.SubjectPrefix); err != nil {
 		return err
 	}
-	if !safeToken(c.Stream) {
-		return fmt.Errorf("stream name %q must use only A-Z a-z 0-9 _ -", trunc(c.Stream))
+	if !text.IsToken(c.Stream) {
+		return fmt.Errorf("stream name %q must use only A-Z a-z 0-9 _ -", text.Truncate(c.Stream, 64))
 	}
 	if c.Duplicates < 100*time.Millisecond {
 		return fmt.Errorf("duplicates window %s is below the server's minimum of 100ms", c.Duplicates)
 	}
 	if c.Duplicates > c.MaxAge {
 		return fmt.Errorf("duplicates window %s is longer than the max age %s", c.Duplicates, c.MaxAge)
-	}
-	if c.Replicas > 5 {
-		return fmt.Errorf("replicas %d: JetStream allows at most 5", c.Replicas)
 	}
 	return nil
 }
@@ -121,6 +125,34 @@ type inflight struct {
 // ErrStreamConflict means an existing stream cannot be made to fit the
 // configuration; retrying cannot help.
 var ErrStreamConflict = errors.New("stream conflict")
+
+// Provision is New, retried while JetStream is not ready (NATS still
+// connecting, no leader yet) with the bridge's retry policy, each attempt
+// bounded by 10s, until ctx ends. A stream that cannot be made to fit
+// (ErrStreamConflict) is not retried.
+func Provision(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var pub *JetStream
+	err := retry.Policy{Base: time.Second, Max: 30 * time.Second}.Do(ctx, time.Time{}, func(ctx context.Context) error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var err error
+		pub, err = New(actx, nc, cfg)
+		if errors.Is(err, ErrStreamConflict) {
+			return retry.Permanent(err)
+		}
+		return err
+	}, func(a retry.Attempt) {
+		log.Warn("JetStream not ready; retrying", "err", a.Err, "attempt", a.N, "wait", a.Wait.String(), "status", nc.Status().String())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
 
 // HeaderInteractionID carries the raw interaction id when its subject token
 // had to be hashed.
@@ -271,53 +303,46 @@ func (j *JetStream) collect() {
 }
 
 func (j *JetStream) settle(p *inflight) {
-	for attempt := 1; ; attempt++ {
-		var err error
-		if p.sendErr != nil {
-			err = p.sendErr
-		} else {
+	// The first retry is immediate: acks are settled in order, so by the
+	// time one failure is seen the outage behind it may be over, and the
+	// messages after it must not each wait out a backoff.
+	policy := retry.Policy{Base: 50 * time.Millisecond, Max: j.cfg.RetryMax, Immediate: 1}
+	first := true
+	err := policy.Do(p.ctx, time.Time{}, func(ctx context.Context) error {
+		if !first {
+			j.retries.Add(1)
+			p.fut, p.sendErr = j.send(p)
+		}
+		first = false
+		err := p.sendErr
+		if err == nil {
 			select {
 			case ack := <-p.fut.Ok():
 				p.r.Complete(ack.Duplicate, ack.Sequence, nil)
-				return
+				return nil
 			case err = <-p.fut.Err():
-			case <-p.ctx.Done():
-				p.r.Complete(false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, p.ctx.Err()))
-				return
+			case <-ctx.Done():
+				return retry.Permanent(ctx.Err())
 			}
 		}
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == errWrongLastSequence {
-			j.resolveWrongSequence(p.ctx, p)
-			return
+		if apiErr, ok := errors.AsType[*jetstream.APIError](err); ok && apiErr.ErrorCode == errWrongLastSequence {
+			j.resolveWrongSequence(ctx, p)
+			return nil
 		}
 		if !retryable(err) {
-			p.r.Complete(false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, err))
-			return
+			return retry.Permanent(err)
 		}
-		// The first retry is immediate: acks are settled in order, so by
-		// the time one failure is seen the outage behind it may be over,
-		// and the messages after it must not each wait out a backoff.
-		var wait time.Duration
-		if attempt > 1 {
-			wait = backoff(attempt-1, 50*time.Millisecond, j.cfg.RetryMax)
-		}
-		j.retries.Add(1)
+		return err
+	}, func(a retry.Attempt) {
 		level := slog.LevelDebug
-		if attempt > 1 {
+		if a.N > 1 {
 			level = slog.LevelWarn
 		}
 		j.log.Log(p.ctx, level, "publish failed; retrying with the same message id", "subject", p.msg.Subject, "msg_id", p.id,
-			"attempt", attempt, "wait", wait.String(), "err", err)
-		if wait > 0 {
-			select {
-			case <-time.After(wait):
-			case <-p.ctx.Done():
-				p.r.Complete(false, 0, fmt.Errorf("publish %s: %w (last error: %w)", p.msg.Subject, p.ctx.Err(), err))
-				return
-			}
-		}
-		p.fut, p.sendErr = j.send(p)
+			"attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
+	})
+	if err != nil {
+		p.r.Complete(false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, err))
 	}
 }
 
@@ -354,15 +379,6 @@ func retryable(err error) bool {
 // errDuplicateInProcess is the server's "duplicate message id is in
 // process" code.
 const errDuplicateInProcess = 10158
-
-func backoff(attempt int, base, cap time.Duration) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < cap; i++ {
-		d *= 2
-	}
-	d = min(d, cap)
-	return d/2 + rand.N(d/2+1)
-}
 
 // Close stops accepting publishes and waits until every accepted publish is
 // settled (acknowledged, or failed because its context ended).

@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 func TestIDToken(t *testing.T) {
@@ -43,7 +43,7 @@ func TestIDToken(t *testing.T) {
 			if tt.verbatim && tok != tt.id {
 				t.Fatalf("IDToken(%q) = %q, want it verbatim", tt.id, tok)
 			}
-			if !safeToken(tok) {
+			if !text.IsToken(tok) {
 				t.Fatalf("IDToken(%q) = %q is not a safe token", tt.id, tok)
 			}
 			if again, _ := IDToken(tt.id); again != tok {
@@ -59,7 +59,7 @@ func FuzzIDToken(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, id string) {
 		tok, hashed := IDToken(id)
-		if !safeToken(tok) || len(tok) > 64 {
+		if !text.IsToken(tok) || len(tok) > 64 {
 			t.Fatalf("IDToken(%q) = %q", id, tok)
 		}
 		if !hashed && tok != id {
@@ -82,56 +82,6 @@ func TestValidatePrefix(t *testing.T) {
 			t.Errorf("ValidatePrefix(%q) accepted", p)
 		}
 	}
-}
-
-// natsServer runs an embedded JetStream server; restart brings it back on
-// the same port and store.
-type natsServer struct {
-	t    testing.TB
-	dir  string
-	addr string
-	s    *server.Server
-}
-
-func startServer(t testing.TB) *natsServer {
-	t.Helper()
-	ns := &natsServer{t: t, dir: t.TempDir()}
-	s, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: ns.dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.s = s
-	ns.addr = s.Addr().(*net.TCPAddr).String()
-	t.Cleanup(ns.stop)
-	return ns
-}
-
-func (ns *natsServer) stop() {
-	if ns.s != nil {
-		ns.s.Shutdown()
-		ns.s.WaitForShutdown()
-		ns.s = nil
-	}
-}
-
-func (ns *natsServer) restart() {
-	ns.t.Helper()
-	ns.stop()
-	s, err := StartEmbedded(EmbeddedConfig{Addr: ns.addr, StoreDir: ns.dir})
-	if err != nil {
-		ns.t.Fatal(err)
-	}
-	ns.s = s
-}
-
-func (ns *natsServer) connect(t *testing.T) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect("nats://"+ns.addr, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
 }
 
 func transition(id string, n int) bridge.Transition {
@@ -172,8 +122,8 @@ func streamInfo(t *testing.T, nc *nats.Conn, name string) *jetstream.StreamInfo 
 }
 
 func TestEnsureStream(t *testing.T) {
-	ns := startServer(t)
-	nc := ns.connect(t)
+	ns := testkit.StartNATS(t)
+	nc := ns.Connect(t)
 	j, err := New(t.Context(), nc, Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -235,8 +185,8 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestPublishDuplicateAndHostileID(t *testing.T) {
-	ns := startServer(t)
-	nc := ns.connect(t)
+	ns := testkit.StartNATS(t)
+	nc := ns.Connect(t)
 	j, err := New(t.Context(), nc, Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -273,8 +223,8 @@ func TestPublishDuplicateAndHostileID(t *testing.T) {
 // Publishes in flight while the server restarts are retried with the same
 // id: after the restart the stream holds each transition exactly once.
 func TestPublishAcrossServerRestart(t *testing.T) {
-	ns := startServer(t)
-	nc := ns.connect(t)
+	ns := testkit.StartNATS(t)
+	nc := ns.Connect(t)
 	j, err := New(t.Context(), nc, Config{AckTimeout: 500 * time.Millisecond, RetryMax: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +236,7 @@ func TestPublishAcrossServerRestart(t *testing.T) {
 	defer cancel()
 	for i := range n {
 		if i == n/2 {
-			ns.restart()
+			ns.Restart()
 		}
 		tr := transition(fmt.Sprintf("conv-%04d", i), i)
 		receipts[i] = bridge.NewReceipt()
@@ -314,8 +264,8 @@ func TestPublishAcrossServerRestart(t *testing.T) {
 // conflict carrying the stream's state; a retry of a stored transition is a
 // duplicate, not a conflict.
 func TestStateAndCompareAndSet(t *testing.T) {
-	ns := startServer(t)
-	nc := ns.connect(t)
+	ns := testkit.StartNATS(t)
+	nc := ns.Connect(t)
 	j, err := New(t.Context(), nc, Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -385,8 +335,8 @@ func TestRetryable(t *testing.T) {
 // transition since a time: hashed ids come back raw, versions are the
 // stream sequences.
 func TestStates(t *testing.T) {
-	ns := startServer(t)
-	nc := ns.connect(t)
+	ns := testkit.StartNATS(t)
+	nc := ns.Connect(t)
 	j, err := New(t.Context(), nc, Config{})
 	if err != nil {
 		t.Fatal(err)

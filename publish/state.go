@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // HeaderState carries the interaction's state after the transition, so the
@@ -48,7 +49,7 @@ func decodeState(v string) (bridge.State, error) {
 		f = append(f[:3], f[4:]...)
 	case len(f) == 7 && f[0] == "v1":
 	default:
-		return s, fmt.Errorf("state header %q: want v2 with 8 fields or v1 with 7", trunc(v))
+		return s, fmt.Errorf("state header %q: want v2 with 8 fields or v1 with 7", text.Truncate(v, 64))
 	}
 	var err error
 	if s.Channel, err = bridge.ParseChannelType(f[1]); err != nil {

@@ -7,40 +7,21 @@ import (
 	"strings"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // ValidatePrefix checks a subject prefix: dot-separated tokens of
 // [A-Za-z0-9_-], no wildcards, at most 200 bytes.
 func ValidatePrefix(p string) error {
 	if p == "" || len(p) > 200 {
-		return fmt.Errorf("subject prefix %q must be 1 to 200 bytes", trunc(p))
+		return fmt.Errorf("subject prefix %q must be 1 to 200 bytes", text.Truncate(p, 64))
 	}
 	for _, tok := range strings.Split(p, ".") {
-		if !safeToken(tok) {
-			return fmt.Errorf("subject prefix %q: token %q must be non-empty and use only A-Z a-z 0-9 _ -", trunc(p), trunc(tok))
+		if !text.IsToken(tok) {
+			return fmt.Errorf("subject prefix %q: token %q must be non-empty and use only A-Z a-z 0-9 _ -", text.Truncate(p, 64), text.Truncate(tok, 64))
 		}
 	}
 	return nil
-}
-
-func trunc(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}
-
-func safeToken(t string) bool {
-	if t == "" {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // IDToken turns an interaction id into a subject token. An id of 1 to 64
@@ -49,7 +30,7 @@ func safeToken(t string) bool {
 // a hostile id can never add a token or a wildcard, and a hashed token can
 // never equal a verbatim one. The second result reports hashing.
 func IDToken(id string) (string, bool) {
-	if len(id) <= 64 && id != "" && id[0] != '_' && safeToken(id) {
+	if len(id) <= 64 && id != "" && id[0] != '_' && text.IsToken(id) {
 		return id, false
 	}
 	sum := sha256.Sum256([]byte(id))

@@ -32,7 +32,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
@@ -112,12 +113,7 @@ func benchEvents(n int) []bridge.Event {
 func BenchmarkPublishPath(b *testing.B) {
 	cli := natsCLI(b)
 	const msgs = 200_000
-	ns, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	url := ns.ClientURL()
+	url := testkit.StartNATS(b).URL
 	events := benchEvents(msgs)
 	sample := bridge.Transition{ID: strings.Repeat("f", 32), InteractionID: events[0].InteractionID, ChannelType: bridge.ChannelVoice,
 		FromStatus: bridge.StatusRinging, ToStatus: bridge.StatusConnected, OccurredAt: time.Now(), ObservedAt: time.Now(), Detail: events[0].Detail}
@@ -177,16 +173,13 @@ func BenchmarkFrameToAck(b *testing.B) {
 	for range b.N {
 		// About 9.5 frames per conversation (most of them also arrive a
 		// second time on an agent topic, counted separately as frames).
-		sim, err := genesystest.Start(genesystest.Config{Rate: target / 9.5 / 20, Speed: 20, Seed: uint64(time.Now().UnixNano()),
+		sim, err := simulator.Start(simulator.Config{Rate: target / 9.5 / 20, Speed: 20, Seed: uint64(time.Now().UnixNano()),
 			DuplicateRate: 0.05, ReorderRate: 0.05})
 		if err != nil {
 			b.Fatal(err)
 		}
-		ns, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: b.TempDir()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg := benchConfig(b, sim, ns.ClientURL())
+		ns := testkit.StartNATS(b)
+		cfg := benchConfig(b, sim, ns.URL)
 		var mu sync.Mutex
 		var lat []time.Duration
 		var recording atomic.Bool
@@ -216,8 +209,7 @@ func BenchmarkFrameToAck(b *testing.B) {
 			b.Fatal(err)
 		}
 		sim.Close()
-		ns.Shutdown()
-		ns.WaitForShutdown()
+		ns.Stop()
 		slices.Sort(lat)
 		q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
 		b.ReportMetric(float64(ev1-ev0)/window.Seconds(), "frames/s")
@@ -236,17 +228,14 @@ func BenchmarkMemory(b *testing.B) {
 	for range b.N {
 		// The simulator keeps conversations for its analytics endpoint only a
 		// second, so the heap measured is the bridge's, not the simulator's.
-		sim, err := genesystest.Start(genesystest.Config{Rate: 20, Speed: 0, Conversations: 20000, Seed: uint64(time.Now().UnixNano()),
+		sim, err := simulator.Start(simulator.Config{Rate: 20, Speed: 0, Conversations: 20000, Seed: uint64(time.Now().UnixNano()),
 			AnalyticsRetention: time.Second})
 		if err != nil {
 			b.Fatal(err)
 		}
-		ns, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: b.TempDir()})
-		if err != nil {
-			b.Fatal(err)
-		}
+		ns := testkit.StartNATS(b)
 		b.Setenv("BRIDGE_COMPLETED_GRACE", "1s")
-		cfg := benchConfig(b, sim, ns.ClientURL())
+		cfg := benchConfig(b, sim, ns.URL)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		statsCh := make(chan *bridge.Stats, 1)
@@ -271,8 +260,7 @@ func BenchmarkMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		sim.Close()
-		ns.Shutdown()
-		ns.WaitForShutdown()
+		ns.Stop()
 		b.ReportMetric(h1, "heap-MiB@5k")
 		b.ReportMetric(h2, "heap-MiB@19k")
 		b.ReportMetric(float64(o1), "open@5k")
@@ -280,7 +268,7 @@ func BenchmarkMemory(b *testing.B) {
 	}
 }
 
-func countCompleted(sim *genesystest.Server) int {
+func countCompleted(sim *simulator.Server) int {
 	n := 0
 	for _, t := range sim.Truth() {
 		if t.To == bridge.StatusCompleted {
@@ -290,7 +278,7 @@ func countCompleted(sim *genesystest.Server) int {
 	return n
 }
 
-func benchConfig(b *testing.B, sim *genesystest.Server, natsURL string) *Config {
+func benchConfig(b *testing.B, sim *simulator.Server, natsURL string) *Config {
 	pop := sim.Population()
 	for k, v := range map[string]string{
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",

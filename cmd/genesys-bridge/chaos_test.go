@@ -17,7 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
 
 // replica is the bridge binary running as a child process.
@@ -96,7 +97,7 @@ func (r *replica) up() bool {
 // stop sends SIGTERM, once the process is up, and waits for a graceful
 // exit.
 func (r *replica) stop() error {
-	if !poll(time.Minute, r.up) {
+	if !testkit.Poll(time.Minute, r.up) {
 		return fmt.Errorf("%s did not start within a minute", r.name)
 	}
 	r.mu.Lock()
@@ -174,7 +175,7 @@ func TestChaos(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	cl := startCluster(t, 3)
-	sim, err := genesystest.Start(genesystest.Config{Conversations: conversations, Rate: 8, Speed: 1, StepScale: 0.03,
+	sim, err := simulator.Start(simulator.Config{Conversations: conversations, Rate: 8, Speed: 1, StepScale: 0.03,
 		HeartbeatInterval: 300 * time.Millisecond, DuplicateRate: 0.1, ReorderRate: 0.1, AnalyticsLag: 100 * time.Millisecond,
 		Seed: testSeed(t)})
 	if err != nil {
@@ -251,7 +252,7 @@ func TestChaos(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	// The cluster elects, a bridge creates the stream: then the chaos.
-	eventually(t, time.Minute, "the stream on the cluster", func() bool { _, err := js.Stream(t.Context(), "GENESYS_INTERACTIONS"); return err == nil })
+	testkit.Eventually(t, time.Minute, "the stream on the cluster", func() bool { _, err := js.Stream(t.Context(), "GENESYS_INTERACTIONS"); return err == nil })
 	for done := false; !done; {
 		select {
 		case <-sim.Done():
@@ -276,7 +277,7 @@ func TestChaos(t *testing.T) {
 	}
 	truth := sim.Truth()
 	// Past this, the comparison shows what is missing.
-	poll(2*time.Minute, func() bool { return streamMsgs(t, js, "GENESYS_INTERACTIONS") >= len(truth) })
+	testkit.Poll(2*time.Minute, func() bool { return streamMsgs(t, js, "GENESYS_INTERACTIONS") >= len(truth) })
 	for _, r := range replicas {
 		if err := r.stop(); err != nil {
 			t.Error(err)

@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -13,14 +15,15 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
-// Config is every setting of the bridge, read from the environment. The
-// README's configuration table lists the same variables; keep them in step
-// (TestREADMEListsEveryVariable checks).
+// Config is every setting of the bridge, read from the environment over
+// defaultConfig. The README's configuration table lists the same variables
+// and defaults; keep them in step (TestREADMEListsEveryVariable checks).
 type Config struct {
-	GenesysDialect         string         `envconfig:"GENESYS_DIALECT" default:"notifications" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
+	GenesysDialect         string         `envconfig:"GENESYS_DIALECT" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
 	GenesysRegion          string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
 	GenesysClientID        string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
 	GenesysClientSecret    genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
@@ -29,35 +32,35 @@ type Config struct {
 	GenesysQueueIDs        []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
 	GenesysUserIDs         []string       `envconfig:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
 	GenesysTopics          []string       `envconfig:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
-	GenesysHeartbeat       time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" default:"30s" desc:"expected heartbeat period; silence for twice this kills the socket"`
-	GenesysMaxFrame        int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" default:"1048576" desc:"larger frames are rejected and counted"`
-	GenesysRefreshAhead    time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" default:"5m" desc:"replace the access token this long before it expires"`
-	GenesysChannelMargin   time.Duration  `envconfig:"GENESYS_CHANNEL_MARGIN" default:"1h" desc:"replace a channel this long before its 24 h expiry"`
-	GenesysResumeLookback  time.Duration  `envconfig:"GENESYS_RESUME_LOOKBACK" default:"4h" desc:"on start, load the state of every interaction with a transition this long before the stream's last message, and back-fill the downtime for those open (0: no resume)"`
-	GenesysBackfillLag     time.Duration  `envconfig:"GENESYS_BACKFILL_LAG" default:"1m" desc:"how far Genesys analytics lags: a gap's history is queried this long after the gap"`
-	GenesysBackfillMaxWait time.Duration  `envconfig:"GENESYS_BACKFILL_MAX_WAIT" default:"5m" desc:"after a gap, hold back the frames of interactions that may have changed in it at most this long for their history; then publish them marked incomplete"`
+	GenesysHeartbeat       time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" desc:"expected heartbeat period; silence for twice this kills the socket"`
+	GenesysMaxFrame        int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" desc:"larger frames are rejected and counted"`
+	GenesysRefreshAhead    time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" desc:"replace the access token this long before it expires"`
+	GenesysChannelMargin   time.Duration  `envconfig:"GENESYS_CHANNEL_MARGIN" desc:"replace a channel this long before its 24 h expiry"`
+	GenesysResumeLookback  time.Duration  `envconfig:"GENESYS_RESUME_LOOKBACK" desc:"on start, load the state of every interaction with a transition this long before the stream's last message, and back-fill the downtime for those open (0: no resume)"`
+	GenesysBackfillLag     time.Duration  `envconfig:"GENESYS_BACKFILL_LAG" desc:"how far Genesys analytics lags: a gap's history is queried this long after the gap"`
+	GenesysBackfillMaxWait time.Duration  `envconfig:"GENESYS_BACKFILL_MAX_WAIT" desc:"after a gap, hold back the frames of interactions that may have changed in it at most this long for their history; then publish them marked incomplete"`
 
 	NATSURL          string        `envconfig:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
 	NATSCreds        string        `envconfig:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file"`
-	NATSStream       string        `envconfig:"NATS_STREAM" default:"GENESYS_INTERACTIONS" desc:"JetStream stream name"`
-	NATSPrefix       string        `envconfig:"NATS_SUBJECT_PREFIX" default:"genesys.interactions" desc:"subject prefix; the stream covers <prefix>.>"`
-	NATSMaxAge       time.Duration `envconfig:"NATS_STREAM_MAX_AGE" default:"168h" desc:"how long the stream keeps transitions"`
-	NATSDuplicates   time.Duration `envconfig:"NATS_DUPLICATE_WINDOW" default:"2m" desc:"the stream's duplicate window for Nats-Msg-Id"`
-	NATSReplicas     int           `envconfig:"NATS_STREAM_REPLICAS" default:"1" desc:"stream replicas (1, 3 or 5 in a cluster)"`
-	NATSAckTimeout   time.Duration `envconfig:"NATS_ACK_TIMEOUT" default:"5s" desc:"wait this long for a publish acknowledgement before retrying with the same id"`
-	NATSMaxPending   int           `envconfig:"NATS_MAX_PENDING" default:"4096" desc:"transitions in flight (unacknowledged) before reading pauses"`
-	NATSEmbeddedAddr string        `envconfig:"NATS_EMBEDDED_ADDR" default:"127.0.0.1:4222" desc:"client address of the embedded server (NATS_URL empty)"`
-	NATSEmbeddedDir  string        `envconfig:"NATS_EMBEDDED_STORE_DIR" default:"data/nats" desc:"JetStream store directory of the embedded server"`
+	NATSStream       string        `envconfig:"NATS_STREAM" desc:"JetStream stream name"`
+	NATSPrefix       string        `envconfig:"NATS_SUBJECT_PREFIX" desc:"subject prefix; the stream covers <prefix>.>"`
+	NATSMaxAge       time.Duration `envconfig:"NATS_STREAM_MAX_AGE" desc:"how long the stream keeps transitions"`
+	NATSDuplicates   time.Duration `envconfig:"NATS_DUPLICATE_WINDOW" desc:"the stream's duplicate window for Nats-Msg-Id"`
+	NATSReplicas     int           `envconfig:"NATS_STREAM_REPLICAS" desc:"stream replicas (1, 3 or 5 in a cluster)"`
+	NATSAckTimeout   time.Duration `envconfig:"NATS_ACK_TIMEOUT" desc:"wait this long for a publish acknowledgement before retrying with the same id"`
+	NATSMaxPending   int           `envconfig:"NATS_MAX_PENDING" desc:"transitions in flight (unacknowledged) before reading pauses"`
+	NATSEmbeddedAddr string        `envconfig:"NATS_EMBEDDED_ADDR" desc:"client address of the embedded server (NATS_URL empty)"`
+	NATSEmbeddedDir  string        `envconfig:"NATS_EMBEDDED_STORE_DIR" desc:"JetStream store directory of the embedded server"`
 
 	BridgeChannelTypes []string      `envconfig:"BRIDGE_CHANNEL_TYPES" desc:"publish only these channel types (comma-separated; empty = all)"`
 	BridgeStatuses     []string      `envconfig:"BRIDGE_STATUSES" desc:"publish only transitions into these statuses (empty = all)"`
-	BridgeGrace        time.Duration `envconfig:"BRIDGE_COMPLETED_GRACE" default:"30s" desc:"keep a completed interaction's state this long for late frames"`
-	BridgeIdleTTL      time.Duration `envconfig:"BRIDGE_IDLE_TTL" default:"48h" desc:"release an interaction not heard of for this long"`
-	BridgeShutdown     time.Duration `envconfig:"BRIDGE_SHUTDOWN_TIMEOUT" default:"15s" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
+	BridgeGrace        time.Duration `envconfig:"BRIDGE_COMPLETED_GRACE" desc:"keep a completed interaction's state this long for late frames"`
+	BridgeIdleTTL      time.Duration `envconfig:"BRIDGE_IDLE_TTL" desc:"release an interaction not heard of for this long"`
+	BridgeShutdown     time.Duration `envconfig:"BRIDGE_SHUTDOWN_TIMEOUT" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
 
-	HTTPAddr  string `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics; empty disables"`
-	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+	HTTPAddr  string     `envconfig:"HTTP_ADDR" desc:"address of /healthz, /readyz and /metrics; empty disables"`
+	LogLevel  slog.Level `envconfig:"LOG_LEVEL" desc:"debug, info, warn or error"`
+	LogFormat string     `envconfig:"LOG_FORMAT" desc:"text or json"`
 
 	// Set from flags, not the environment.
 	Demo bool `ignored:"true"`
@@ -77,13 +80,76 @@ func configErr(format string, args ...any) error {
 	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// loadConfig reads the environment and validates it.
+// defaultConfig is the configuration before the environment is read: the
+// packages' own defaults (each package is the one source of its defaults)
+// and the daemon's.
+func defaultConfig() Config {
+	st, cl := genesys.DefaultStreamConfig(), genesys.DefaultClientConfig()
+	pc, pl := publish.DefaultConfig(), bridge.DefaultPipelineConfig()
+	return Config{
+		GenesysDialect:         "notifications",
+		GenesysHeartbeat:       st.HeartbeatInterval,
+		GenesysMaxFrame:        st.MaxFrameSize,
+		GenesysRefreshAhead:    cl.RefreshAhead,
+		GenesysChannelMargin:   st.ChannelMargin,
+		GenesysResumeLookback:  4 * time.Hour,
+		GenesysBackfillLag:     st.BackfillLag,
+		GenesysBackfillMaxWait: st.BackfillMaxWait,
+
+		NATSStream:       pc.Stream,
+		NATSPrefix:       pc.SubjectPrefix,
+		NATSMaxAge:       pc.MaxAge,
+		NATSDuplicates:   pc.Duplicates,
+		NATSReplicas:     pc.Replicas,
+		NATSAckTimeout:   pc.AckTimeout,
+		NATSMaxPending:   pl.MaxOutstanding,
+		NATSEmbeddedAddr: "127.0.0.1:4222",
+		NATSEmbeddedDir:  "data/nats",
+
+		BridgeGrace:    pl.Machine.Grace,
+		BridgeIdleTTL:  pl.Machine.IdleTTL,
+		BridgeShutdown: pl.DrainTimeout,
+
+		HTTPAddr:  ":8080",
+		LogLevel:  slog.LevelInfo,
+		LogFormat: "text",
+	}
+}
+
+// defaultText is how a default reads in the README and -h: durations
+// without zero units (168h, 2m), levels in lower case, lists joined by
+// commas, other zero values empty.
+func defaultText(v reflect.Value) string {
+	if l, ok := v.Interface().(slog.Level); ok {
+		return strings.ToLower(l.String())
+	}
+	if v.IsZero() {
+		return ""
+	}
+	switch x := v.Interface().(type) {
+	case time.Duration:
+		s := x.String()
+		if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+		return s
+	case []string:
+		return strings.Join(x, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// loadConfig reads the environment over the defaults, validates it and
+// resolves what follows from it.
 func loadConfig(demo bool) (*Config, error) {
-	var c Config
+	c := defaultConfig()
 	if err := envconfig.Process("", &c); err != nil {
 		var pe *envconfig.ParseError
 		if errors.As(err, &pe) {
-			return nil, configErr("%s: cannot read %q as %s", pe.KeyName, shorten(pe.Value), pe.TypeName)
+			return nil, configErr("%s: cannot read %q as %s", pe.KeyName, text.Truncate(pe.Value, 40), pe.TypeName)
 		}
 		return nil, configErr("%v", err)
 	}
@@ -91,17 +157,23 @@ func loadConfig(demo bool) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if err := c.resolve(); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
-func shorten(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
+// validate checks each setting on its own and against the others.
+func (c *Config) validate() error {
+	for _, check := range []func() error{c.checkDurations, c.checkNATS, c.checkChoices} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
-	return s
+	return nil
 }
 
-func (c *Config) validate() error {
+func (c *Config) checkDurations() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -126,23 +198,21 @@ func (c *Config) validate() error {
 	if c.GenesysHeartbeat < time.Second {
 		return configErr("GENESYS_HEARTBEAT_INTERVAL must be at least 1s (got %s)", c.GenesysHeartbeat)
 	}
-	if c.GenesysMaxFrame < 1024 {
-		return configErr("GENESYS_MAX_FRAME_BYTES must be at least 1024 (got %d)", c.GenesysMaxFrame)
-	}
+	return nil
+}
+
+func (c *Config) checkNATS() error {
 	if c.NATSMaxPending < 1 || c.NATSMaxPending > 1<<20 {
 		return configErr("NATS_MAX_PENDING must be between 1 and 1048576 (got %d)", c.NATSMaxPending)
 	}
-	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
-		return configErr("NATS_STREAM_REPLICAS must be between 1 and 5 (got %d)", c.NATSReplicas)
-	}
-	if err := c.publishConfig().Validate(); err != nil {
-		return configErr("NATS_STREAM / NATS_SUBJECT_PREFIX / NATS_DUPLICATE_WINDOW / NATS_STREAM_MAX_AGE: %v", err)
+	if err := c.publishConfig(nil).Validate(); err != nil {
+		return configErr("NATS_STREAM / NATS_SUBJECT_PREFIX / NATS_DUPLICATE_WINDOW / NATS_STREAM_MAX_AGE / NATS_STREAM_REPLICAS: %v", err)
 	}
 	if c.NATSURL != "" {
 		for _, u := range strings.Split(c.NATSURL, ",") {
 			pu, err := url.Parse(strings.TrimSpace(u))
 			if err != nil || pu.Host == "" {
-				return configErr("NATS_URL: %q is not a URL such as nats://host:4222", redact(u))
+				return configErr("NATS_URL: %q is not a URL such as nats://host:4222", text.RedactURL(u))
 			}
 			switch pu.Scheme {
 			case "nats", "tls", "ws", "wss":
@@ -158,6 +228,13 @@ func (c *Config) validate() error {
 			return configErr("NATS_CREDS: cannot read %s: %v", c.NATSCreds, errors.Unwrap(err))
 		}
 	}
+	return nil
+}
+
+func (c *Config) checkChoices() error {
+	if c.GenesysMaxFrame < 1024 {
+		return configErr("GENESYS_MAX_FRAME_BYTES must be at least 1024 (got %d)", c.GenesysMaxFrame)
+	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 			return configErr("HTTP_ADDR: %q is not host:port (such as :8080)", c.HTTPAddr)
@@ -166,21 +243,27 @@ func (c *Config) validate() error {
 	switch c.GenesysDialect {
 	case "notifications", "interactions":
 	default:
-		return configErr("GENESYS_DIALECT must be notifications or interactions (got %q)", shorten(c.GenesysDialect))
+		return configErr("GENESYS_DIALECT must be notifications or interactions (got %q)", text.Truncate(c.GenesysDialect, 40))
 	}
 	if c.Demo && c.GenesysDialect != "notifications" {
 		return configErr("-demo runs the notifications dialect; unset GENESYS_DIALECT")
 	}
 	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
+	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
 	default:
-		return configErr("LOG_LEVEL must be debug, info, warn or error (got %q)", shorten(c.LogLevel))
+		return configErr("LOG_LEVEL must be debug, info, warn or error (got %s)", c.LogLevel)
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		return configErr("LOG_FORMAT must be text or json (got %q)", shorten(c.LogFormat))
+		return configErr("LOG_FORMAT must be text or json (got %q)", text.Truncate(c.LogFormat, 40))
 	}
+	return nil
+}
+
+// resolve derives from the settings what the bridge runs with: the filter,
+// and (unless -demo) Genesys's endpoints and the topics.
+func (c *Config) resolve() error {
 	for _, s := range c.BridgeChannelTypes {
 		ct, err := bridge.ParseChannelType(strings.TrimSpace(s))
 		if err != nil {
@@ -222,10 +305,6 @@ func (c *Config) validate() error {
 	if len(topics) == 0 {
 		return configErr("no topics: set GENESYS_QUEUE_IDS, GENESYS_USER_IDS or GENESYS_TOPICS")
 	}
-	if len(topics) > genesys.MaxTopics {
-		return configErr("%d topics: Genesys allows %d channels of %d topics per OAuth client and the bridge keeps one channel free to replace channels without a gap, so at most %d topics; split the ids across bridge deployments with separate OAuth clients",
-			len(topics), genesys.MaxChannels, genesys.MaxTopicsPerChannel, genesys.MaxTopics)
-	}
 	c.topics = topics
 	return nil
 }
@@ -240,19 +319,8 @@ func trimAll(ss []string) []string {
 	return out
 }
 
-// redact drops user info (a token or password) from a URL for messages.
-func redact(s string) string {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil {
-		return "(unparseable)"
-	}
-	if u.User != nil {
-		u.User = url.User("redacted")
-	}
-	return u.String()
-}
-
-func (c *Config) publishConfig() publish.Config {
+// publishConfig is the stream's configuration; log may be nil.
+func (c *Config) publishConfig(log *slog.Logger) publish.Config {
 	return publish.Config{
 		Stream:        c.NATSStream,
 		SubjectPrefix: c.NATSPrefix,
@@ -261,5 +329,35 @@ func (c *Config) publishConfig() publish.Config {
 		Replicas:      c.NATSReplicas,
 		MaxPending:    c.NATSMaxPending,
 		AckTimeout:    c.NATSAckTimeout,
+		Logger:        log,
+	}
+}
+
+// pipelineConfig is the pipeline's configuration: the stream is its state
+// store, and each acknowledged or held-back transition is reported to the
+// metrics, the demo's view (if any) and the hooks.
+func (c *Config) pipelineConfig(pub *publish.JetStream, log *slog.Logger, m *metrics, view *demoView, h hooks) bridge.PipelineConfig {
+	return bridge.PipelineConfig{
+		MaxOutstanding: c.NATSMaxPending,
+		DrainTimeout:   c.BridgeShutdown,
+		Filter:         c.filter,
+		Machine:        bridge.MachineConfig{Grace: c.BridgeGrace, IdleTTL: c.BridgeIdleTTL},
+		State:          pub,
+		Logger:         log,
+		OnPublished: func(t *bridge.Transition, dup bool, ackedAt time.Time) {
+			m.published(t, dup, ackedAt)
+			if h.published != nil {
+				h.published(t, ackedAt)
+			}
+			if view != nil {
+				view.transition(t, dup)
+			}
+		},
+		OnHeld: func(waited time.Duration, incomplete bool) {
+			m.held(waited)
+			if h.held != nil {
+				h.held(waited, incomplete)
+			}
+		},
 	}
 }

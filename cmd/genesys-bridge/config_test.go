@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // validEnv is a minimal working configuration.
@@ -115,6 +117,31 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+func TestDefaultText(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{168 * time.Hour, "168h"}, {90 * time.Minute, "1h30m"}, {2 * time.Minute, "2m"}, {30 * time.Second, "30s"},
+		{500 * time.Millisecond, "500ms"}, {slog.LevelInfo, "info"}, {4096, "4096"}, {"", ""}, {[]string{"a", "b"}, "a,b"},
+	} {
+		if got := defaultText(reflect.ValueOf(tc.v)); got != tc.want {
+			t.Errorf("defaultText(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
+
+// Every default comes from defaultConfig, which takes the packages' own:
+// no envconfig default tag may repeat (and drift from) them.
+func TestNoDefaultTags(t *testing.T) {
+	rt := reflect.TypeFor[Config]()
+	for i := range rt.NumField() {
+		if def, ok := rt.Field(i).Tag.Lookup("default"); ok {
+			t.Errorf("%s has a default tag %q; set it in defaultConfig", rt.Field(i).Name, def)
+		}
+	}
+}
+
 func TestConfigFilters(t *testing.T) {
 	env := map[string]string{"BRIDGE_CHANNEL_TYPES": "voice, Chat", "BRIDGE_STATUSES": "queued,CONNECTED"}
 	for k, v := range validEnv {
@@ -137,7 +164,7 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := reflect.TypeFor[Config]()
+	rt, defaults := reflect.TypeFor[Config](), reflect.ValueOf(defaultConfig())
 	for i := range rt.NumField() {
 		f := rt.Field(i)
 		name := f.Tag.Get("envconfig")
@@ -154,7 +181,7 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 			t.Errorf("README.md has no table row for %s", name)
 			continue
 		}
-		if def := f.Tag.Get("default"); def != "" && !strings.Contains(row, "`"+def+"`") {
+		if def := defaultText(defaults.Field(i)); def != "" && !strings.Contains(row, "| `"+def+"` |") {
 			t.Errorf("README.md row for %s does not give the default `%s`", name, def)
 		}
 	}

@@ -4,14 +4,36 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
+
+// startDemo starts the embedded Genesys simulator -demo reads from, and
+// returns it with the target that points at it.
+func startDemo(cfg *Config, log *slog.Logger) (*simulator.Server, genesysTarget, error) {
+	// A fresh seed per run: the store in NATS_EMBEDDED_STORE_DIR outlives
+	// the demo, and conversation ids must not repeat across runs.
+	sim, err := simulator.Start(simulator.Config{Speed: 1, Rate: 1.5, DuplicateRate: 0.05, ReorderRate: 0.05,
+		Seed: uint64(time.Now().UnixNano()), HeartbeatInterval: cfg.GenesysHeartbeat, Logger: log})
+	if err != nil {
+		return nil, genesysTarget{}, err
+	}
+	topics, err := genesys.Topics(sim.Population().Queues, nil, nil)
+	if err != nil {
+		sim.Close()
+		return nil, genesysTarget{}, err
+	}
+	log.Info("demo: embedded Genesys Cloud simulator started", "url", sim.URL, "queues", len(topics))
+	return sim, genesysTarget{endpoints: genesys.Endpoints{API: sim.URL, Login: sim.URL}, clientID: "sim-client", secret: "sim-secret", topics: topics}, nil
+}
 
 // demoView prints what the demo does: each published transition and a
 // periodic summary.
@@ -73,7 +95,7 @@ func (d *demoView) summaries(ctx context.Context, st *bridge.Stats, every time.D
 			}
 			fmt.Fprintf(d.out, "-- %.1f events/s | events %d, published %d, duplicates absorbed %d, stale %d, unchanged %d, rejected %d, open %d\n-- by channel.status:%s\n",
 				rate, ev, st.Published.Load(), st.Duplicates.Load(), st.Stale.Load(), st.Unchanged.Load(),
-				st.RejectedBy(bridge.ReasonMalformed)+st.RejectedBy(bridge.ReasonSchema)+st.RejectedBy(bridge.ReasonOversize)+st.RejectedBy(bridge.ReasonUnknown),
+				st.RejectedTotal(),
 				st.Open.Load(), b.String())
 			d.mu.Unlock()
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,125 +8,20 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
-// syncBuffer is a log sink shared by goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// slogFor returns a logger into a new buffer stored in *buf, printed only
-// if the test fails.
-func slogFor(t *testing.T, buf **syncBuffer) *slog.Logger {
-	log, b := testLogger(t)
-	*buf = b
-	return log
-}
-
-// testLogger returns a logger whose output is printed only if the test fails.
-func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", buf.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
-}
-
-// poll checks cond every 10ms until it holds or d passed, and reports
-// whether it held.
-func poll(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
-}
-
-// eventually fails the test if cond does not hold within d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	if !poll(d, cond) {
-		t.Fatalf("timed out after %s waiting for %s", d, what)
-	}
-}
-
-func startNATS(t *testing.T) string {
-	return startRestartableNATS(t).url
-}
-
-// testNATS is an embedded JetStream server that can be stopped and started
-// again on the same port and store.
-type testNATS struct {
-	t    *testing.T
-	mu   sync.Mutex
-	s    *server.Server
-	dir  string
-	addr string
-	url  string
-}
-
-func startRestartableNATS(t *testing.T) *testNATS {
-	t.Helper()
-	n := &testNATS{t: t, dir: t.TempDir()}
-	s, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: "127.0.0.1:0", StoreDir: n.dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.s, n.addr, n.url = s, s.Addr().String(), s.ClientURL()
-	t.Cleanup(n.stop)
-	return n
-}
-
-func (n *testNATS) stop() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.s != nil {
-		n.s.Shutdown()
-		n.s.WaitForShutdown()
-		n.s = nil
-	}
-}
-
-func (n *testNATS) start() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	s, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: n.addr, StoreDir: n.dir})
-	if err != nil {
-		n.t.Error(err)
-		return
-	}
-	n.s = s
-}
-
-// published is one message read back from the stream.
+// published is one message read back from the stream, decoded by the
+// documented field names rather than with bridge.Transition: a consumer's
+// view of the wire format.
 type published struct {
 	Subject string
 	MsgID   string
@@ -155,7 +49,7 @@ func readStream(t *testing.T, url, stream string) []published {
 	t.Helper()
 	var out []published
 	var err error
-	if !poll(time.Minute, func() bool { out, err = tryReadStream(t.Context(), url, stream); return err == nil }) {
+	if !testkit.Poll(time.Minute, func() bool { out, err = tryReadStream(t.Context(), url, stream); return err == nil }) {
 		t.Fatalf("read the stream: %v", err)
 	}
 	return out
@@ -238,7 +132,7 @@ func str(s *string) string {
 // compare checks the stream against the simulator's ground truth: every
 // transition exactly once, with its channel, from and to statuses, on its
 // subject, in order per interaction, with the message id in the payload.
-func compare(t *testing.T, truth []genesystest.Truth, got []published, prefix string) {
+func compare(t *testing.T, truth []simulator.Truth, got []published, prefix string) {
 	t.Helper()
 	type key struct{ id, ch, from, to string }
 	want := map[key]int{}
@@ -325,7 +219,7 @@ func compare(t *testing.T, truth []genesystest.Truth, got []published, prefix st
 // duplicates and reorders frames, and the bridge also subscribes to agent
 // topics, so most snapshots arrive twice or more.
 func TestEndToEnd(t *testing.T) {
-	sim, err := genesystest.Start(genesystest.Config{
+	sim, err := simulator.Start(simulator.Config{
 		Conversations: 300, Rate: 5, Seed: 42,
 		DuplicateRate: 0.2, ReorderRate: 0.2,
 	})
@@ -333,7 +227,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	natsURL := startNATS(t)
+	natsURL := testkit.StartNATS(t).URL
 	pop := sim.Population()
 
 	t.Setenv("GENESYS_CLIENT_ID", "sim-client")
@@ -348,7 +242,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, logs := testLogger(t)
+	log, logs := testkit.Logger(t, slog.LevelDebug)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
@@ -388,7 +282,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 // logValue returns the value of key on the first log line containing msg.
-func logValue(t *testing.T, logs *syncBuffer, msg, key string) string {
+func logValue(t *testing.T, logs *testkit.LogBuffer, msg, key string) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -461,8 +355,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, logs := testLogger(t)
-	out := &syncBuffer{}
+	log, logs := testkit.Logger(t, slog.LevelDebug)
+	out := &testkit.LogBuffer{}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -18,18 +19,19 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
 
 // harness runs the whole bridge against a real-time simulator whose
 // conversations last a second or two, and an embedded JetStream.
 type harness struct {
 	t          *testing.T
-	sim        *genesystest.Server
-	natsServer *testNATS
+	sim        *simulator.Server
+	natsServer *testkit.NATS
 	nats       string
 	cfg        *Config
-	logs       *syncBuffer
+	logs       *testkit.LogBuffer
 	cancel     context.CancelFunc
 	done       chan error
 	stats      *bridge.Stats
@@ -38,7 +40,7 @@ type harness struct {
 	replicas []func() error
 }
 
-func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string) *harness {
+func startHarness(t *testing.T, simCfg simulator.Config, env map[string]string) *harness {
 	t.Helper()
 	if simCfg.Conversations == 0 {
 		simCfg.Conversations = 120
@@ -62,13 +64,13 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 		// its tests reorder only where they say so.
 		simCfg.ReorderRate = 0.1
 	}
-	sim, err := genesystest.Start(simCfg)
+	sim, err := simulator.Start(simCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	h := &harness{t: t, sim: sim, natsServer: startRestartableNATS(t), done: make(chan error, 1)}
-	h.nats = h.natsServer.url
+	h := &harness{t: t, sim: sim, natsServer: testkit.StartNATS(t), done: make(chan error, 1)}
+	h.nats = h.natsServer.URL
 	pop := sim.Population()
 	vars := map[string]string{
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
@@ -86,7 +88,8 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 	if h.cfg, err = configFrom(vars); err != nil {
 		t.Fatal(err)
 	}
-	var log = slogFor(t, &h.logs)
+	log, logs := testkit.Logger(t, slog.LevelDebug)
+	h.logs = logs
 	ctx, cancel := context.WithCancel(t.Context())
 	h.cancel = cancel
 	type started struct {
@@ -109,14 +112,14 @@ func startHarness(t *testing.T, simCfg genesystest.Config, env map[string]string
 // waitTransitions waits until the simulator caused at least n transitions.
 func (h *harness) waitTransitions(n int) {
 	h.t.Helper()
-	eventually(h.t, time.Minute, fmt.Sprintf("%d transitions from the simulator", n), func() bool { return len(h.sim.Truth()) >= n })
+	testkit.Eventually(h.t, time.Minute, fmt.Sprintf("%d transitions from the simulator", n), func() bool { return len(h.sim.Truth()) >= n })
 }
 
 // waitIdle waits until the bridge has nothing in hand: nothing held for a
 // gap's history, no gap open, nothing unacknowledged.
 func (h *harness) waitIdle() {
 	h.t.Helper()
-	eventually(h.t, time.Minute, "the bridge to be idle", func() bool {
+	testkit.Eventually(h.t, time.Minute, "the bridge to be idle", func() bool {
 		return h.stats.Waiting.Load() == 0 && h.stats.GapsOpen.Load() == 0 && h.stats.Outstanding.Load() == 0
 	})
 }
@@ -142,7 +145,7 @@ func (h *harness) finish() {
 	js, _ := jetstream.New(nc)
 	// The stream reaches the truth (or the comparison shows what is
 	// missing), and the bridge has finished with everything it read.
-	poll(time.Minute, func() bool { return streamMsgs(t, js, h.cfg.NATSStream) >= len(truth) })
+	testkit.Poll(time.Minute, func() bool { return streamMsgs(t, js, h.cfg.NATSStream) >= len(truth) })
 	h.waitIdle()
 	h.cancel()
 	if err := <-h.done; err != nil {
@@ -179,7 +182,7 @@ func (h *harness) logHas(s string) bool { return strings.Contains(h.logs.String(
 func TestFaults(t *testing.T) {
 	tests := []struct {
 		name   string
-		sim    genesystest.Config
+		sim    simulator.Config
 		env    map[string]string
 		inject func(h *harness)
 		check  func(h *harness)
@@ -202,7 +205,7 @@ func TestFaults(t *testing.T) {
 					h.t.Error("socket_closing did not lead to a gapless rollover")
 				}
 			}},
-		{name: "channel expiry ahead of time", sim: genesystest.Config{ChannelLifetime: 3 * time.Second}, inject: func(*harness) {},
+		{name: "channel expiry ahead of time", sim: simulator.Config{ChannelLifetime: 3 * time.Second}, inject: func(*harness) {},
 			check: func(h *harness) {
 				if !h.logHas("channel expiry approaching") || h.logHas("genesys socket lost") {
 					h.t.Error("channels were not replaced before expiry without a gap")
@@ -214,7 +217,7 @@ func TestFaults(t *testing.T) {
 					h.t.Error("the 404 frame was not reported")
 				}
 			}},
-		{name: "token rotation", sim: genesystest.Config{TokenLifetime: 4 * time.Second}, inject: func(*harness) {},
+		{name: "token rotation", sim: simulator.Config{TokenLifetime: 4 * time.Second}, inject: func(*harness) {},
 			check: func(h *harness) {
 				if h.sim.TokensIssued() < 3 || !h.logHas("access token due for rotation") || h.logHas("genesys socket lost") {
 					h.t.Errorf("tokens issued %d; want rotations make-before-break without a gap", h.sim.TokensIssued())
@@ -229,7 +232,7 @@ func TestFaults(t *testing.T) {
 		{name: "429 then 503 on REST during a reconnect", inject: func(h *harness) {
 			h.sim.FailREST(429, 2)
 			h.sim.DropSockets()
-			eventually(h.t, time.Minute, "the socket restored", func() bool { return strings.Count(h.logs.String(), "genesys socket restored") >= 1 })
+			testkit.Eventually(h.t, time.Minute, "the socket restored", func() bool { return strings.Count(h.logs.String(), "genesys socket restored") >= 1 })
 			h.sim.FailREST(503, 2)
 			h.sim.DropSockets()
 		}, check: func(h *harness) {
@@ -239,25 +242,25 @@ func TestFaults(t *testing.T) {
 		}},
 		{name: "401 on REST", inject: func(h *harness) { h.sim.FailREST(401, 1); h.sim.DropSockets() }},
 		{name: "NATS restarted on the same store", env: map[string]string{"HTTP_ADDR": "127.0.0.1:0"}, inject: func(h *harness) {
-			h.natsServer.stop()
+			h.natsServer.Stop()
 			addr := logValue(h.t, h.logs, "serving /healthz", "addr")
-			eventually(h.t, time.Minute, "/readyz 503 while NATS is down", func() bool { return readyz(addr) == http.StatusServiceUnavailable })
+			testkit.Eventually(h.t, time.Minute, "/readyz 503 while NATS is down", func() bool { return readyz(addr) == http.StatusServiceUnavailable })
 			// Traffic goes on while NATS is down.
 			sent := h.sim.FramesSent()
-			eventually(h.t, time.Minute, "frames while NATS is down", func() bool { return h.sim.FramesSent() >= sent+100 })
-			h.natsServer.start()
+			testkit.Eventually(h.t, time.Minute, "frames while NATS is down", func() bool { return h.sim.FramesSent() >= sent+100 })
+			h.natsServer.Start()
 		}, check: func(h *harness) {
 			if !h.logHas("NATS disconnected") || !h.logHas("NATS reconnected") {
 				h.t.Error("the outage is not in the log")
 			}
 		}},
 		{name: "NATS outage beyond the buffer", env: map[string]string{"NATS_MAX_PENDING": "32"}, inject: func(h *harness) {
-			h.natsServer.stop()
+			h.natsServer.Stop()
 			// Reading from Genesys pauses (a shard reaches its share of the
 			// 32 outstanding transitions, or waits for a state it cannot
 			// load): the frames sent pile up unread.
-			eventually(h.t, time.Minute, "reading paused", func() bool { return h.sim.FramesSent() > h.stats.Events.Load()+200 })
-			h.natsServer.start()
+			testkit.Eventually(h.t, time.Minute, "reading paused", func() bool { return h.sim.FramesSent() > h.stats.Events.Load()+200 })
+			h.natsServer.Start()
 		}, check: func(h *harness) {
 			if !h.logHas("NATS disconnected") {
 				h.t.Error("the outage is not in the log")
@@ -345,7 +348,7 @@ func TestInteractionsDialect(t *testing.T) {
 	interactions := map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_QUEUE_IDS": unset, "GENESYS_USER_IDS": unset}
 	t.Run("every transition once", func(t *testing.T) {
 		t.Parallel()
-		h := startHarness(t, genesystest.Config{}, interactions)
+		h := startHarness(t, simulator.Config{}, interactions)
 		h.finish()
 		if !h.logHas("interactions stream connected") || h.logHas("access_token=") {
 			t.Error("not connected over the interactions dialect, or the token URL was logged")
@@ -353,7 +356,7 @@ func TestInteractionsDialect(t *testing.T) {
 	})
 	t.Run("in-band token refresh", func(t *testing.T) {
 		t.Parallel()
-		h := startHarness(t, genesystest.Config{TokenLifetime: 3 * time.Second}, interactions)
+		h := startHarness(t, simulator.Config{TokenLifetime: 3 * time.Second}, interactions)
 		h.finish()
 		if h.sim.TokensIssued() < 3 || !h.logHas("access token refreshed in-band") || h.logHas("interactions stream lost") {
 			t.Errorf("tokens issued %d; want in-band refreshes and no reconnect", h.sim.TokensIssued())
@@ -361,7 +364,7 @@ func TestInteractionsDialect(t *testing.T) {
 	})
 	t.Run("close 4001 reconnects with a new token", func(t *testing.T) {
 		t.Parallel()
-		h := startHarness(t, genesystest.Config{Conversations: 200}, interactions)
+		h := startHarness(t, simulator.Config{Conversations: 200}, interactions)
 		h.waitTransitions(60)
 		h.sim.RevokeTokens()
 		published := h.stats.Published.Load()
@@ -384,11 +387,11 @@ func TestInteractionsDialect(t *testing.T) {
 		for k, v := range interactions {
 			env[k] = v
 		}
-		h := startHarness(t, genesystest.Config{ReorderRate: 0.3}, env)
+		h := startHarness(t, simulator.Config{ReorderRate: 0.3}, env)
 		<-h.sim.Done()
 		// Every frame sent was read (as an event, or dropped as a
 		// sequence regression) and acknowledged.
-		eventually(t, time.Minute, "every frame read", func() bool {
+		testkit.Eventually(t, time.Minute, "every frame read", func() bool {
 			return h.stats.Events.Load()+h.src.(*genesys.InteractionStream).SequenceRegressions() >= h.sim.FramesSent()
 		})
 		h.waitIdle()
@@ -430,9 +433,9 @@ func readyz(addr string) int {
 // for a while (one back-fills while the other streams).
 func TestTwoReplicas(t *testing.T) {
 	t.Parallel()
-	h := startHarness(t, genesystest.Config{}, map[string]string{"NATS_DUPLICATE_WINDOW": "10m"})
+	h := startHarness(t, simulator.Config{}, map[string]string{"NATS_DUPLICATE_WINDOW": "10m"})
 	cfg2 := *h.cfg
-	log2, logs2 := testLogger(t)
+	log2, logs2 := testkit.Logger(t, slog.LevelDebug)
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	done2 := make(chan error, 1)
 	go func() { done2 <- run(ctx2, &cfg2, log2, io.Discard) }()
@@ -450,7 +453,7 @@ func TestTwoReplicas(t *testing.T) {
 // back-fills from there, so the stream ends up with every transition once.
 func TestResumeAfterDowntime(t *testing.T) {
 	t.Parallel()
-	h := startHarness(t, genesystest.Config{Conversations: 150}, map[string]string{"GENESYS_RESUME_LOOKBACK": "10m"})
+	h := startHarness(t, simulator.Config{Conversations: 150}, map[string]string{"GENESYS_RESUME_LOOKBACK": "10m"})
 	h.waitTransitions(150)
 	h.cancel()
 	if err := <-h.done; err != nil {
@@ -458,8 +461,9 @@ func TestResumeAfterDowntime(t *testing.T) {
 	}
 	// Transitions happen while no bridge runs: their frames reach nobody.
 	down := len(h.sim.Truth())
-	eventually(t, time.Minute, "transitions during the downtime", func() bool { return len(h.sim.Truth()) >= down+60 })
-	log := slogFor(t, &h.logs)
+	testkit.Eventually(t, time.Minute, "transitions during the downtime", func() bool { return len(h.sim.Truth()) >= down+60 })
+	log, logs := testkit.Logger(t, slog.LevelDebug)
+	h.logs = logs
 	ctx, cancel := context.WithCancel(t.Context())
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- run(ctx, h.cfg, log, io.Discard) }()
@@ -475,13 +479,13 @@ func TestResumeAfterDowntime(t *testing.T) {
 func TestClusterNodeRestart(t *testing.T) {
 	t.Parallel()
 	cl := startCluster(t, 3)
-	h := startHarness(t, genesystest.Config{}, map[string]string{"NATS_URL": cl.urls(), "NATS_STREAM_REPLICAS": "3"})
+	h := startHarness(t, simulator.Config{}, map[string]string{"NATS_URL": cl.urls(), "NATS_STREAM_REPLICAS": "3"})
 	h.nats = cl.urls()
 	h.waitTransitions(100)
 	cl.stop(1)
 	// Publishing goes on with a node down.
 	published := h.stats.Published.Load()
-	eventually(t, time.Minute, "publishing with a node down", func() bool { return h.stats.Published.Load() >= published+100 })
+	testkit.Eventually(t, time.Minute, "publishing with a node down", func() bool { return h.stats.Published.Load() >= published+100 })
 	cl.start(1)
 	h.finish()
 	info := streamInfoOf(t, cl.urls(), h.cfg.NATSStream)
@@ -499,7 +503,7 @@ func streamInfoOf(t *testing.T, urls, name string) *jetstream.StreamInfo {
 	js, _ := jetstream.New(nc)
 	// After a node restart the cluster may still be electing a leader.
 	var info *jetstream.StreamInfo
-	eventually(t, time.Minute, "the stream's info", func() bool {
+	testkit.Eventually(t, time.Minute, "the stream's info", func() bool {
 		s, err := js.Stream(t.Context(), name)
 		if err != nil {
 			return false

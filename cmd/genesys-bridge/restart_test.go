@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
 
 // A bridge stopped with conversations mid-flight, and a new one (no memory)
@@ -20,15 +22,15 @@ import (
 // from the stream itself (the last message per interaction), not from the
 // duplicate window.
 func TestRestartContinuesFromTheStream(t *testing.T) {
-	natsURL := startNATS(t)
+	natsURL := testkit.StartNATS(t).URL
 	start := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	simCfg := genesystest.Config{Seed: 99, Start: start, Conversations: 200, Rate: 2, DuplicateRate: 0.1, ReorderRate: 0.1,
+	simCfg := simulator.Config{Seed: 99, Start: start, Conversations: 200, Rate: 2, DuplicateRate: 0.1, ReorderRate: 0.1,
 		AnalyticsLag: 100 * time.Millisecond}
 
-	runOnce := func(until time.Duration) *genesystest.Server {
+	runOnce := func(until time.Duration) *simulator.Server {
 		cfg := simCfg
 		cfg.Until = until
-		sim, err := genesystest.Start(cfg)
+		sim, err := simulator.Start(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +45,7 @@ func TestRestartContinuesFromTheStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		log, _ := testLogger(t)
+		log, _ := testkit.Logger(t, slog.LevelDebug)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, bcfg, log, io.Discard) }()

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
-	"github.com/genesys-bridge/genesys-bridge/genesys/genesystest"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 )
 
 func main() {
@@ -43,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("genesys-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg        genesystest.Config
+		cfg        simulator.Config
 		channels   string
 		queueIDs   string
 		faults     string
@@ -68,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.ChannelLifetime, "channel-lifetime", 24*time.Hour, "how long a channel lives unless re-subscribed")
 	fs.DurationVar(&cfg.AnalyticsLag, "analytics-lag", 0, "how far the analytics query lags (it shows each conversation as it was this long ago)")
 	fs.Float64Var(&cfg.LongConversations, "long-conversations", 0, "share of message conversations that stay open for hours (times -step-scale)")
-	fs.StringVar(&faults, "faults", "", "faults to inject at random, comma-separated: "+strings.Join(genesystest.Faults, ","))
+	fs.StringVar(&faults, "faults", "", "faults to inject at random, comma-separated: "+strings.Join(simulator.Faults, ","))
 	fs.DurationVar(&faultEvery, "fault-every", 10*time.Second, "interval between injected faults (with -faults)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -101,8 +101,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
-		if !slices.Contains(genesystest.Faults, f) {
-			return usageError{fmt.Errorf("-faults: unknown fault %q (want %s)", f, strings.Join(genesystest.Faults, ","))}
+		if !slices.Contains(simulator.Faults, f) {
+			return usageError{fmt.Errorf("-faults: unknown fault %q (want %s)", f, strings.Join(simulator.Faults, ","))}
 		}
 		faultList = append(faultList, f)
 	}
@@ -113,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("-rate must be positive and -speed not negative")}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
-	sim, err := genesystest.Start(cfg)
+	sim, err := simulator.Start(cfg)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // injectFaults applies a random fault from the list every interval.
-func injectFaults(ctx context.Context, sim *genesystest.Server, faults []string, every time.Duration, out io.Writer) {
+func injectFaults(ctx context.Context, sim *simulator.Server, faults []string, every time.Duration, out io.Writer) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -1,4 +1,4 @@
-// Package genesystest is a Genesys Cloud simulator for tests, the demo and
+// Package simulator is a Genesys Cloud simulator for tests, the demo and
 // load runs: real HTTP and WebSocket on loopback.
 //
 // It serves POST /oauth/token (client credentials, Basic auth), POST
@@ -51,4 +51,4 @@
 //
 // Conversations start when the first socket with subscriptions connects, so
 // no generated frame is sent to nobody.
-package genesystest
+package simulator

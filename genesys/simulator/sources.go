@@ -1,4 +1,4 @@
-package genesystest
+package simulator
 
 import (
 	"encoding/json"
@@ -19,7 +19,9 @@ import (
 //
 // Each source has its own wire structs below, so that a field can only
 // reach a source on purpose; TestSourcesCarryOnlyTheirModelsFields holds
-// them against lists written from the SDK models.
+// them against lists written from the SDK models. They repeat the shape of
+// the decoder's structs in package genesys on purpose: sharing them would
+// let a field the decoder misnames be misnamed on both sides, unseen.
 
 const wireTime = "2006-01-02T15:04:05.000Z"
 

@@ -1,4 +1,4 @@
-package genesystest
+package simulator
 
 import (
 	"fmt"
@@ -9,10 +9,9 @@ import (
 
 // faultState is what the fault injectors set. Guarded by Server.mu.
 type faultState struct {
-	restStatus     int // status for the next restFailures API calls
-	restFailures   int
-	blackoutUntil  time.Time
-	faultsInjected int
+	restStatus    int // status for the next restFailures API calls
+	restFailures  int
+	blackoutUntil time.Time
 }
 
 // Fault names, for Inject* by name (cmd/genesys-sim -faults).
@@ -42,17 +41,7 @@ func (s *Server) InjectFault(name string) error {
 	default:
 		return fmt.Errorf("unknown fault %q (want one of %v)", name, Faults)
 	}
-	s.mu.Lock()
-	s.faults.faultsInjected++
-	s.mu.Unlock()
 	return nil
-}
-
-// FaultsInjected counts faults applied through InjectFault.
-func (s *Server) FaultsInjected() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.faults.faultsInjected
 }
 
 // SilenceSockets makes every open socket half-dead: it stays open but

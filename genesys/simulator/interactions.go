@@ -1,4 +1,4 @@
-package genesystest
+package simulator
 
 import (
 	"encoding/json"

@@ -1,0 +1,311 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/retry"
+)
+
+// queue holds an interaction's transitions not yet acknowledged (the head
+// is in flight) and the last event that produced some, to derive them
+// again after a conflict.
+type queue struct {
+	pend []*pending
+	ev   Event
+}
+
+// pending is one transition handed to the publisher.
+type pending struct {
+	t Transition
+	r *Receipt
+}
+
+type shard struct {
+	p       *Pipeline
+	pub     Publisher
+	in      chan Event
+	machine *Machine
+	// queues holds, per interaction, transitions not yet acknowledged; the
+	// head is in flight. At most one transition per interaction is in
+	// flight, so retries cannot reorder an interaction's transitions.
+	queues      map[string]*queue
+	waitq       chan *pending
+	acks        chan *pending
+	outstanding int
+	limit       int
+	buf         []Transition
+	queries     chan chan []string
+	stopped     chan struct{}
+	// gaps are the source's gaps whose history is still awaited; waits are
+	// the interactions waiting for them, with their held observations.
+	gaps  map[uint64]*Gap
+	waits map[string]*waiting
+}
+
+func newShard(p *Pipeline, pub Publisher, limit int) *shard {
+	return &shard{
+		p:       p,
+		pub:     pub,
+		in:      make(chan Event, 64),
+		machine: NewMachine(p.cfg.Machine),
+		queues:  make(map[string]*queue),
+		// Sized so that neither the shard nor the waiter ever blocks on
+		// them: outstanding can overshoot limit by one event's transitions.
+		waitq:   make(chan *pending, limit+64),
+		acks:    make(chan *pending, limit+64),
+		limit:   limit,
+		queries: make(chan chan []string),
+		stopped: make(chan struct{}),
+		gaps:    make(map[uint64]*Gap),
+		waits:   make(map[string]*waiting),
+	}
+}
+
+func (s *shard) run(ctx context.Context) {
+	var waiter sync.WaitGroup
+	waiter.Go(func() { s.wait(ctx) })
+	defer func() {
+		close(s.stopped)
+		close(s.waitq)
+		waiter.Wait()
+	}()
+	tick := time.NewTicker(s.p.cfg.SweepInterval)
+	defer tick.Stop()
+	in := s.in
+	for {
+		var gate <-chan Event
+		if in != nil && s.outstanding < s.limit {
+			gate = in
+		}
+		select {
+		case ev, ok := <-gate:
+			if !ok {
+				in = nil
+				break
+			}
+			s.handle(ctx, &ev)
+		case p := <-s.acks:
+			s.complete(ctx, p)
+		case now := <-tick.C:
+			s.sweep(now)
+			s.expireGaps(ctx, now)
+		case reply := <-s.queries:
+			reply <- s.machine.OpenIDs()
+		case <-ctx.Done():
+			// Drain deadline: whatever is outstanding stays unacknowledged.
+			return
+		}
+		if in == nil && s.outstanding == 0 {
+			return
+		}
+	}
+}
+
+// wait hands completed receipts back to the shard in publish order. Acks on
+// one connection arrive in order, so waiting in FIFO order costs nothing.
+func (s *shard) wait(ctx context.Context) {
+	for p := range s.waitq {
+		select {
+		case <-p.r.Done():
+		case <-ctx.Done():
+			// The publisher must complete receipts when its ctx ends; wait
+			// for it so the outcome is counted.
+			<-p.r.Done()
+		}
+		s.acks <- p
+	}
+}
+
+func (s *shard) handle(ctx context.Context, ev *Event) {
+	switch {
+	case ev.Kind == KindGapOpened:
+		s.gapOpened(ev.Gap)
+	case ev.Kind == KindGapClosed:
+		s.gapClosed(ctx, ev.Gap)
+	case ev.HistoryOf != 0:
+		s.history(ctx, ev)
+	case !s.hold(ev):
+		s.apply(ctx, ev)
+	}
+}
+
+// apply applies one observation and publishes what it causes.
+func (s *shard) apply(ctx context.Context, ev *Event) {
+	st := &s.p.stats
+	if store := s.p.cfg.State; store != nil && !s.machine.Known(ev.InteractionID) && s.mayBePersisted(ev) {
+		found, ok := s.restore(ctx, store, ev.InteractionID)
+		if !ok {
+			return // ctx ended: the pipeline is stopping
+		}
+		// The stored state may be ahead of this event (another writer saw
+		// newer frames): like a replay, its untimed status proves nothing.
+		ev.replayed = found
+	}
+	before, _ := s.machine.Len()
+	var verdict Verdict
+	s.buf, verdict = s.machine.Apply(ev, s.buf[:0])
+	after, _ := s.machine.Len()
+	st.Open.Add(int64(after - before))
+	switch verdict {
+	case VerdictStale:
+		st.Stale.Add(1)
+	case VerdictUnchanged:
+		st.Unchanged.Add(1)
+	case VerdictLate:
+		st.Late.Add(1)
+	}
+	if verdict != VerdictApplied && ev.Backfilled {
+		s.p.log.Debug("back-filled event changed nothing", "interaction_id", ev.InteractionID, "verdict", verdict.String(), "status", string(ev.Status))
+	}
+	if ev.incomplete {
+		for i := range s.buf {
+			s.buf[i].Incomplete = true
+		}
+	}
+	s.enqueue(ctx, ev)
+}
+
+// enqueue hands the transitions in s.buf to the publisher, at most one in
+// flight per interaction.
+func (s *shard) enqueue(ctx context.Context, ev *Event) {
+	st := &s.p.stats
+	for i := range s.buf {
+		t := &s.buf[i]
+		st.Transitions.Add(1)
+		if s.p.log.Enabled(ctx, slog.LevelDebug) {
+			s.p.log.Debug("transition", "interaction_id", t.InteractionID, "from", string(t.FromStatus), "to", string(t.ToStatus),
+				"backfilled", t.Backfilled, "reconstructed", t.Reconstructed)
+		}
+		if t.Incomplete {
+			st.Incomplete.Add(1)
+			s.p.log.Warn("transition published without the gap's complete history", "interaction_id", t.InteractionID,
+				"from", string(t.FromStatus), "to", string(t.ToStatus))
+		}
+		if !s.p.cfg.Filter.Match(t.ChannelType, t.ToStatus) {
+			st.Filtered.Add(1)
+			continue
+		}
+		p := &pending{t: *t, r: NewReceipt()}
+		s.outstanding++
+		st.Outstanding.Add(1)
+		q := s.queues[t.InteractionID]
+		if q == nil {
+			q = &queue{}
+			s.queues[t.InteractionID] = q
+		}
+		q.ev = *ev
+		q.pend = append(q.pend, p)
+		if len(q.pend) == 1 {
+			s.send(ctx, p)
+		}
+	}
+}
+
+// mayBePersisted reports whether an earlier run (or another writer) may
+// have published this interaction: it began before this pipeline started,
+// give or take the clock skew, and, if states were preloaded, before what
+// they cover. (Another writer publishing it since is caught by the
+// compare-and-set on its first transition.)
+func (s *shard) mayBePersisted(ev *Event) bool {
+	first := ev.first()
+	s.p.mu.Lock()
+	started, preloaded := s.p.started, s.p.preloadedFrom
+	s.p.mu.Unlock()
+	return first.Before(started.Add(s.p.cfg.ClockSkew)) && (preloaded.IsZero() || first.Before(preloaded))
+}
+
+// restore loads a persisted state, retrying while the store is
+// unreachable (the shard stalls, which is the backpressure).
+func (s *shard) restore(ctx context.Context, store StateStore, id string) (found, ok bool) {
+	err := retry.Policy{Base: 100 * time.Millisecond, Max: 5 * time.Second}.Do(ctx, time.Time{}, func(ctx context.Context) error {
+		state, ok, err := store.Load(ctx, id)
+		if err != nil {
+			return err
+		}
+		if found = ok; found {
+			before, _ := s.machine.Len()
+			s.machine.Restore(id, state, time.Now())
+			after, _ := s.machine.Len()
+			s.p.stats.Open.Add(int64(after - before))
+			s.p.stats.Restored.Add(1)
+		}
+		return nil
+	}, func(a retry.Attempt) {
+		s.p.log.Warn("load interaction state failed; retrying", "interaction_id", id, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
+	})
+	return found, err == nil
+}
+
+func (s *shard) send(ctx context.Context, p *pending) {
+	if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && !owned {
+		p.t.CheckVersion, p.t.ExpectVersion = true, v
+	}
+	if err := s.pub.Publish(ctx, &p.t, p.r); err != nil {
+		p.r.Complete(false, 0, err)
+	}
+	s.waitq <- p
+}
+
+func (s *shard) complete(ctx context.Context, p *pending) {
+	st := &s.p.stats
+	var conflict *ConflictError
+	if errors.As(p.r.Err(), &conflict) {
+		s.conflict(ctx, conflict)
+		return
+	}
+	if err := p.r.Err(); err != nil {
+		st.Failed.Add(1)
+		s.p.log.Error("publish failed", "interaction_id", p.t.InteractionID, "transition_id", p.t.ID,
+			"to_status", string(p.t.ToStatus), "err", err)
+	} else {
+		st.Published.Add(1)
+		s.machine.SetVersion(p.t.InteractionID, p.r.version)
+		if p.r.Duplicate() {
+			st.Duplicates.Add(1)
+		}
+		if f := s.p.cfg.OnPublished; f != nil {
+			f(&p.t, p.r.Duplicate(), time.Now())
+		}
+	}
+	s.outstanding--
+	st.Outstanding.Add(-1)
+	q := s.queues[p.t.InteractionID]
+	q.pend = q.pend[1:]
+	if len(q.pend) == 0 {
+		delete(s.queues, p.t.InteractionID)
+		return
+	}
+	s.send(ctx, q.pend[0])
+}
+
+// conflict adopts the state another writer persisted, drops this
+// interaction's transitions still waiting (they were derived from a state
+// the stream has moved past) and applies the interaction's last event again
+// on top of the adopted state: whatever it proves beyond that state is
+// published, with a compare-and-set on the adopted version.
+func (s *shard) conflict(ctx context.Context, c *ConflictError) {
+	st := &s.p.stats
+	q := s.queues[c.InteractionID]
+	delete(s.queues, c.InteractionID)
+	s.outstanding -= len(q.pend)
+	st.Outstanding.Add(-int64(len(q.pend)))
+	st.Conflicts.Add(1)
+	s.machine.Restore(c.InteractionID, c.State, time.Now())
+	q.ev.replayed = true // the other writer may have applied newer frames
+	s.buf, _ = s.machine.Apply(&q.ev, s.buf[:0])
+	s.p.log.Warn("another writer is ahead for this interaction; adopted its state and re-applied the last event", "interaction_id", c.InteractionID,
+		"status", string(c.State.Status), "version", c.State.Version, "dropped", len(q.pend), "re-derived", len(s.buf))
+	s.enqueue(ctx, &q.ev)
+}
+
+func (s *shard) sweep(now time.Time) {
+	before, _ := s.machine.Len()
+	n := s.machine.Sweep(now)
+	after, _ := s.machine.Len()
+	s.p.stats.Released.Add(uint64(n))
+	s.p.stats.Open.Add(int64(after - before))
+}

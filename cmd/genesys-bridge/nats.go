@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
+	"github.com/genesys-bridge/genesys-bridge/publish"
+)
+
+// openNATS connects to NATS_URL, or to an embedded server it starts when
+// NATS_URL is empty. close drains the connection and stops that server.
+func openNATS(cfg *Config, log *slog.Logger) (nc *nats.Conn, close func(), err error) {
+	url, stop := cfg.NATSURL, func() {}
+	if url == "" {
+		ns, err := startEmbedded(cfg, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		url, stop = ns.ClientURL(), func() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		}
+	}
+	if nc, err = connectNATS(url, cfg, log); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return nc, func() {
+		drainNATS(nc, log)
+		stop()
+	}, nil
+}
+
+func startEmbedded(cfg *Config, log *slog.Logger) (*server.Server, error) {
+	dir, err := filepath.Abs(cfg.NATSEmbeddedDir)
+	if err != nil {
+		return nil, configErr("NATS_EMBEDDED_STORE_DIR: %v", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, configErr("NATS_EMBEDDED_STORE_DIR: %v", err)
+	}
+	ns, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: cfg.NATSEmbeddedAddr, StoreDir: dir})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("NATS_URL is empty: started an embedded NATS server with JetStream", "url", ns.ClientURL(), "store_dir", dir)
+	return ns, nil
+}
+
+func connectNATS(url string, cfg *Config, log *slog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name("genesys-bridge"),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "server", c.ConnectedUrlRedacted()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { log.Warn("NATS error", "err", err) }),
+	}
+	if cfg.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect NATS %s: %w", text.RedactURL(url), err)
+	}
+	return nc, nil
+}
+
+// drainNATS flushes what is buffered and closes the connection, within 5s.
+func drainNATS(nc *nats.Conn, log *slog.Logger) {
+	done := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(done) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		log.Warn("NATS drain timed out; closing")
+		nc.Close()
+	}
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/publish"
+)
+
+// source is a Genesys dialect: the pipeline reads it, run supervises it,
+// metrics and readiness observe it.
+type source interface {
+	bridge.Source
+	Run(ctx context.Context) error
+	Healthy() bool
+	Reconnects() uint64
+}
+
+// genesysTarget is the Genesys org the bridge reads: where, as whom, which
+// topics.
+type genesysTarget struct {
+	endpoints genesys.Endpoints
+	clientID  string
+	secret    genesys.Secret
+	topics    []string
+}
+
+func (c *Config) genesysTarget() genesysTarget {
+	return genesysTarget{endpoints: c.endpoints, clientID: c.GenesysClientID, secret: c.GenesysClientSecret, topics: c.topics}
+}
+
+// newSource builds the configured dialect for target. The notification
+// dialect resumes where the stream's last transition left off (unless
+// GENESYS_RESUME_LOOKBACK is 0 or in the demo).
+func newSource(ctx context.Context, cfg *Config, target genesysTarget, pub *publish.JetStream, pipe *bridge.Pipeline, log *slog.Logger) (source, error) {
+	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
+		RefreshAhead: cfg.GenesysRefreshAhead, Logger: log})
+	sock := genesys.SocketConfig{MaxFrameSize: cfg.GenesysMaxFrame, Logger: log}
+	var stream source
+	var err error
+	if cfg.GenesysDialect == "interactions" {
+		stream, err = genesys.NewInteractionStream(genesys.InteractionsConfig{Client: client, APIURL: target.endpoints.API,
+			Filter: cfg.filter, PingInterval: cfg.GenesysHeartbeat, SocketConfig: sock})
+	} else {
+		var resume time.Time
+		if cfg.GenesysResumeLookback > 0 && !cfg.Demo {
+			if resume, err = resumeFrom(ctx, pub, pipe, cfg.GenesysResumeLookback, log); err != nil {
+				return nil, err
+			}
+		}
+		stream, err = genesys.NewStream(genesys.StreamConfig{Client: client, Topics: target.topics, ResumeFrom: resume,
+			HeartbeatInterval: cfg.GenesysHeartbeat, ChannelMargin: cfg.GenesysChannelMargin,
+			BackfillLag: cfg.GenesysBackfillLag, BackfillMaxWait: cfg.GenesysBackfillMaxWait, OpenInteractions: pipe.OpenInteractions,
+			SocketConfig: sock})
+	}
+	if err != nil {
+		return nil, configErr("%v", err)
+	}
+	return stream, nil
+}
+
+// resumeFrom reads where an earlier run stopped (when the stream stored its
+// last transition) and preloads the state of every interaction with a
+// transition in the lookback before that, so the interactions open then
+// are known and their downtime back-filled like a gap. It returns the zero
+// time when the stream is empty.
+func resumeFrom(ctx context.Context, pub *publish.JetStream, pipe *bridge.Pipeline, lookback time.Duration, log *slog.Logger) (time.Time, error) {
+	last, err := pub.LastStored(ctx)
+	if err != nil || last.IsZero() {
+		return last, err
+	}
+	since := last.Add(-lookback)
+	began := time.Now()
+	states, err := pub.States(ctx, since)
+	if err != nil {
+		return time.Time{}, err
+	}
+	open := 0
+	for _, st := range states {
+		if st.Status != bridge.StatusCompleted {
+			open++
+		}
+	}
+	pipe.Preload(states, since)
+	log.Info("loaded the interactions' state from the stream", "since", since.UTC().Format(time.RFC3339), "interactions", len(states),
+		"open", open, "took", time.Since(began).Round(time.Millisecond).String())
+	return last, nil
+}

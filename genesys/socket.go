@@ -1,0 +1,186 @@
+package genesys
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+)
+
+// socket is one WebSocket of either dialect: writes are serialised, the
+// reason it was killed is kept, a watchdog pings it when quiet and kills
+// it when silent, and it is killed when its context ends.
+type socket struct {
+	conn *websocket.Conn
+	wd   *watchdog
+	wmu  sync.Mutex // serialises writes
+	mu   sync.Mutex // guards why
+	why  error
+
+	wg        sync.WaitGroup
+	stopWatch context.CancelFunc
+	stopKill  func() bool
+}
+
+// watchSocket wraps ws and starts its watchdog: ping is sent after one
+// interval without a frame, and the socket is killed after two. close
+// stops it.
+func watchSocket(ctx context.Context, ws *websocket.Conn, interval time.Duration, ping func(*socket) error) *socket {
+	s := &socket{conn: ws}
+	s.wd = &watchdog{interval: interval, ping: func() error { return ping(s) }, kill: s.kill}
+	s.wd.kick()
+	wctx, cancel := context.WithCancel(ctx)
+	s.stopWatch = cancel
+	s.wg.Go(func() { s.wd.run(wctx) })
+	s.stopKill = context.AfterFunc(ctx, func() { s.kill(ctx.Err()) })
+	return s
+}
+
+// close kills the socket (if still open) and stops its watchdog.
+func (s *socket) close(why error) {
+	s.kill(why)
+	s.stopKill()
+	s.stopWatch()
+	s.wg.Wait()
+}
+
+var pingFrame = []byte(`{"message":"ping"}`)
+
+// notificationPing sends the Notification Service's ping message, which
+// the server answers with a pong frame after the frames queued before it.
+func notificationPing(s *socket) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return s.conn.WriteMessage(websocket.TextMessage, pingFrame)
+}
+
+// controlPing sends a WebSocket ping control frame.
+func controlPing(s *socket) error {
+	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second))
+}
+
+func (s *socket) writeJSON(v any) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return s.conn.WriteJSON(v)
+}
+
+// kill closes the socket; the first reason given is the one reason reports.
+func (s *socket) kill(why error) {
+	s.mu.Lock()
+	if s.why == nil {
+		s.why = why
+	}
+	s.mu.Unlock()
+	_ = s.conn.Close()
+}
+
+func (s *socket) reason() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.why
+}
+
+// readSocket is the one read loop of both dialects. It reads sock's frames
+// until the socket ends or handle fails, and returns why. Each frame kicks
+// the watchdog and marks the feed healthy; a frame over maxFrame bytes is
+// rejected (counted) and skipped without closing the socket; the others go
+// to handle with the time they arrived.
+func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, handle func(data []byte, now time.Time) error) error {
+	for {
+		_, r, err := sock.conn.NextReader()
+		if err != nil {
+			if why := sock.reason(); why != nil {
+				return why
+			}
+			return fmt.Errorf("read socket: %w", err)
+		}
+		now := time.Now()
+		sock.wd.kick()
+		f.lastHealthy.Store(now.UnixNano())
+		data, err := readFrame(r, maxFrame)
+		if errors.Is(err, errOversize) {
+			f.deliver(ctx, sock.wd, item{err: bridge.Reject(bridge.ReasonOversize, data, "frame larger than %d bytes skipped", maxFrame)})
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read frame: %w", err)
+		}
+		if err := handle(data, now); err != nil {
+			return err
+		}
+	}
+}
+
+var errOversize = errors.New("frame too large")
+
+// readFrame reads one message of at most limit bytes. A larger message is
+// drained and reported with errOversize and its first bytes, so the
+// socket stays usable.
+func readFrame(r io.Reader, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return nil, err
+		}
+		b := buf.Bytes()
+		return b[:min(len(b), 256)], errOversize
+	}
+	return buf.Bytes(), nil
+}
+
+// watchdog pings a quiet socket after one heartbeat interval and kills it
+// after two intervals without any frame. Time spent waiting for the
+// consumer (busy) does not count.
+type watchdog struct {
+	interval time.Duration
+	ping     func() error
+	kill     func(error)
+	last     atomic.Int64
+	busy     atomic.Bool
+}
+
+func (w *watchdog) kick() { w.last.Store(time.Now().UnixNano()) }
+
+func (w *watchdog) run(ctx context.Context) {
+	tick := time.NewTicker(w.interval / 4)
+	defer tick.Stop()
+	pinged := int64(0) // the kick time a ping was sent for
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if w.busy.Load() {
+			continue
+		}
+		last := w.last.Load()
+		quiet := time.Since(time.Unix(0, last))
+		switch {
+		case quiet >= 2*w.interval:
+			w.kill(fmt.Errorf("%w: nothing received for %s", errHeartbeat, quiet.Round(time.Second)))
+			return
+		case quiet >= w.interval && pinged != last:
+			pinged = last
+			if err := w.ping(); err != nil {
+				w.kill(fmt.Errorf("send ping: %w", err))
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package genesys
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// A token due for replacement but still valid serves REST calls at once
+// while its replacement is fetched; a caller that needs a fresh one (a
+// channel, a socket) waits for it; concurrent callers share one fetch.
+func TestTokenRefreshDoesNotBlockCalls(t *testing.T) {
+	release := make(chan struct{})
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := fetches.Add(1)
+		<-release // a slow login
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"new-%d","token_type":"bearer","expires_in":3600}`, n)
+	}))
+	defer srv.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	c := NewClient(ClientConfig{Endpoints: Endpoints{API: srv.URL, Login: srv.URL}, ClientID: "id", ClientSecret: "s"})
+	old := &oauth2.Token{AccessToken: "old", Expiry: time.Now().Add(10 * time.Minute)}
+	c.tokens.cur = cachedToken{tok: old, refreshAt: time.Now().Add(-time.Second)}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for range 3 {
+		ct, err := c.tokens.get(ctx, false)
+		if err != nil || ct.tok != old {
+			t.Fatalf("a call while the login is slow got %v, %v; want the still valid token at once", ct.tok, err)
+		}
+	}
+	var wg sync.WaitGroup
+	fresh := make([]string, 4)
+	for i := range fresh {
+		wg.Go(func() {
+			ct, err := c.tokens.get(ctx, true)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fresh[i] = ct.tok.AccessToken
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let the fresh callers block; the result does not depend on it
+	close(release)
+	wg.Wait()
+	for _, tok := range fresh {
+		if tok != "new-1" {
+			t.Fatalf("fresh callers got %v; want the one new token", fresh)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("%d token fetches; want one shared", n)
+	}
+	// An expired token is not handed out: the caller waits.
+	c.tokens.cur = cachedToken{tok: &oauth2.Token{AccessToken: "expired", Expiry: time.Now().Add(-time.Minute)}, refreshAt: time.Now().Add(-time.Hour)}
+	if ct, err := c.tokens.get(ctx, false); err != nil || ct.tok.AccessToken != "new-2" {
+		t.Fatalf("after expiry got %v, %v; want a new token", ct.tok, err)
+	}
+}

@@ -1,0 +1,177 @@
+package testkit
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/embedded"
+)
+
+// LogBuffer is a log sink shared by goroutines.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Logger returns a text logger at level into a new buffer whose content is
+// printed only if the test fails.
+func Logger(t testing.TB, level slog.Level) (*slog.Logger, *LogBuffer) {
+	buf := &LogBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level})), buf
+}
+
+// Poll checks cond every 10ms until it holds or d passed, and reports
+// whether it held.
+func Poll(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// Eventually fails the test if cond does not hold within d.
+func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !Poll(d, cond) {
+		t.Fatalf("timed out after %s waiting for %s", d, what)
+	}
+}
+
+// NATS is an embedded server that can be stopped and started again on the
+// same port and store. It stops when the test ends.
+type NATS struct {
+	t    testing.TB
+	opts server.Options
+	// URL is the client URL (nats://127.0.0.1:port) and Addr its host:port;
+	// both stay the same across restarts.
+	URL, Addr string
+
+	mu sync.Mutex
+	s  *server.Server
+}
+
+// StartNATS starts a single JetStream node on a port the OS picks, with a
+// store in a temporary directory.
+func StartNATS(t testing.TB) *NATS {
+	t.Helper()
+	return StartNode(t, server.Options{ServerName: "test", Host: "127.0.0.1", Port: FreePort(t), JetStream: true, StoreDir: t.TempDir(), NoLog: true})
+}
+
+// StartNode starts a server with opts (a cluster's node, say); opts.Port
+// must be a fixed port (FreePort) so that restarts keep it.
+func StartNode(t testing.TB, opts server.Options) *NATS {
+	t.Helper()
+	n := &NATS{t: t, opts: opts, Addr: fmt.Sprintf("%s:%d", opts.Host, opts.Port)}
+	n.URL = "nats://" + n.Addr
+	if err := n.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Stop)
+	return n
+}
+
+func (n *NATS) start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.s != nil {
+		return nil
+	}
+	s, err := embedded.Start(&n.opts)
+	if err != nil {
+		return err
+	}
+	n.s = s
+	return nil
+}
+
+// Start starts a stopped server again on its port and store; a failure
+// fails the test (from any goroutine).
+func (n *NATS) Start() {
+	if err := n.start(); err != nil {
+		n.t.Error(err)
+	}
+}
+
+// Stop shuts the server down and waits until it is down.
+func (n *NATS) Stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.s != nil {
+		n.s.Shutdown()
+		n.s.WaitForShutdown()
+		n.s = nil
+	}
+}
+
+// Restart stops and starts the server.
+func (n *NATS) Restart() {
+	n.Stop()
+	n.Start()
+}
+
+// Running reports whether the server is up.
+func (n *NATS) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.s != nil
+}
+
+// Server is the running server, nil while stopped.
+func (n *NATS) Server() *server.Server {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.s
+}
+
+// Connect returns a client that reconnects forever, closed when the test
+// ends.
+func (n *NATS) Connect(t testing.TB) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(n.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,69 @@
+package text
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"longer text", 6, "longer..."},
+		{"héllo", 2, "h..."}, // never half a rune
+		{"", 0, ""},
+	} {
+		got := Truncate(tc.in, tc.n)
+		if got != tc.want || !utf8.ValidString(got) {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestIsToken(t *testing.T) {
+	for in, want := range map[string]bool{
+		"abc-DEF_123": true, "": false, "a.b": false, "a>": false, "*": false, "a b": false, "é": false,
+	} {
+		if IsToken(in) != want {
+			t.Errorf("IsToken(%q) = %v", in, !want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://user:topsecret@host:4222":        "nats://host:4222",
+		"wss://h/api?access_token=topsecret&x=1": "wss://h/api",
+		" nats://host:4222 ":                     "nats://host:4222",
+		"://bad":                                 "(unparseable URL)",
+	} {
+		got := RedactURL(in)
+		if got != want || strings.Contains(got, "topsecret") {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzTruncate(f *testing.F) {
+	f.Add("héllo wörld", 3)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		got := Truncate(s, n)
+		if len(s) <= n && got != s {
+			t.Fatalf("cut a string that fits")
+		}
+		if len(s) > n && (!strings.HasSuffix(got, "...") || len(got) > n+3) {
+			t.Fatalf("Truncate(%q, %d) = %q", s, n, got)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("split a rune: %q", got)
+		}
+	})
+}
