@@ -14,9 +14,11 @@
 //     make-before-break rollovers; overlap.go: the skip of repeated frames
 //     after a rollover; backfill.go: a gap's history.
 //   - interactions.go: the tutorial's dialect.
-//   - notification.go, conversation.go, details.go: decoding and the status
-//     rules (live and GET snapshots, analytics segments; one media table,
-//     one step builder).
+//   - notification.go and conversation.go: frames and the conversation
+//     model (with the one media table); rules.go: the status rules both
+//     derivations share (roles, phases, signals, the one step builder);
+//     derive.go: snapshots (live frames and GET); details.go: analytics
+//     segments.
 //
 // # What it does
 //   - Client: tokens from https://login.<domain>/oauth/token

@@ -1,0 +1,275 @@
+package genesys
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+)
+
+// commTimes are a communication's phase now and parsed timestamps.
+type commTimes struct {
+	phase                       phase
+	alerting, connected, discon time.Time
+	holdStart                   time.Time
+}
+
+// partTimes are what the rules need of a participant.
+type partTimes struct {
+	role           role
+	connected, end time.Time
+	acwDone        time.Time // when after-call work ended, if a timestamp says
+	wrapupRequired bool
+	wrapupDone     bool // a wrap-up was entered or skipped (now)
+	comms          []commTimes
+}
+
+// Derive turns a conversation snapshot into a bridge event: its channel
+// type, the statuses its timestamps prove (Steps) and its status now.
+//
+// The status rules, first match wins, evaluated on the states now and, for
+// Steps, on the states each timestamp implies:
+//  1. an agent (purpose agent or user) is connected: connected, or held if
+//     that communication is held (or parked, for email and messages);
+//  2. an agent is alerting, offering, contacting or dialing: ringing;
+//  3. an acd participant is active: queued (the customer waits on a queue);
+//  4. an automated participant (ivr, workflow, flow, botflow,
+//     digitalbotflow, voicesurveyflow, voicemail) is active: ivr;
+//  5. an agent whose communications all ended owes a wrap-up (wrapupRequired,
+//     or after-call work pending) and has not done it: wrapup. After-call
+//     work is done once endAcwTime, afterCallWork.endTime or a wrap-up
+//     endTime is reached, or, now, when a wrap-up code is present on the
+//     participant or its communication, wrapupSkipped is set, or
+//     afterCallWork.state is complete, skipped or notApplicable;
+//  6. every communication ended: completed;
+//  7. otherwise (a customer alone, unknown states): no status; the
+//     snapshot yields no step.
+//
+// A live frame carries no alerting time (startAlertingTime is GET's): an
+// agent's communication that connected or ended without one was alerting
+// just before (1ns before its connectedTime, or its disconnectedTime if it
+// never connected), and one alerting now has been alerting since the
+// snapshot's latest timestamp. So every source proves the same ringing.
+//
+// Unknown purposes and states never fail: they only count as active.
+func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
+	ev := bridge.Event{InteractionID: c.ID, ObservedAt: observedAt}
+	if len(c.Participants) == 0 {
+		return ev, fmt.Errorf("conversation %s has no participants", c.ID)
+	}
+	ev.ChannelType = channelOf(c)
+	if ev.ChannelType == "" {
+		return ev, fmt.Errorf("conversation %s has no communication in any known media", c.ID)
+	}
+	parts := make([]partTimes, len(c.Participants))
+	var points []time.Time
+	for i := range c.Participants {
+		var err error
+		if points, err = parts[i].read(&c.Participants[i], points); err != nil {
+			return ev, fmt.Errorf("participant %d %w", i, err)
+		}
+		ev.Detail = append(ev.Detail, detail(&c.Participants[i]))
+	}
+	points = sortedUnique(points)
+	if len(points) > 0 {
+		ev.Horizon = points[len(points)-1]
+	}
+	points = sortedUnique(inferAlerting(parts, ev.Horizon, points))
+	return ev, finish(&ev, points, func(t time.Time, now bool) (bridge.Status, time.Time) { return statusAt(parts, t, now) })
+}
+
+// timeField is one timestamp field to parse into dst.
+type timeField struct {
+	name, raw string
+	dst       *time.Time
+}
+
+// parseTimes parses fields and appends the times set to points.
+func parseTimes(points []time.Time, fields ...timeField) ([]time.Time, error) {
+	for _, f := range fields {
+		var err error
+		if *f.dst, err = parseTime(f.raw); err != nil {
+			return points, fmt.Errorf("%s: %w", f.name, err)
+		}
+		points = appendTime(points, *f.dst)
+	}
+	return points, nil
+}
+
+// read takes what the rules need of participant p, and appends its
+// timestamps to points. An error names the field (and communication).
+func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, error) {
+	pt.role = roleOf(p.Purpose)
+	pt.wrapupRequired = p.WrapupRequired
+	pt.wrapupDone = hasObject(p.Wrapup) || p.WrapupSkipped
+	var startAcw, endAcw time.Time
+	points, err := parseTimes(points, timeField{"connectedTime", p.ConnectedTime, &pt.connected},
+		timeField{"endTime", p.EndTime, &pt.end}, timeField{"startAcwTime", p.StartAcwTime, &startAcw},
+		timeField{"endAcwTime", p.EndAcwTime, &endAcw})
+	if err != nil {
+		return points, err
+	}
+	wt, err := wrapupEnd(p.Wrapup)
+	if err != nil {
+		return points, fmt.Errorf("wrapup: %w", err)
+	}
+	pt.acwDone = earliest(endAcw, wt)
+	points = appendTime(points, wt)
+	pt.wrapupDone = pt.wrapupDone || !endAcw.IsZero()
+	for rank, comms := range p.media() {
+		for j := range comms {
+			if points, err = pt.readComm(&comms[j], points); err != nil {
+				return points, fmt.Errorf("%s[%d] %w", channelPrecedence[rank].ch, j, err)
+			}
+		}
+	}
+	return points, nil
+}
+
+// readComm adds one communication of the participant.
+func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Time, error) {
+	ct := commTimes{phase: phaseOf(cm)}
+	var acwStart, acwEnd time.Time
+	// Alerting and hold starts are not horizon facts of their own here:
+	// alerting is added below (it may be inferred), a hold's start is not
+	// forward-only (an unhold clears it).
+	var err error
+	if _, err = parseTimes(nil, timeField{"startAlertingTime", cm.StartAlertingTime, &ct.alerting},
+		timeField{"startHoldTime", cm.StartHoldTime, &ct.holdStart}); err != nil {
+		return points, err
+	}
+	fields := []timeField{{"connectedTime", cm.ConnectedTime, &ct.connected}, {"disconnectedTime", cm.DisconnectedTime, &ct.discon}}
+	if w := cm.AfterCallWork; w != nil {
+		fields = append(fields, timeField{"afterCallWork.startTime", w.StartTime, &acwStart}, timeField{"afterCallWork.endTime", w.EndTime, &acwEnd})
+		switch strings.ToLower(w.State) {
+		case "pending":
+			pt.wrapupRequired = true
+		case "complete", "skipped", "notapplicable":
+			pt.wrapupDone = true
+		}
+	}
+	if points, err = parseTimes(points, fields...); err != nil {
+		return points, err
+	}
+	wt, err := wrapupEnd(cm.Wrapup)
+	if err != nil {
+		return points, fmt.Errorf("wrapup: %w", err)
+	}
+	if hasObject(cm.Wrapup) {
+		pt.wrapupDone = true
+	}
+	pt.acwDone = earliest(pt.acwDone, earliest(acwEnd, wt))
+	points = appendTime(appendTime(points, ct.alerting), wt)
+	pt.comms = append(pt.comms, ct)
+	return points, nil
+}
+
+// inferAlerting gives a time to the alerting of agents' communications
+// that have none (a live frame carries no alerting time): 1ns before they
+// connected, or ended if they never connected; horizon if alerting now.
+// It appends those times to points.
+func inferAlerting(parts []partTimes, horizon time.Time, points []time.Time) []time.Time {
+	for i := range parts {
+		if parts[i].role != roleAgent {
+			continue
+		}
+		for j := range parts[i].comms {
+			ct := &parts[i].comms[j]
+			switch {
+			case !ct.alerting.IsZero():
+				continue
+			case !ct.connected.IsZero():
+				ct.alerting = ct.connected.Add(-time.Nanosecond)
+			case !ct.discon.IsZero():
+				ct.alerting = ct.discon.Add(-time.Nanosecond)
+			case ct.phase == phaseAlerting:
+				ct.alerting = horizon
+			default:
+				continue
+			}
+			points = append(points, ct.alerting)
+		}
+	}
+	return points
+}
+
+// hasObject reports whether a raw JSON value is an object (not absent, not
+// null).
+func hasObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// wrapupEnd returns a wrap-up object's endTime, if any.
+func wrapupEnd(raw json.RawMessage) (time.Time, error) {
+	if !hasObject(raw) {
+		return time.Time{}, nil
+	}
+	var w struct {
+		EndTime string `json:"endTime"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return time.Time{}, fmt.Errorf("not a wrap-up object: %s", jsonErr(err))
+	}
+	return parseTime(w.EndTime)
+}
+
+// statusAt applies the rules to the states at time t (from timestamps), or
+// to the states now (from state strings) when now is true. For held it
+// also returns the hold's start.
+func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Time) {
+	var sig signals
+	for i := range parts {
+		p := &parts[i]
+		allEnded, anyComm := true, false
+		for j := range p.comms {
+			c := &p.comms[j]
+			ph := c.phase
+			if !now {
+				ph = phaseAtTime(p, c, t)
+			}
+			if ph == phaseAbsent {
+				continue
+			}
+			anyComm = true
+			sig.observe(p.role, ph, c.holdStart)
+			if ph != phaseEnded {
+				allEnded = false
+			}
+		}
+		if p.role == roleAgent && anyComm && allEnded && p.wrapupRequired {
+			done := p.wrapupDone
+			if !now {
+				done = !p.acwDone.IsZero() && !t.Before(p.acwDone)
+			}
+			sig.wrapup = sig.wrapup || !done
+		}
+	}
+	return sig.status()
+}
+
+// phaseAtTime reconstructs a communication's phase at t from timestamps
+// alone. Hold has no lasting timestamp, so a connected communication is
+// never held in the past.
+func phaseAtTime(p *partTimes, c *commTimes, t time.Time) phase {
+	discon := c.discon
+	if discon.IsZero() {
+		discon = p.end
+	}
+	connected := c.connected
+	if connected.IsZero() && p.role != roleAgent {
+		connected = p.connected
+	}
+	switch {
+	case !discon.IsZero() && !t.Before(discon):
+		return phaseEnded
+	case !connected.IsZero() && !t.Before(connected):
+		return phaseConnected
+	case p.role == roleAgent && !c.alerting.IsZero() && !t.Before(c.alerting):
+		return phaseAlerting
+	}
+	return phaseAbsent
+}
