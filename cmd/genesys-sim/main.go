@@ -39,7 +39,49 @@ func main() {
 
 type usageError struct{ error }
 
+// options are the simulator's settings from the command line.
+type options struct {
+	cfg        simulator.Config
+	faults     []string
+	faultEvery time.Duration
+}
+
 func run(args []string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := opts.cfg
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	sim, err := simulator.Start(cfg)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	pop := sim.Population()
+	fmt.Fprintf(stdout, "Genesys Cloud simulator on %s\n\n", sim.URL)
+	fmt.Fprintf(stdout, "  GENESYS_API_URL=%s GENESYS_LOGIN_URL=%s \\\n  GENESYS_CLIENT_ID=%s GENESYS_CLIENT_SECRET=<the -client-secret> \\\n  GENESYS_QUEUE_IDS=%s \\\n  go run ./cmd/genesys-bridge\n\n",
+		sim.URL, sim.URL, cfg.ClientID, strings.Join(pop.Queues, ","))
+	fmt.Fprintf(stdout, "agents (for GENESYS_USER_IDS): %s\n", strings.Join(pop.Agents, ","))
+	fmt.Fprintln(stdout, "conversations start when the first client subscribes and connects")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(opts.faults) > 0 {
+		go injectFaults(ctx, sim, opts.faults, opts.faultEvery, stdout)
+	}
+	select {
+	case <-ctx.Done():
+	case <-sim.Done():
+		fmt.Fprintf(stdout, "all %d conversations sent (%d transitions); serving until interrupted\n", cfg.Conversations, len(sim.Truth()))
+		<-ctx.Done()
+	}
+	fmt.Fprintf(stdout, "frames sent %d, transitions caused %d\n", sim.FramesSent(), len(sim.Truth()))
+	return nil
+}
+
+// parseFlags reads and checks the command line; a bad one is a usageError.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("genesys-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -71,12 +113,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&faults, "faults", "", "faults to inject at random, comma-separated: "+strings.Join(simulator.Faults, ","))
 	fs.DurationVar(&faultEvery, "fault-every", 10*time.Second, "interval between injected faults (with -faults)")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+		return options{}, usageError{err}
 	}
 	for _, q := range strings.Split(queueIDs, ",") {
 		if q = strings.TrimSpace(q); q != "" {
 			if strings.ContainsAny(q, ". *>") {
-				return usageError{fmt.Errorf("-queue-ids: %q contains '.', a space or a wildcard", q)}
+				return options{}, usageError{fmt.Errorf("-queue-ids: %q contains '.', a space or a wildcard", q)}
 			}
 			cfg.QueueIDs = append(cfg.QueueIDs, q)
 		}
@@ -84,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, c := range strings.Split(channels, ",") {
 		ct, err := bridge.ParseChannelType(strings.TrimSpace(c))
 		if err != nil {
-			return usageError{fmt.Errorf("-channels: %w", err)}
+			return options{}, usageError{fmt.Errorf("-channels: %w", err)}
 		}
 		cfg.Channels = append(cfg.Channels, ct)
 	}
@@ -93,7 +135,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		v    float64
 	}{{"-duplicate-rate", cfg.DuplicateRate}, {"-reorder-rate", cfg.ReorderRate}} {
 		if p.v < 0 || p.v > 1 {
-			return usageError{fmt.Errorf("%s must be between 0 and 1", p.name)}
+			return options{}, usageError{fmt.Errorf("%s must be between 0 and 1", p.name)}
 		}
 	}
 	var faultList []string
@@ -102,42 +144,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		if !slices.Contains(simulator.Faults, f) {
-			return usageError{fmt.Errorf("-faults: unknown fault %q (want %s)", f, strings.Join(simulator.Faults, ","))}
+			return options{}, usageError{fmt.Errorf("-faults: unknown fault %q (want %s)", f, strings.Join(simulator.Faults, ","))}
 		}
 		faultList = append(faultList, f)
 	}
 	if len(faultList) > 0 && faultEvery <= 0 {
-		return usageError{errors.New("-fault-every must be positive")}
+		return options{}, usageError{errors.New("-fault-every must be positive")}
 	}
 	if cfg.Rate <= 0 || cfg.Speed < 0 {
-		return usageError{errors.New("-rate must be positive and -speed not negative")}
+		return options{}, usageError{errors.New("-rate must be positive and -speed not negative")}
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
-	sim, err := simulator.Start(cfg)
-	if err != nil {
-		return err
-	}
-	defer sim.Close()
-	pop := sim.Population()
-	fmt.Fprintf(stdout, "Genesys Cloud simulator on %s\n\n", sim.URL)
-	fmt.Fprintf(stdout, "  GENESYS_API_URL=%s GENESYS_LOGIN_URL=%s \\\n  GENESYS_CLIENT_ID=%s GENESYS_CLIENT_SECRET=<the -client-secret> \\\n  GENESYS_QUEUE_IDS=%s \\\n  go run ./cmd/genesys-bridge\n\n",
-		sim.URL, sim.URL, cfg.ClientID, strings.Join(pop.Queues, ","))
-	fmt.Fprintf(stdout, "agents (for GENESYS_USER_IDS): %s\n", strings.Join(pop.Agents, ","))
-	fmt.Fprintln(stdout, "conversations start when the first client subscribes and connects")
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if len(faultList) > 0 {
-		go injectFaults(ctx, sim, faultList, faultEvery, stdout)
-	}
-	select {
-	case <-ctx.Done():
-	case <-sim.Done():
-		fmt.Fprintf(stdout, "all %d conversations sent (%d transitions); serving until interrupted\n", cfg.Conversations, len(sim.Truth()))
-		<-ctx.Done()
-	}
-	fmt.Fprintf(stdout, "frames sent %d, transitions caused %d\n", sim.FramesSent(), len(sim.Truth()))
-	return nil
+	return options{cfg: cfg, faults: faultList, faultEvery: faultEvery}, nil
 }
 
 // injectFaults applies a random fault from the list every interval.
