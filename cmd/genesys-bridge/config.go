@@ -56,6 +56,7 @@ type Config struct {
 	BridgeStatuses     []string      `envconfig:"BRIDGE_STATUSES" desc:"publish only transitions into these statuses (empty = all)"`
 	BridgeGrace        time.Duration `envconfig:"BRIDGE_COMPLETED_GRACE" desc:"keep a completed interaction's state this long for late frames"`
 	BridgeIdleTTL      time.Duration `envconfig:"BRIDGE_IDLE_TTL" desc:"release an interaction not heard of for this long"`
+	BridgeDryRun       bool          `envconfig:"BRIDGE_DRY_RUN" desc:"everything but publishing: no NATS; transitions are derived, counted in metrics and logged at debug level; /readyz reflects Genesys alone"`
 	BridgeShutdown     time.Duration `envconfig:"BRIDGE_SHUTDOWN_TIMEOUT" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
 
 	HTTPAddr  string     `envconfig:"HTTP_ADDR" desc:"address of /healthz, /readyz and /metrics; empty disables"`
@@ -333,16 +334,20 @@ func (c *Config) publishConfig(log *slog.Logger) publish.Config {
 	}
 }
 
-// pipelineConfig is the pipeline's configuration: the stream is its state
-// store, and each acknowledged or held-back transition is reported to the
+// pipelineConfig is the pipeline's configuration: the stream (if any) is
+// its state store, and each acknowledged or held-back transition is reported to the
 // metrics, the demo's view (if any) and the hooks.
-func (c *Config) pipelineConfig(pub *publish.JetStream, log *slog.Logger, m *metrics, view *demoView, h hooks) bridge.PipelineConfig {
+func (c *Config) pipelineConfig(js *publish.JetStream, log *slog.Logger, m *metrics, view *demoView, h hooks) bridge.PipelineConfig {
+	var state bridge.StateStore // a nil *JetStream must not become a non-nil interface
+	if js != nil {
+		state = js
+	}
 	return bridge.PipelineConfig{
 		MaxOutstanding: c.NATSMaxPending,
 		DrainTimeout:   c.BridgeShutdown,
 		Filter:         c.filter,
 		Machine:        bridge.MachineConfig{Grace: c.BridgeGrace, IdleTTL: c.BridgeIdleTTL},
-		State:          pub,
+		State:          state,
 		Logger:         log,
 		OnPublished: func(t *bridge.Transition, dup bool, ackedAt time.Time) {
 			m.published(t, dup, ackedAt)

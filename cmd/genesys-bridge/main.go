@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
-	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
 func main() {
@@ -72,23 +71,18 @@ type hooks struct {
 	held      func(waited time.Duration, incomplete bool)
 }
 
-// runWith wires NATS, the stream, Genesys (or the demo's simulator), the
-// pipeline and the HTTP endpoints, runs until ctx ends, and takes them
+// runWith wires NATS and the stream (unless a dry run), Genesys (or the
+// demo's simulator), the pipeline and the HTTP endpoints, runs until ctx ends, and takes them
 // down in reverse order.
-func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, h hooks) error {
-	nc, closeNATS, err := openNATS(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
-	pub, err := publish.Provision(ctx, nc, cfg.publishConfig(log))
+func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h hooks) error {
+	out, closeSink, err := openSink(ctx, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before the stream was ready
 		}
 		return err
 	}
-	defer pub.Close()
+	defer closeSink()
 
 	target, m := cfg.genesysTarget(), newMetrics()
 	var view *demoView
@@ -98,37 +92,37 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer, 
 			return err
 		}
 		defer sim.Close()
-		target, view = simTarget, newDemoView(out, cfg.NATSPrefix)
+		target, view = simTarget, newDemoView(w, cfg.NATSPrefix)
 	}
-	pipe := bridge.NewPipeline(cfg.pipelineConfig(pub, log, m, view, h))
-	stream, err := newSource(ctx, cfg, target, pub, pipe, log)
+	pipe := bridge.NewPipeline(cfg.pipelineConfig(out.js, log, m, view, h))
+	stream, err := newSource(ctx, cfg, target, out.js, pipe, log)
 	if err != nil {
 		return err
 	}
-	m.register(pipe.Stats(), stream, nc)
+	m.register(pipe.Stats(), stream, out.nc)
 	if h.stats != nil {
 		h.stats(pipe.Stats(), stream)
 	}
 	if cfg.HTTPAddr != "" {
-		stopHTTP, err := serveHTTP(cfg.HTTPAddr, m, nc, stream, log)
+		stopHTTP, err := serveHTTP(cfg.HTTPAddr, m, out.nc, stream, log)
 		if err != nil {
 			return err
 		}
 		defer stopHTTP()
 	}
-	return pump(ctx, cfg, pipe, stream, pub, view, log)
+	return pump(ctx, cfg, pipe, stream, out.pub, view, log)
 }
 
 // pump runs the source and the pipeline until ctx ends and the pipeline
 // has drained.
-func pump(ctx context.Context, cfg *Config, pipe *bridge.Pipeline, stream source, pub *publish.JetStream, view *demoView, log *slog.Logger) error {
+func pump(ctx context.Context, cfg *Config, pipe *bridge.Pipeline, stream source, pub bridge.Publisher, view *demoView, log *slog.Logger) error {
 	streamCtx, stopStream := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = stream.Run(streamCtx) })
 	if view != nil {
 		wg.Go(func() { view.summaries(streamCtx, pipe.Stats(), 5*time.Second) })
 	}
-	log.Info("genesys-bridge running", "dialect", cfg.GenesysDialect, "stream", cfg.NATSStream, "subjects", cfg.NATSPrefix+".>")
+	log.Info("genesys-bridge running", "dialect", cfg.GenesysDialect, "stream", cfg.NATSStream, "subjects", cfg.NATSPrefix+".>", "dry_run", cfg.BridgeDryRun)
 	err := pipe.Run(ctx, stream, pub)
 	stopStream()
 	wg.Wait()

@@ -95,7 +95,9 @@ func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn) {
 	gauge("genesys_bridge_backfill_waiting_interactions", "Interactions waiting for a gap's history.", func() float64 { return float64(st.Waiting.Load()) })
 	gauge("genesys_bridge_interactions_open", "Interactions held in memory.", func() float64 { return float64(st.Open.Load()) })
 	gauge("genesys_bridge_transitions_outstanding", "Transitions sent but not yet acknowledged.", func() float64 { return float64(st.Outstanding.Load()) })
-	gauge("genesys_bridge_nats_connected", "1 while connected to NATS.", func() float64 { return b2f(nc.IsConnected()) })
+	if nc != nil { // not in a dry run
+		gauge("genesys_bridge_nats_connected", "1 while connected to NATS.", func() float64 { return b2f(nc.IsConnected()) })
+	}
 	gauge("genesys_bridge_genesys_healthy", "1 while the Genesys socket delivers frames.", func() float64 { return b2f(stream.Healthy()) })
 }
 
@@ -114,7 +116,7 @@ func (m *metrics) handler(nc *nats.Conn, stream source) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		switch {
-		case !nc.IsConnected():
+		case nc != nil && !nc.IsConnected():
 			http.Error(w, "not ready: NATS disconnected", http.StatusServiceUnavailable)
 		case !stream.Healthy():
 			http.Error(w, "not ready: no recent frame from Genesys", http.StatusServiceUnavailable)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,9 +11,55 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
+
+// sink is where transitions go: a JetStream stream, or, in a dry run
+// (BRIDGE_DRY_RUN), nowhere: js and nc are then nil.
+type sink struct {
+	pub bridge.Publisher
+	js  *publish.JetStream
+	nc  *nats.Conn
+}
+
+// openSink connects to NATS and provisions the stream (retrying until
+// JetStream is ready or ctx ends), or, in a dry run, touches no NATS at
+// all. close takes it down.
+func openSink(ctx context.Context, cfg *Config, log *slog.Logger) (sink, func(), error) {
+	if cfg.BridgeDryRun {
+		log.Warn("BRIDGE_DRY_RUN: transitions are derived and counted but not published; NATS is not used")
+		return sink{pub: dryRun{log: log, prefix: cfg.NATSPrefix}}, func() {}, nil
+	}
+	nc, closeNATS, err := openNATS(cfg, log)
+	if err != nil {
+		return sink{}, nil, err
+	}
+	js, err := publish.Provision(ctx, nc, cfg.publishConfig(log))
+	if err != nil {
+		closeNATS()
+		return sink{}, nil, err
+	}
+	return sink{pub: js, js: js, nc: nc}, func() {
+		js.Close()
+		closeNATS()
+	}, nil
+}
+
+// dryRun is the publisher of a dry run: it acknowledges each transition at
+// once without sending it, and logs it at debug level.
+type dryRun struct {
+	log    *slog.Logger
+	prefix string
+}
+
+func (d dryRun) Publish(_ context.Context, t *bridge.Transition, r *bridge.Receipt) error {
+	d.log.Debug("dry run: transition not published", "subject", publish.Subject(d.prefix, t), "id", t.ID,
+		"from", string(t.FromStatus), "to", string(t.ToStatus))
+	r.Complete(false, 0, nil)
+	return nil
+}
 
 // openNATS connects to NATS_URL, or to an embedded server it starts when
 // NATS_URL is empty. close drains the connection and stops that server.

@@ -34,7 +34,8 @@ func (c *Config) genesysTarget() genesysTarget {
 
 // newSource builds the configured dialect for target. The notification
 // dialect resumes where the stream's last transition left off (unless
-// GENESYS_RESUME_LOOKBACK is 0 or in the demo).
+// GENESYS_RESUME_LOOKBACK is 0, in the demo, or without a stream: a dry
+// run).
 func newSource(ctx context.Context, cfg *Config, target genesysTarget, pub *publish.JetStream, pipe *bridge.Pipeline, log *slog.Logger) (source, error) {
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
 		RefreshAhead: cfg.GenesysRefreshAhead, Logger: log})
@@ -46,7 +47,7 @@ func newSource(ctx context.Context, cfg *Config, target genesysTarget, pub *publ
 			Filter: cfg.filter, PingInterval: cfg.GenesysHeartbeat, SocketConfig: sock})
 	} else {
 		var resume time.Time
-		if cfg.GenesysResumeLookback > 0 && !cfg.Demo {
+		if cfg.GenesysResumeLookback > 0 && !cfg.Demo && pub != nil {
 			if resume, err = resumeFrom(ctx, pub, pipe, cfg.GenesysResumeLookback, log); err != nil {
 				return nil, err
 			}
