@@ -226,6 +226,7 @@ func (s *shard) restore(ctx context.Context, store StateStore, id string) (found
 		if err != nil {
 			return err
 		}
+		s.p.stats.Loads.Add(1)
 		if found = ok; found {
 			before, _ := s.machine.Len()
 			s.machine.Restore(id, state, time.Now())

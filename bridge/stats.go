@@ -15,7 +15,8 @@ type Stats struct {
 	Duplicates  atomic.Uint64 // acknowledged as already stored
 	Failed      atomic.Uint64 // the publisher gave up
 	Released    atomic.Uint64 // interactions released from memory
-	Restored    atomic.Uint64 // interactions whose state was loaded from the store
+	Restored    atomic.Uint64 // interactions whose state was loaded from the store (preloaded or one by one)
+	Loads       atomic.Uint64 // state loads of one interaction each (a request each)
 	Conflicts   atomic.Uint64 // compare-and-set failures: another writer was ahead
 	Open        atomic.Int64  // interactions held in memory
 	Outstanding atomic.Int64  // transitions not yet acknowledged

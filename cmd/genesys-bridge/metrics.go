@@ -73,6 +73,7 @@ func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn) {
 	counter("genesys_bridge_publish_failed_total", "Transitions the publisher gave up on.", st.Failed.Load)
 	counter("genesys_bridge_interactions_released_total", "Interactions released from memory.", st.Released.Load)
 	counter("genesys_bridge_interactions_restored_total", "Interactions whose state was loaded from the stream (after a restart, or released earlier).", st.Restored.Load)
+	counter("genesys_bridge_state_loads_total", "Interactions whose state was read from the stream one by one (one request each) rather than in the one pass at start.", st.Loads.Load)
 	counter("genesys_bridge_transitions_conflicts_total", "Transitions dropped because another writer had persisted a newer state.", st.Conflicts.Load)
 	counter("genesys_bridge_genesys_reconnects_total", "Genesys sockets that died and were replaced after a gap (back-filled).", stream.Reconnects)
 	switch s := stream.(type) {

@@ -32,26 +32,30 @@ func (c *Config) genesysTarget() genesysTarget {
 	return genesysTarget{endpoints: c.endpoints, clientID: c.GenesysClientID, secret: c.GenesysClientSecret, topics: c.topics}
 }
 
-// newSource builds the configured dialect for target. The notification
-// dialect resumes where the stream's last transition left off (unless
-// GENESYS_RESUME_LOOKBACK is 0, in the demo, or without a stream: a dry
-// run).
+// newSource builds the configured dialect for target. Unless
+// GENESYS_RESUME_LOOKBACK is 0, in the demo, or without a stream (a dry
+// run), it first loads from the stream, in one pass, the state of the
+// interactions an earlier run published lately (so none of them costs a
+// request when first met), and the notification dialect resumes where that
+// run left off.
 func newSource(ctx context.Context, cfg *Config, target genesysTarget, pub *publish.JetStream, pipe *bridge.Pipeline, log *slog.Logger) (source, error) {
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
 		RefreshAhead: cfg.GenesysRefreshAhead, Logger: log})
 	sock := genesys.SocketConfig{MaxFrameSize: cfg.GenesysMaxFrame, Logger: log}
-	var stream source
+	var resume time.Time
 	var err error
+	if cfg.GenesysResumeLookback > 0 && !cfg.Demo && pub != nil {
+		if resume, err = resumeFrom(ctx, pub, pipe, cfg.GenesysResumeLookback, log); err != nil {
+			return nil, err
+		}
+	}
+	var stream source
 	if cfg.GenesysDialect == "interactions" {
+		// The tutorial's stream has no history to back-fill: the states
+		// loaded above only spare a request per interaction.
 		stream, err = genesys.NewInteractionStream(genesys.InteractionsConfig{Client: client, APIURL: target.endpoints.API,
 			Filter: cfg.filter, PingInterval: cfg.GenesysHeartbeat, SocketConfig: sock})
 	} else {
-		var resume time.Time
-		if cfg.GenesysResumeLookback > 0 && !cfg.Demo && pub != nil {
-			if resume, err = resumeFrom(ctx, pub, pipe, cfg.GenesysResumeLookback, log); err != nil {
-				return nil, err
-			}
-		}
 		stream, err = genesys.NewStream(genesys.StreamConfig{Client: client, Topics: target.topics, ResumeFrom: resume,
 			HeartbeatInterval: cfg.GenesysHeartbeat, ChannelMargin: cfg.GenesysChannelMargin,
 			BackfillLag: cfg.GenesysBackfillLag, BackfillMaxWait: cfg.GenesysBackfillMaxWait, OpenInteractions: pipe.OpenInteractions,
@@ -66,7 +70,8 @@ func newSource(ctx context.Context, cfg *Config, target genesysTarget, pub *publ
 // resumeFrom reads where an earlier run stopped (when the stream stored its
 // last transition) and preloads the state of every interaction with a
 // transition in the lookback before that, so the interactions open then
-// are known and their downtime back-filled like a gap. It returns the zero
+// are known (and, in the notification dialect, their downtime back-filled
+// like a gap) and none of them is loaded one by one. It returns the zero
 // time when the stream is empty.
 func resumeFrom(ctx context.Context, pub *publish.JetStream, pipe *bridge.Pipeline, lookback time.Duration, log *slog.Logger) (time.Time, error) {
 	last, err := pub.LastStored(ctx)
