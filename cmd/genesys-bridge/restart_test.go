@@ -107,6 +107,9 @@ func testRestart(t *testing.T, dialect string) {
 	// First bridge: stopped 60 simulated seconds in, conversations mid-flight.
 	first := runOnce(60 * time.Second)
 	firstCount := len(first.Truth())
+	if loads != 0 {
+		t.Errorf("the first run, on an empty stream, loaded %d interactions one by one; want none", loads)
+	}
 	time.Sleep(300 * time.Millisecond) // past the 100ms duplicate window
 	// Second bridge: fresh memory, every frame again from the beginning.
 	second := runOnce(0)

@@ -72,11 +72,17 @@ func newSource(ctx context.Context, cfg *Config, target genesysTarget, pub *publ
 // transition in the lookback before that, so the interactions open then
 // are known (and, in the notification dialect, their downtime back-filled
 // like a gap) and none of them is loaded one by one. It returns the zero
-// time when the stream is empty.
+// time when the stream is empty (then nothing is loaded at all).
 func resumeFrom(ctx context.Context, pub *publish.JetStream, pipe *bridge.Pipeline, lookback time.Duration, log *slog.Logger) (time.Time, error) {
 	last, err := pub.LastStored(ctx)
-	if err != nil || last.IsZero() {
+	if err != nil {
 		return last, err
+	}
+	if last.IsZero() {
+		// Nothing was ever published: no interaction needs loading (a
+		// replica publishing meanwhile is caught by the compare-and-set).
+		pipe.Preload(nil, time.Unix(0, 0))
+		return last, nil
 	}
 	since := last.Add(-lookback)
 	began := time.Now()
