@@ -54,13 +54,7 @@ func TestDryRun(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- runWith(ctx, cfg, log, io.Discard, h) }()
-	select {
-	case <-sim.Done():
-	case err := <-done:
-		t.Fatalf("run returned early: %v", err)
-	case <-time.After(2 * time.Minute):
-		t.Fatal("simulator did not finish")
-	}
+	waitSimulator(t, sim, done)
 	truth := sim.Truth()
 	testkit.Eventually(t, time.Minute, "every transition derived", func() bool { return count() >= len(truth) })
 

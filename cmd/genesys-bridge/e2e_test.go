@@ -248,13 +248,7 @@ func TestEndToEnd(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, log, io.Discard) }()
 
-	select {
-	case <-sim.Done():
-	case err := <-done:
-		t.Fatalf("run returned early: %v", err)
-	case <-time.After(2 * time.Minute):
-		t.Fatal("simulator did not finish")
-	}
+	waitSimulator(t, sim, done)
 	truth := sim.Truth()
 	if len(truth) < 1000 {
 		t.Fatalf("only %d transitions in the truth", len(truth))
@@ -278,6 +272,20 @@ func TestEndToEnd(t *testing.T) {
 	compare(t, truth, readStream(t, natsURL, cfg.NATSStream), cfg.NATSPrefix)
 	if strings.Contains(logs.String(), "sim-secret") {
 		t.Error("the client secret appears in the log")
+	}
+}
+
+// waitSimulator waits until the simulator has sent every conversation,
+// failing the test if the bridge (done) returns first or it takes over two
+// minutes.
+func waitSimulator(t *testing.T, sim *simulator.Server, done <-chan error) {
+	t.Helper()
+	select {
+	case <-sim.Done():
+	case err := <-done:
+		t.Fatalf("run returned early: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("simulator did not finish")
 	}
 }
 
