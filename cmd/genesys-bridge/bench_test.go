@@ -21,7 +21,6 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,18 +54,8 @@ var pubStats = regexp.MustCompile(`publisher stats: ([\d,]+) msgs/sec`)
 
 // natsBench runs the reference: nats bench js pub async --dedup.
 func natsBench(b *testing.B, cli, url string, msgs, size int) float64 {
-	out, err := exec.Command(cli, "bench", "js", "pub", "async", "benchref.x", "-s", url,
-		"--msgs", strconv.Itoa(msgs), "--size", fmt.Sprintf("%dB", size), "--stream", "benchref",
-		"--create", "--storage", "file", "--purge", "--dedup", "--no-progress").CombinedOutput()
-	if err != nil {
-		b.Fatalf("nats bench: %v\n%s", err, out)
-	}
-	m := pubStats.FindSubmatch(out)
-	if m == nil {
-		b.Fatalf("no 'publisher stats' in nats bench output:\n%s", out)
-	}
-	v, _ := strconv.ParseFloat(strings.ReplaceAll(string(m[1]), ",", ""), 64)
-	return v
+	rate, _ := natsBenchCPU(b, cli, url, msgs, size)
+	return rate
 }
 
 // eventSource yields prebuilt events, then io.EOF.

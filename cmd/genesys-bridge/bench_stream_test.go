@@ -1,0 +1,506 @@
+package main
+
+// Benchmarks of the whole bridge as a process, each against its reference
+// in the same round (README.md, "Benchmarks"):
+//
+//	go test ./cmd/genesys-bridge -run '^$' -bench 'Stream|Restart' -benchtime 1x -count 5 -timeout 60m
+//
+// The bridge binary reads the tutorial's dialect from a frame server on
+// loopback (a real WebSocket, frames encoded ahead so the server costs
+// little) and publishes to an embedded nats-server with file storage. Its
+// CPU is the child process's own (user + system), from start to exit.
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
+)
+
+// tutorialStatuses are the four statuses of the tutorial's filter, in order.
+var tutorialStatuses = []string{"queued", "ringing", "connected", "completed"}
+
+// frameSet describes tutorial-dialect traffic: interactions, each moving
+// through statuses[from:to] (in rounds: every interaction's first status,
+// then every interaction's second, ...), timestamps from base a few
+// microseconds apart, sequences from seq0.
+type frameSet struct {
+	interactions int
+	from, to     int
+	base         time.Time
+	seq0         int64
+	tag          string // makes the ids of one round unique
+}
+
+func (fs frameSet) count() int { return fs.interactions * (fs.to - fs.from) }
+
+// frames calls emit with each frame in order.
+func (fs frameSet) frames(emit func([]byte)) {
+	buf := make([]byte, 0, 512)
+	seq := fs.seq0
+	for k := fs.from; k < fs.to; k++ {
+		for i := range fs.interactions {
+			ts := fs.base.Add(time.Duration(k*fs.interactions+i) * 20 * time.Microsecond).UTC()
+			buf = fmt.Appendf(buf[:0], `{"sequence":%d,"id":"%s-%04x-4000-8000-%012x","type":"interaction.updated","status":%q,"channelType":%q,"timestamp":%q,"attributes":{"queueId":"6c3ffb2e-53c4-4e41-9b0b-1c9f4b2d7e10"}}`,
+				seq, fs.tag, i>>16, i, tutorialStatuses[k], [...]string{"voice", "chat", "email"}[i%3], ts.Format("2006-01-02T15:04:05.000Z07:00"))
+			seq++
+			emit(buf)
+		}
+	}
+}
+
+// wire encodes frames as unmasked WebSocket text frames, as a server sends
+// them.
+func wire(fs frameSet) []byte {
+	out := make([]byte, 0, fs.count()*240)
+	fs.frames(func(p []byte) {
+		switch n := len(p); {
+		case n < 126:
+			out = append(out, 0x81, byte(n))
+		case n < 1<<16:
+			out = append(out, 0x81, 126)
+			out = binary.BigEndian.AppendUint16(out, uint16(n))
+		default:
+			out = append(out, 0x81, 127)
+			out = binary.BigEndian.AppendUint64(out, uint64(n))
+		}
+		out = append(out, p...)
+	})
+	return out
+}
+
+// frameServer is the tutorial's service reduced to what a benchmark needs:
+// a token endpoint and a stream socket that sends the frames queued for it
+// to the next client that connects, once.
+type frameServer struct {
+	*httptest.Server
+	mu         sync.Mutex
+	next       []byte
+	closeAfter bool // close the socket when sent (the seed's peer exits then)
+	connected  chan time.Time
+}
+
+func startFrameServer(tb testing.TB) *frameServer {
+	fsrv := &frameServer{connected: make(chan time.Time, 8)}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"bench-token","token_type":"bearer","expires_in":86400}`)
+	})
+	mux.HandleFunc("GET /api/v2/interactions/stream", func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		if _, _, err := ws.ReadMessage(); err != nil { // the filter
+			return
+		}
+		fsrv.mu.Lock()
+		data, closeAfter := fsrv.next, fsrv.closeAfter
+		fsrv.next = nil
+		fsrv.mu.Unlock()
+		fsrv.connected <- time.Now()
+		// Nothing else writes to the connection until this is done.
+		for len(data) > 0 {
+			n := min(len(data), 256<<10)
+			if _, err := ws.NetConn().Write(data[:n]); err != nil {
+				return
+			}
+			data = data[n:]
+		}
+		if closeAfter {
+			ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+			return
+		}
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})
+	fsrv.Server = httptest.NewServer(mux)
+	tb.Cleanup(fsrv.Close)
+	return fsrv
+}
+
+// serve queues frames for the next connection.
+func (f *frameServer) serve(data []byte, closeAfter bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next, f.closeAfter = data, closeAfter
+}
+
+// bridgeProc is the bridge binary running as a child process.
+type bridgeProc struct {
+	cmd     *exec.Cmd
+	started time.Time
+	stderr  *lineLog
+}
+
+// lineLog keeps a child's output lines and tells when one matches.
+type lineLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		l.lines = append(l.lines, s)
+	}
+	return len(p), nil
+}
+
+func (l *lineLog) find(re *regexp.Regexp) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.lines {
+		if m := re.FindStringSubmatch(s); m != nil {
+			return m
+		}
+	}
+	return nil
+}
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+var benchBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// bridgeBinary builds the bridge once per test binary.
+func bridgeBinary(tb testing.TB) string {
+	benchBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "genesys-bridge-bench")
+		if err != nil {
+			benchBin.err = err
+			return
+		}
+		benchBin.path = filepath.Join(dir, "genesys-bridge")
+		if out, err := exec.Command("go", "build", "-o", benchBin.path, ".").CombinedOutput(); err != nil {
+			benchBin.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if benchBin.err != nil {
+		tb.Fatal(benchBin.err)
+	}
+	return benchBin.path
+}
+
+func startBridge(tb testing.TB, env ...string) *bridgeProc {
+	p := &bridgeProc{stderr: &lineLog{}}
+	p.cmd = exec.Command(bridgeBinary(tb))
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
+	p.started = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// stop sends SIGTERM and returns the process's CPU time and peak RSS.
+func (p *bridgeProc) stop(tb testing.TB) (cpu time.Duration, rssMiB float64) {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		tb.Fatalf("bridge exited: %v\n%s", err, p.stderr)
+	}
+	return cpuOf(p.cmd.ProcessState), rssOf(p.cmd.ProcessState)
+}
+
+func cpuOf(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }
+
+func rssOf(ps *os.ProcessState) float64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return float64(ru.Maxrss) / 1024 // KiB on Linux
+	}
+	return 0
+}
+
+// streamEnv is the environment of a bridge reading fsrv's stream and
+// publishing to stream on url.
+func streamEnv(fsrv *frameServer, url, stream string) []string {
+	return []string{"GENESYS_DIALECT=interactions", "GENESYS_CLIENT_ID=bench", "GENESYS_CLIENT_SECRET=bench-secret",
+		"GENESYS_API_URL=" + fsrv.URL, "GENESYS_LOGIN_URL=" + fsrv.URL, "GENESYS_HEARTBEAT_INTERVAL=5m",
+		"NATS_URL=" + url, "NATS_STREAM=" + stream, "NATS_SUBJECT_PREFIX=" + strings.ToLower(stream),
+		"HTTP_ADDR=", "LOG_LEVEL=info"}
+}
+
+// waitStored polls the stream until it holds n messages and returns when
+// that was seen.
+func waitStored(tb testing.TB, js jetstream.JetStream, stream string, n uint64, limit time.Duration) time.Time {
+	deadline := time.Now().Add(limit)
+	for {
+		s, err := js.Stream(context.Background(), stream)
+		if err == nil {
+			if info, err := s.Info(context.Background()); err == nil && info.State.Msgs >= n {
+				return time.Now()
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("stream %s: fewer than %d messages after %v", stream, n, limit)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// natsBenchCPU runs the reference, `nats bench js pub async --dedup` with
+// msgs messages of size bytes, and returns its rate and the CPU its process
+// spent.
+func natsBenchCPU(b *testing.B, cli, url string, msgs, size int) (float64, time.Duration) {
+	cmd := exec.Command(cli, "bench", "js", "pub", "async", "benchref.x", "-s", url,
+		"--msgs", strconv.Itoa(msgs), "--size", fmt.Sprintf("%dB", size), "--stream", "benchref",
+		"--create", "--storage", "file", "--purge", "--dedup", "--no-progress")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("nats bench: %v\n%s", err, out)
+	}
+	m := pubStats.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("no 'publisher stats' in nats bench output:\n%s", out)
+	}
+	v, _ := strconv.ParseFloat(strings.ReplaceAll(string(m[1]), ",", ""), 64)
+	return v, cpuOf(cmd.ProcessState)
+}
+
+// payloadSize is the mean payload of the messages in stream.
+func payloadSize(tb testing.TB, js jetstream.JetStream, stream string) int {
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	total := 0
+	const sample = 100
+	for seq := uint64(1); seq <= sample; seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		total += len(m.Data)
+	}
+	return total / sample
+}
+
+// BenchmarkStreamEndToEnd: 50,000 interactions with four statuses each
+// (200,000 frames) through the bridge binary, against `nats bench js pub
+// async --dedup` with the same count and payload size on the same server.
+//   - live: timestamps of now, an empty stream.
+//   - backlog: a restart: an earlier run published every interaction's
+//     first status an hour ago; the measured run starts on that stream and
+//     gets the other three (150,000 frames of interactions begun before it
+//     started).
+//
+// Metrics: msgs/s of both and their ratio; CPU µs per message of both and
+// their ratio; the bridge's peak RSS.
+func BenchmarkStreamEndToEnd(b *testing.B) {
+	const interactions = 50_000
+	cli := natsCLI(b)
+	ns := testkit.StartNATS(b)
+	nc, err := nats.Connect(ns.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	fsrv := startFrameServer(b)
+	bridgeBinary(b)
+	for _, variant := range []string{"live", "backlog"} {
+		b.Run(variant, func(b *testing.B) {
+			var rates, refRates, cpus, refCPUs, rss []float64
+			for round := range b.N {
+				stream := fmt.Sprintf("BENCH_%s_%d_%d", strings.ToUpper(variant), round, time.Now().UnixNano())
+				env := streamEnv(fsrv, ns.URL, stream)
+				base, from := time.Now(), 0
+				tag := fmt.Sprintf("%08x", uint32(time.Now().UnixNano()))
+				if variant == "backlog" {
+					base, from = time.Now().Add(-time.Hour), 1
+					first := frameSet{interactions: interactions, from: 0, to: 1, base: base, seq0: 1, tag: tag}
+					fsrv.serve(wire(first), false)
+					p := startBridge(b, env...)
+					<-fsrv.connected
+					waitStored(b, js, stream, interactions, 2*time.Minute)
+					p.stop(b)
+				}
+				rest := frameSet{interactions: interactions, from: from, to: 4, base: base, seq0: 1 + int64(from*interactions), tag: tag}
+				fsrv.serve(wire(rest), false)
+				p := startBridge(b, env...)
+				began := <-fsrv.connected
+				done := waitStored(b, js, stream, uint64(4*interactions), 5*time.Minute)
+				cpu, peak := p.stop(b)
+				n := rest.count()
+				rates = append(rates, float64(n)/done.Sub(began).Seconds())
+				cpus = append(cpus, float64(cpu.Microseconds())/float64(n))
+				rss = append(rss, peak)
+				size := payloadSize(b, js, stream)
+				if err := js.DeleteStream(context.Background(), stream); err != nil {
+					b.Fatal(err)
+				}
+				r, c := natsBenchCPU(b, cli, ns.URL, n, size)
+				refRates = append(refRates, r)
+				refCPUs = append(refCPUs, float64(c.Microseconds())/float64(n))
+				b.Logf("round %d: bridge %.0f msgs/s %.2f µs CPU/msg (%d B payloads, RSS %.0f MiB); nats bench %.0f msgs/s %.2f µs CPU/msg",
+					round, rates[round], cpus[round], size, peak, r, refCPUs[round])
+			}
+			b.ReportMetric(median(rates), "bridge-msgs/s")
+			b.ReportMetric(median(refRates), "natsbench-msgs/s")
+			b.ReportMetric(median(rates)/median(refRates), "ratio")
+			b.ReportMetric(median(cpus), "bridge-cpu-µs/msg")
+			b.ReportMetric(median(refCPUs), "natsbench-cpu-µs/msg")
+			b.ReportMetric(median(cpus)/median(refCPUs), "cpu-ratio")
+			b.ReportMetric(median(rss), "bridge-rss-MiB")
+		})
+	}
+}
+
+// seedPeer builds ../shared/bench/seedpeer (the seed's pipeline in Node)
+// into the user cache once, or skips when it or node is missing.
+// SEEDPEER_DIR overrides where its sources are.
+func seedPeer(b *testing.B) string {
+	src := os.Getenv("SEEDPEER_DIR")
+	if src == "" {
+		src = filepath.Join("..", "..", "..", "shared", "bench", "seedpeer")
+	}
+	if _, err := os.Stat(filepath.Join(src, "package.json")); err != nil {
+		b.Skipf("the seed's pipeline is not at %s (set SEEDPEER_DIR)", src)
+	}
+	src, err := filepath.Abs(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		b.Skip("node and npm are needed for the seed's pipeline")
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := filepath.Join(cache, "genesys-bridge", "seedpeer")
+	peer := filepath.Join(dir, "dist", "peer.js")
+	if _, err := os.Stat(peer); err == nil {
+		return peer
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	steps := [][]string{{"cp", "-r", src + "/.", dir}, {"npm", "install", "--no-audit", "--no-fund"}, {"npx", "tsc", "-p", "."}}
+	for _, s := range steps {
+		cmd := exec.Command(s[0], s[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v\n%s", strings.Join(s, " "), err, out)
+		}
+	}
+	return peer
+}
+
+// BenchmarkStreamDryRun: the same 200,000 frames through the bridge binary
+// with BRIDGE_DRY_RUN=true, against the seed's own pipeline (Node, ws and
+// zod: ../shared/bench/seedpeer) on the same frames from the same server.
+// Metrics: CPU µs per frame of both and their ratio.
+func BenchmarkStreamDryRun(b *testing.B) {
+	const interactions = 50_000
+	peer := seedPeer(b)
+	fsrv := startFrameServer(b)
+	bridgeBinary(b)
+	var cpus, refCPUs, rates []float64
+	for round := range b.N {
+		fs := frameSet{interactions: interactions, from: 0, to: 4, base: time.Now(), seq0: 1, tag: fmt.Sprintf("%08x", uint32(time.Now().UnixNano()))}
+		data := wire(fs)
+		n := fs.count()
+
+		fsrv.serve(data, true)
+		cmd := exec.Command("node", peer)
+		cmd.Env = append(os.Environ(), "PEER_URL=ws"+strings.TrimPrefix(fsrv.URL, "http")+"/api/v2/interactions/stream")
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("seed peer: %v\n%s", err, out)
+		}
+		<-fsrv.connected
+		var res struct{ Frames int }
+		if err := json.Unmarshal(out, &res); err != nil || res.Frames != n {
+			b.Fatalf("seed peer read %d of %d frames (%v): %s", res.Frames, n, err, out)
+		}
+		refCPUs = append(refCPUs, float64(cpuOf(cmd.ProcessState).Microseconds())/float64(n))
+
+		fsrv.serve(data, false)
+		port := testkit.FreePort(b)
+		p := startBridge(b, append(streamEnv(fsrv, "nats://127.0.0.1:1", "UNUSED"), "BRIDGE_DRY_RUN=true",
+			fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))...)
+		began := <-fsrv.connected
+		done := waitMetric(b, port, "genesys_bridge_transitions_published_total", float64(n), 5*time.Minute)
+		cpu, _ := p.stop(b)
+		cpus = append(cpus, float64(cpu.Microseconds())/float64(n))
+		rates = append(rates, float64(n)/done.Sub(began).Seconds())
+		b.Logf("round %d: bridge (dry run) %.2f µs CPU/frame, %.0f frames/s; seed's pipeline %.2f µs CPU/frame", round, cpus[round], rates[round], refCPUs[round])
+	}
+	b.ReportMetric(median(cpus), "bridge-cpu-µs/frame")
+	b.ReportMetric(median(refCPUs), "seed-cpu-µs/frame")
+	b.ReportMetric(median(cpus)/median(refCPUs), "cpu-ratio")
+	b.ReportMetric(median(rates), "bridge-frames/s")
+}
+
+// waitMetric polls the bridge's /metrics until the sum of the samples of
+// name reaches want.
+func waitMetric(tb testing.TB, port int, name string, want float64, limit time.Duration) time.Time {
+	deadline := time.Now().Add(limit)
+	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	for {
+		if v, ok := scrape(url, name); ok && v >= want {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s below %v after %v", name, want, limit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func scrape(url, name string) (float64, bool) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	sum, seen := 0.0, false
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "{")) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err == nil {
+				sum, seen = sum+v, true
+			}
+		}
+	}
+	return sum, seen
+}
