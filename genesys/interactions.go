@@ -1,9 +1,7 @@
 package genesys
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -228,62 +226,141 @@ func (s *InteractionStream) refreshLoop(ctx context.Context, sock *socket, refre
 	}
 }
 
-// interactionEvent is the tutorial's flat event. Pointers tell a missing
-// field from a zero one; encoding/json rejects wrong types.
-type interactionEvent struct {
-	Sequence    *int64          `json:"sequence"`
-	ID          *string         `json:"id"`
-	Type        *string         `json:"type"`
-	Status      *string         `json:"status"`
-	ChannelType *string         `json:"channelType"`
-	Timestamp   *string         `json:"timestamp"`
-	Attributes  json.RawMessage `json:"attributes"`
+// interactionFields is the tutorial's flat event as read from the wire.
+// A nil field was missing or null.
+type interactionFields struct {
+	sequence                                     *int64
+	seq                                          int64 // what sequence points to
+	id, typ, status, channelType, timestamp      []byte
+	hasID, hasType, hasStatus, hasChannel, hasTS bool
+	badAttributes                                bool // present and neither an object nor null
 }
 
-// DecodeInteraction validates one flat event strictly (every field present
-// with its type, status and channelType from the canonical sets, timestamp
-// RFC 3339, attributes an object if present) and returns it as a bridge
-// event with its sequence.
-func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, error) {
-	var e interactionEvent
-	if err := json.Unmarshal(data, &e); err != nil {
-		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonMalformed, data, "decode interaction event: %v", jsonErr(err))
+// scanInteraction reads a flat event without reflection: an object whose
+// members named exactly sequence (an int64), id, type, status, channelType,
+// timestamp (strings) and attributes (an object) are kept, the others
+// validated and skipped; null counts as missing; a repeated member's last
+// value wins. The strings alias data or sc's buffers.
+func scanInteraction(sc *scanner, f *interactionFields) error {
+	err := sc.object(func(key []byte) error {
+		if sc.null() {
+			switch string(key) {
+			case "attributes":
+				f.badAttributes = false
+			case "sequence":
+				f.sequence = nil
+			case "id":
+				f.id, f.hasID = nil, false
+			case "type":
+				f.typ, f.hasType = nil, false
+			case "status":
+				f.status, f.hasStatus = nil, false
+			case "channelType":
+				f.channelType, f.hasChannel = nil, false
+			case "timestamp":
+				f.timestamp, f.hasTS = nil, false
+			}
+			return nil
+		}
+		var dst *[]byte
+		var has *bool
+		var name string
+		switch string(key) {
+		case "sequence":
+			if c := sc.peek(); c != '-' && (c < '0' || c > '9') {
+				return fmt.Errorf("field sequence: want an integer")
+			}
+			v, err := sc.int64()
+			if errors.Is(err, errNotInt) {
+				return fmt.Errorf("field sequence: want an int64")
+			}
+			f.seq, f.sequence = v, &f.seq
+			return err
+		case "id":
+			dst, has, name = &f.id, &f.hasID, "id"
+		case "type":
+			dst, has, name = &f.typ, &f.hasType, "type"
+		case "status":
+			dst, has, name = &f.status, &f.hasStatus, "status"
+		case "channelType":
+			dst, has, name = &f.channelType, &f.hasChannel, "channelType"
+		case "timestamp":
+			dst, has, name = &f.timestamp, &f.hasTS, "timestamp"
+		case "attributes":
+			f.badAttributes = sc.peek() != '{'
+			return sc.skip()
+		default:
+			return sc.skip()
+		}
+		if sc.peek() != '"' {
+			if err := sc.skip(); err != nil {
+				return err
+			}
+			return fmt.Errorf("field %s: want a string", name)
+		}
+		v, err := sc.str()
+		// The scanner's buffer is reused by the next string: copy an
+		// unescaped one out.
+		if len(sc.buf) > 0 && len(v) > 0 && &v[0] == &sc.buf[0] {
+			v = append([]byte(nil), v...)
+		}
+		*dst, *has = v, true
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	for _, f := range []struct {
+	return sc.end()
+}
+
+// DecodeInteraction validates one flat event strictly (valid UTF-8 JSON,
+// every field present with its type, status and channelType from the
+// canonical sets, timestamp RFC 3339, attributes an object if present) and
+// returns it as a bridge event with its sequence. It reads the frame
+// without reflection (scanInteraction); member names are matched exactly.
+func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, error) {
+	var f interactionFields
+	sc := scanner{data: data}
+	if err := scanInteraction(&sc, &f); err != nil {
+		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonMalformed, data, "decode interaction event: %v", err)
+	}
+	for _, m := range [...]struct {
 		name    string
 		missing bool
-	}{{"sequence", e.Sequence == nil}, {"id", e.ID == nil}, {"type", e.Type == nil}, {"status", e.Status == nil},
-		{"channelType", e.ChannelType == nil}, {"timestamp", e.Timestamp == nil}} {
-		if f.missing {
-			return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: %s is missing", f.name)
+	}{{"sequence", f.sequence == nil}, {"id", !f.hasID}, {"type", !f.hasType}, {"status", !f.hasStatus},
+		{"channelType", !f.hasChannel}, {"timestamp", !f.hasTS}} {
+		if m.missing {
+			return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: %s is missing", m.name)
 		}
 	}
-	if *e.Sequence < 0 {
-		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: sequence %d is negative", *e.Sequence)
+	if *f.sequence < 0 {
+		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: sequence %d is negative", *f.sequence)
 	}
-	if *e.Type == "" {
+	if len(f.typ) == 0 {
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: type is empty")
 	}
-	status, err := bridge.ParseStatus(*e.Status)
-	if err != nil {
+	status, ok := bridge.LookupStatus(string(f.status))
+	if !ok {
+		_, err := bridge.ParseStatus(string(f.status))
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: %v", err)
 	}
-	ch, err := bridge.ParseChannelType(*e.ChannelType)
-	if err != nil {
+	ch, ok := bridge.LookupChannelType(string(f.channelType))
+	if !ok {
+		_, err := bridge.ParseChannelType(string(f.channelType))
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: %v", err)
 	}
-	ts, err := time.Parse(time.RFC3339Nano, *e.Timestamp)
+	ts, err := time.Parse(time.RFC3339Nano, string(f.timestamp))
 	if err != nil {
-		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: timestamp %q is not RFC 3339", text.Truncate(*e.Timestamp, 40))
+		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: timestamp %q is not RFC 3339", text.Truncate(string(f.timestamp), 40))
 	}
-	if a := bytes.TrimSpace(e.Attributes); len(a) > 0 && !bytes.Equal(a, []byte("null")) && a[0] != '{' {
+	if f.badAttributes {
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: attributes is not an object")
 	}
 	ev := bridge.Event{
-		InteractionID: *e.ID, ChannelType: ch, Status: status,
+		InteractionID: string(f.id), ChannelType: ch, Status: status,
 		Steps:   []bridge.Step{{Status: status, At: ts}},
 		Horizon: ts, ObservedAt: observedAt, Sequenced: true,
-		Detail: []string{"type:" + detailToken(*e.Type, 64)},
+		Detail: typeDetail(f.typ),
 	}
 	if err := ev.Validate(); err != nil {
 		var rej *bridge.RejectError
@@ -292,5 +369,28 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 		}
 		return bridge.Event{}, 0, err
 	}
-	return ev, *e.Sequence, nil
+	return ev, *f.sequence, nil
+}
+
+// typeDetails caches the Detail of each event type seen (a handful in
+// practice, bounded): events share the slice, which nothing modifies.
+var typeDetails struct {
+	sync.Mutex
+	m map[string][]string
+}
+
+func typeDetail(typ []byte) []string {
+	typeDetails.Lock()
+	defer typeDetails.Unlock()
+	if d, ok := typeDetails.m[string(typ)]; ok {
+		return d
+	}
+	d := []string{"type:" + detailToken(string(typ), 64)}
+	if typeDetails.m == nil {
+		typeDetails.m = map[string][]string{}
+	}
+	if len(typeDetails.m) < 256 {
+		typeDetails.m[string(typ)] = d
+	}
+	return d
 }

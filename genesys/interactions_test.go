@@ -1,8 +1,11 @@
 package genesys
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
@@ -31,7 +34,26 @@ func TestDecodeInteraction(t *testing.T) {
 		{"empty type", strings.Replace(good, `"interaction.updated"`, `""`, 1), bridge.ReasonSchema, "type is empty"},
 		{"attributes not an object", strings.Replace(good, `{"queueId":"q1"}`, `[1]`, 1), bridge.ReasonSchema, "attributes"},
 		{"control char in id", strings.Replace(good, `int-1`, `a\nb`, 1), bridge.ReasonSchema, "control or space"},
+		{"invalid UTF-8 in id", strings.Replace(good, `int-1`, "h7\xff\xfe", 1), bridge.ReasonMalformed, "invalid UTF-8"},
+		{"invalid UTF-8 in a skipped field", strings.Replace(good, `"q1"`, "\"q\xc3\"", 1), bridge.ReasonMalformed, "invalid UTF-8"},
+		{"invalid UTF-8 in a key", strings.Replace(good, `"queueId"`, "\"\xed\xa0\x80\"", 1), bridge.ReasonMalformed, "invalid UTF-8"},
+		{"trailing data", good + `{}`, bridge.ReasonMalformed, "after the top-level value"},
+		{"not an object", `[` + good + `]`, bridge.ReasonMalformed, "want '{'"},
+		{"null", `null`, bridge.ReasonMalformed, "want '{'"},
+		{"fractional sequence", strings.Replace(good, `7`, `7.5`, 1), bridge.ReasonMalformed, "int64"},
+		{"sequence out of range", strings.Replace(good, `7`, `9223372036854775808`, 1), bridge.ReasonMalformed, "int64"},
+		{"id a number", strings.Replace(good, `"int-1"`, `12`, 1), bridge.ReasonMalformed, "field id: want a string"},
+		{"null id is missing", strings.Replace(good, `"int-1"`, `null`, 1), bridge.ReasonSchema, "id is missing"},
+		{"case matters", strings.Replace(good, `"id"`, `"ID"`, 1), bridge.ReasonSchema, "id is missing"},
+		{"bad escape", strings.Replace(good, `int-1`, `int\x41`, 1), bridge.ReasonMalformed, "invalid escape"},
 	}
+	t.Run("escaped and repeated members", func(t *testing.T) {
+		frame := strings.Replace(good, `"id":"int-1"`, `"id":"x","\u0069d":"int\u002d1"`, 1)
+		ev, _, err := DecodeInteraction([]byte(frame), observed)
+		if err != nil || ev.InteractionID != "int-1" {
+			t.Fatalf("got %q, %v; want the last id, unescaped", ev.InteractionID, err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := DecodeInteraction([]byte(tt.frame), observed)
@@ -46,7 +68,9 @@ func TestDecodeInteraction(t *testing.T) {
 func FuzzDecodeInteraction(f *testing.F) {
 	f.Add([]byte(`{"sequence":7,"id":"int-1","type":"t","status":"queued","channelType":"voice","timestamp":"2026-11-27T09:00:00Z"}`))
 	f.Add([]byte(`{"sequence":1e30,"id":"","type":"t","status":"held","channelType":"chat","timestamp":"2026-11-27T09:00:00+02:00","attributes":null}`))
+	f.Add([]byte(`{"id":"a\ud83d\ude00\udc00\ud800\u0041","sequence":-0,"x":[{"y":[true,false,null,1.5e-3]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkScanMatchesEncodingJSON(t, data)
 		ev, seq, err := DecodeInteraction(data, observed)
 		if err != nil {
 			if _, ok := err.(*bridge.RejectError); !ok {
@@ -58,4 +82,73 @@ func FuzzDecodeInteraction(f *testing.F) {
 			t.Fatalf("accepted an invalid event: seq %d, %v", seq, ev.Validate())
 		}
 	})
+}
+
+// checkScanMatchesEncodingJSON holds scanInteraction against encoding/json
+// (with UTF-8 required, which encoding/json does not check): the same
+// frames are accepted, with the same members.
+func checkScanMatchesEncodingJSON(t *testing.T, data []byte) {
+	t.Helper()
+	var got interactionFields
+	err := scanInteraction(&scanner{data: data}, &got)
+
+	valid := json.Valid(data) && utf8.Valid(data)
+	sc := &scanner{data: data}
+	if scanValid := sc.skip() == nil && sc.end() == nil; valid != scanValid {
+		t.Fatalf("scanner and encoding/json disagree on validity of %q (json.Valid && utf8.Valid = %v)", data, valid)
+	}
+	var m map[string]json.RawMessage
+	if !valid || json.Unmarshal(data, &m) != nil || m == nil {
+		if err == nil {
+			t.Fatalf("scanInteraction accepted %q, which is not a JSON object", data)
+		}
+		return
+	}
+	want := interactionFields{}
+	bad := false
+	present := func(k string) (json.RawMessage, bool) {
+		v, ok := m[k]
+		return v, ok && !bytes.Equal(v, []byte("null"))
+	}
+	if v, ok := present("sequence"); ok {
+		var n int64
+		if json.Unmarshal(v, &n) != nil {
+			bad = true
+		}
+		want.sequence = &n
+	}
+	for _, f := range []struct {
+		k   string
+		dst *[]byte
+		has *bool
+	}{{"id", &want.id, &want.hasID}, {"type", &want.typ, &want.hasType}, {"status", &want.status, &want.hasStatus},
+		{"channelType", &want.channelType, &want.hasChannel}, {"timestamp", &want.timestamp, &want.hasTS}} {
+		if v, ok := present(f.k); ok {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				bad = true
+			}
+			*f.dst, *f.has = []byte(s), true
+		}
+	}
+	if v, ok := present("attributes"); ok && v[0] != '{' {
+		want.badAttributes = true
+	}
+	if bad {
+		if err == nil {
+			t.Fatalf("scanInteraction accepted %q with a member of the wrong type", data)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("scanInteraction refused %q: %v", data, err)
+	}
+	same := (got.sequence == nil) == (want.sequence == nil) && (got.sequence == nil || *got.sequence == *want.sequence) &&
+		bytes.Equal(got.id, want.id) && bytes.Equal(got.typ, want.typ) && bytes.Equal(got.status, want.status) &&
+		bytes.Equal(got.channelType, want.channelType) && bytes.Equal(got.timestamp, want.timestamp) &&
+		got.hasID == want.hasID && got.hasType == want.hasType && got.hasStatus == want.hasStatus &&
+		got.hasChannel == want.hasChannel && got.hasTS == want.hasTS && got.badAttributes == want.badAttributes
+	if !same {
+		t.Fatalf("scanInteraction(%q) = %+v, encoding/json gives %+v", data, got, want)
+	}
 }

@@ -1,0 +1,350 @@
+package genesys
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// scanner reads one JSON text strictly (RFC 8259, and UTF-8 as RFC 8259
+// requires of JSON exchanged between systems) without reflection, for the
+// hot path of flat frames. It validates what it skips, so a frame it
+// accepts is valid JSON throughout.
+type scanner struct {
+	data []byte
+	pos  int
+	buf  []byte // unescaped strings
+}
+
+// errSyntax is the kind of every error a scanner returns.
+var errSyntax = errors.New("invalid JSON")
+
+// maxDepth bounds nesting in skipped values (encoding/json's limit).
+const maxDepth = 10000
+
+func (s *scanner) fail(what string) error {
+	return fmt.Errorf("%w at byte %d: %s", errSyntax, s.pos, what)
+}
+
+func (s *scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next byte after white space, or 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.pos < len(s.data) {
+		return s.data[s.pos]
+	}
+	return 0
+}
+
+func (s *scanner) expect(c byte) error {
+	if s.peek() != c {
+		return s.fail(fmt.Sprintf("want %q", c))
+	}
+	s.pos++
+	return nil
+}
+
+// end checks that only white space follows.
+func (s *scanner) end() error {
+	if s.peek() != 0 || s.pos < len(s.data) {
+		return s.fail("data after the top-level value")
+	}
+	return nil
+}
+
+// object calls field with each member's key (unescaped, valid until the
+// next string read); field must consume the member's value.
+func (s *scanner) object(field func(key []byte) error) error {
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	if s.peek() == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		key, err := s.str()
+		if err != nil {
+			return err
+		}
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.fail("want ',' or '}'")
+		}
+	}
+}
+
+// null consumes a null literal if one is next.
+func (s *scanner) null() bool {
+	if s.peek() == 'n' && len(s.data)-s.pos >= 4 && string(s.data[s.pos:s.pos+4]) == "null" {
+		s.pos += 4
+		return true
+	}
+	return false
+}
+
+// str reads a string and returns its unescaped bytes: a sub-slice of the
+// input when it has no escapes, else the scanner's buffer.
+func (s *scanner) str() ([]byte, error) {
+	if s.peek() != '"' {
+		return nil, s.fail("want a string")
+	}
+	s.pos++
+	start := s.pos
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return s.data[start : s.pos-1], nil
+		case c == '\\':
+			s.buf = append(s.buf[:0], s.data[start:s.pos]...)
+			return s.escaped()
+		case c < 0x20:
+			return nil, s.fail("control character in a string")
+		case c < utf8.RuneSelf:
+			s.pos++
+		default:
+			r, n := utf8.DecodeRune(s.data[s.pos:])
+			if r == utf8.RuneError && n == 1 {
+				return nil, s.fail("invalid UTF-8")
+			}
+			s.pos += n
+		}
+	}
+	return nil, s.fail("unterminated string")
+}
+
+// escaped continues a string with escapes into s.buf.
+func (s *scanner) escaped() ([]byte, error) {
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return s.buf, nil
+		case c == '\\':
+			if s.pos+1 >= len(s.data) {
+				return nil, s.fail("unterminated escape")
+			}
+			e := s.data[s.pos+1]
+			s.pos += 2
+			switch e {
+			case '"', '\\', '/':
+				s.buf = append(s.buf, e)
+			case 'b':
+				s.buf = append(s.buf, '\b')
+			case 'f':
+				s.buf = append(s.buf, '\f')
+			case 'n':
+				s.buf = append(s.buf, '\n')
+			case 'r':
+				s.buf = append(s.buf, '\r')
+			case 't':
+				s.buf = append(s.buf, '\t')
+			case 'u':
+				r, ok := s.hex4()
+				if !ok {
+					return nil, s.fail("invalid \\u escape")
+				}
+				if utf16.IsSurrogate(r) {
+					// A pair makes one rune; a lone half is U+FFFD, as
+					// encoding/json decodes it.
+					save := s.pos
+					if s.pos+1 < len(s.data) && s.data[s.pos] == '\\' && s.data[s.pos+1] == 'u' {
+						s.pos += 2
+						if r2, ok := s.hex4(); ok {
+							if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+								s.buf = utf8.AppendRune(s.buf, d)
+								continue
+							}
+						}
+					}
+					s.pos = save
+					r = utf8.RuneError
+				}
+				s.buf = utf8.AppendRune(s.buf, r)
+			default:
+				return nil, s.fail("invalid escape")
+			}
+		case c < 0x20:
+			return nil, s.fail("control character in a string")
+		case c < utf8.RuneSelf:
+			s.buf = append(s.buf, c)
+			s.pos++
+		default:
+			r, n := utf8.DecodeRune(s.data[s.pos:])
+			if r == utf8.RuneError && n == 1 {
+				return nil, s.fail("invalid UTF-8")
+			}
+			s.buf = append(s.buf, s.data[s.pos:s.pos+n]...)
+			s.pos += n
+		}
+	}
+	return nil, s.fail("unterminated string")
+}
+
+func (s *scanner) hex4() (rune, bool) {
+	if len(s.data)-s.pos < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s.data[s.pos : s.pos+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	s.pos += 4
+	return r, true
+}
+
+// number reads a number and returns its text.
+func (s *scanner) number() ([]byte, error) {
+	s.ws()
+	start := s.pos
+	if s.pos < len(s.data) && s.data[s.pos] == '-' {
+		s.pos++
+	}
+	switch {
+	case s.pos < len(s.data) && s.data[s.pos] == '0':
+		s.pos++
+	case s.digits() == 0:
+		return nil, s.fail("want a number")
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '.' {
+		s.pos++
+		if s.digits() == 0 {
+			return nil, s.fail("want digits after '.'")
+		}
+	}
+	if s.pos < len(s.data) && (s.data[s.pos] == 'e' || s.data[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(s.data) && (s.data[s.pos] == '+' || s.data[s.pos] == '-') {
+			s.pos++
+		}
+		if s.digits() == 0 {
+			return nil, s.fail("want digits in the exponent")
+		}
+	}
+	return s.data[start:s.pos], nil
+}
+
+func (s *scanner) digits() int {
+	n := 0
+	for s.pos < len(s.data) && '0' <= s.data[s.pos] && s.data[s.pos] <= '9' {
+		s.pos++
+		n++
+	}
+	return n
+}
+
+// errNotInt is a number that is not an int64 (a fraction, an exponent, or
+// out of range).
+var errNotInt = errors.New("not an integer")
+
+// int64 reads a number that must be an integer in int64's range.
+func (s *scanner) int64() (int64, error) {
+	txt, err := s.number()
+	if err != nil {
+		return 0, err
+	}
+	neg := txt[0] == '-'
+	if neg {
+		txt = txt[1:]
+	}
+	var v uint64
+	for _, c := range txt {
+		if c < '0' || c > '9' {
+			return 0, errNotInt
+		}
+		if v > (math.MaxUint64-9)/10 {
+			return 0, errNotInt
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	switch {
+	case neg && v <= 1<<63:
+		return -int64(v), nil
+	case !neg && v < 1<<63:
+		return int64(v), nil
+	}
+	return 0, errNotInt
+}
+
+// skip validates and consumes any value.
+func (s *scanner) skip() error { return s.skipDepth(0) }
+
+func (s *scanner) skipDepth(depth int) error {
+	if depth > maxDepth {
+		return s.fail("nested too deeply")
+	}
+	switch c := s.peek(); {
+	case c == '{':
+		return s.object(func([]byte) error { return s.skipDepth(depth + 1) })
+	case c == '[':
+		s.pos++
+		if s.peek() == ']' {
+			s.pos++
+			return nil
+		}
+		for {
+			if err := s.skipDepth(depth + 1); err != nil {
+				return err
+			}
+			switch s.peek() {
+			case ',':
+				s.pos++
+			case ']':
+				s.pos++
+				return nil
+			default:
+				return s.fail("want ',' or ']'")
+			}
+		}
+	case c == '"':
+		_, err := s.str()
+		return err
+	case c == '-' || ('0' <= c && c <= '9'):
+		_, err := s.number()
+		return err
+	default:
+		for _, lit := range [...]string{"null", "true", "false"} {
+			if len(s.data)-s.pos >= len(lit) && string(s.data[s.pos:s.pos+len(lit)]) == lit {
+				s.pos += len(lit)
+				return nil
+			}
+		}
+		return s.fail("want a value")
+	}
+}
