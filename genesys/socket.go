@@ -95,8 +95,10 @@ func (s *socket) reason() error {
 // until the socket ends or handle fails, and returns why. Each frame kicks
 // the watchdog and marks the feed healthy; a frame over maxFrame bytes is
 // rejected (counted) and skipped without closing the socket; the others go
-// to handle with the time they arrived.
+// to handle with the time they arrived. data is valid only until handle
+// returns: one buffer serves every frame.
 func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, handle func(data []byte, now time.Time) error) error {
+	var buf bytes.Buffer
 	for {
 		_, r, err := sock.conn.NextReader()
 		if err != nil {
@@ -106,9 +108,9 @@ func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, han
 			return fmt.Errorf("read socket: %w", err)
 		}
 		now := time.Now()
-		sock.wd.kick()
+		sock.wd.last.Store(now.UnixNano()) // kick, without a second clock read
 		f.lastHealthy.Store(now.UnixNano())
-		data, err := readFrame(r, maxFrame)
+		data, err := readFrame(r, maxFrame, &buf)
 		if errors.Is(err, errOversize) {
 			f.deliver(ctx, sock.wd, item{err: bridge.Reject(bridge.ReasonOversize, data, "frame larger than %d bytes skipped", maxFrame)})
 			continue
@@ -124,11 +126,14 @@ func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, han
 
 var errOversize = errors.New("frame too large")
 
-// readFrame reads one message of at most limit bytes. A larger message is
-// drained and reported with errOversize and its first bytes, so the
-// socket stays usable.
-func readFrame(r io.Reader, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
+// readFrame reads one message of at most limit bytes into buf (reset
+// first). A larger message is drained and reported with errOversize and
+// its first bytes, so the socket stays usable.
+func readFrame(r io.Reader, limit int64, buf *bytes.Buffer) ([]byte, error) {
+	buf.Reset()
+	if buf.Cap() > 1<<20 {
+		*buf = bytes.Buffer{} // let one huge frame's buffer go
+	}
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
