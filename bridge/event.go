@@ -151,14 +151,17 @@ func (e *Event) Validate() error {
 	if err := ValidateInteractionID(e.InteractionID); err != nil {
 		return reject(ReasonSchema, "%v", err)
 	}
-	if _, err := ParseChannelType(string(e.ChannelType)); err != nil {
+	if _, ok := LookupChannelType(string(e.ChannelType)); !ok {
+		_, err := ParseChannelType(string(e.ChannelType))
 		return reject(ReasonSchema, "interaction %s: %v", e.InteractionID, err)
 	}
-	if _, err := ParseStatus(string(e.Status)); err != nil {
+	if _, ok := LookupStatus(string(e.Status)); !ok {
+		_, err := ParseStatus(string(e.Status))
 		return reject(ReasonSchema, "interaction %s: %v", e.InteractionID, err)
 	}
 	for i, s := range e.Steps {
-		if _, err := ParseStatus(string(s.Status)); err != nil {
+		if _, ok := LookupStatus(string(s.Status)); !ok {
+			_, err := ParseStatus(string(s.Status))
 			return reject(ReasonSchema, "interaction %s: step %d: %v", e.InteractionID, i, err)
 		}
 		if s.At.IsZero() {
@@ -182,7 +185,20 @@ func ValidateInteractionID(id string) error {
 		return errors.New("empty interaction id")
 	case len(id) > MaxInteractionIDLen:
 		return fmt.Errorf("interaction id is %d bytes, more than %d", len(id), MaxInteractionIDLen)
-	case !utf8.ValidString(id):
+	}
+	ascii := true
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c >= utf8.RuneSelf {
+			ascii = false
+			break
+		} else if c <= ' ' || c == 0x7f {
+			return fmt.Errorf("interaction id %q contains a control or space character", text.Truncate(id, 64))
+		}
+	}
+	if ascii {
+		return nil
+	}
+	if !utf8.ValidString(id) {
 		return errors.New("interaction id is not valid UTF-8")
 	}
 	for _, r := range id {

@@ -38,7 +38,8 @@ type PipelineConfig struct {
 	ClockSkew time.Duration
 	Logger    *slog.Logger
 	// OnPublished, if set, is called once per transition after the stream
-	// acknowledged it, from a shard goroutine: it must not block.
+	// acknowledged it, from a shard goroutine: it must not block, and t is
+	// valid only during the call (the pipeline reuses it).
 	OnPublished func(t *Transition, duplicate bool, ackedAt time.Time)
 	// OnHeld, if set, is called for each observation released after it was
 	// held back for a gap's history, with how long it waited, from a shard

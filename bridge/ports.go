@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 )
 
 // Source yields events. Read blocks until an event is available, ctx ends or
@@ -22,11 +23,24 @@ type Publisher interface {
 
 // Receipt is the outcome of one publish.
 type Receipt struct {
-	done      chan struct{}
+	done      chan struct{} // closed by Complete (NewReceipt's receipts)
 	duplicate bool
 	version   uint64
 	err       error
+
+	// The pipeline's own receipts have no channel: Complete hands the
+	// pending transition back to its shard instead (acks), or, when it
+	// runs inside Publish, leaves it to the shard to see on return.
+	acks  *ackQueue
+	p     *pending
+	state atomic.Uint32 // receiptPublishing, receiptWaiting, receiptCompleted
 }
+
+const (
+	receiptPublishing = iota // inside Publish
+	receiptWaiting           // Publish returned; Complete hands back
+	receiptCompleted         // completed inside Publish
+)
 
 // NewReceipt returns a Receipt that is not yet complete.
 func NewReceipt() *Receipt { return &Receipt{done: make(chan struct{})} }
@@ -36,7 +50,14 @@ func NewReceipt() *Receipt { return &Receipt{done: make(chan struct{})} }
 // now has (its stream sequence), 0 if unknown. Complete must be called once.
 func (r *Receipt) Complete(duplicate bool, version uint64, err error) {
 	r.duplicate, r.version, r.err = duplicate, version, err
-	close(r.done)
+	switch {
+	case r.acks == nil:
+		close(r.done)
+	case r.state.CompareAndSwap(receiptPublishing, receiptCompleted):
+		// The shard sees it when Publish returns.
+	default:
+		r.acks.push(r.p)
+	}
 }
 
 // ConflictError means another writer persisted a newer state for the
@@ -57,7 +78,7 @@ type StateStore interface {
 	Load(ctx context.Context, interactionID string) (State, bool, error)
 }
 
-// Done is closed when the receipt is complete.
+// Done is closed when the receipt is complete (receipts from NewReceipt).
 func (r *Receipt) Done() <-chan struct{} { return r.done }
 
 // Err is the final error, nil on success. Valid after Done.

@@ -16,12 +16,43 @@ import (
 type queue struct {
 	pend []*pending
 	ev   Event
+	room [2]*pending // pend's first backing array
 }
 
 // pending is one transition handed to the publisher.
 type pending struct {
 	t Transition
-	r *Receipt
+	r Receipt
+}
+
+// ackQueue is where receipts completed outside Publish come back to their
+// shard: unbounded, so a publisher completing a receipt never waits for
+// the shard (which may itself be waiting in Publish), and drained in
+// batches.
+type ackQueue struct {
+	mu     sync.Mutex
+	items  []*pending
+	signal chan struct{} // one token while items is not empty
+}
+
+func (q *ackQueue) push(p *pending) {
+	q.mu.Lock()
+	q.items = append(q.items, p)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// take moves the queued items into buf.
+func (q *ackQueue) take(buf []*pending) []*pending {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	buf = append(buf[:0], q.items...)
+	clear(q.items)
+	q.items = q.items[:0]
+	return buf
 }
 
 type shard struct {
@@ -33,8 +64,11 @@ type shard struct {
 	// head is in flight. At most one transition per interaction is in
 	// flight, so retries cannot reorder an interaction's transitions.
 	queues      map[string]*queue
-	waitq       chan *pending
-	acks        chan *pending
+	acks        ackQueue
+	acked       []*pending // taken from acks
+	freeP       []*pending // recycled: a pending is done with once complete returns
+	freeQ       []*queue
+	done        []*pending // completed inside Publish, not yet handled
 	outstanding int
 	limit       int
 	buf         []Transition
@@ -53,10 +87,7 @@ func newShard(p *Pipeline, pub Publisher, limit int) *shard {
 		in:      make(chan Event, 64),
 		machine: NewMachine(p.cfg.Machine),
 		queues:  make(map[string]*queue),
-		// Sized so that neither the shard nor the waiter ever blocks on
-		// them: outstanding can overshoot limit by one event's transitions.
-		waitq:   make(chan *pending, limit+64),
-		acks:    make(chan *pending, limit+64),
+		acks:    ackQueue{signal: make(chan struct{}, 1)},
 		limit:   limit,
 		queries: make(chan chan []string),
 		stopped: make(chan struct{}),
@@ -66,13 +97,7 @@ func newShard(p *Pipeline, pub Publisher, limit int) *shard {
 }
 
 func (s *shard) run(ctx context.Context) {
-	var waiter sync.WaitGroup
-	waiter.Go(func() { s.wait(ctx) })
-	defer func() {
-		close(s.stopped)
-		close(s.waitq)
-		waiter.Wait()
-	}()
+	defer close(s.stopped)
 	tick := time.NewTicker(s.p.cfg.SweepInterval)
 	defer tick.Stop()
 	in := s.in
@@ -88,8 +113,12 @@ func (s *shard) run(ctx context.Context) {
 				break
 			}
 			s.handle(ctx, &ev)
-		case p := <-s.acks:
-			s.complete(ctx, p)
+		case <-s.acks.signal:
+			s.acked = s.acks.take(s.acked)
+			for _, p := range s.acked {
+				s.complete(ctx, p)
+			}
+			clear(s.acked)
 		case now := <-tick.C:
 			s.sweep(now)
 			s.expireGaps(ctx, now)
@@ -99,24 +128,17 @@ func (s *shard) run(ctx context.Context) {
 			// Drain deadline: whatever is outstanding stays unacknowledged.
 			return
 		}
+		for len(s.done) > 0 {
+			// complete may publish the next transition, which may land here.
+			s.acked, s.done = s.done, s.acked[:0]
+			for _, p := range s.acked {
+				s.complete(ctx, p)
+			}
+			clear(s.acked)
+		}
 		if in == nil && s.outstanding == 0 {
 			return
 		}
-	}
-}
-
-// wait hands completed receipts back to the shard in publish order. Acks on
-// one connection arrive in order, so waiting in FIFO order costs nothing.
-func (s *shard) wait(ctx context.Context) {
-	for p := range s.waitq {
-		select {
-		case <-p.r.Done():
-		case <-ctx.Done():
-			// The publisher must complete receipts when its ctx ends; wait
-			// for it so the outcome is counted.
-			<-p.r.Done()
-		}
-		s.acks <- p
 	}
 }
 
@@ -189,12 +211,14 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 			st.Filtered.Add(1)
 			continue
 		}
-		p := &pending{t: *t, r: NewReceipt()}
+		p := s.newPending()
+		p.t = *t
+		p.r.acks, p.r.p = &s.acks, p
 		s.outstanding++
 		st.Outstanding.Add(1)
 		q := s.queues[t.InteractionID]
 		if q == nil {
-			q = &queue{}
+			q = s.newQueue()
 			s.queues[t.InteractionID] = q
 		}
 		q.ev = *ev
@@ -245,10 +269,15 @@ func (s *shard) send(ctx context.Context, p *pending) {
 	if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && !owned {
 		p.t.CheckVersion, p.t.ExpectVersion = true, v
 	}
-	if err := s.pub.Publish(ctx, &p.t, p.r); err != nil {
+	p.r.state.Store(receiptPublishing)
+	if err := s.pub.Publish(ctx, &p.t, &p.r); err != nil {
 		p.r.Complete(false, 0, err)
 	}
-	s.waitq <- p
+	if !p.r.state.CompareAndSwap(receiptPublishing, receiptWaiting) {
+		// Completed inside Publish (a dry run, an error): the run loop
+		// completes it once the current step is done.
+		s.done = append(s.done, p)
+	}
 }
 
 func (s *shard) complete(ctx context.Context, p *pending) {
@@ -278,9 +307,51 @@ func (s *shard) complete(ctx context.Context, p *pending) {
 	q.pend = q.pend[1:]
 	if len(q.pend) == 0 {
 		delete(s.queues, p.t.InteractionID)
-		return
+		s.freeQueue(q)
+	} else {
+		s.send(ctx, q.pend[0])
 	}
-	s.send(ctx, q.pend[0])
+	s.freePending(p)
+}
+
+// Free lists, bounded: at full speed a transition costs no allocation for
+// its bookkeeping. The publisher is done with a receipt once it completed
+// it, and OnPublished with the transition once it returned.
+const freeListMax = 4096
+
+func (s *shard) newPending() *pending {
+	if n := len(s.freeP); n > 0 {
+		p := s.freeP[n-1]
+		s.freeP = s.freeP[:n-1]
+		return p
+	}
+	return &pending{}
+}
+
+func (s *shard) freePending(p *pending) {
+	if len(s.freeP) < freeListMax {
+		*p = pending{}
+		s.freeP = append(s.freeP, p)
+	}
+}
+
+func (s *shard) newQueue() *queue {
+	if n := len(s.freeQ); n > 0 {
+		q := s.freeQ[n-1]
+		s.freeQ = s.freeQ[:n-1]
+		return q
+	}
+	q := &queue{}
+	q.pend = q.room[:0]
+	return q
+}
+
+func (s *shard) freeQueue(q *queue) {
+	if len(s.freeQ) < freeListMax {
+		*q = queue{}
+		q.pend = q.room[:0]
+		s.freeQ = append(s.freeQ, q)
+	}
 }
 
 // conflict adopts the state another writer persisted, drops this

@@ -27,10 +27,8 @@ var Statuses = []Status{StatusIVR, StatusQueued, StatusRinging, StatusConnected,
 
 // ParseStatus accepts a canonical status name, case-insensitively.
 func ParseStatus(s string) (Status, error) {
-	for _, v := range Statuses {
-		if strings.EqualFold(s, string(v)) {
-			return v, nil
-		}
+	if v, ok := LookupStatus(s); ok {
+		return v, nil
 	}
 	return "", fmt.Errorf("unknown status %q (want one of %s)", text.Truncate(s, 64), joinValues(Statuses))
 }
@@ -57,10 +55,8 @@ var ChannelTypes = []ChannelType{ChannelVoice, ChannelChat, ChannelEmail, Channe
 
 // ParseChannelType accepts a channel type name, case-insensitively.
 func ParseChannelType(s string) (ChannelType, error) {
-	for _, v := range ChannelTypes {
-		if strings.EqualFold(s, string(v)) {
-			return v, nil
-		}
+	if v, ok := LookupChannelType(s); ok {
+		return v, nil
 	}
 	return "", fmt.Errorf("unknown channel type %q (want one of %s)", text.Truncate(s, 64), joinValues(ChannelTypes))
 }
@@ -95,4 +91,25 @@ func contains[T comparable](vs []T, v T) bool {
 		}
 	}
 	return false
+}
+
+// LookupStatus is ParseStatus without the error: s does not escape, so a
+// caller may pass string(b) of a byte slice without allocating.
+func LookupStatus(s string) (Status, bool) { return lookup(Statuses, s) }
+
+// LookupChannelType is ParseChannelType without the error, like LookupStatus.
+func LookupChannelType(s string) (ChannelType, bool) { return lookup(ChannelTypes, s) }
+
+func lookup[T ~string](set []T, s string) (T, bool) {
+	for _, v := range set {
+		if string(v) == s {
+			return v, true
+		}
+	}
+	for _, v := range set {
+		if strings.EqualFold(s, string(v)) {
+			return v, true
+		}
+	}
+	return "", false
 }

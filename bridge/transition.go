@@ -59,18 +59,16 @@ type Transition struct {
 // replica or restart that derives the same history derives the same ids:
 // JetStream keeps a single copy within its duplicates window.
 func TransitionID(interactionID string, seq uint64, from, to Status) string {
-	h := sha256.New()
-	h.Write([]byte("gb2\x00"))
-	h.Write([]byte(interactionID))
-	h.Write([]byte{0})
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], seq)
-	h.Write(n[:])
-	h.Write([]byte(from))
-	h.Write([]byte{0})
-	h.Write([]byte(to))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	var in [256]byte
+	b := append(in[:0], "gb2\x00"...)
+	b = append(b, interactionID...)
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = append(b, from...)
+	b = append(b, 0)
+	b = append(b, to...)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // AppendJSON appends the transition's JSON encoding to b. The format is the
