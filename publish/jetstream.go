@@ -114,8 +114,7 @@ type inflight struct {
 	msg         *nats.Msg
 	id          string
 	interaction string
-	filter      string // <prefix>.*.*.<idToken>
-	check       bool   // compare-and-set: expect is the last sequence on filter
+	check       bool // compare-and-set: expect is the last sequence on <prefix>.*.*.<idToken>
 	expect      uint64
 	fut         jetstream.PubAckFuture
 	sendErr     error
@@ -284,8 +283,7 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge
 	}
 	msg.Header.Set(HeaderState, encodeState(&t.State))
 	msg.Data = t.AppendJSON(make([]byte, 0, 384))
-	p := &inflight{ctx: ctx, msg: msg, id: t.ID, interaction: t.InteractionID,
-		filter: j.interactionFilter(t.InteractionID), check: t.CheckVersion, expect: t.ExpectVersion, r: r}
+	p := &inflight{ctx: ctx, msg: msg, id: t.ID, interaction: t.InteractionID, check: t.CheckVersion, expect: t.ExpectVersion, r: r}
 	p.fut, p.sendErr = j.send(p)
 	select {
 	case j.pending <- p:
@@ -303,6 +301,19 @@ func (j *JetStream) collect() {
 }
 
 func (j *JetStream) settle(p *inflight) {
+	// The usual case first, without the retry machinery: the first send
+	// is acknowledged.
+	if p.sendErr == nil {
+		select {
+		case ack := <-p.fut.Ok():
+			p.r.Complete(ack.Duplicate, ack.Sequence, nil)
+			return
+		case err := <-p.fut.Err():
+			p.sendErr = err
+		case <-p.ctx.Done():
+			p.sendErr = p.ctx.Err()
+		}
+	}
 	// The first retry is immediate: acks are settled in order, so by the
 	// time one failure is seen the outage behind it may be over, and the
 	// messages after it must not each wait out a backoff.
@@ -315,6 +326,9 @@ func (j *JetStream) settle(p *inflight) {
 		}
 		first = false
 		err := p.sendErr
+		if ctx.Err() != nil {
+			return retry.Permanent(ctx.Err())
+		}
 		if err == nil {
 			select {
 			case ack := <-p.fut.Ok():
@@ -355,7 +369,7 @@ func (j *JetStream) send(p *inflight) (jetstream.PubAckFuture, error) {
 	if !p.check {
 		return j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id))
 	}
-	return j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id), jetstream.WithExpectLastSequenceForSubject(p.expect, p.filter))
+	return j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id), jetstream.WithExpectLastSequenceForSubject(p.expect, j.interactionFilter(p.interaction)))
 }
 
 // retryable reports whether a publish error may pass. Server errors other

@@ -24,14 +24,22 @@ const HeaderState = "Genesys-Bridge-State"
 // <stepAt> <horizon> <endedHold>" with times in unix nanoseconds (0 for
 // none).
 func encodeState(s *bridge.State) string {
-	ns := func(t time.Time) string {
+	var buf [128]byte
+	b := append(buf[:0], "v2 "...)
+	b = append(b, s.Channel...)
+	b = append(b, ' ')
+	b = append(b, s.Status...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, s.Seq, 10)
+	for _, t := range [...]time.Time{s.Anchor, s.StepAt, s.Horizon, s.EndedHold} {
+		b = append(b, ' ')
 		if t.IsZero() {
-			return "0"
+			b = append(b, '0')
+		} else {
+			b = strconv.AppendInt(b, t.UnixNano(), 10)
 		}
-		return strconv.FormatInt(t.UnixNano(), 10)
 	}
-	return strings.Join([]string{"v2", string(s.Channel), string(s.Status), strconv.FormatUint(s.Seq, 10),
-		ns(s.Anchor), ns(s.StepAt), ns(s.Horizon), ns(s.EndedHold)}, " ")
+	return string(b)
 }
 
 // decodeState reads a state header: v2, or v1 (before transitions were
@@ -107,7 +115,7 @@ const errWrongLastSequence = 10071
 // stream's last message for the interaction is this very transition (an
 // earlier attempt was stored: a duplicate) or another writer's (a conflict).
 func (j *JetStream) resolveWrongSequence(ctx context.Context, p *inflight) {
-	m, err := j.stream.GetLastMsgForSubject(ctx, p.filter)
+	m, err := j.stream.GetLastMsgForSubject(ctx, j.interactionFilter(p.interaction))
 	if err != nil {
 		p.r.Complete(false, 0, fmt.Errorf("publish %s: wrong last sequence, and reading the last message failed: %w", p.msg.Subject, err))
 		return

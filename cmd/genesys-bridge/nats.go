@@ -54,9 +54,11 @@ type dryRun struct {
 	prefix string
 }
 
-func (d dryRun) Publish(_ context.Context, t *bridge.Transition, r *bridge.Receipt) error {
-	d.log.Debug("dry run: transition not published", "subject", publish.Subject(d.prefix, t), "id", t.ID,
-		"from", string(t.FromStatus), "to", string(t.ToStatus))
+func (d dryRun) Publish(ctx context.Context, t *bridge.Transition, r *bridge.Receipt) error {
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		d.log.Debug("dry run: transition not published", "subject", publish.Subject(d.prefix, t), "id", t.ID,
+			"from", string(t.FromStatus), "to", string(t.ToStatus))
+	}
 	r.Complete(false, 0, nil)
 	return nil
 }
