@@ -35,6 +35,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
+	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
 // tutorialStatuses are the four statuses of the tutorial's filter, in order.
@@ -60,33 +61,40 @@ func (fs frameSet) frames(emit func([]byte)) {
 	seq := fs.seq0
 	for k := fs.from; k < fs.to; k++ {
 		for i := range fs.interactions {
-			ts := fs.base.Add(time.Duration(k*fs.interactions+i) * 20 * time.Microsecond).UTC()
-			buf = fmt.Appendf(buf[:0], `{"sequence":%d,"id":"%s-%04x-4000-8000-%012x","type":"interaction.updated","status":%q,"channelType":%q,"timestamp":%q,"attributes":{"queueId":"6c3ffb2e-53c4-4e41-9b0b-1c9f4b2d7e10"}}`,
-				seq, fs.tag, i>>16, i, tutorialStatuses[k], [...]string{"voice", "chat", "email"}[i%3], ts.Format("2006-01-02T15:04:05.000Z07:00"))
+			ts := fs.base.Add(time.Duration(k*fs.interactions+i) * 20 * time.Microsecond)
+			emit(tutorialFrame(buf, seq, fs.tag, i>>16, i, k, ts))
 			seq++
-			emit(buf)
 		}
 	}
+}
+
+// tutorialFrame appends to buf[:0] the frame of interaction (hi, lo) of
+// run tag in status k.
+func tutorialFrame(buf []byte, seq int64, tag string, hi, lo, k int, ts time.Time) []byte {
+	return fmt.Appendf(buf[:0], `{"sequence":%d,"id":"%s-%04x-4000-8000-%012x","type":"interaction.updated","status":%q,"channelType":%q,"timestamp":%q,"attributes":{"queueId":"6c3ffb2e-53c4-4e41-9b0b-1c9f4b2d7e10"}}`,
+		seq, tag, hi&0xffff, lo, tutorialStatuses[k], [...]string{"voice", "chat", "email"}[lo%3], ts.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 }
 
 // wire encodes frames as unmasked WebSocket text frames, as a server sends
 // them.
 func wire(fs frameSet) []byte {
 	out := make([]byte, 0, fs.count()*240)
-	fs.frames(func(p []byte) {
-		switch n := len(p); {
-		case n < 126:
-			out = append(out, 0x81, byte(n))
-		case n < 1<<16:
-			out = append(out, 0x81, 126)
-			out = binary.BigEndian.AppendUint16(out, uint16(n))
-		default:
-			out = append(out, 0x81, 127)
-			out = binary.BigEndian.AppendUint64(out, uint64(n))
-		}
-		out = append(out, p...)
-	})
+	fs.frames(func(p []byte) { out = appendFrame(out, p) })
 	return out
+}
+
+func appendFrame(out, p []byte) []byte {
+	switch n := len(p); {
+	case n < 126:
+		out = append(out, 0x81, byte(n))
+	case n < 1<<16:
+		out = append(out, 0x81, 126)
+		out = binary.BigEndian.AppendUint16(out, uint16(n))
+	default:
+		out = append(out, 0x81, 127)
+		out = binary.BigEndian.AppendUint64(out, uint64(n))
+	}
+	return append(out, p...)
 }
 
 // frameServer is the tutorial's service reduced to what a benchmark needs:
@@ -96,7 +104,8 @@ type frameServer struct {
 	*httptest.Server
 	mu         sync.Mutex
 	next       []byte
-	closeAfter bool // close the socket when sent (the seed's peer exits then)
+	gen        func(emit func([]byte)) // or frames made while sending
+	closeAfter bool                    // close the socket when sent (the seed's peer exits then)
 	connected  chan time.Time
 }
 
@@ -118,11 +127,27 @@ func startFrameServer(tb testing.TB) *frameServer {
 			return
 		}
 		fsrv.mu.Lock()
-		data, closeAfter := fsrv.next, fsrv.closeAfter
-		fsrv.next = nil
+		data, gen, closeAfter := fsrv.next, fsrv.gen, fsrv.closeAfter
+		fsrv.next, fsrv.gen = nil, nil
 		fsrv.mu.Unlock()
 		fsrv.connected <- time.Now()
 		// Nothing else writes to the connection until this is done.
+		if gen != nil {
+			buf := make([]byte, 0, 256<<10)
+			var werr error
+			gen(func(p []byte) {
+				if buf = appendFrame(buf, p); len(buf) > 240<<10 && werr == nil {
+					_, werr = ws.NetConn().Write(buf)
+					buf = buf[:0]
+				}
+			})
+			if werr == nil {
+				_, werr = ws.NetConn().Write(buf)
+			}
+			if werr != nil {
+				return
+			}
+		}
 		for len(data) > 0 {
 			n := min(len(data), 256<<10)
 			if _, err := ws.NetConn().Write(data[:n]); err != nil {
@@ -228,20 +253,35 @@ func startBridge(tb testing.TB, env ...string) *bridgeProc {
 	return p
 }
 
-// stop sends SIGTERM and returns the process's CPU time and peak RSS.
+// stop sends SIGTERM and returns the process's CPU time and its peak RSS
+// until then.
 func (p *bridgeProc) stop(tb testing.TB) (cpu time.Duration, rssMiB float64) {
+	rssMiB = peakRSS(tb, p.cmd.Process.Pid)
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.cmd.Wait(); err != nil {
 		tb.Fatalf("bridge exited: %v\n%s", err, p.stderr)
 	}
-	return cpuOf(p.cmd.ProcessState), rssOf(p.cmd.ProcessState)
+	return cpuOf(p.cmd.ProcessState), rssMiB
 }
 
 func cpuOf(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }
 
-func rssOf(ps *os.ProcessState) float64 {
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return float64(ru.Maxrss) / 1024 // KiB on Linux
+// peakRSS reads VmHWM, the peak resident set of the program pid runs. (The
+// rusage of a child is no use: Linux carries the parent's peak at fork
+// into the child's ru_maxrss.)
+func peakRSS(tb testing.TB, pid int) float64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Logf("peak RSS unknown: %v", err)
+		return 0
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			if err == nil {
+				return kib / 1024
+			}
+		}
 	}
 	return 0
 }
@@ -503,4 +543,134 @@ func scrape(url, name string) (float64, bool) {
 		}
 	}
 	return sum, seen
+}
+
+var loadedLine = regexp.MustCompile(`loaded the interactions' state from the stream.* interactions=(\d+) open=(\d+) took=(\S+)`)
+
+// BenchmarkRestart100k: a restart with 100,000 open interactions in the
+// stream (an earlier run published each one's first status). The bridge
+// binary starts, loads their states in one pass, connects, and gets a new
+// frame for each. Metrics: seconds from process start until all 100,000
+// are known (the load's end) and until the socket connected; milliseconds
+// from the socket connecting to the first new transition stored; seconds
+// from the socket connecting until all 100,000 are; peak RSS.
+func BenchmarkRestart100k(b *testing.B) {
+	const interactions = 100_000
+	ns := testkit.StartNATS(b)
+	nc, err := nats.Connect(ns.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	fsrv := startFrameServer(b)
+	bridgeBinary(b)
+	var known, connect, first, all, rss []float64
+	for round := range b.N {
+		stream := fmt.Sprintf("BENCH_RESTART_%d_%d", round, time.Now().UnixNano())
+		env := streamEnv(fsrv, ns.URL, stream)
+		base, tag := time.Now().Add(-time.Hour), fmt.Sprintf("%08x", uint32(time.Now().UnixNano()))
+		fsrv.serve(wire(frameSet{interactions: interactions, from: 0, to: 1, base: base, seq0: 1, tag: tag}), false)
+		p := startBridge(b, env...)
+		<-fsrv.connected
+		waitStored(b, js, stream, interactions, 5*time.Minute)
+		p.stop(b)
+
+		fsrv.serve(wire(frameSet{interactions: interactions, from: 1, to: 2, base: base, seq0: 1 + interactions, tag: tag}), false)
+		p = startBridge(b, env...)
+		began := <-fsrv.connected
+		firstAt := waitStored(b, js, stream, interactions+1, time.Minute)
+		allAt := waitStored(b, js, stream, 2*interactions, 5*time.Minute)
+		_, peak := p.stop(b)
+		m := p.stderr.find(loadedLine)
+		if m == nil || m[1] != strconv.Itoa(interactions) || m[2] != strconv.Itoa(interactions) {
+			b.Fatalf("no load of %d open interactions logged: %v\n%s", interactions, m, p.stderr)
+		}
+		took, err := time.ParseDuration(m[3])
+		if err != nil {
+			b.Fatal(err)
+		}
+		known = append(known, took.Seconds())
+		connect = append(connect, began.Sub(p.started).Seconds())
+		first = append(first, float64(firstAt.Sub(began).Microseconds())/1000)
+		all = append(all, allAt.Sub(began).Seconds())
+		rss = append(rss, peak)
+		if err := js.DeleteStream(context.Background(), stream); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("round %d: loaded in %.2fs, socket connected %.2fs after start; first new transition stored %.1f ms after connecting, all %d after %.2fs; peak RSS %.0f MiB",
+			round, known[round], connect[round], first[round], interactions, all[round], peak)
+	}
+	b.ReportMetric(median(known), "load-s")
+	b.ReportMetric(median(connect), "connect-s")
+	b.ReportMetric(median(first), "first-publish-ms")
+	b.ReportMetric(median(all), "all-s")
+	b.ReportMetric(median(rss), "rss-MiB")
+}
+
+// BenchmarkLongRSS is the long form, run by hand: GENESYS_BENCH_EVENTS
+// frames (for example 10000000) through the bridge binary, with about
+// 100,000 interactions open all along (133,334 slots, each an interaction
+// moving queued, ringing, connected, completed, then the next one; the
+// slots a status apart). It samples the bridge's RSS and open interactions
+// after each tenth of the frames and reports the largest and the last. The
+// stream keeps 2 GiB (older messages are discarded).
+//
+//	GENESYS_BENCH_EVENTS=10000000 go test ./cmd/genesys-bridge -run '^$' -bench LongRSS -benchtime 1x -timeout 60m -v
+func BenchmarkLongRSS(b *testing.B) {
+	total, _ := strconv.Atoi(os.Getenv("GENESYS_BENCH_EVENTS"))
+	if total <= 0 {
+		b.Skip("set GENESYS_BENCH_EVENTS (for example 10000000): the long form is run by hand")
+	}
+	const slots = 133_334
+	ns := testkit.StartNATS(b)
+	nc, err := nats.Connect(ns.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	fsrv := startFrameServer(b)
+	for range b.N {
+		stream := fmt.Sprintf("BENCH_LONG_%d", time.Now().UnixNano())
+		prefix := strings.ToLower(stream)
+		if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: stream, Subjects: []string{prefix + ".>"},
+			Storage: jetstream.FileStorage, MaxAge: publish.DefaultConfig().MaxAge, Duplicates: publish.DefaultConfig().Duplicates,
+			MaxBytes: 2 << 30, Discard: jetstream.DiscardOld}); err != nil {
+			b.Fatal(err)
+		}
+		base, tag := time.Now(), fmt.Sprintf("%08x", uint32(time.Now().UnixNano()))
+		fsrv.mu.Lock()
+		fsrv.gen = func(emit func([]byte)) {
+			buf := make([]byte, 0, 512)
+			for n := range total {
+				r, s := n/slots, n%slots
+				k := (r + s) % 4
+				generation := (r + s) / 4
+				emit(tutorialFrame(buf, int64(n+1), tag, generation, s, k, base.Add(time.Duration(n)*20*time.Microsecond)))
+			}
+		}
+		fsrv.mu.Unlock()
+		port := testkit.FreePort(b)
+		p := startBridge(b, append(streamEnv(fsrv, ns.URL, stream), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))...)
+		<-fsrv.connected
+		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+		maxRSS, maxOpen := 0.0, 0.0
+		for tenth := 1; tenth <= 10; tenth++ {
+			waitMetric(b, port, "genesys_bridge_events_total", float64(total/10*tenth), 30*time.Minute)
+			rss, _ := scrape(url, "process_resident_memory_bytes")
+			open, _ := scrape(url, "genesys_bridge_interactions_open")
+			heap, _ := scrape(url, "go_memstats_heap_inuse_bytes")
+			maxRSS, maxOpen = max(maxRSS, rss), max(maxOpen, open)
+			b.Logf("after %d events: RSS %.1f MiB, heap in use %.1f MiB, %.0f interactions open (completed ones kept BRIDGE_COMPLETED_GRACE)",
+				total/10*tenth, rss/(1<<20), heap/(1<<20), open)
+			if tenth == 10 {
+				b.ReportMetric(rss/(1<<20), "last-rss-MiB")
+			}
+		}
+		p.stop(b)
+		b.ReportMetric(maxRSS/(1<<20), "max-rss-MiB")
+		b.ReportMetric(maxOpen, "max-open")
+		js.DeleteStream(context.Background(), stream)
+	}
 }
