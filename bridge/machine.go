@@ -100,11 +100,11 @@ type interaction struct {
 type Machine struct {
 	cfg        MachineConfig
 	states     map[string]*interaction
-	tombstones map[string]time.Time // id -> when it may be forgotten
-	// peakStates and peakTombs are the high-water marks since the maps were
-	// last rebuilt: Go maps never give back their buckets, so Sweep rebuilds
-	// a map that shrank to a quarter of its peak.
-	peakStates, peakTombs int
+	tombstones tombstones
+	// peakStates is the high-water mark since the map was last rebuilt: Go
+	// maps never give back their buckets, so Sweep rebuilds a map that
+	// shrank to a quarter of its peak.
+	peakStates int
 }
 
 // NewMachine returns an empty Machine.
@@ -112,7 +112,7 @@ func NewMachine(cfg MachineConfig) *Machine {
 	return &Machine{
 		cfg:        cfg.withDefaults(),
 		states:     make(map[string]*interaction),
-		tombstones: make(map[string]time.Time),
+		tombstones: newTombstones(),
 	}
 }
 
@@ -143,7 +143,7 @@ func NewMachine(cfg MachineConfig) *Machine {
 func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 	st, ok := m.states[ev.InteractionID]
 	if !ok {
-		if _, dead := m.tombstones[ev.InteractionID]; dead {
+		if m.tombstones.has(ev.InteractionID) {
 			return out, VerdictLate
 		}
 		st = &interaction{State: State{Channel: ev.ChannelType}}
@@ -276,28 +276,22 @@ func (m *Machine) Sweep(now time.Time) int {
 			delete(m.states, id)
 			released++
 			if completed {
-				m.tombstones[id] = now.Add(m.cfg.TombstoneTTL)
+				m.tombstones.add(id, now.Add(m.cfg.TombstoneTTL))
 			}
 		}
 	}
-	m.peakTombs = max(m.peakTombs, len(m.tombstones))
-	for id, until := range m.tombstones {
-		if !now.Before(until) {
-			delete(m.tombstones, id)
-		}
-	}
+	m.tombstones.expire(now)
 	m.states, m.peakStates = shrink(m.states, m.peakStates)
-	m.tombstones, m.peakTombs = shrink(m.tombstones, m.peakTombs)
 	return released
 }
 
 // shrink copies a map that fell below a quarter of its peak size into a
 // new one, so the memory of released entries is returned.
-func shrink[V any](m map[string]V, peak int) (map[string]V, int) {
+func shrink[K comparable, V any](m map[K]V, peak int) (map[K]V, int) {
 	if peak < 1024 || len(m) > peak/4 {
 		return m, peak
 	}
-	n := make(map[string]V, len(m))
+	n := make(map[K]V, len(m))
 	for k, v := range m {
 		n[k] = v
 	}
@@ -305,7 +299,7 @@ func shrink[V any](m map[string]V, peak int) (map[string]V, int) {
 }
 
 // Len reports how many interactions and tombstones the Machine holds.
-func (m *Machine) Len() (open, tombstones int) { return len(m.states), len(m.tombstones) }
+func (m *Machine) Len() (open, tombstones int) { return len(m.states), m.tombstones.len() }
 
 // OpenIDs lists the interactions held that have not completed.
 func (m *Machine) OpenIDs() []string {
@@ -323,8 +317,7 @@ func (m *Machine) Known(id string) bool {
 	if _, ok := m.states[id]; ok {
 		return true
 	}
-	_, ok := m.tombstones[id]
-	return ok
+	return m.tombstones.has(id)
 }
 
 // Restore sets an interaction's state from its persisted form (after a
