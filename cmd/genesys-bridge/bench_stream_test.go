@@ -104,7 +104,7 @@ type frameServer struct {
 	*httptest.Server
 	mu         sync.Mutex
 	next       []byte
-	gen        func(emit func([]byte)) // or frames made while sending
+	gen        func(emit func([]byte)) // or frames made while sending; emit(nil) flushes
 	closeAfter bool                    // close the socket when sent (the seed's peer exits then)
 	connected  chan time.Time
 }
@@ -135,8 +135,11 @@ func startFrameServer(tb testing.TB) *frameServer {
 		if gen != nil {
 			buf := make([]byte, 0, 256<<10)
 			var werr error
-			gen(func(p []byte) {
-				if buf = appendFrame(buf, p); len(buf) > 240<<10 && werr == nil {
+			gen(func(p []byte) { // nil: send what is buffered
+				if p != nil {
+					buf = appendFrame(buf, p)
+				}
+				if (p == nil || len(buf) > 240<<10) && werr == nil {
 					_, werr = ws.NetConn().Write(buf)
 					buf = buf[:0]
 				}
@@ -613,12 +616,15 @@ func BenchmarkRestart100k(b *testing.B) {
 // 100,000 interactions open all along (133,334 slots, each an interaction
 // moving queued, ringing, connected, completed, then the next one; the
 // slots a status apart). It samples the bridge's RSS and open interactions
-// after each tenth of the frames and reports the largest and the last. The
-// stream keeps 2 GiB (older messages are discarded).
+// after each tenth of the frames and reports the largest and the last.
+// GENESYS_BENCH_RATE paces the frames (per second; default as fast as the
+// bridge takes them). The stream keeps 2 GiB (older messages are
+// discarded).
 //
-//	GENESYS_BENCH_EVENTS=10000000 go test ./cmd/genesys-bridge -run '^$' -bench LongRSS -benchtime 1x -timeout 60m -v
+//	GENESYS_BENCH_EVENTS=10000000 GENESYS_BENCH_RATE=5000 go test ./cmd/genesys-bridge -run '^$' -bench LongRSS -benchtime 1x -timeout 90m -v
 func BenchmarkLongRSS(b *testing.B) {
 	total, _ := strconv.Atoi(os.Getenv("GENESYS_BENCH_EVENTS"))
+	rate, _ := strconv.ParseFloat(os.Getenv("GENESYS_BENCH_RATE"), 64)
 	if total <= 0 {
 		b.Skip("set GENESYS_BENCH_EVENTS (for example 10000000): the long form is run by hand")
 	}
@@ -643,7 +649,13 @@ func BenchmarkLongRSS(b *testing.B) {
 		fsrv.mu.Lock()
 		fsrv.gen = func(emit func([]byte)) {
 			buf := make([]byte, 0, 512)
+			began := time.Now()
 			for n := range total {
+				if rate > 0 && n%100 == 0 {
+					// Pace in steps of 100 frames.
+					emit(nil)
+					time.Sleep(time.Until(began.Add(time.Duration(float64(n) / rate * float64(time.Second)))))
+				}
 				r, s := n/slots, n%slots
 				k := (r + s) % 4
 				generation := (r + s) / 4
