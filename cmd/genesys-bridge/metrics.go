@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,11 +16,12 @@ import (
 
 // metrics is the bridge's Prometheus registry.
 type metrics struct {
-	reg        *prometheus.Registry
-	latency    prometheus.Histogram
-	byChannel  *prometheus.CounterVec
-	duplicates prometheus.Counter
-	heldFor    prometheus.Histogram
+	reg         *prometheus.Registry
+	latency     prometheus.Histogram
+	byChannel   *prometheus.CounterVec
+	publishedBy [][]prometheus.Counter // byChannel's series, by position in bridge.ChannelTypes and bridge.Statuses
+	duplicates  prometheus.Counter
+	heldFor     prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -33,6 +35,15 @@ func newMetrics() *metrics {
 		Name: "genesys_bridge_transitions_published_total",
 		Help: "Transitions acknowledged by JetStream, by channel type and status entered.",
 	}, []string{"channel_type", "to_status"})
+	// Every series exists from the start (at 0), and publishing finds its
+	// counter without hashing label values.
+	for _, c := range bridge.ChannelTypes {
+		row := make([]prometheus.Counter, len(bridge.Statuses))
+		for i, st := range bridge.Statuses {
+			row[i] = m.byChannel.WithLabelValues(string(c), string(st))
+		}
+		m.publishedBy = append(m.publishedBy, row)
+	}
 	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "genesys_bridge_publish_duplicates_total",
 		Help: "Publishes JetStream acknowledged as duplicates (already stored; counted as success).",
@@ -49,10 +60,18 @@ func newMetrics() *metrics {
 
 func (m *metrics) published(t *bridge.Transition, dup bool, ackedAt time.Time) {
 	m.latency.Observe(ackedAt.Sub(t.ObservedAt).Seconds())
-	m.byChannel.WithLabelValues(string(t.ChannelType), string(t.ToStatus)).Inc()
+	m.counterOf(t.ChannelType, t.ToStatus).Inc()
 	if dup {
 		m.duplicates.Inc()
 	}
+}
+
+func (m *metrics) counterOf(c bridge.ChannelType, s bridge.Status) prometheus.Counter {
+	ci, si := slices.Index(bridge.ChannelTypes, c), slices.Index(bridge.Statuses, s)
+	if ci < 0 || si < 0 { // not a canonical value: cannot happen after validation
+		return m.byChannel.WithLabelValues(string(c), string(s))
+	}
+	return m.publishedBy[ci][si]
 }
 
 func (m *metrics) held(waited time.Duration) { m.heldFor.Observe(waited.Seconds()) }
