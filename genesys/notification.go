@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -45,14 +46,72 @@ type Frame struct {
 	Fingerprint uint64
 }
 
+// envelope is what the bridge reads of a frame around its body: the body
+// and result stay raw (sub-slices of the frame) until the topic says what
+// they are.
 type envelope struct {
-	TopicName string          `json:"topicName"`
-	Version   string          `json:"version"`
-	EventBody json.RawMessage `json:"eventBody"`
-	Metadata  struct {
-		CorrelationID string `json:"CorrelationId"`
-	} `json:"metadata"`
-	Result json.RawMessage `json:"result"`
+	TopicName     string
+	CorrelationID string // metadata.CorrelationId
+	EventBody     []byte
+	Result        []byte
+}
+
+// scanEnvelope reads a frame's envelope in one validating pass (the whole
+// frame must be UTF-8 JSON; member names match exactly; null is absent),
+// without reflection and without copying the body.
+func scanEnvelope(data []byte, env *envelope) error {
+	sc := scanner{data: data}
+	str := func(name string, dst *string) error {
+		if sc.null() {
+			*dst = ""
+			return nil
+		}
+		if sc.peek() != '"' {
+			return fmt.Errorf("field %s: want a string", name)
+		}
+		v, err := sc.str()
+		*dst = string(v)
+		return err
+	}
+	raw := func(dst *[]byte) error {
+		sc.ws()
+		start := sc.pos
+		err := sc.skip()
+		*dst = data[start:sc.pos]
+		return err
+	}
+	err := sc.object(func(key []byte) error {
+		switch string(key) {
+		case "topicName":
+			return str("topicName", &env.TopicName)
+		case "eventBody":
+			return raw(&env.EventBody)
+		case "result":
+			return raw(&env.Result)
+		case "metadata":
+			if sc.null() {
+				return nil
+			}
+			if sc.peek() != '{' {
+				return errors.New("field metadata: want an object")
+			}
+			return sc.object(func(key []byte) error {
+				if string(key) == "CorrelationId" {
+					return str("metadata.CorrelationId", &env.CorrelationID)
+				}
+				return sc.skip()
+			})
+		default:
+			return sc.skip()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(env.Result, []byte("null")) {
+		env.Result = nil
+	}
+	return sc.end()
 }
 
 type metadataBody struct {
@@ -68,10 +127,10 @@ type systemBody struct {
 // Bad input returns a *bridge.RejectError; it never panics.
 func DecodeNotification(data []byte, observedAt time.Time) (Frame, error) {
 	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "decode frame: %v", jsonErr(err))
+	if err := scanEnvelope(data, &env); err != nil {
+		return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "decode frame: %v", err)
 	}
-	f := Frame{Topic: env.TopicName, CorrelationID: env.Metadata.CorrelationID}
+	f := Frame{Topic: env.TopicName, CorrelationID: env.CorrelationID}
 	topic := env.TopicName
 	switch {
 	case topic == "" && len(env.Result) > 0:

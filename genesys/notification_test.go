@@ -1,10 +1,13 @@
 package genesys
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
@@ -176,6 +179,7 @@ func FuzzDecodeNotification(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkEnvelopeMatchesEncodingJSON(t, data)
 		fr, err := DecodeNotification(data, observed)
 		if err != nil {
 			rej, ok := err.(*bridge.RejectError)
@@ -194,4 +198,59 @@ func FuzzDecodeNotification(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkEnvelopeMatchesEncodingJSON holds scanEnvelope against encoding/json
+// (UTF-8 required, member names exact): the same frames are accepted, with
+// the same topic, correlation id, body and result.
+func checkEnvelopeMatchesEncodingJSON(t *testing.T, data []byte) {
+	t.Helper()
+	var got envelope
+	err := scanEnvelope(data, &got)
+	var m map[string]json.RawMessage
+	if !json.Valid(data) || !utf8.Valid(data) || json.Unmarshal(data, &m) != nil || m == nil {
+		if err == nil {
+			t.Fatalf("scanEnvelope accepted %q, which is not a UTF-8 JSON object", data)
+		}
+		return
+	}
+	var want envelope
+	bad := false
+	str := func(raw json.RawMessage, dst *string) {
+		if raw != nil && json.Unmarshal(raw, dst) != nil {
+			bad = true
+		}
+	}
+	str(m["topicName"], &want.TopicName)
+	if md, ok := m["metadata"]; ok && string(md) != "null" {
+		var mm map[string]json.RawMessage
+		if json.Unmarshal(md, &mm) != nil {
+			bad = true
+		}
+		str(mm["CorrelationId"], &want.CorrelationID)
+	}
+	if bad {
+		if err == nil {
+			t.Fatalf("scanEnvelope accepted %q with a member of the wrong type", data)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("scanEnvelope refused %q: %v", data, err)
+	}
+	compact := func(b []byte) string {
+		var out bytes.Buffer
+		if len(b) == 0 || string(b) == "null" {
+			return ""
+		}
+		if err := json.Compact(&out, b); err != nil {
+			t.Fatalf("compact %q: %v", b, err)
+		}
+		return out.String()
+	}
+	if got.TopicName != want.TopicName || got.CorrelationID != want.CorrelationID ||
+		compact(got.EventBody) != compact(m["eventBody"]) || compact(got.Result) != compact(m["result"]) {
+		t.Fatalf("scanEnvelope(%q) = %+v, encoding/json gives topic %q, correlation %q, body %s, result %s",
+			data, got, want.TopicName, want.CorrelationID, m["eventBody"], m["result"])
+	}
 }
