@@ -227,13 +227,12 @@ func (s *InteractionStream) refreshLoop(ctx context.Context, sock *socket, refre
 }
 
 // interactionFields is the tutorial's flat event as read from the wire.
-// A nil field was missing or null.
+// A has* flag is false for a member missing or null.
 type interactionFields struct {
-	sequence                                     *int64
-	seq                                          int64 // what sequence points to
-	id, typ, status, channelType, timestamp      []byte
-	hasID, hasType, hasStatus, hasChannel, hasTS bool
-	badAttributes                                bool // present and neither an object nor null
+	sequence                                             int64
+	id, typ, status, channelType, timestamp              []byte
+	hasSeq, hasID, hasType, hasStatus, hasChannel, hasTS bool
+	badAttributes                                        bool // present and neither an object nor null
 }
 
 // scanInteraction reads a flat event without reflection: an object whose
@@ -248,7 +247,7 @@ func scanInteraction(sc *scanner, f *interactionFields) error {
 			case "attributes":
 				f.badAttributes = false
 			case "sequence":
-				f.sequence = nil
+				f.sequence, f.hasSeq = 0, false
 			case "id":
 				f.id, f.hasID = nil, false
 			case "type":
@@ -274,7 +273,7 @@ func scanInteraction(sc *scanner, f *interactionFields) error {
 			if errors.Is(err, errNotInt) {
 				return fmt.Errorf("field sequence: want an int64")
 			}
-			f.seq, f.sequence = v, &f.seq
+			f.sequence, f.hasSeq = v, true
 			return err
 		case "id":
 			dst, has, name = &f.id, &f.hasID, "id"
@@ -327,14 +326,14 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 	for _, m := range [...]struct {
 		name    string
 		missing bool
-	}{{"sequence", f.sequence == nil}, {"id", !f.hasID}, {"type", !f.hasType}, {"status", !f.hasStatus},
+	}{{"sequence", !f.hasSeq}, {"id", !f.hasID}, {"type", !f.hasType}, {"status", !f.hasStatus},
 		{"channelType", !f.hasChannel}, {"timestamp", !f.hasTS}} {
 		if m.missing {
 			return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: %s is missing", m.name)
 		}
 	}
-	if *f.sequence < 0 {
-		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: sequence %d is negative", *f.sequence)
+	if f.sequence < 0 {
+		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: sequence %d is negative", f.sequence)
 	}
 	if len(f.typ) == 0 {
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: type is empty")
@@ -369,7 +368,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 		}
 		return bridge.Event{}, 0, err
 	}
-	return ev, *f.sequence, nil
+	return ev, f.sequence, nil
 }
 
 // typeDetails caches the Detail of each event type seen (a handful in

@@ -115,7 +115,7 @@ func checkScanMatchesEncodingJSON(t *testing.T, data []byte) {
 		if json.Unmarshal(v, &n) != nil {
 			bad = true
 		}
-		want.sequence = &n
+		want.sequence, want.hasSeq = n, true
 	}
 	for _, f := range []struct {
 		k   string
@@ -143,7 +143,7 @@ func checkScanMatchesEncodingJSON(t *testing.T, data []byte) {
 	if err != nil {
 		t.Fatalf("scanInteraction refused %q: %v", data, err)
 	}
-	same := (got.sequence == nil) == (want.sequence == nil) && (got.sequence == nil || *got.sequence == *want.sequence) &&
+	same := got.hasSeq == want.hasSeq && got.sequence == want.sequence &&
 		bytes.Equal(got.id, want.id) && bytes.Equal(got.typ, want.typ) && bytes.Equal(got.status, want.status) &&
 		bytes.Equal(got.channelType, want.channelType) && bytes.Equal(got.timestamp, want.timestamp) &&
 		got.hasID == want.hasID && got.hasType == want.hasType && got.hasStatus == want.hasStatus &&
