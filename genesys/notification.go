@@ -169,8 +169,8 @@ func DecodeNotification(data []byte, observedAt time.Time) (Frame, error) {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: no eventBody", text.Truncate(topic, 200))
 		}
 		var c Conversation
-		if err := json.Unmarshal(env.EventBody, &c); err != nil {
-			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode conversation: %v", text.Truncate(topic, 200), jsonErr(err))
+		if err := decodeConversation(env.EventBody, &c); err != nil {
+			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode conversation: %v", text.Truncate(topic, 200), err)
 		}
 		if !isUUID(c.ID) {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: conversation id %q is not a UUID", text.Truncate(topic, 200), text.Truncate(c.ID, 64))

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -180,6 +183,10 @@ func FuzzDecodeNotification(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkEnvelopeMatchesEncodingJSON(t, data)
+		var env envelope
+		if scanEnvelope(data, &env) == nil && len(env.EventBody) > 0 {
+			checkConversationMatchesEncodingJSON(t, env.EventBody)
+		}
 		fr, err := DecodeNotification(data, observed)
 		if err != nil {
 			rej, ok := err.(*bridge.RejectError)
@@ -252,5 +259,83 @@ func checkEnvelopeMatchesEncodingJSON(t *testing.T, data []byte) {
 		compact(got.EventBody) != compact(m["eventBody"]) || compact(got.Result) != compact(m["result"]) {
 		t.Fatalf("scanEnvelope(%q) = %+v, encoding/json gives topic %q, correlation %q, body %s, result %s",
 			data, got, want.TopicName, want.CorrelationID, m["eventBody"], m["result"])
+	}
+}
+
+// checkConversationMatchesEncodingJSON holds decodeConversation against
+// encoding/json on the bodies where the two are meant to agree: valid
+// UTF-8, no repeated member, no member name that differs from a field's
+// only by case (encoding/json matches those; decodeConversation does not).
+func checkConversationMatchesEncodingJSON(t *testing.T, body []byte) {
+	t.Helper()
+	var got Conversation
+	err := decodeConversation(body, &got)
+	if !utf8.Valid(body) || !plainMembers(body) {
+		return
+	}
+	var want Conversation
+	wantErr := json.Unmarshal(body, &want)
+	if string(bytes.TrimSpace(body)) == "null" {
+		return // encoding/json leaves the value as it is; the caller refuses a null body
+	}
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("decodeConversation(%q): error %v, encoding/json: %v", body, err, wantErr)
+	}
+	if err == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeConversation(%q) = %+v, encoding/json gives %+v", body, got, want)
+	}
+}
+
+// conversationFieldNames are every JSON name the Conversation model decodes.
+var conversationFieldNames = []string{"id", "participants", "purpose", "queueId", "userId", "connectedTime", "endTime", "startAcwTime",
+	"endAcwTime", "wrapupRequired", "wrapupSkipped", "wrapup", "calls", "callbacks", "chats", "emails", "messages", "videos",
+	"cobrowsesessions", "screenshares", "socialExpressions", "state", "held", "startAlertingTime", "disconnectedTime",
+	"startHoldTime", "disconnectType", "afterCallWork", "startTime"}
+
+// plainMembers reports whether body is valid JSON with no repeated member
+// in any object and no member named like a model field but for case.
+func plainMembers(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		expect bool // next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err == io.EOF
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if key, isKey := tok.(string); isKey && top != nil && top.object && top.expect {
+			if top.keys[key] {
+				return false
+			}
+			top.keys[key] = true
+			for _, name := range conversationFieldNames {
+				if key != name && strings.EqualFold(key, name) {
+					return false
+				}
+			}
+			top.expect = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]bool{}, expect: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].expect = true
+		}
 	}
 }

@@ -1,0 +1,225 @@
+package genesys
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// decodeConversation reads a conversation body (a notification's eventBody
+// or a GET's response) into c without reflection: the fields Conversation
+// declares, by their exact JSON names; other members are validated and
+// skipped; null leaves a field at its zero value; a member of the wrong
+// type is an error; a repeated member's last value wins. Strings and raw
+// values are copied: body may be reused once it returns.
+func decodeConversation(body []byte, c *Conversation) error {
+	sc := scanner{data: body}
+	err := sc.object(func(key []byte) error {
+		switch string(key) {
+		case "id":
+			return sc.stringField("id", &c.ID)
+		case "participants":
+			c.Participants = nil
+			if sc.null() {
+				return nil
+			}
+			c.Participants = []Participant{} // [] is empty, not absent, as in encoding/json
+			return sc.array("participants", func() error {
+				c.Participants = append(c.Participants, Participant{})
+				return decodeParticipant(&sc, &c.Participants[len(c.Participants)-1])
+			})
+		}
+		return sc.skip()
+	})
+	if err != nil {
+		return err
+	}
+	return sc.end()
+}
+
+func decodeParticipant(sc *scanner, p *Participant) error {
+	if sc.null() {
+		return nil
+	}
+	return sc.objectField("participant", func(key []byte) error {
+		switch string(key) {
+		case "id":
+			return sc.stringField("id", &p.ID)
+		case "purpose":
+			return sc.stringField("purpose", &p.Purpose)
+		case "queueId":
+			return sc.stringField("queueId", &p.QueueID)
+		case "userId":
+			return sc.stringField("userId", &p.UserID)
+		case "connectedTime":
+			return sc.stringField("connectedTime", &p.ConnectedTime)
+		case "endTime":
+			return sc.stringField("endTime", &p.EndTime)
+		case "startAcwTime":
+			return sc.stringField("startAcwTime", &p.StartAcwTime)
+		case "endAcwTime":
+			return sc.stringField("endAcwTime", &p.EndAcwTime)
+		case "wrapupRequired":
+			return sc.boolField("wrapupRequired", &p.WrapupRequired)
+		case "wrapupSkipped":
+			return sc.boolField("wrapupSkipped", &p.WrapupSkipped)
+		case "wrapup":
+			return sc.rawField(&p.Wrapup)
+		case "calls":
+			return decodeCommunications(sc, "calls", &p.Calls)
+		case "callbacks":
+			return decodeCommunications(sc, "callbacks", &p.Callbacks)
+		case "chats":
+			return decodeCommunications(sc, "chats", &p.Chats)
+		case "emails":
+			return decodeCommunications(sc, "emails", &p.Emails)
+		case "messages":
+			return decodeCommunications(sc, "messages", &p.Messages)
+		case "videos":
+			return decodeCommunications(sc, "videos", &p.Videos)
+		case "cobrowsesessions":
+			return decodeCommunications(sc, "cobrowsesessions", &p.Cobrowsesessions)
+		case "screenshares":
+			return decodeCommunications(sc, "screenshares", &p.Screenshares)
+		case "socialExpressions":
+			return decodeCommunications(sc, "socialExpressions", &p.SocialExpressions)
+		}
+		return sc.skip()
+	})
+}
+
+func decodeCommunications(sc *scanner, name string, dst *[]Communication) error {
+	*dst = nil
+	if sc.null() {
+		return nil
+	}
+	*dst = []Communication{}
+	return sc.array(name, func() error {
+		*dst = append(*dst, Communication{})
+		m := &(*dst)[len(*dst)-1]
+		if sc.null() {
+			return nil
+		}
+		return sc.objectField(name, func(key []byte) error {
+			switch string(key) {
+			case "id":
+				return sc.stringField("id", &m.ID)
+			case "state":
+				return sc.stringField("state", &m.State)
+			case "held":
+				return sc.boolField("held", &m.Held)
+			case "startAlertingTime":
+				return sc.stringField("startAlertingTime", &m.StartAlertingTime)
+			case "connectedTime":
+				return sc.stringField("connectedTime", &m.ConnectedTime)
+			case "disconnectedTime":
+				return sc.stringField("disconnectedTime", &m.DisconnectedTime)
+			case "startHoldTime":
+				return sc.stringField("startHoldTime", &m.StartHoldTime)
+			case "disconnectType":
+				return sc.stringField("disconnectType", &m.DisconnectType)
+			case "wrapup":
+				return sc.rawField(&m.Wrapup)
+			case "afterCallWork":
+				if sc.null() {
+					m.AfterCallWork = nil
+					return nil
+				}
+				acw := &AfterCallWork{}
+				m.AfterCallWork = acw
+				return sc.objectField("afterCallWork", func(key []byte) error {
+					switch string(key) {
+					case "state":
+						return sc.stringField("state", &acw.State)
+					case "startTime":
+						return sc.stringField("startTime", &acw.StartTime)
+					case "endTime":
+						return sc.stringField("endTime", &acw.EndTime)
+					}
+					return sc.skip()
+				})
+			}
+			return sc.skip()
+		})
+	})
+}
+
+// stringField reads a string member into dst (null leaves it as it is,
+// as encoding/json does).
+func (s *scanner) stringField(name string, dst *string) error {
+	if s.null() {
+		return nil
+	}
+	if s.peek() != '"' {
+		return fmt.Errorf("field %s: want a string", name)
+	}
+	v, err := s.str()
+	if err == nil {
+		*dst = string(v)
+	}
+	return err
+}
+
+// boolField reads true, false or null (left as it is).
+func (s *scanner) boolField(name string, dst *bool) error {
+	if s.null() {
+		return nil
+	}
+	for _, lit := range [...]string{"true", "false"} {
+		if len(s.data)-s.pos >= len(lit) && string(s.data[s.pos:s.pos+len(lit)]) == lit {
+			s.pos += len(lit)
+			*dst = lit == "true"
+			return nil
+		}
+	}
+	return fmt.Errorf("field %s: want a boolean", name)
+}
+
+// rawField copies any value's text (null included, as json.RawMessage
+// keeps it).
+func (s *scanner) rawField(dst *json.RawMessage) error {
+	s.ws()
+	start := s.pos
+	if err := s.skip(); err != nil {
+		return err
+	}
+	*dst = append([]byte(nil), s.data[start:s.pos]...)
+	return nil
+}
+
+// objectField reads an object member (the caller handled null).
+func (s *scanner) objectField(name string, field func(key []byte) error) error {
+	if s.peek() != '{' {
+		return fmt.Errorf("field %s: want an object", name)
+	}
+	return s.object(field)
+}
+
+// array calls elem for each element of an array member (null is an empty
+// array); elem must consume the element.
+func (s *scanner) array(name string, elem func() error) error {
+	if s.null() {
+		return nil
+	}
+	if s.peek() != '[' {
+		return fmt.Errorf("field %s: want an array", name)
+	}
+	s.pos++
+	if s.peek() == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := elem(); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.fail("want ',' or ']'")
+		}
+	}
+}
