@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -759,4 +760,176 @@ func BenchmarkNotificationsEndToEnd(b *testing.B) {
 			b.ReportMetric(median(perTransition), "cpu-µs/transition")
 		})
 	}
+}
+
+// BenchmarkStreamLatency: the bridge binary in the tutorial dialect at
+// 5,000 frames a second (25,000 interactions open at a time, a status
+// apart) for 30 seconds, publishing to the embedded server. Frame-to-ack
+// latency comes from the bridge's own histogram
+// (genesys_bridge_frame_to_ack_seconds), after 5 seconds of warm-up:
+// the share of transitions acknowledged within 10 ms, and the p99 and p50
+// interpolated within their buckets.
+func BenchmarkStreamLatency(b *testing.B) {
+	const rate, slots, warm, window = 5000.0, 33_334, 5 * time.Second, 30 * time.Second
+	ns := testkit.StartNATS(b)
+	fsrv := startFrameServer(b)
+	bridgeBinary(b)
+	var within, p99s, p50s []float64
+	for round := range b.N {
+		stream := fmt.Sprintf("BENCH_LATENCY_%d_%d", round, time.Now().UnixNano())
+		base, tag := time.Now(), fmt.Sprintf("%08x", uint32(time.Now().UnixNano()))
+		total := int((warm + window + 2*time.Second).Seconds() * rate)
+		fsrv.mu.Lock()
+		fsrv.gen = func(emit func([]byte)) {
+			buf := make([]byte, 0, 512)
+			began := time.Now()
+			for n := range total {
+				if n%10 == 0 { // pace in steps of 10 frames (2 ms)
+					emit(nil)
+					time.Sleep(time.Until(began.Add(time.Duration(float64(n) / rate * float64(time.Second)))))
+				}
+				r, s := n/slots, n%slots
+				emit(tutorialFrame(buf, int64(n+1), tag, (r+s)/4, s, (r+s)%4, base.Add(time.Duration(float64(n)/rate*float64(time.Second)))))
+			}
+		}
+		fsrv.mu.Unlock()
+		port := testkit.FreePort(b)
+		p := startBridge(b, append(streamEnv(fsrv, ns.URL, stream), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))...)
+		<-fsrv.connected
+		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+		time.Sleep(warm)
+		before := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
+		time.Sleep(window)
+		after := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
+		p.stop(b)
+		h := after.minus(before)
+		within = append(within, 100*h.share(0.01))
+		p99s = append(p99s, 1000*h.quantile(0.99))
+		p50s = append(p50s, 1000*h.quantile(0.50))
+		b.Logf("round %d: %.0f transitions in %v (%.0f/s); within 10 ms %.2f%%; p50 %.2f ms, p99 %.2f ms (interpolated in buckets)",
+			round, h.count, window, h.count/window.Seconds(), within[round], p50s[round], p99s[round])
+	}
+	b.ReportMetric(median(within), "%within-10ms")
+	b.ReportMetric(median(p99s), "p99-ms")
+	b.ReportMetric(median(p50s), "p50-ms")
+}
+
+// hist is a scraped Prometheus histogram: cumulative counts by upper bound.
+type hist struct {
+	le     []float64
+	counts []float64
+	count  float64
+}
+
+func histogram(tb testing.TB, url, name string) hist {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h hist
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch {
+		case strings.HasPrefix(line, name+`_bucket{le="`):
+			bound := strings.TrimSuffix(strings.TrimPrefix(f[0], name+`_bucket{le="`), `"}`)
+			le, err := strconv.ParseFloat(bound, 64)
+			if err != nil { // +Inf
+				le = 1e9
+			}
+			h.le, h.counts = append(h.le, le), append(h.counts, v)
+		case f[0] == name+"_count":
+			h.count = v
+		}
+	}
+	return h
+}
+
+func (h hist) minus(o hist) hist {
+	out := hist{le: h.le, counts: slices.Clone(h.counts), count: h.count - o.count}
+	for i := range out.counts {
+		if i < len(o.counts) {
+			out.counts[i] -= o.counts[i]
+		}
+	}
+	return out
+}
+
+// share is the fraction of observations at or below bound (a bucket bound).
+func (h hist) share(bound float64) float64 {
+	for i, le := range h.le {
+		if le == bound && h.count > 0 {
+			return h.counts[i] / h.count
+		}
+	}
+	return 0
+}
+
+// quantile interpolates linearly within the bucket holding q.
+func (h hist) quantile(q float64) float64 {
+	rank := q * h.count
+	lo, below := 0.0, 0.0
+	for i, le := range h.le {
+		if h.counts[i] >= rank {
+			in := h.counts[i] - below
+			if in == 0 {
+				return le
+			}
+			return lo + (le-lo)*(rank-below)/in
+		}
+		lo, below = le, h.counts[i]
+	}
+	return lo
+}
+
+// BenchmarkNotificationsLatency: the bridge binary in the notification
+// dialect, the simulator (in this process) sending about 5,000 frames a
+// second on queue and agent topics for 30 seconds; frame-to-ack from the
+// bridge's histogram as in BenchmarkStreamLatency.
+func BenchmarkNotificationsLatency(b *testing.B) {
+	const target, warm, window = 5000.0, 5 * time.Second, 30 * time.Second
+	ns := testkit.StartNATS(b)
+	bridgeBinary(b)
+	var within, p99s, p50s, rates []float64
+	for round := range b.N {
+		// About 9.5 frames per conversation, as in BenchmarkFrameToAck.
+		sim, err := simulator.Start(simulator.Config{Rate: target / 9.5 / 20, Speed: 20, Seed: uint64(round + 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pop := sim.Population()
+		port := testkit.FreePort(b)
+		stream := fmt.Sprintf("BENCH_NLAT_%d_%d", round, time.Now().UnixNano())
+		p := startBridge(b, "GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
+			"GENESYS_API_URL="+sim.URL, "GENESYS_LOGIN_URL="+sim.URL,
+			"GENESYS_QUEUE_IDS="+strings.Join(pop.Queues, ","), "GENESYS_USER_IDS="+strings.Join(pop.Agents[:4], ","),
+			"NATS_URL="+ns.URL, "NATS_STREAM="+stream, "NATS_SUBJECT_PREFIX="+strings.ToLower(stream),
+			fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "LOG_LEVEL=warn")
+		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+		time.Sleep(warm)
+		before, f0 := histogram(b, url, "genesys_bridge_frame_to_ack_seconds"), sim.FramesSent()
+		time.Sleep(window)
+		after, f1 := histogram(b, url, "genesys_bridge_frame_to_ack_seconds"), sim.FramesSent()
+		p.stop(b)
+		sim.Close()
+		h := after.minus(before)
+		within = append(within, 100*h.share(0.01))
+		p99s = append(p99s, 1000*h.quantile(0.99))
+		p50s = append(p50s, 1000*h.quantile(0.50))
+		rates = append(rates, float64(f1-f0)/window.Seconds())
+		b.Logf("round %d: %.0f frames/s, %.0f transitions; within 10 ms %.2f%%; p50 %.2f ms, p99 %.2f ms (interpolated in buckets)",
+			round, rates[round], h.count, within[round], p50s[round], p99s[round])
+	}
+	b.ReportMetric(median(rates), "frames/s")
+	b.ReportMetric(median(within), "%within-10ms")
+	b.ReportMetric(median(p99s), "p99-ms")
+	b.ReportMetric(median(p50s), "p50-ms")
 }
