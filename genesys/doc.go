@@ -15,7 +15,10 @@
 //     after a rollover; backfill.go: a gap's history.
 //   - interactions.go: the tutorial's dialect.
 //   - notification.go and conversation.go: frames and the conversation
-//     model (with the one media table); rules.go: the status rules both
+//     model (with the one media table); jsonscan.go and
+//     conversation_decode.go: the strict reader of frames, without
+//     reflection (the envelope, conversation bodies, tutorial events; GET
+//     responses still use encoding/json); rules.go: the status rules both
 //     derivations share (roles, phases, signals, the one step builder);
 //     derive.go: snapshots (live frames and GET); details.go: analytics
 //     segments.
@@ -83,6 +86,11 @@
 // # Invariants
 //   - Bad input never panics and never ends the stream: it becomes a
 //     *bridge.RejectError that Stream.Read returns before carrying on.
+//   - A frame is accepted only as UTF-8 JSON throughout, with members
+//     named exactly as Genesys spells them; the fuzz targets hold the
+//     readers against encoding/json wherever the two mean to agree.
+//   - A frame's bytes are valid only while it is handled (one buffer per
+//     socket): whatever outlives it is copied.
 //   - Secrets never reach logs or errors: Secret prints "[redacted]", tokens
 //     travel only in headers, URLs in errors lose user info and query.
 //   - Unknown purposes and communication states are never an error.
