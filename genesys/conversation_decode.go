@@ -1,10 +1,5 @@
 package genesys
 
-import (
-	"encoding/json"
-	"fmt"
-)
-
 // decodeConversation reads a conversation body (a notification's eventBody
 // or a GET's response) into c without reflection: the fields Conversation
 // declares, by their exact JSON names; other members are validated and
@@ -141,85 +136,4 @@ func decodeCommunications(sc *scanner, name string, dst *[]Communication) error 
 			return sc.skip()
 		})
 	})
-}
-
-// stringField reads a string member into dst (null leaves it as it is,
-// as encoding/json does).
-func (s *scanner) stringField(name string, dst *string) error {
-	if s.null() {
-		return nil
-	}
-	if s.peek() != '"' {
-		return fmt.Errorf("field %s: want a string", name)
-	}
-	v, err := s.str()
-	if err == nil {
-		*dst = string(v)
-	}
-	return err
-}
-
-// boolField reads true, false or null (left as it is).
-func (s *scanner) boolField(name string, dst *bool) error {
-	if s.null() {
-		return nil
-	}
-	for _, lit := range [...]string{"true", "false"} {
-		if len(s.data)-s.pos >= len(lit) && string(s.data[s.pos:s.pos+len(lit)]) == lit {
-			s.pos += len(lit)
-			*dst = lit == "true"
-			return nil
-		}
-	}
-	return fmt.Errorf("field %s: want a boolean", name)
-}
-
-// rawField copies any value's text (null included, as json.RawMessage
-// keeps it).
-func (s *scanner) rawField(dst *json.RawMessage) error {
-	s.ws()
-	start := s.pos
-	if err := s.skip(); err != nil {
-		return err
-	}
-	*dst = append([]byte(nil), s.data[start:s.pos]...)
-	return nil
-}
-
-// objectField reads an object member (the caller handled null).
-func (s *scanner) objectField(name string, field func(key []byte) error) error {
-	if s.peek() != '{' {
-		return fmt.Errorf("field %s: want an object", name)
-	}
-	return s.object(field)
-}
-
-// array calls elem for each element of an array member (null is an empty
-// array); elem must consume the element.
-func (s *scanner) array(name string, elem func() error) error {
-	if s.null() {
-		return nil
-	}
-	if s.peek() != '[' {
-		return fmt.Errorf("field %s: want an array", name)
-	}
-	s.pos++
-	if s.peek() == ']' {
-		s.pos++
-		return nil
-	}
-	for {
-		if err := elem(); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.fail("want ',' or ']'")
-		}
-	}
 }

@@ -1,6 +1,7 @@
 package genesys
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -93,6 +94,32 @@ func (s *scanner) object(field func(key []byte) error) error {
 			return nil
 		default:
 			return s.fail("want ',' or '}'")
+		}
+	}
+}
+
+// elements reads an array, calling elem for each element (elem must
+// consume it).
+func (s *scanner) elements(elem func() error) error {
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	if s.peek() == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := elem(); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.fail("want ',' or ']'")
 		}
 	}
 }
@@ -313,25 +340,7 @@ func (s *scanner) skipDepth(depth int) error {
 	case c == '{':
 		return s.object(func([]byte) error { return s.skipDepth(depth + 1) })
 	case c == '[':
-		s.pos++
-		if s.peek() == ']' {
-			s.pos++
-			return nil
-		}
-		for {
-			if err := s.skipDepth(depth + 1); err != nil {
-				return err
-			}
-			switch s.peek() {
-			case ',':
-				s.pos++
-			case ']':
-				s.pos++
-				return nil
-			default:
-				return s.fail("want ',' or ']'")
-			}
-		}
+		return s.elements(func() error { return s.skipDepth(depth + 1) })
 	case c == '"':
 		_, err := s.str()
 		return err
@@ -347,4 +356,67 @@ func (s *scanner) skipDepth(depth int) error {
 		}
 		return s.fail("want a value")
 	}
+}
+
+// stringField reads a string member into dst (null leaves it as it is,
+// as encoding/json does).
+func (s *scanner) stringField(name string, dst *string) error {
+	if s.null() {
+		return nil
+	}
+	if s.peek() != '"' {
+		return fmt.Errorf("field %s: want a string", name)
+	}
+	v, err := s.str()
+	if err == nil {
+		*dst = string(v)
+	}
+	return err
+}
+
+// boolField reads true, false or null (left as it is).
+func (s *scanner) boolField(name string, dst *bool) error {
+	if s.null() {
+		return nil
+	}
+	for _, lit := range [...]string{"true", "false"} {
+		if len(s.data)-s.pos >= len(lit) && string(s.data[s.pos:s.pos+len(lit)]) == lit {
+			s.pos += len(lit)
+			*dst = lit == "true"
+			return nil
+		}
+	}
+	return fmt.Errorf("field %s: want a boolean", name)
+}
+
+// rawField copies any value's text (null included, as json.RawMessage
+// keeps it).
+func (s *scanner) rawField(dst *json.RawMessage) error {
+	s.ws()
+	start := s.pos
+	if err := s.skip(); err != nil {
+		return err
+	}
+	*dst = append([]byte(nil), s.data[start:s.pos]...)
+	return nil
+}
+
+// objectField reads an object member (the caller handled null).
+func (s *scanner) objectField(name string, field func(key []byte) error) error {
+	if s.peek() != '{' {
+		return fmt.Errorf("field %s: want an object", name)
+	}
+	return s.object(field)
+}
+
+// array calls elem for each element of an array member (null is an empty
+// array); elem must consume the element.
+func (s *scanner) array(name string, elem func() error) error {
+	if s.null() {
+		return nil
+	}
+	if s.peek() != '[' {
+		return fmt.Errorf("field %s: want an array", name)
+	}
+	return s.elements(elem)
 }
