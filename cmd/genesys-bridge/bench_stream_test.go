@@ -316,6 +316,22 @@ func waitStored(tb testing.TB, js jetstream.JetStream, stream string, n uint64, 
 	}
 }
 
+// benchServer starts the embedded JetStream server the bridge publishes to,
+// and a client of the benchmark's own to watch its streams.
+func benchServer(b *testing.B) (*testkit.NATS, jetstream.JetStream) {
+	ns := testkit.StartNATS(b)
+	nc, err := nats.Connect(ns.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ns, js
+}
+
 // natsBenchCPU runs the reference, `nats bench js pub async --dedup` with
 // msgs messages of size bytes, and returns its rate and the CPU its process
 // spent.
@@ -367,13 +383,7 @@ func payloadSize(tb testing.TB, js jetstream.JetStream, stream string) int {
 func BenchmarkStreamEndToEnd(b *testing.B) {
 	const interactions = 50_000
 	cli := natsCLI(b)
-	ns := testkit.StartNATS(b)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	ns, js := benchServer(b)
 	fsrv := startFrameServer(b)
 	bridgeBinary(b)
 	for _, variant := range []string{"live", "backlog"} {
@@ -567,13 +577,7 @@ var loadedLine = regexp.MustCompile(`loaded the interactions' state from the str
 // from the socket connecting until all 100,000 are; peak RSS.
 func BenchmarkRestart100k(b *testing.B) {
 	const interactions = 100_000
-	ns := testkit.StartNATS(b)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	ns, js := benchServer(b)
 	fsrv := startFrameServer(b)
 	bridgeBinary(b)
 	var known, connect, first, all, rss []float64
@@ -637,13 +641,7 @@ func BenchmarkLongRSS(b *testing.B) {
 		b.Skip("set GENESYS_BENCH_EVENTS (for example 10000000): the long form is run by hand")
 	}
 	const slots = 133_334
-	ns := testkit.StartNATS(b)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	ns, js := benchServer(b)
 	fsrv := startFrameServer(b)
 	for range b.N {
 		stream := fmt.Sprintf("BENCH_LONG_%d", time.Now().UnixNano())
@@ -702,13 +700,7 @@ func BenchmarkLongRSS(b *testing.B) {
 // frames per second (from the process start until the last transition is
 // stored or counted) and CPU µs per frame and per transition.
 func BenchmarkNotificationsEndToEnd(b *testing.B) {
-	ns := testkit.StartNATS(b)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	ns, js := benchServer(b)
 	bridgeBinary(b)
 	for _, variant := range []string{"publish", "dryrun"} {
 		b.Run(variant, func(b *testing.B) {
