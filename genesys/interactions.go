@@ -242,30 +242,19 @@ type interactionFields struct {
 // value wins. The strings alias data or sc's buffers.
 func scanInteraction(sc *scanner, f *interactionFields) error {
 	err := sc.object(func(key []byte) error {
-		if sc.null() {
-			switch string(key) {
-			case "attributes":
-				f.badAttributes = false
-			case "sequence":
-				f.sequence, f.hasSeq = 0, false
-			case "id":
-				f.id, f.hasID = nil, false
-			case "type":
-				f.typ, f.hasType = nil, false
-			case "status":
-				f.status, f.hasStatus = nil, false
-			case "channelType":
-				f.channelType, f.hasChannel = nil, false
-			case "timestamp":
-				f.timestamp, f.hasTS = nil, false
-			}
-			return nil
-		}
-		var dst *[]byte
-		var has *bool
-		var name string
 		switch string(key) {
+		case "attributes":
+			if sc.null() {
+				f.badAttributes = false
+				return nil
+			}
+			f.badAttributes = sc.peek() != '{'
+			return sc.skip()
 		case "sequence":
+			if sc.null() {
+				f.sequence, f.hasSeq = 0, false
+				return nil
+			}
 			if c := sc.peek(); c != '-' && (c < '0' || c > '9') {
 				return fmt.Errorf("field sequence: want an integer")
 			}
@@ -275,23 +264,15 @@ func scanInteraction(sc *scanner, f *interactionFields) error {
 			}
 			f.sequence, f.hasSeq = v, true
 			return err
-		case "id":
-			dst, has, name = &f.id, &f.hasID, "id"
-		case "type":
-			dst, has, name = &f.typ, &f.hasType, "type"
-		case "status":
-			dst, has, name = &f.status, &f.hasStatus, "status"
-		case "channelType":
-			dst, has, name = &f.channelType, &f.hasChannel, "channelType"
-		case "timestamp":
-			dst, has, name = &f.timestamp, &f.hasTS, "timestamp"
-		case "attributes":
-			f.badAttributes = sc.peek() != '{'
-			return sc.skip()
-		default:
-			return sc.skip()
 		}
-		if sc.peek() != '"' {
+		dst, has, name := f.stringMember(key)
+		switch {
+		case dst == nil:
+			return sc.skip()
+		case sc.null():
+			*dst, *has = nil, false
+			return nil
+		case sc.peek() != '"':
 			if err := sc.skip(); err != nil {
 				return err
 			}
@@ -310,6 +291,24 @@ func scanInteraction(sc *scanner, f *interactionFields) error {
 		return err
 	}
 	return sc.end()
+}
+
+// stringMember returns where the string member named key goes, or nil for
+// a member that is not one of them.
+func (f *interactionFields) stringMember(key []byte) (dst *[]byte, has *bool, name string) {
+	switch string(key) {
+	case "id":
+		return &f.id, &f.hasID, "id"
+	case "type":
+		return &f.typ, &f.hasType, "type"
+	case "status":
+		return &f.status, &f.hasStatus, "status"
+	case "channelType":
+		return &f.channelType, &f.hasChannel, "channelType"
+	case "timestamp":
+		return &f.timestamp, &f.hasTS, "timestamp"
+	}
+	return nil, nil, ""
 }
 
 // DecodeInteraction validates one flat event strictly (valid UTF-8 JSON,

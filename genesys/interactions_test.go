@@ -54,6 +54,14 @@ func TestDecodeInteraction(t *testing.T) {
 			t.Fatalf("got %q, %v; want the last id, unescaped", ev.InteractionID, err)
 		}
 	})
+	t.Run("null attributes, and null after a bad one", func(t *testing.T) {
+		for _, attrs := range []string{`null`, `[1],"attributes":null`} {
+			frame := strings.Replace(good, `{"queueId":"q1"}`, attrs, 1)
+			if _, _, err := DecodeInteraction([]byte(frame), observed); err != nil {
+				t.Errorf("%s: %v", frame, err)
+			}
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := DecodeInteraction([]byte(tt.frame), observed)
