@@ -162,7 +162,7 @@ func (p *Pipeline) Run(ctx context.Context, src Source, pub Publisher) error {
 
 	readErr := p.read(ctx, pubCtx, src, shards)
 	for _, s := range shards {
-		close(s.in)
+		s.in.Close()
 	}
 	wg.Wait()
 
@@ -237,9 +237,7 @@ func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard
 			p.stats.GapsOpen.Add(-1)
 		}
 		for _, s := range targets { // markers go to every shard
-			select {
-			case s.in <- ev:
-			case <-pubCtx.Done():
+			if !s.in.TryPush(ev) && !s.in.Push(pubCtx, ev) {
 				// The drain deadline passed while shards were blocked.
 				return nil
 			}

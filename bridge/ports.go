@@ -8,7 +8,8 @@ import (
 
 // Source yields events. Read blocks until an event is available, ctx ends or
 // the source fails. A *RejectError from Read means one input was rejected
-// and reading may go on; any other error ends the pipeline.
+// and reading may go on; any other error ends the pipeline. The pipeline
+// calls Read from one goroutine.
 type Source interface {
 	Read(ctx context.Context) (Event, error)
 }

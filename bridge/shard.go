@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/genesys-bridge/genesys-bridge/internal/handoff"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
 
@@ -58,7 +59,7 @@ func (q *ackQueue) take(buf []*pending) []*pending {
 type shard struct {
 	p       *Pipeline
 	pub     Publisher
-	in      chan Event
+	in      *handoff.Queue[Event]
 	machine *Machine
 	// queues holds, per interaction, transitions not yet acknowledged; the
 	// head is in flight. At most one transition per interaction is in
@@ -84,7 +85,7 @@ func newShard(p *Pipeline, pub Publisher, limit int) *shard {
 	return &shard{
 		p:       p,
 		pub:     pub,
-		in:      make(chan Event, 64),
+		in:      handoff.New[Event](64),
 		machine: NewMachine(p.cfg.Machine),
 		queues:  make(map[string]*queue),
 		acks:    ackQueue{signal: make(chan struct{}, 1)},
@@ -100,19 +101,28 @@ func (s *shard) run(ctx context.Context) {
 	defer close(s.stopped)
 	tick := time.NewTicker(s.p.cfg.SweepInterval)
 	defer tick.Stop()
-	in := s.in
+	var batch []Event // taken from s.in; batch[next:] not handled yet
+	next, ended := 0, false
 	for {
-		var gate <-chan Event
-		if in != nil && s.outstanding < s.limit {
-			gate = in
+		if next == len(batch) && !ended {
+			batch, ended = s.in.Take(batch)
+			next = 0
+		}
+		for next < len(batch) && s.outstanding < s.limit {
+			ev := &batch[next]
+			next++
+			s.handle(ctx, ev)
+			s.completeDone(ctx)
+		}
+		if ended && s.outstanding == 0 {
+			return
+		}
+		var ready <-chan struct{}
+		if next == len(batch) && !ended {
+			ready = s.in.Ready()
 		}
 		select {
-		case ev, ok := <-gate:
-			if !ok {
-				in = nil
-				break
-			}
-			s.handle(ctx, &ev)
+		case <-ready:
 		case <-s.acks.signal:
 			s.acked = s.acks.take(s.acked)
 			for _, p := range s.acked {
@@ -128,17 +138,19 @@ func (s *shard) run(ctx context.Context) {
 			// Drain deadline: whatever is outstanding stays unacknowledged.
 			return
 		}
-		for len(s.done) > 0 {
-			// complete may publish the next transition, which may land here.
-			s.acked, s.done = s.done, s.acked[:0]
-			for _, p := range s.acked {
-				s.complete(ctx, p)
-			}
-			clear(s.acked)
+		s.completeDone(ctx)
+	}
+}
+
+// completeDone handles the receipts completed inside Publish.
+func (s *shard) completeDone(ctx context.Context) {
+	for len(s.done) > 0 {
+		// complete may publish the next transition, which may land here.
+		s.acked, s.done = s.done, s.acked[:0]
+		for _, p := range s.acked {
+			s.complete(ctx, p)
 		}
-		if in == nil && s.outstanding == 0 {
-			return
-		}
+		clear(s.acked)
 	}
 }
 

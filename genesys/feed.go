@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/handoff"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
 
@@ -18,7 +19,9 @@ import (
 // pipeline Reads them. Delivery blocks while the pipeline is busy, which
 // is the bridge's backpressure.
 type feed struct {
-	out         chan item
+	q           *handoff.Queue[item]
+	batch       []item // taken from q; batch[next:] not read yet (Read's goroutine only)
+	next        int
 	done        chan struct{}
 	runErr      error
 	lastHealthy atomic.Int64
@@ -31,7 +34,7 @@ type item struct {
 }
 
 func newFeed(heartbeat time.Duration) *feed {
-	return &feed{out: make(chan item, 256), done: make(chan struct{}), heartbeat: heartbeat}
+	return &feed{q: handoff.New[item](256), done: make(chan struct{}), heartbeat: heartbeat}
 }
 
 // finish records Run's result; Read returns it once the items are drained.
@@ -48,44 +51,48 @@ func (f *feed) Healthy() bool {
 
 // Read returns the next event. A *bridge.RejectError reports one rejected
 // frame; reading may go on. After Run ended, Read returns its error (or
-// io.EOF after a clean stop).
+// io.EOF after a clean stop). It is called from one goroutine.
 func (f *feed) Read(ctx context.Context) (bridge.Event, error) {
-	select {
-	case it := <-f.out:
-		return it.ev, it.err
-	case <-ctx.Done():
-		return bridge.Event{}, ctx.Err()
-	case <-f.done:
-		select {
-		case it := <-f.out:
+	for {
+		if f.next < len(f.batch) {
+			it := f.batch[f.next]
+			f.batch[f.next] = item{}
+			f.next++
 			return it.ev, it.err
-		default:
 		}
-		if f.runErr != nil {
-			return bridge.Event{}, f.runErr
+		f.batch, _ = f.q.Take(f.batch)
+		f.next = 0
+		if len(f.batch) > 0 {
+			continue
 		}
-		return bridge.Event{}, io.EOF
+		select {
+		case <-f.q.Ready():
+		case <-ctx.Done():
+			return bridge.Event{}, ctx.Err()
+		case <-f.done:
+			// Run has ended: what is queued is all there is.
+			if f.batch, _ = f.q.Take(f.batch); len(f.batch) > 0 {
+				continue
+			}
+			if f.runErr != nil {
+				return bridge.Event{}, f.runErr
+			}
+			return bridge.Event{}, io.EOF
+		}
 	}
 }
 
 // deliver hands an item to Read. While it waits (backpressure), the
 // watchdog (if any) does not count silence against the socket.
 func (f *feed) deliver(ctx context.Context, wd *watchdog, it item) bool {
-	select {
-	case f.out <- it:
+	if f.q.TryPush(it) {
 		return true
-	default:
 	}
 	if wd != nil {
 		wd.busy.Store(true)
 		defer func() { wd.busy.Store(false); wd.kick() }()
 	}
-	select {
-	case f.out <- it:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return f.q.Push(ctx, it)
 }
 
 // SocketConfig holds the settings both dialects share. Zero values are
