@@ -74,7 +74,10 @@
 //     it (a duplicate acknowledgement counts as success).
 //   - State is bounded: a completed interaction is released after
 //     MachineConfig.Grace and remembered only as a tombstone for
-//     TombstoneTTL; an idle one is released after IdleTTL.
+//     TombstoneTTL; an idle one is released after IdleTTL. With a
+//     StateStore, forgetting loses nothing: a frame of an unknown
+//     interaction timed before Machine.Forgotten (plus the clock skew)
+//     loads its state from the store first, as after a restart.
 //   - Rejected input (RejectError) is counted and logged, never fatal.
 //
 // # Not here

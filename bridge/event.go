@@ -159,7 +159,15 @@ func (e *Event) Validate() error {
 		_, err := ParseStatus(string(e.Status))
 		return reject(ReasonSchema, "interaction %s: %v", e.InteractionID, err)
 	}
+	for _, t := range [...]time.Time{e.Horizon, e.StatusAt, e.ObservedAt} {
+		if !t.IsZero() && !representable(t) {
+			return reject(ReasonSchema, "interaction %s: %v", e.InteractionID, CheckTime(t))
+		}
+	}
 	for i, s := range e.Steps {
+		if !s.At.IsZero() && !representable(s.At) {
+			return reject(ReasonSchema, "interaction %s: step %d: %v", e.InteractionID, i, CheckTime(s.At))
+		}
 		if _, ok := LookupStatus(string(s.Status)); !ok {
 			_, err := ParseStatus(string(s.Status))
 			return reject(ReasonSchema, "interaction %s: step %d: %v", e.InteractionID, i, err)
@@ -175,6 +183,24 @@ func (e *Event) Validate() error {
 		return reject(ReasonSchema, "interaction %s: no observation time", e.InteractionID)
 	}
 	return nil
+}
+
+// Times the bridge accepts: what Unix nanoseconds in an int64 hold (the
+// persisted State's form), less a margin, and after 1970.
+var (
+	earliestTime = time.Unix(1, 0)
+	latestTime   = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func representable(t time.Time) bool { return t.After(earliestTime) && t.Before(latestTime) }
+
+// CheckTime reports a time the bridge cannot hold (before 1970 or from
+// 2262 on), which Event.Validate rejects.
+func CheckTime(t time.Time) error {
+	if representable(t) {
+		return nil
+	}
+	return fmt.Errorf("time %s out of range (1970 to 2262)", t.Format(time.RFC3339))
 }
 
 // ValidateInteractionID accepts 1 to MaxInteractionIDLen bytes of valid UTF-8

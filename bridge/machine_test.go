@@ -240,9 +240,15 @@ func TestMachineReleasesCompleted(t *testing.T) {
 	if out, v := m.Apply(&late, nil); v != VerdictLate || len(out) != 0 {
 		t.Fatalf("late frame: verdict %v, %d transitions", v, len(out))
 	}
+	if !m.Forgotten().IsZero() {
+		t.Fatalf("forgotten %v while c1 is remembered", m.Forgotten())
+	}
 	m.Sweep(at(100))
 	if _, tomb := m.Len(); tomb != 0 {
 		t.Fatalf("tombstone kept past its TTL")
+	}
+	if got := m.Forgotten(); !got.Equal(at(40)) {
+		t.Fatalf("forgotten %v, want c1's release at %v", got, at(40))
 	}
 	m.Sweep(at(10 + 3600))
 	if o, _ := m.Len(); o != 0 {

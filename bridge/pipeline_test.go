@@ -342,3 +342,87 @@ func TestPipelineEventAfterLoadDoesNotUnhold(t *testing.T) {
 		t.Fatal("the state was not loaded")
 	}
 }
+
+// storePublisher acknowledges at once and is also the StateStore: Load
+// returns the State of the last transition published for an interaction.
+type storePublisher struct {
+	mu        sync.Mutex
+	states    map[string]State
+	published []Transition
+	loads     []string
+}
+
+func (s *storePublisher) Publish(_ context.Context, t *Transition, r *Receipt) error {
+	s.mu.Lock()
+	st := t.State
+	st.Version = uint64(len(s.published) + 1)
+	s.states[t.InteractionID] = st
+	s.published = append(s.published, *t)
+	s.mu.Unlock()
+	r.Complete(false, st.Version, nil)
+	return nil
+}
+
+func (s *storePublisher) Load(_ context.Context, id string) (State, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loads = append(s.loads, id)
+	st, ok := s.states[id]
+	return st, ok, nil
+}
+
+// chanSource yields what is sent on it.
+type chanSource chan Event
+
+func (c chanSource) Read(ctx context.Context) (Event, error) {
+	select {
+	case ev := <-c:
+		return ev, nil
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	}
+}
+
+// A frame of an interaction this run completed, released and no longer
+// remembers (its tombstone expired) is checked against the store, not
+// published again as a new interaction; a new interaction is not.
+func TestPipelineForgottenInteractionIsLoaded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := time.Now()
+		store := &storePublisher{states: map[string]State{}}
+		p := NewPipeline(PipelineConfig{State: store, ClockSkew: time.Second,
+			Machine: MachineConfig{Grace: time.Second, TombstoneTTL: 2 * time.Second}})
+		p.Preload(nil, base) // nothing was published before
+		src := make(chanSource)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, src, store) }()
+		for _, ev := range conversation("c1", base) {
+			src <- ev
+		}
+		synctest.Wait()
+		if n := len(store.published); n != 6 {
+			t.Fatalf("published %d transitions of c1, want 6", n)
+		}
+		time.Sleep(5 * time.Second) // released after 1 to 2 s, forgotten 2 s later
+		if rel := p.Stats().Released.Load(); rel != 1 {
+			t.Fatalf("released %d, want c1", rel)
+		}
+		late := conversation("c1", base)[3] // connected: a reordered old frame
+		late.ObservedAt = time.Now()
+		src <- late
+		fresh := conversation("c2", time.Now())[0]
+		src <- fresh
+		synctest.Wait()
+		if got := describe(store.published[6:]); len(got) != 1 || got[0] != "null>ivr" {
+			t.Fatalf("after c1 was forgotten, published %v, want only c2's >ivr", got)
+		}
+		if len(store.loads) != 1 || store.loads[0] != "c1" {
+			t.Fatalf("loads %v, want c1 only", store.loads)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

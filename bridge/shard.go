@@ -242,12 +242,16 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 }
 
 // mayBePersisted reports whether an earlier run (or another writer) may
-// have published this interaction: it began before this pipeline started,
-// give or take the clock skew, and, if states were preloaded, before what
-// they cover. (Another writer publishing it since is caught by the
-// compare-and-set on its first transition.)
+// have published this unknown interaction: it began before this pipeline
+// started, give or take the clock skew, and, if states were preloaded,
+// before what they cover; or this run may have published it, released it
+// and forgotten it (Machine.Forgotten). (Another writer publishing it
+// since is caught by the compare-and-set on its first transition.)
 func (s *shard) mayBePersisted(ev *Event) bool {
 	first := ev.first()
+	if forgotten := s.machine.Forgotten(); !forgotten.IsZero() && !first.After(forgotten.Add(s.p.cfg.ClockSkew)) {
+		return true
+	}
 	s.p.mu.Lock()
 	started, preloaded := s.p.started, s.p.preloadedFrom
 	s.p.mu.Unlock()

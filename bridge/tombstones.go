@@ -47,13 +47,15 @@ func (t *tombstones) add(id string, until time.Time) {
 func (t *tombstones) len() int { return len(t.set) }
 
 // expire forgets the tombstones due at now, from the oldest, stopping at
-// the first one not due.
-func (t *tombstones) expire(now time.Time) {
+// the first one not due. It returns the latest due time of those it
+// forgot (0 if none).
+func (t *tombstones) expire(now time.Time) (latest int64) {
 	ns := now.UnixNano()
 	for t.head < len(t.fifo) && t.fifo[t.head].until <= ns {
 		e := t.fifo[t.head]
 		if until, ok := t.set[e.key]; ok && until <= ns { // not added again since
 			delete(t.set, e.key)
+			latest = max(latest, until)
 		}
 		t.head++
 	}
@@ -65,4 +67,5 @@ func (t *tombstones) expire(now time.Time) {
 		t.head = 0
 	}
 	t.set, t.peak = shrink(t.set, t.peak)
+	return latest
 }

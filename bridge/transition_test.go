@@ -107,6 +107,10 @@ func TestEventValidate(t *testing.T) {
 		{"step time", func(e *Event) { e.Steps[1].At = time.Time{} }, "no time"},
 		{"step order", func(e *Event) { e.Steps[0].At = at(9) }, "out of time order"},
 		{"observed", func(e *Event) { e.ObservedAt = time.Time{} }, "no observation time"},
+		{"step in year 9999", func(e *Event) { e.Steps[1].At = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) }, "step 1: time 9999-01-01T00:00:00Z out of range"},
+		{"step before 1970", func(e *Event) { e.Steps[0].At = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) }, "step 0: time 1969"},
+		{"horizon in year 3000", func(e *Event) { e.Horizon = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }, "out of range"},
+		{"status time in year 1", func(e *Event) { e.StatusAt = time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC) }, "out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -147,5 +147,8 @@ func parseTime(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("timestamp %q is not RFC 3339", text.Truncate(s, 40))
 	}
+	if err := bridge.CheckTime(t); err != nil {
+		return time.Time{}, fmt.Errorf("timestamp %q: %w", text.Truncate(s, 40), err)
+	}
 	return t, nil
 }

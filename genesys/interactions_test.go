@@ -27,6 +27,7 @@ func TestDecodeInteraction(t *testing.T) {
 		{"missing id", strings.Replace(good, `"id":"int-1",`, ``, 1), bridge.ReasonSchema, "id is missing"},
 		{"missing timestamp", strings.Replace(good, `,"timestamp":"2026-11-27T09:00:00.120Z"`, ``, 1), bridge.ReasonSchema, "timestamp is missing"},
 		{"bad timestamp", strings.Replace(good, `2026-11-27T09:00:00.120Z`, `27/11/2026`, 1), bridge.ReasonSchema, "RFC 3339"},
+		{"timestamp in year 9999", strings.Replace(good, `2026-11-27T09:00:00.120Z`, `9999-12-31T23:59:59Z`, 1), bridge.ReasonSchema, "out of range"},
 		{"unknown status", strings.Replace(good, `"queued"`, `"parked"`, 1), bridge.ReasonSchema, "unknown status"},
 		{"hostile status", strings.Replace(good, `"queued"`, `"queued.>"`, 1), bridge.ReasonSchema, "unknown status"},
 		{"unknown channel", strings.Replace(good, `"voice"`, `"fax"`, 1), bridge.ReasonSchema, "unknown channel type"},

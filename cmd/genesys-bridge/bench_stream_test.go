@@ -665,7 +665,12 @@ func BenchmarkLongRSS(b *testing.B) {
 				r, s := n/slots, n%slots
 				k := (r + s) % 4
 				generation := (r + s) / 4
-				emit(tutorialFrame(buf, int64(n+1), tag, generation, s, k, base.Add(time.Duration(n)*20*time.Microsecond)))
+				at := base.Add(time.Duration(n) * 20 * time.Microsecond)
+				if rate > 0 {
+					// Genesys's clock keeps pace with this one.
+					at = began.Add(time.Duration(float64(n) / rate * float64(time.Second)))
+				}
+				emit(tutorialFrame(buf, int64(n+1), tag, generation, s, k, at))
 			}
 		}
 		fsrv.mu.Unlock()

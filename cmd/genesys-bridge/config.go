@@ -346,9 +346,11 @@ func (c *Config) pipelineConfig(js *publish.JetStream, log *slog.Logger, m *metr
 		MaxOutstanding: c.NATSMaxPending,
 		DrainTimeout:   c.BridgeShutdown,
 		Filter:         c.filter,
-		Machine:        bridge.MachineConfig{Grace: c.BridgeGrace, IdleTTL: c.BridgeIdleTTL},
-		State:          state,
-		Logger:         log,
+		// A released interaction is remembered as long as a gap's history
+		// may still arrive; after that, a frame of it costs a state load.
+		Machine: bridge.MachineConfig{Grace: c.BridgeGrace, IdleTTL: c.BridgeIdleTTL, TombstoneTTL: c.GenesysBackfillMaxWait},
+		State:   state,
+		Logger:  log,
 		OnPublished: func(t *bridge.Transition, dup bool, ackedAt time.Time) {
 			m.published(t, dup, ackedAt)
 			if h.published != nil {
