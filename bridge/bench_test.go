@@ -35,7 +35,7 @@ func BenchmarkMachineState(b *testing.B) {
 		}
 		m.Sweep(at(2)) // released, tombstoned
 		tomb := heapInuse() - base
-		m.Sweep(at(2 + 60)) // tombstones expire
+		m.Sweep(at(2 + 75)) // tombstones expire (TTL and a quarter)
 		after := heapInuse() - base
 		runtime.KeepAlive(m)
 		b.ReportMetric(open/n, "B/open-interaction")

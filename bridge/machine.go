@@ -9,8 +9,8 @@ type MachineConfig struct {
 	// frames before it is released. Default 30s.
 	Grace time.Duration
 	// TombstoneTTL is how long a released interaction is remembered (its id
-	// only) so that a frame arriving even later is dropped without asking
-	// the StateStore. After that, Forgotten covers it: a pipeline with a
+	// only; up to a quarter longer) so that a frame arriving even later is
+	// dropped without asking the StateStore. After that, Forgotten covers it: a pipeline with a
 	// store loads the state of an unknown interaction whose frame is that
 	// old. Default 5m.
 	TombstoneTTL time.Duration
@@ -179,10 +179,11 @@ type Machine struct {
 
 // NewMachine returns an empty Machine.
 func NewMachine(cfg MachineConfig) *Machine {
+	cfg = cfg.withDefaults()
 	return &Machine{
-		cfg:        cfg.withDefaults(),
+		cfg:        cfg,
 		states:     make(map[string]*interaction),
-		tombstones: newTombstones(),
+		tombstones: newTombstones(cfg.TombstoneTTL),
 	}
 }
 
@@ -356,17 +357,14 @@ func (m *Machine) Sweep(now time.Time) int {
 			delete(m.states, id)
 			released++
 			if completed {
-				m.tombstones.add(id, now.Add(m.cfg.TombstoneTTL))
+				m.tombstones.add(id, now)
 			} else if seen := fromNanos(st.lastSeen); seen.After(m.forgotten) {
 				m.forgotten = seen
 			}
 		}
 	}
-	if latest := m.tombstones.expire(now); latest != 0 {
-		// Released at latest less the TTL, completed before that.
-		if t := time.Unix(0, latest).Add(-m.cfg.TombstoneTTL); t.After(m.forgotten) {
-			m.forgotten = t
-		}
+	if latest := m.tombstones.expire(now); latest.After(m.forgotten) {
+		m.forgotten = latest // released by then, completed before
 	}
 	m.states, m.peakStates = shrink(m.states, m.peakStates)
 	return released

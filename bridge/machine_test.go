@@ -243,12 +243,16 @@ func TestMachineReleasesCompleted(t *testing.T) {
 	if !m.Forgotten().IsZero() {
 		t.Fatalf("forgotten %v while c1 is remembered", m.Forgotten())
 	}
-	m.Sweep(at(100))
-	if _, tomb := m.Len(); tomb != 0 {
-		t.Fatalf("tombstone kept past its TTL")
+	m.Sweep(at(100)) // 60s after the release: kept up to a quarter longer
+	if _, tomb := m.Len(); tomb != 1 {
+		t.Fatalf("tombstone dropped before its TTL and the quarter")
 	}
-	if got := m.Forgotten(); !got.Equal(at(40)) {
-		t.Fatalf("forgotten %v, want c1's release at %v", got, at(40))
+	m.Sweep(at(115))
+	if _, tomb := m.Len(); tomb != 0 {
+		t.Fatalf("tombstone kept past its TTL and a quarter")
+	}
+	if got := m.Forgotten(); !got.Equal(at(55)) {
+		t.Fatalf("forgotten %v, want the end of the quarter c1 was released in, %v", got, at(55))
 	}
 	m.Sweep(at(10 + 3600))
 	if o, _ := m.Len(); o != 0 {

@@ -5,27 +5,28 @@ import (
 	"time"
 )
 
-// tombstones remembers released interactions until each one's time passes,
+// tombstones remembers released interactions for at least a TTL,
 // compactly: by a 128-bit hash of the id (two maphash seeds drawn per
-// Machine, so two ids collide with a chance of 2^-128), with expiry in
-// release order so that forgetting costs only what is forgotten. An
-// interaction costs about 60 bytes here, against some 140 as a map entry
-// keyed by its id.
+// Machine, so two ids collide with a chance of 2^-128), in generations of
+// a quarter of the TTL each, so that a tombstone is a 16-byte map key
+// (about 30 bytes with the map's own room, against some 140 as a map
+// entry keyed by the id) and forgetting drops the oldest generation
+// whole. A tombstone is kept between TTL and 1.25 TTL.
 type tombstones struct {
 	seeds [2]maphash.Seed
-	set   map[[2]uint64]int64 // hash -> when it may be forgotten (unix ns)
-	fifo  []tomb              // in the order added, so mostly by time
-	head  int
-	peak  int // high-water mark of set since it was last rebuilt
+	ttl   time.Duration
+	gens  []generation // oldest first
+	n     int
 }
 
-type tomb struct {
-	key   [2]uint64
-	until int64
+// generation holds the tombstones added in [opened, opened+ttl/4).
+type generation struct {
+	opened time.Time
+	set    map[[2]uint64]struct{}
 }
 
-func newTombstones() tombstones {
-	return tombstones{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, set: make(map[[2]uint64]int64)}
+func newTombstones(ttl time.Duration) tombstones {
+	return tombstones{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, ttl: ttl}
 }
 
 func (t *tombstones) key(id string) [2]uint64 {
@@ -33,39 +34,47 @@ func (t *tombstones) key(id string) [2]uint64 {
 }
 
 func (t *tombstones) has(id string) bool {
-	_, ok := t.set[t.key(id)]
-	return ok
-}
-
-func (t *tombstones) add(id string, until time.Time) {
+	if t.n == 0 {
+		return false
+	}
 	k := t.key(id)
-	t.set[k] = until.UnixNano()
-	t.fifo = append(t.fifo, tomb{key: k, until: until.UnixNano()})
-	t.peak = max(t.peak, len(t.set))
+	for i := len(t.gens) - 1; i >= 0; i-- {
+		if _, ok := t.gens[i].set[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
-func (t *tombstones) len() int { return len(t.set) }
+// add remembers id, released at now, for at least the TTL.
+func (t *tombstones) add(id string, now time.Time) {
+	step := t.ttl / 4
+	if len(t.gens) == 0 || !now.Before(t.gens[len(t.gens)-1].opened.Add(step)) {
+		t.gens = append(t.gens, generation{opened: now, set: make(map[[2]uint64]struct{})})
+	}
+	set := t.gens[len(t.gens)-1].set
+	k := t.key(id)
+	if _, ok := set[k]; !ok {
+		set[k] = struct{}{}
+		t.n++
+	}
+}
 
-// expire forgets the tombstones due at now, from the oldest, stopping at
-// the first one not due. It returns the latest due time of those it
-// forgot (0 if none).
-func (t *tombstones) expire(now time.Time) (latest int64) {
-	ns := now.UnixNano()
-	for t.head < len(t.fifo) && t.fifo[t.head].until <= ns {
-		e := t.fifo[t.head]
-		if until, ok := t.set[e.key]; ok && until <= ns { // not added again since
-			delete(t.set, e.key)
-			latest = max(latest, until)
-		}
-		t.head++
+func (t *tombstones) len() int { return t.n }
+
+// expire forgets the generations whose every tombstone has been kept the
+// TTL at now. It returns the latest time a tombstone it forgot may have
+// been added (zero if it forgot none).
+func (t *tombstones) expire(now time.Time) (latest time.Time) {
+	step := t.ttl / 4
+	i := 0
+	for ; i < len(t.gens) && !now.Before(t.gens[i].opened.Add(step+t.ttl)); i++ {
+		t.n -= len(t.gens[i].set)
+		latest = t.gens[i].opened.Add(step)
 	}
-	if t.head > 1024 && t.head > len(t.fifo)/2 {
-		// A new array: even an empty slice of the old one would keep it.
-		rest := make([]tomb, len(t.fifo)-t.head)
-		copy(rest, t.fifo[t.head:])
-		t.fifo = rest
-		t.head = 0
+	if i > 0 {
+		t.gens = append(t.gens[:0], t.gens[i:]...)
+		clear(t.gens[len(t.gens):cap(t.gens)])
 	}
-	t.set, t.peak = shrink(t.set, t.peak)
 	return latest
 }
