@@ -10,13 +10,16 @@
 // Genesys-Interaction-Id header, so no input can add a token or a wildcard.
 //
 // # Publishing
-// Publish uses PublishMsgAsync with WithMsgID(t.ID), a bounded number of
+// Publish uses PublishMsgAsync with Nats-Msg-Id = t.ID, a bounded number of
 // acknowledgements in flight (MaxPending) and an ack timeout (AckTimeout:
-// the client's default is none, which would wedge on a lost ack). One
-// goroutine settles acknowledgements in publish order; a failure that may
-// pass (timeout, disconnect, no responders, no leader) is published again
-// with the same id, at once and then with backoff, until the caller's
-// context ends. A duplicate acknowledgement is a success.
+// the client's default is none, which would wedge on a lost ack). The
+// client's acknowledgement and error callbacks settle each publish where
+// the acknowledgement is read: nothing waits per message. A failure that
+// may pass (timeout, disconnect, no responders, no leader) goes to one
+// retry goroutine, which publishes it again with the same id, at once and
+// then with backoff, until the caller's context ends (when it ends, what
+// is still in flight under it fails at once). A duplicate acknowledgement
+// is a success.
 //
 // # State and compare-and-set
 // Each message carries the interaction's state after the transition

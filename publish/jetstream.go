@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,10 +103,20 @@ type JetStream struct {
 	stream jetstream.Stream
 	log    *slog.Logger
 
-	pending chan *inflight
+	// inflight maps each message sent and not yet settled to its publish:
+	// the client's acknowledgement and error callbacks find it there.
+	mu       sync.Mutex
+	inflight map[*nats.Msg]*inflight
+	watched  context.Context // the last publish context an abort is registered for
+	// failed holds the publishes whose first send failed, for the retry
+	// goroutine, in the order they failed.
+	failed  []failure
+	wake    chan struct{} // a token while failed is not empty
+	stop    chan struct{} // closed by Close: the retry goroutine ends
+	open    sync.WaitGroup
 	retries atomic.Uint64
 	wg      sync.WaitGroup
-	closeMu sync.RWMutex // held shared by Publish, so Close cannot close pending under it
+	closeMu sync.RWMutex // held shared by Publish, so Close cannot start under it
 	closed  bool
 }
 
@@ -114,11 +125,12 @@ type inflight struct {
 	msg         *nats.Msg
 	id          string
 	interaction string
-	check       bool // compare-and-set: expect is the last sequence on <prefix>.*.*.<idToken>
-	expect      uint64
-	fut         jetstream.PubAckFuture
-	sendErr     error
 	r           *bridge.Receipt
+}
+
+type failure struct {
+	p   *inflight
+	err error
 }
 
 // ErrStreamConflict means an existing stream cannot be made to fit the
@@ -167,17 +179,20 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	j := &JetStream{cfg: cfg, log: log, inflight: map[*nats.Msg]*inflight{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
-		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
+		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout),
+		jetstream.WithPublishAsyncAckHandler(j.acked),
+		jetstream.WithPublishAsyncErrHandler(j.ackFailed))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	j := &JetStream{cfg: cfg, js: js, log: log, pending: make(chan *inflight, cfg.MaxPending)}
+	j.js = js
 	if err := j.EnsureStream(ctx); err != nil {
 		return nil, err
 	}
-	j.wg.Go(j.collect)
+	j.wg.Go(j.retryLoop)
 	return j, nil
 }
 
@@ -268,9 +283,11 @@ func (j *JetStream) EnsureStream(ctx context.Context) error {
 }
 
 // Publish sends t asynchronously with Nats-Msg-Id = t.ID and completes r
-// when the stream acknowledged it. Failures that may pass (timeouts,
-// disconnects, no responders, a stream leader election) are retried with
-// the same id until ctx ends; a duplicate acknowledgement is a success.
+// when the stream acknowledged it. The client calls back on the
+// acknowledgement (acked) or the failure (ackFailed); nothing waits per
+// message. Failures that may pass (timeouts, disconnects, no responders, a
+// stream leader election) are retried with the same id until ctx ends; a
+// duplicate acknowledgement is a success.
 func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge.Receipt) error {
 	j.closeMu.RLock()
 	defer j.closeMu.RUnlock()
@@ -278,69 +295,149 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge
 		return errors.New("publish: publisher closed")
 	}
 	msg := nats.NewMsg(Subject(j.cfg.SubjectPrefix, t))
+	msg.Header[jetstream.MsgIDHeader] = []string{t.ID}
 	if _, hashed := IDToken(t.InteractionID); hashed {
-		msg.Header.Set(HeaderInteractionID, t.InteractionID)
+		msg.Header[HeaderInteractionID] = []string{t.InteractionID}
 	}
-	msg.Header.Set(HeaderState, encodeState(&t.State))
+	if t.CheckVersion {
+		// The compare-and-set: the server stores it only if the last
+		// message on <prefix>.*.*.<idToken> is the one this writer built
+		// on. (The check filters by wildcard, which costs the server; the
+		// pipeline asks for it only where another writer may have moved
+		// the state.)
+		msg.Header[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(t.ExpectVersion, 10)}
+		msg.Header[jetstream.ExpectedLastSubjSeqSubjHeader] = []string{j.interactionFilter(t.InteractionID)}
+	}
+	msg.Header[HeaderState] = []string{encodeState(&t.State)}
 	msg.Data = t.AppendJSON(make([]byte, 0, 384))
-	p := &inflight{ctx: ctx, msg: msg, id: t.ID, interaction: t.InteractionID, check: t.CheckVersion, expect: t.ExpectVersion, r: r}
-	p.fut, p.sendErr = j.send(p)
-	select {
-	case j.pending <- p:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	p := &inflight{ctx: ctx, msg: msg, id: t.ID, interaction: t.InteractionID, r: r}
+	j.open.Add(1)
+	j.mu.Lock()
+	j.inflight[msg] = p
+	if ctx != j.watched {
+		// One abort per context, not per message: when it ends, what is
+		// still in flight under it fails at once.
+		j.watched = ctx
+		context.AfterFunc(ctx, func() { j.abort(ctx) })
 	}
-}
-
-// collect waits for acknowledgements in publish order and retries failures.
-func (j *JetStream) collect() {
-	for p := range j.pending {
-		j.settle(p)
-	}
-}
-
-func (j *JetStream) settle(p *inflight) {
-	// The usual case first, without the retry machinery: the first send
-	// is acknowledged.
-	if p.sendErr == nil {
-		select {
-		case ack := <-p.fut.Ok():
-			p.r.Complete(ack.Duplicate, ack.Sequence, nil)
-			return
-		case err := <-p.fut.Err():
-			p.sendErr = err
-		case <-p.ctx.Done():
-			p.sendErr = p.ctx.Err()
+	j.mu.Unlock()
+	if _, err := j.js.PublishMsgAsync(msg); err != nil {
+		// Not sent: no callback comes.
+		if p := j.take(msg); p != nil {
+			j.fail(p, err)
 		}
 	}
-	// The first retry is immediate: acks are settled in order, so by the
-	// time one failure is seen the outage behind it may be over, and the
-	// messages after it must not each wait out a backoff.
+	return nil
+}
+
+// take removes and returns the publish of msg, if it is still in flight.
+func (j *JetStream) take(msg *nats.Msg) *inflight {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	p, ok := j.inflight[msg]
+	if ok {
+		delete(j.inflight, msg)
+	}
+	return p
+}
+
+// acked is the client's acknowledgement callback: it runs on the client's
+// ack goroutine and must not block.
+func (j *JetStream) acked(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.PubAck) {
+	if p := j.take(msg); p != nil {
+		j.settle(p, ack.Duplicate, ack.Sequence, nil)
+	}
+}
+
+// ackFailed is the client's failure callback (a timeout, a disconnect, an
+// error from the server); the client may hold its own lock: it only
+// queues the publish for the retry goroutine.
+func (j *JetStream) ackFailed(_ jetstream.JetStream, msg *nats.Msg, err error) {
+	if p := j.take(msg); p != nil {
+		j.fail(p, err)
+	}
+}
+
+// abort fails every publish still in flight under ctx, which ended.
+func (j *JetStream) abort(ctx context.Context) {
+	var ended []*inflight
+	j.mu.Lock()
+	for msg, p := range j.inflight {
+		if p.ctx == ctx {
+			delete(j.inflight, msg)
+			ended = append(ended, p)
+		}
+	}
+	j.mu.Unlock()
+	for _, p := range ended {
+		j.fail(p, ctx.Err())
+	}
+}
+
+func (j *JetStream) settle(p *inflight, duplicate bool, seq uint64, err error) {
+	p.r.Complete(duplicate, seq, err)
+	j.open.Done()
+}
+
+func (j *JetStream) fail(p *inflight, err error) {
+	j.mu.Lock()
+	j.failed = append(j.failed, failure{p, err})
+	j.mu.Unlock()
+	select {
+	case j.wake <- struct{}{}:
+	default:
+	}
+}
+
+// retryLoop retries failed publishes one at a time, in the order they
+// failed, until Close.
+func (j *JetStream) retryLoop() {
+	var batch []failure
+	for {
+		select {
+		case <-j.wake:
+		case <-j.stop:
+			return
+		}
+		j.mu.Lock()
+		batch, j.failed = j.failed, batch[:0]
+		j.mu.Unlock()
+		for _, f := range batch {
+			j.retry(f.p, f.err)
+		}
+		clear(batch)
+	}
+}
+
+// retry settles a publish whose first send failed with err: a failed
+// compare-and-set is resolved, an error that cannot pass fails it, and
+// anything else is sent again with the same id (synchronously), at once
+// and then with backoff, until ctx ends.
+func (j *JetStream) retry(p *inflight, err error) {
+	// The first retry is immediate: by the time one failure is seen the
+	// outage behind it may be over, and the publishes failed with it must
+	// not each wait out a backoff.
 	policy := retry.Policy{Base: 50 * time.Millisecond, Max: j.cfg.RetryMax, Immediate: 1}
 	first := true
-	err := policy.Do(p.ctx, time.Time{}, func(ctx context.Context) error {
+	err = policy.Do(p.ctx, time.Time{}, func(ctx context.Context) error {
 		if !first {
 			j.retries.Add(1)
-			p.fut, p.sendErr = j.send(p)
+			actx, cancel := context.WithTimeout(ctx, j.cfg.AckTimeout)
+			ack, sendErr := j.js.PublishMsg(actx, p.msg)
+			cancel()
+			if sendErr == nil {
+				j.settle(p, ack.Duplicate, ack.Sequence, nil)
+				return nil
+			}
+			err = sendErr
 		}
 		first = false
-		err := p.sendErr
 		if ctx.Err() != nil {
 			return retry.Permanent(ctx.Err())
 		}
-		if err == nil {
-			select {
-			case ack := <-p.fut.Ok():
-				p.r.Complete(ack.Duplicate, ack.Sequence, nil)
-				return nil
-			case err = <-p.fut.Err():
-			case <-ctx.Done():
-				return retry.Permanent(ctx.Err())
-			}
-		}
 		if apiErr, ok := errors.AsType[*jetstream.APIError](err); ok && apiErr.ErrorCode == errWrongLastSequence {
-			j.resolveWrongSequence(ctx, p)
+			dup, seq, err := j.resolveWrongSequence(ctx, p)
+			j.settle(p, dup, seq, err)
 			return nil
 		}
 		if !retryable(err) {
@@ -356,20 +453,8 @@ func (j *JetStream) settle(p *inflight) {
 			"attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
 	})
 	if err != nil {
-		p.r.Complete(false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, err))
+		j.settle(p, false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, err))
 	}
-}
-
-// send publishes p with its message id and, when asked, the compare-and-set
-// on the interaction's last sequence: the server stores it only if the last
-// message on <prefix>.*.*.<idToken> is the one this writer built on. (The
-// check filters by wildcard, which costs the server; the pipeline asks for
-// it only where another writer may have moved the state.)
-func (j *JetStream) send(p *inflight) (jetstream.PubAckFuture, error) {
-	if !p.check {
-		return j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id))
-	}
-	return j.js.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id), jetstream.WithExpectLastSequenceForSubject(p.expect, j.interactionFilter(p.interaction)))
 }
 
 // retryable reports whether a publish error may pass. Server errors other
@@ -398,10 +483,12 @@ const errDuplicateInProcess = 10158
 // settled (acknowledged, or failed because its context ended).
 func (j *JetStream) Close() {
 	j.closeMu.Lock()
-	if !j.closed {
-		j.closed = true
-		close(j.pending)
-	}
+	first := !j.closed
+	j.closed = true
 	j.closeMu.Unlock()
+	j.open.Wait()
+	if first {
+		close(j.stop)
+	}
 	j.wg.Wait()
 }

@@ -379,3 +379,42 @@ func TestStates(t *testing.T) {
 		t.Errorf("States since later: %v %v", none, err)
 	}
 }
+
+// When the caller's context ends, publishes still waiting for their
+// acknowledgement (here the server is gone) fail at once with the
+// context's error, not after the ack timeout, and Close returns.
+func TestPublishContextEndFailsWhatIsInFlight(t *testing.T) {
+	ns := testkit.StartNATS(t)
+	nc := ns.Connect(t)
+	j, err := New(t.Context(), nc, Config{AckTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Stop()
+	ctx, cancel := context.WithCancel(t.Context())
+	const n = 50
+	receipts := make([]*bridge.Receipt, n)
+	for i := range n {
+		tr := transition(fmt.Sprintf("conv-%04d", i), i)
+		receipts[i] = bridge.NewReceipt()
+		if err := j.Publish(ctx, &tr, receipts[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	deadline := time.After(30 * time.Second) // far below the hour-long ack timeout
+	for i, r := range receipts {
+		select {
+		case <-r.Done():
+		case <-deadline:
+			t.Fatalf("receipt %d not completed after the context ended", i)
+		}
+		if !errors.Is(r.Err(), context.Canceled) {
+			t.Fatalf("receipt %d: err %v, want context.Canceled", i, r.Err())
+		}
+	}
+	j.Close()
+	if err := j.Publish(t.Context(), new(bridge.Transition), bridge.NewReceipt()); err == nil {
+		t.Fatal("Publish after Close succeeded")
+	}
+}

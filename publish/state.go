@@ -113,23 +113,21 @@ const errWrongLastSequence = 10071
 
 // resolveWrongSequence decides what a failed compare-and-set means: the
 // stream's last message for the interaction is this very transition (an
-// earlier attempt was stored: a duplicate) or another writer's (a conflict).
-func (j *JetStream) resolveWrongSequence(ctx context.Context, p *inflight) {
+// earlier attempt was stored: a duplicate) or another writer's (a
+// conflict). It returns the publish's outcome.
+func (j *JetStream) resolveWrongSequence(ctx context.Context, p *inflight) (duplicate bool, seq uint64, err error) {
 	m, err := j.stream.GetLastMsgForSubject(ctx, j.interactionFilter(p.interaction))
 	if err != nil {
-		p.r.Complete(false, 0, fmt.Errorf("publish %s: wrong last sequence, and reading the last message failed: %w", p.msg.Subject, err))
-		return
+		return false, 0, fmt.Errorf("publish %s: wrong last sequence, and reading the last message failed: %w", p.msg.Subject, err)
 	}
 	if m.Header.Get(jetstream.MsgIDHeader) == p.id {
-		p.r.Complete(true, m.Sequence, nil)
-		return
+		return true, m.Sequence, nil
 	}
 	s, _, err := stateOf(m)
 	if err != nil {
-		p.r.Complete(false, 0, err)
-		return
+		return false, 0, err
 	}
-	p.r.Complete(false, 0, &bridge.ConflictError{InteractionID: p.interaction, State: s})
+	return false, 0, &bridge.ConflictError{InteractionID: p.interaction, State: s}
 }
 
 // States returns the state of every interaction whose last transition the
