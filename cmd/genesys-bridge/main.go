@@ -25,12 +25,23 @@ import (
 func main() {
 	fs := flag.NewFlagSet("genesys-bridge", flag.ContinueOnError)
 	demo := fs.Bool("demo", false, "run against an embedded Genesys simulator (no credentials needed) and show what happens")
+	version := fs.Bool("version", false, "print the version and the commit it was built from, and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: genesys-bridge [-demo]\n\nConfiguration is read from the environment; see README.md.\n\n")
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: genesys-bridge [-demo] [-version]\n\n")
 		fs.PrintDefaults()
+		fmt.Fprintf(w, "\nConfiguration comes from the environment (README.md explains each):\n\n")
+		printVariables(w)
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
 		os.Exit(2)
+	}
+	if *version {
+		fmt.Println(versionText())
+		return
 	}
 	cfg, err := loadConfig(*demo)
 	if err != nil {
@@ -40,6 +51,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	for _, u := range unknownVariables(os.Environ()) {
+		log.Warn("environment variable not read by the bridge: misspelt?", "name", u[0], "closest_known", u[1])
+	}
 	if err := run(ctx, cfg, log, os.Stdout); err != nil {
 		log.Error("genesys-bridge stopped", "err", err)
 		var ce *ConfigError
