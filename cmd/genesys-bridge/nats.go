@@ -2,10 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -104,11 +111,14 @@ func startEmbedded(cfg *Config, log *slog.Logger) (*server.Server, error) {
 }
 
 func connectNATS(url string, cfg *Config, log *slog.Logger) (*nats.Conn, error) {
+	report := &natsReport{log: log, servers: text.RedactURL(url), every: 30 * time.Second}
 	opts := []nats.Option{
 		nats.Name("genesys-bridge"),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true),
 		nats.ReconnectWait(time.Second),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { report.failed(err) }),
+		nats.ConnectHandler(func(c *nats.Conn) { log.Info("NATS connected", "server", c.ConnectedUrlRedacted()) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("NATS disconnected", "err", err)
@@ -141,4 +151,66 @@ func drainNATS(nc *nats.Conn, log *slog.Logger) {
 		log.Warn("NATS drain timed out; closing")
 		nc.Close()
 	}
+}
+
+// natsReport says why NATS cannot be reached: the first failed attempt at
+// once (the dial timeout is 2s), then at most once per interval unless the
+// cause changes, with the servers tried, the cause in words and the
+// attempts since the last report. The client keeps retrying.
+type natsReport struct {
+	log     *slog.Logger
+	servers string // redacted
+	every   time.Duration
+
+	mu       sync.Mutex
+	last     time.Time
+	cause    string
+	attempts int
+}
+
+func (r *natsReport) failed(err error) {
+	cause := natsCause(err)
+	r.mu.Lock()
+	r.attempts++
+	if errors.Is(err, nats.ErrNoServers) && r.last.IsZero() && r.attempts == 1 {
+		// The first attempt's own error is lost behind this one; the
+		// next attempt, a second later, says what it is.
+		r.mu.Unlock()
+		return
+	}
+	due := r.last.IsZero() || time.Since(r.last) >= r.every || cause != r.cause
+	n := r.attempts
+	if due {
+		r.last, r.cause, r.attempts = time.Now(), cause, 0
+	}
+	r.mu.Unlock()
+	if due {
+		r.log.Warn("NATS unreachable; retrying every second", "servers", r.servers, "cause", cause, "err", err, "attempts", n)
+	}
+}
+
+// natsCause names, for an operator, why a connection attempt failed.
+func natsCause(err error) string {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recordErr tls.RecordHeaderError
+	var netErr net.Error
+	msg := strings.ToLower(err.Error())
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: nothing listens at that address"
+	case errors.As(err, &dnsErr):
+		return "DNS: the host name does not resolve"
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
+		strings.Contains(msg, "authorization violation"), strings.Contains(msg, "authentication"):
+		return "authorization: the server rejected the credentials"
+	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &recordErr),
+		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted), strings.Contains(msg, "tls"):
+		return "TLS: the handshake failed (certificate, CA or a TLS/plain mismatch)"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout: no answer from that address"
+	}
+	return "other"
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
+)
+
+// With NATS unreachable, the first log line says so within a few seconds,
+// naming the servers and the cause, and the bridge keeps trying.
+func TestNATSUnreachableIsNamed(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, cause string
+	}{
+		{"refused", fmt.Sprintf("nats://127.0.0.1:%d", testkit.FreePort(t)), "connection refused"},
+		{"dns", "nats://no-such-host.invalid:4222", "DNS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := configFrom(map[string]string{
+				"GENESYS_REGION": "eu-west-1", "GENESYS_CLIENT_ID": "id", "GENESYS_CLIENT_SECRET": "s",
+				"GENESYS_QUEUE_IDS": "q1", "NATS_URL": tc.url, "HTTP_ADDR": "",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			log, logs := testkit.Logger(t, slog.LevelInfo)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, cfg, log, io.Discard) }()
+			testkit.Eventually(t, 5*time.Second, "a log line naming the server and the cause", func() bool {
+				for _, line := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(line, "NATS unreachable") && strings.Contains(line, tc.url) && strings.Contains(line, tc.cause) {
+						return true
+					}
+				}
+				return false
+			})
+			select {
+			case err := <-done:
+				t.Fatalf("run gave up: %v", err)
+			default:
+			}
+			cancel()
+			<-done
+		})
+	}
+}
+
+func TestNATSCause(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nats.ErrAuthorization, "authorization"},
+		{errors.New("nats: Authorization Violation"), "authorization"},
+		{nats.ErrSecureConnRequired, "TLS"},
+		{errors.New("tls: first record does not look like a TLS handshake"), "TLS"},
+		{errors.New("something else"), "other"},
+	} {
+		if got := natsCause(tc.err); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("natsCause(%v) = %q, want %s...", tc.err, got, tc.want)
+		}
+	}
+}
