@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +192,65 @@ func TestDeriveDetailsMatchesSimulatorTruth(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fuzzSeeds adds the simulator's frames of a few conversations of every
+// channel: live bodies (source "body") or analytics details ("details").
+func fuzzSeeds(f *testing.F, source string) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	pop := simulator.NewPopulation(rng, 2, 5)
+	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	for i := range 20 {
+		ch := []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback}[i%5]
+		sc := simulator.Generate(rng, pop, ch, start.Add(time.Duration(i)*time.Minute), 1)
+		for _, fr := range sc.Frames {
+			if source == "body" {
+				f.Add(fr.Body)
+			} else {
+				f.Add(fr.Details)
+			}
+		}
+	}
+}
+
+// checkDerived holds what Derive and DeriveDetails promise for any input:
+// no panic; the same event for the same input; and an event without an
+// error is valid whenever its id is (the pipeline would otherwise drop a
+// frame Genesys meant).
+func checkDerived(t *testing.T, derive func() (bridge.Event, error)) {
+	ev, err := derive()
+	again, err2 := derive()
+	if (err == nil) != (err2 == nil) || !reflect.DeepEqual(ev, again) {
+		t.Fatalf("not deterministic: %v / %v", err, err2)
+	}
+	if err != nil || bridge.ValidateInteractionID(ev.InteractionID) != nil {
+		return
+	}
+	if verr := ev.Validate(); verr != nil {
+		t.Fatalf("derived an invalid event: %v", verr)
+	}
+}
+
+func FuzzDerive(f *testing.F) {
+	fuzzSeeds(f, "body")
+	observed := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var c genesys.Conversation
+		if json.Unmarshal(body, &c) != nil {
+			return
+		}
+		checkDerived(t, func() (bridge.Event, error) { return genesys.Derive(&c, observed) })
+	})
+}
+
+func FuzzDeriveDetails(f *testing.F) {
+	fuzzSeeds(f, "details")
+	observed := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var dc genesys.DetailsConversation
+		if json.Unmarshal(body, &dc) != nil {
+			return
+		}
+		checkDerived(t, func() (bridge.Event, error) { return genesys.DeriveDetails(&dc, observed) })
+	})
 }

@@ -32,13 +32,41 @@ func setEnv(t *testing.T, env map[string]string) {
 
 func configVars() []string {
 	var names []string
-	rt := reflect.TypeFor[Config]()
-	for i := range rt.NumField() {
-		if name := rt.Field(i).Tag.Get("envconfig"); name != "" {
-			names = append(names, name)
-		}
+	for _, v := range variables() {
+		names = append(names, v.Name)
 	}
 	return names
+}
+
+// Whatever one variable holds, loading the configuration ends in a
+// configuration or a *ConfigError (exit 2), never a panic, and no error
+// quotes the client secret.
+func FuzzConfig(f *testing.F) {
+	names := configVars()
+	for i, seed := range []string{"", "30s", "-1s", "0", "99999999999999999999", "nats://u:p@h:4222", "a,b,,c", "\xff", "debug", "1e3", "tls://x", " "} {
+		f.Add(uint8(i), seed)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, value string) {
+		vars := map[string]string{}
+		for k, v := range validEnv {
+			vars[k] = v
+		}
+		vars[names[int(which)%len(names)]] = value
+		cfg, err := configFrom(vars)
+		if err != nil {
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("%s=%q: error %T is not a *ConfigError: %v", names[int(which)%len(names)], value, err, err)
+			}
+			if secret := vars["GENESYS_CLIENT_SECRET"]; len(secret) >= 4 && strings.Contains(err.Error(), secret) {
+				t.Fatalf("the error quotes the client secret: %v", err)
+			}
+			return
+		}
+		if cfg == nil {
+			t.Fatal("no configuration and no error")
+		}
+	})
 }
 
 func TestConfigErrors(t *testing.T) {
