@@ -231,26 +231,20 @@ func checkDerived(t *testing.T, derive func() (bridge.Event, error)) {
 	}
 }
 
-func FuzzDerive(f *testing.F) {
-	fuzzSeeds(f, "body")
-	observed := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var c genesys.Conversation
-		if json.Unmarshal(body, &c) != nil {
-			return
-		}
-		checkDerived(t, func() (bridge.Event, error) { return genesys.Derive(&c, observed) })
-	})
-}
+func FuzzDerive(f *testing.F) { fuzzDerived(f, "body", genesys.Derive) }
 
-func FuzzDeriveDetails(f *testing.F) {
-	fuzzSeeds(f, "details")
+func FuzzDeriveDetails(f *testing.F) { fuzzDerived(f, "details", genesys.DeriveDetails) }
+
+// fuzzDerived decodes each input as T (skipping what is not JSON of it)
+// and holds derive to checkDerived.
+func fuzzDerived[T any](f *testing.F, source string, derive func(*T, time.Time) (bridge.Event, error)) {
+	fuzzSeeds(f, source)
 	observed := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var dc genesys.DetailsConversation
-		if json.Unmarshal(body, &dc) != nil {
+		var v T
+		if json.Unmarshal(body, &v) != nil {
 			return
 		}
-		checkDerived(t, func() (bridge.Event, error) { return genesys.DeriveDetails(&dc, observed) })
+		checkDerived(t, func() (bridge.Event, error) { return derive(&v, observed) })
 	})
 }
