@@ -62,6 +62,7 @@ type Config struct {
 	HTTPAddr  string     `envconfig:"HTTP_ADDR" desc:"address of /healthz, /readyz and /metrics; empty disables"`
 	LogLevel  slog.Level `envconfig:"LOG_LEVEL" desc:"debug, info, warn or error"`
 	LogFormat string     `envconfig:"LOG_FORMAT" desc:"text or json"`
+	AuditLog  string     `envconfig:"AUDIT_LOG" desc:"audit trail of every acknowledged transition, a JSON line each: empty (off), stdout, or a file path (reopened on SIGHUP)"`
 
 	// Set from flags, not the environment.
 	Demo bool `ignored:"true"`
@@ -259,6 +260,11 @@ func (c *Config) checkChoices() error {
 	default:
 		return configErr("LOG_FORMAT must be text or json (got %q)", text.Truncate(c.LogFormat, 40))
 	}
+	if c.AuditLog != "" && c.AuditLog != "stdout" {
+		if info, err := os.Stat(c.AuditLog); err == nil && info.IsDir() {
+			return configErr("AUDIT_LOG: %s is a directory; give a file path", c.AuditLog)
+		}
+	}
 	return nil
 }
 
@@ -336,8 +342,8 @@ func (c *Config) publishConfig(log *slog.Logger) publish.Config {
 
 // pipelineConfig is the pipeline's configuration: the stream (if any) is
 // its state store, and each acknowledged or held-back transition is reported to the
-// metrics, the demo's view (if any) and the hooks.
-func (c *Config) pipelineConfig(js *publish.JetStream, log *slog.Logger, m *metrics, view *demoView, h hooks) bridge.PipelineConfig {
+// metrics, the audit log and the demo's view (if any) and the hooks.
+func (c *Config) pipelineConfig(js *publish.JetStream, log *slog.Logger, m *metrics, view *demoView, audit *auditLog, h hooks) bridge.PipelineConfig {
 	var state bridge.StateStore // a nil *JetStream must not become a non-nil interface
 	if js != nil {
 		state = js
@@ -353,6 +359,9 @@ func (c *Config) pipelineConfig(js *publish.JetStream, log *slog.Logger, m *metr
 		Logger:  log,
 		OnPublished: func(t *bridge.Transition, dup bool, ackedAt time.Time) {
 			m.published(t, dup, ackedAt)
+			if audit != nil {
+				audit.write(t, dup, ackedAt)
+			}
 			if h.published != nil {
 				h.published(t, ackedAt)
 			}

@@ -97,6 +97,11 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 		return err
 	}
 	defer closeSink()
+	audit, err := openAudit(cfg, log, w)
+	if err != nil {
+		return err
+	}
+	defer audit.close()
 
 	target, m := cfg.genesysTarget(), newMetrics()
 	var view *demoView
@@ -108,7 +113,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 		defer sim.Close()
 		target, view = simTarget, newDemoView(w, cfg.NATSPrefix)
 	}
-	pipe := bridge.NewPipeline(cfg.pipelineConfig(out.js, log, m, view, h))
+	pipe := bridge.NewPipeline(cfg.pipelineConfig(out.js, log, m, view, audit, h))
 	stream, err := newSource(ctx, cfg, target, out.js, pipe, log)
 	if err != nil {
 		return err

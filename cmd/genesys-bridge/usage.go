@@ -89,7 +89,7 @@ func versionText() string {
 
 // The prefixes of the bridge's own variables: a variable with one of them
 // that Config does not read is most likely misspelt.
-var ownPrefixes = []string{"GENESYS_", "NATS_", "BRIDGE_", "HTTP_", "LOG_"}
+var ownPrefixes = []string{"GENESYS_", "NATS_", "BRIDGE_", "HTTP_", "LOG_", "AUDIT_"}
 
 // notOurs are variables with those prefixes that other software reads.
 var notOurs = []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
