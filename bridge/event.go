@@ -250,6 +250,10 @@ const (
 // TestEveryReasonIsCounted keeps it in step with the constants above.
 var Reasons = [...]Reason{ReasonMalformed, ReasonSchema, ReasonOversize, ReasonUnknown}
 
+// Known returns r if Reasons lists it, and ReasonUnknown otherwise: a value
+// safe to put in a subject or a metric label.
+func (r Reason) Known() Reason { return Reasons[r.index()] }
+
 // index is r's position in Reasons; a reason not listed counts as unknown.
 func (r Reason) index() int {
 	for i, x := range Reasons {
@@ -267,7 +271,16 @@ type RejectError struct {
 	Msg    string
 	// Excerpt is a bounded prefix of the offending input, for the log.
 	Excerpt string
+	// Input is the offending input as received (a copy of at most
+	// MaxRejectedInput bytes), for a dead letter; nil when the rejection
+	// concerns something derived rather than a frame.
+	Input []byte
+	// Topic is the Genesys topic the input came on, when known.
+	Topic string
 }
+
+// MaxRejectedInput bounds RejectError.Input.
+const MaxRejectedInput = 64 << 10
 
 func (e *RejectError) Error() string { return fmt.Sprintf("rejected (%s): %s", e.Reason, e.Msg) }
 
@@ -279,6 +292,7 @@ func reject(r Reason, format string, args ...any) *RejectError {
 // (at most 256 bytes, invalid UTF-8 replaced).
 func Reject(r Reason, input []byte, format string, args ...any) *RejectError {
 	e := reject(r, format, args...)
+	e.Input = append([]byte(nil), input[:min(len(input), MaxRejectedInput)]...)
 	if len(input) > 256 {
 		input = input[:256]
 	}

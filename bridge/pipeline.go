@@ -41,6 +41,9 @@ type PipelineConfig struct {
 	// acknowledged it, from a shard goroutine: it must not block, and t is
 	// valid only during the call (the pipeline reuses it).
 	OnPublished func(t *Transition, duplicate bool, ackedAt time.Time)
+	// OnRejected, if set, is called for each rejected input (after it is
+	// counted and logged), from the reading goroutine: it must not block.
+	OnRejected func(rej *RejectError)
 	// OnHeld, if set, is called for each observation released after it was
 	// held back for a gap's history, with how long it waited, from a shard
 	// goroutine: it must not block.
@@ -248,6 +251,9 @@ func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard
 func (p *Pipeline) rejected(rej *RejectError) {
 	p.stats.Rejected[rej.Reason.index()].Add(1)
 	p.log.Warn("input rejected", "reason", string(rej.Reason), "err", rej.Msg, "excerpt", rej.Excerpt)
+	if p.cfg.OnRejected != nil {
+		p.cfg.OnRejected(rej)
+	}
 }
 
 func shardOf(id string, n int) int {

@@ -363,7 +363,8 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 	if err := ev.Validate(); err != nil {
 		var rej *bridge.RejectError
 		if errors.As(err, &rej) {
-			rej.Excerpt = bridge.Reject(rej.Reason, data, "").Excerpt
+			withInput := bridge.Reject(rej.Reason, data, "")
+			rej.Excerpt, rej.Input = withInput.Excerpt, withInput.Input
 		}
 		return bridge.Event{}, 0, err
 	}

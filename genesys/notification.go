@@ -125,8 +125,14 @@ type systemBody struct {
 
 // DecodeNotification decodes one frame of the Notification Service socket.
 // Bad input returns a *bridge.RejectError; it never panics.
-func DecodeNotification(data []byte, observedAt time.Time) (Frame, error) {
+func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) {
 	var env envelope
+	defer func() {
+		// A rejection names the topic the frame came on, when it has one.
+		if rej, ok := err.(*bridge.RejectError); ok && rej.Topic == "" {
+			rej.Topic = env.TopicName
+		}
+	}()
 	if err := scanEnvelope(data, &env); err != nil {
 		return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "decode frame: %v", err)
 	}

@@ -235,23 +235,34 @@ func (c Config) StreamConfig() jetstream.StreamConfig {
 // (subjects, duplicate window, max age, replicas) on an existing one and
 // leaves every other setting an operator made alone.
 func (j *JetStream) EnsureStream(ctx context.Context) error {
-	want := j.cfg.StreamConfig()
-	s, err := j.js.Stream(ctx, want.Name)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		if j.stream, err = j.js.CreateStream(ctx, want); err != nil {
-			return fmt.Errorf("create stream %s: %w", want.Name, err)
-		}
-		j.log.Info("stream created", "stream", want.Name, "subjects", want.Subjects[0], "max_age", want.MaxAge.String(),
-			"duplicates", want.Duplicates.String(), "replicas", want.Replicas)
-		return nil
-	}
+	s, err := ensureStream(ctx, j.js, j.cfg.StreamConfig(), j.log)
 	if err != nil {
-		return fmt.Errorf("look up stream %s: %w", want.Name, err)
+		return err
 	}
 	j.stream = s
+	return nil
+}
+
+// ensureStream creates the stream want describes, or updates on an
+// existing one the settings the bridge owns (subjects, duplicate window,
+// max age, replicas, and max bytes where want sets it) and leaves every
+// other setting an operator made alone.
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, log *slog.Logger) (jetstream.Stream, error) {
+	s, err := js.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if s, err = js.CreateStream(ctx, want); err != nil {
+			return nil, fmt.Errorf("create stream %s: %w", want.Name, err)
+		}
+		log.Info("stream created", "stream", want.Name, "subjects", want.Subjects[0], "max_age", want.MaxAge.String(),
+			"duplicates", want.Duplicates.String(), "replicas", want.Replicas)
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up stream %s: %w", want.Name, err)
+	}
 	have := s.CachedInfo().Config
 	if have.Storage != want.Storage {
-		return fmt.Errorf("%w: stream %s exists with %s storage; the bridge needs file storage and a stream's storage cannot change: delete it or set another stream name", ErrStreamConflict, want.Name, have.Storage)
+		return nil, fmt.Errorf("%w: stream %s exists with %s storage; the bridge needs file storage and a stream's storage cannot change: delete it or set another stream name", ErrStreamConflict, want.Name, have.Storage)
 	}
 	next := have
 	var changed []string
@@ -271,15 +282,19 @@ func (j *JetStream) EnsureStream(ctx context.Context) error {
 		next.Replicas = want.Replicas
 		changed = append(changed, "replicas")
 	}
+	if want.MaxBytes > 0 && have.MaxBytes != want.MaxBytes {
+		next.MaxBytes = want.MaxBytes
+		changed = append(changed, "max_bytes")
+	}
 	if len(changed) == 0 {
-		j.log.Info("stream ready", "stream", want.Name, "subjects", want.Subjects[0])
-		return nil
+		log.Info("stream ready", "stream", want.Name, "subjects", want.Subjects[0])
+		return s, nil
 	}
-	if _, err := j.js.UpdateStream(ctx, next); err != nil {
-		return fmt.Errorf("update stream %s (%v): %w", want.Name, changed, err)
+	if s, err = js.UpdateStream(ctx, next); err != nil {
+		return nil, fmt.Errorf("update stream %s (%v): %w", want.Name, changed, err)
 	}
-	j.log.Info("stream updated", "stream", want.Name, "changed", changed)
-	return nil
+	log.Info("stream updated", "stream", want.Name, "changed", changed)
+	return s, nil
 }
 
 // Publish sends t asynchronously with Nats-Msg-Id = t.ID and completes r

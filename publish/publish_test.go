@@ -418,3 +418,34 @@ func TestPublishContextEndFailsWhatIsInFlight(t *testing.T) {
 		t.Fatal("Publish after Close succeeded")
 	}
 }
+
+func TestDeadLetterConfig(t *testing.T) {
+	dl := DefaultDeadLetterConfig()
+	if got := dl.Subject("x.>"); got != "genesys.deadletters.unknown" {
+		t.Errorf("Subject of a reason not listed = %s, want the unknown subject", got)
+	}
+	if got := dl.Subject(bridge.ReasonSchema); got != "genesys.deadletters.schema" {
+		t.Errorf("Subject(schema) = %s", got)
+	}
+	for _, tc := range []struct {
+		dl   DeadLetterConfig
+		want string
+	}{
+		{DeadLetterConfig{}, ""},
+		{DeadLetterConfig{SubjectPrefix: "genesys.interactions"}, "overlaps"},
+		{DeadLetterConfig{SubjectPrefix: "genesys.interactions.dead"}, "overlaps"},
+		{DeadLetterConfig{SubjectPrefix: "genesys"}, "overlaps"},
+		{DeadLetterConfig{SubjectPrefix: "genesys.interactionsx"}, ""},
+		{DeadLetterConfig{Stream: "GENESYS_INTERACTIONS"}, "stream of their own"},
+		{DeadLetterConfig{SubjectPrefix: "a.*"}, "token"},
+		{DeadLetterConfig{MaxBytes: 1000}, "at least 1 MiB"},
+	} {
+		err := tc.dl.Validate(Config{})
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: Validate = %v, want %q", tc.dl, err, tc.want)
+		}
+	}
+	if got := headerValue("a\r\nEvil: 1\x00\xff", 100); got != "a  Evil: 1 \uFFFD" {
+		t.Errorf("headerValue = %q", got)
+	}
+}

@@ -49,6 +49,11 @@ type Config struct {
 	NATSReplicas     int           `envconfig:"NATS_STREAM_REPLICAS" desc:"stream replicas (1, 3 or 5 in a cluster)"`
 	NATSAckTimeout   time.Duration `envconfig:"NATS_ACK_TIMEOUT" desc:"wait this long for a publish acknowledgement before retrying with the same id"`
 	NATSMaxPending   int           `envconfig:"NATS_MAX_PENDING" desc:"transitions in flight (unacknowledged) before reading pauses"`
+	NATSDeadLetters  bool          `envconfig:"NATS_DEAD_LETTERS" desc:"store every rejected frame (bounded body, reason, error, topic, time) in a stream of its own"`
+	NATSDLStream     string        `envconfig:"NATS_DEAD_LETTER_STREAM" desc:"the dead letters' stream"`
+	NATSDLPrefix     string        `envconfig:"NATS_DEAD_LETTER_SUBJECT_PREFIX" desc:"dead letters go to <prefix>.<reason>; must not overlap NATS_SUBJECT_PREFIX"`
+	NATSDLMaxAge     time.Duration `envconfig:"NATS_DEAD_LETTER_MAX_AGE" desc:"how long a dead letter is kept"`
+	NATSDLMaxBytes   int64         `envconfig:"NATS_DEAD_LETTER_MAX_BYTES" desc:"size cap of the dead letters' stream (the oldest go first)"`
 	NATSEmbeddedAddr string        `envconfig:"NATS_EMBEDDED_ADDR" desc:"client address of the embedded server (NATS_URL empty)"`
 	NATSEmbeddedDir  string        `envconfig:"NATS_EMBEDDED_STORE_DIR" desc:"JetStream store directory of the embedded server"`
 
@@ -87,7 +92,7 @@ func configErr(format string, args ...any) error {
 // and the daemon's.
 func defaultConfig() Config {
 	st, cl := genesys.DefaultStreamConfig(), genesys.DefaultClientConfig()
-	pc, pl := publish.DefaultConfig(), bridge.DefaultPipelineConfig()
+	pc, pl, dl := publish.DefaultConfig(), bridge.DefaultPipelineConfig(), publish.DefaultDeadLetterConfig()
 	return Config{
 		GenesysDialect:         "notifications",
 		GenesysHeartbeat:       st.HeartbeatInterval,
@@ -105,6 +110,11 @@ func defaultConfig() Config {
 		NATSReplicas:     pc.Replicas,
 		NATSAckTimeout:   pc.AckTimeout,
 		NATSMaxPending:   pl.MaxOutstanding,
+		NATSDeadLetters:  true,
+		NATSDLStream:     dl.Stream,
+		NATSDLPrefix:     dl.SubjectPrefix,
+		NATSDLMaxAge:     dl.MaxAge,
+		NATSDLMaxBytes:   dl.MaxBytes,
 		NATSEmbeddedAddr: "127.0.0.1:4222",
 		NATSEmbeddedDir:  "data/nats",
 
@@ -183,7 +193,7 @@ func (c *Config) checkDurations() error {
 		{"GENESYS_HEARTBEAT_INTERVAL", c.GenesysHeartbeat}, {"GENESYS_TOKEN_REFRESH_AHEAD", c.GenesysRefreshAhead},
 		{"GENESYS_CHANNEL_MARGIN", c.GenesysChannelMargin}, {"GENESYS_BACKFILL_LAG", c.GenesysBackfillLag},
 		{"GENESYS_BACKFILL_MAX_WAIT", c.GenesysBackfillMaxWait},
-		{"NATS_STREAM_MAX_AGE", c.NATSMaxAge}, {"NATS_DUPLICATE_WINDOW", c.NATSDuplicates}, {"NATS_ACK_TIMEOUT", c.NATSAckTimeout},
+		{"NATS_STREAM_MAX_AGE", c.NATSMaxAge}, {"NATS_DEAD_LETTER_MAX_AGE", c.NATSDLMaxAge}, {"NATS_DUPLICATE_WINDOW", c.NATSDuplicates}, {"NATS_ACK_TIMEOUT", c.NATSAckTimeout},
 		{"BRIDGE_COMPLETED_GRACE", c.BridgeGrace}, {"BRIDGE_IDLE_TTL", c.BridgeIdleTTL}, {"BRIDGE_SHUTDOWN_TIMEOUT", c.BridgeShutdown},
 	} {
 		if d.v <= 0 {
@@ -209,6 +219,11 @@ func (c *Config) checkNATS() error {
 	}
 	if err := c.publishConfig(nil).Validate(); err != nil {
 		return configErr("NATS_STREAM / NATS_SUBJECT_PREFIX / NATS_DUPLICATE_WINDOW / NATS_STREAM_MAX_AGE / NATS_STREAM_REPLICAS: %v", err)
+	}
+	if c.NATSDeadLetters {
+		if err := c.deadLetterConfig(nil).Validate(c.publishConfig(nil)); err != nil {
+			return configErr("NATS_DEAD_LETTER_STREAM / NATS_DEAD_LETTER_SUBJECT_PREFIX / NATS_DEAD_LETTER_MAX_BYTES: %v", err)
+		}
 	}
 	if c.NATSURL != "" {
 		for _, u := range strings.Split(c.NATSURL, ",") {
@@ -340,10 +355,17 @@ func (c *Config) publishConfig(log *slog.Logger) publish.Config {
 	}
 }
 
+// deadLetterConfig is the dead letters' stream configuration.
+func (c *Config) deadLetterConfig(log *slog.Logger) publish.DeadLetterConfig {
+	return publish.DeadLetterConfig{Stream: c.NATSDLStream, SubjectPrefix: c.NATSDLPrefix, MaxAge: c.NATSDLMaxAge,
+		MaxBytes: c.NATSDLMaxBytes, Replicas: c.NATSReplicas, Logger: log}
+}
+
 // pipelineConfig is the pipeline's configuration: the stream (if any) is
 // its state store, and each acknowledged or held-back transition is reported to the
 // metrics, the audit log and the demo's view (if any) and the hooks.
-func (c *Config) pipelineConfig(js *publish.JetStream, log *slog.Logger, m *metrics, view *demoView, audit *auditLog, h hooks) bridge.PipelineConfig {
+func (c *Config) pipelineConfig(out sink, log *slog.Logger, m *metrics, view *demoView, audit *auditLog, h hooks) bridge.PipelineConfig {
+	js := out.js
 	var state bridge.StateStore // a nil *JetStream must not become a non-nil interface
 	if js != nil {
 		state = js
@@ -367,6 +389,11 @@ func (c *Config) pipelineConfig(js *publish.JetStream, log *slog.Logger, m *metr
 			}
 			if view != nil {
 				view.transition(t, dup)
+			}
+		},
+		OnRejected: func(rej *bridge.RejectError) {
+			if out.dead != nil {
+				out.dead.Put(rej, time.Now())
 			}
 		},
 		OnHeld: func(waited time.Duration, incomplete bool) {

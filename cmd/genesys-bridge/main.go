@@ -113,12 +113,12 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 		defer sim.Close()
 		target, view = simTarget, newDemoView(w, cfg.NATSPrefix)
 	}
-	pipe := bridge.NewPipeline(cfg.pipelineConfig(out.js, log, m, view, audit, h))
+	pipe := bridge.NewPipeline(cfg.pipelineConfig(out, log, m, view, audit, h))
 	stream, err := newSource(ctx, cfg, target, out.js, pipe, log)
 	if err != nil {
 		return err
 	}
-	m.register(pipe.Stats(), stream, out.nc)
+	m.register(pipe.Stats(), stream, out.nc, out.dead)
 	if h.stats != nil {
 		h.stats(pipe.Stats(), stream)
 	}

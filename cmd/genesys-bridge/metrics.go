@@ -12,6 +12,7 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
 // metrics is the bridge's Prometheus registry.
@@ -76,7 +77,7 @@ func (m *metrics) counterOf(c bridge.ChannelType, s bridge.Status) prometheus.Co
 
 func (m *metrics) held(waited time.Duration) { m.heldFor.Observe(waited.Seconds()) }
 
-func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn) {
+func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn, dead *publish.DeadLetters) {
 	counter := func(name, help string, f func() uint64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 	}
@@ -105,9 +106,24 @@ func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn) {
 	for _, r := range bridge.Reasons {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "genesys_bridge_frames_rejected_total",
-			Help:        "Frames dead-lettered (counted and logged), by reason.",
+			Help:        "Frames rejected (counted, logged and, unless NATS_DEAD_LETTERS=false, dead-lettered), by reason.",
 			ConstLabels: prometheus.Labels{"reason": string(r)},
 		}, func() float64 { return float64(st.RejectedBy(r)) }))
+	}
+	if dead != nil {
+		for _, result := range []string{"stored", "failed"} {
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "genesys_bridge_dead_letters_total",
+				Help:        "Rejected frames sent to the dead letters' stream: stored, or failed to store.",
+				ConstLabels: prometheus.Labels{"result": result},
+			}, func() float64 {
+				stored, failed := dead.Counts()
+				if result == "stored" {
+					return float64(stored)
+				}
+				return float64(failed)
+			}))
+		}
 	}
 	counter("genesys_bridge_gaps_total", "Gaps in the Genesys stream (dead sockets, restarts) whose history was back-filled.", st.Gaps.Load)
 	counter("genesys_bridge_transitions_incomplete_total", "Transitions published without the complete history of a gap before them (marked incomplete).", st.Incomplete.Load)

@@ -26,9 +26,10 @@ import (
 // sink is where transitions go: a JetStream stream, or, in a dry run
 // (BRIDGE_DRY_RUN), nowhere: js and nc are then nil.
 type sink struct {
-	pub bridge.Publisher
-	js  *publish.JetStream
-	nc  *nats.Conn
+	pub  bridge.Publisher
+	js   *publish.JetStream
+	nc   *nats.Conn
+	dead *publish.DeadLetters // nil when NATS_DEAD_LETTERS is off, and in a dry run
 }
 
 // openSink connects to NATS and provisions the stream (retrying until
@@ -48,7 +49,15 @@ func openSink(ctx context.Context, cfg *Config, log *slog.Logger) (sink, func(),
 		closeNATS()
 		return sink{}, nil, err
 	}
-	return sink{pub: js, js: js, nc: nc}, func() {
+	var dead *publish.DeadLetters
+	if cfg.NATSDeadLetters {
+		if dead, err = publish.NewDeadLetters(ctx, nc, cfg.deadLetterConfig(log)); err != nil {
+			js.Close()
+			closeNATS()
+			return sink{}, nil, err
+		}
+	}
+	return sink{pub: js, js: js, nc: nc, dead: dead}, func() {
 		js.Close()
 		closeNATS()
 	}, nil
