@@ -32,7 +32,8 @@ type ClientConfig struct {
 	// pages through at most; an interval with more is split. Default
 	// 100,000, the API's limit.
 	AnalyticsMaxResults int
-	// HTTPClient is used for REST and token calls. Default: 30s timeout.
+	// HTTPClient is used for REST and token calls. Default:
+	// Transport{}.HTTPClient().
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 }
@@ -67,7 +68,7 @@ func NewClient(cfg ClientConfig) *Client {
 	cfg = cfg.withDefaults()
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = Transport{}.HTTPClient()
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -104,8 +103,7 @@ type SocketConfig struct {
 	// BackoffBase and BackoffMax bound the reconnect delay (exponential with
 	// jitter, internal/retry). Defaults 500ms and 30s.
 	BackoffBase, BackoffMax time.Duration
-	// Dialer dials the socket. Default: 15s handshake timeout, a 64 KiB
-	// read buffer, the proxy from the environment.
+	// Dialer dials the socket. Default: Transport{}.Dialer().
 	Dialer *websocket.Dialer
 	Logger *slog.Logger
 }
@@ -121,8 +119,7 @@ func (c SocketConfig) withDefaults() SocketConfig {
 		c.BackoffMax = 30 * time.Second
 	}
 	if c.Dialer == nil {
-		// A 64 KiB read buffer: one read syscall for hundreds of small frames.
-		c.Dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment, ReadBufferSize: 64 << 10}
+		c.Dialer = Transport{}.Dialer()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -27,6 +27,8 @@ type Config struct {
 	GenesysRegion          string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
 	GenesysClientID        string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
 	GenesysClientSecret    genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
+	GenesysSecretFile      string         `envconfig:"GENESYS_CLIENT_SECRET_FILE" desc:"read the client secret from this file instead (a mounted secret)"`
+	GenesysCAFile          string         `envconfig:"GENESYS_CA_FILE" desc:"PEM file of further CAs to trust for Genesys (REST and WebSocket), for a TLS-inspecting proxy; HTTPS_PROXY/NO_PROXY are honoured"`
 	GenesysAPIURL          string         `envconfig:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
 	GenesysLoginURL        string         `envconfig:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
 	GenesysQueueIDs        []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
@@ -40,22 +42,32 @@ type Config struct {
 	GenesysBackfillLag     time.Duration  `envconfig:"GENESYS_BACKFILL_LAG" desc:"how far Genesys analytics lags: a gap's history is queried this long after the gap"`
 	GenesysBackfillMaxWait time.Duration  `envconfig:"GENESYS_BACKFILL_MAX_WAIT" desc:"after a gap, hold back the frames of interactions that may have changed in it at most this long for their history; then publish them marked incomplete"`
 
-	NATSURL          string        `envconfig:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
-	NATSCreds        string        `envconfig:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file"`
-	NATSStream       string        `envconfig:"NATS_STREAM" desc:"JetStream stream name"`
-	NATSPrefix       string        `envconfig:"NATS_SUBJECT_PREFIX" desc:"subject prefix; the stream covers <prefix>.>"`
-	NATSMaxAge       time.Duration `envconfig:"NATS_STREAM_MAX_AGE" desc:"how long the stream keeps transitions"`
-	NATSDuplicates   time.Duration `envconfig:"NATS_DUPLICATE_WINDOW" desc:"the stream's duplicate window for Nats-Msg-Id"`
-	NATSReplicas     int           `envconfig:"NATS_STREAM_REPLICAS" desc:"stream replicas (1, 3 or 5 in a cluster)"`
-	NATSAckTimeout   time.Duration `envconfig:"NATS_ACK_TIMEOUT" desc:"wait this long for a publish acknowledgement before retrying with the same id"`
-	NATSMaxPending   int           `envconfig:"NATS_MAX_PENDING" desc:"transitions in flight (unacknowledged) before reading pauses"`
-	NATSDeadLetters  bool          `envconfig:"NATS_DEAD_LETTERS" desc:"store every rejected frame (bounded body, reason, error, topic, time) in a stream of its own"`
-	NATSDLStream     string        `envconfig:"NATS_DEAD_LETTER_STREAM" desc:"the dead letters' stream"`
-	NATSDLPrefix     string        `envconfig:"NATS_DEAD_LETTER_SUBJECT_PREFIX" desc:"dead letters go to <prefix>.<reason>; must not overlap NATS_SUBJECT_PREFIX"`
-	NATSDLMaxAge     time.Duration `envconfig:"NATS_DEAD_LETTER_MAX_AGE" desc:"how long a dead letter is kept"`
-	NATSDLMaxBytes   int64         `envconfig:"NATS_DEAD_LETTER_MAX_BYTES" desc:"size cap of the dead letters' stream (the oldest go first)"`
-	NATSEmbeddedAddr string        `envconfig:"NATS_EMBEDDED_ADDR" desc:"client address of the embedded server (NATS_URL empty)"`
-	NATSEmbeddedDir  string        `envconfig:"NATS_EMBEDDED_STORE_DIR" desc:"JetStream store directory of the embedded server"`
+	NATSURL          string         `envconfig:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
+	NATSCreds        string         `envconfig:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file (JWT and nkey)"`
+	NATSNkeySeedFile string         `envconfig:"NATS_NKEY_SEED_FILE" desc:"path of an nkey seed file (user nkey authentication)"`
+	NATSUser         string         `envconfig:"NATS_USER" desc:"user name (with NATS_PASSWORD)"`
+	NATSPassword     genesys.Secret `envconfig:"NATS_PASSWORD" desc:"password of NATS_USER (never logged)"`
+	NATSPasswordFile string         `envconfig:"NATS_PASSWORD_FILE" desc:"read NATS_PASSWORD from this file instead"`
+	NATSToken        genesys.Secret `envconfig:"NATS_TOKEN" desc:"authentication token (never logged)"`
+	NATSTokenFile    string         `envconfig:"NATS_TOKEN_FILE" desc:"read NATS_TOKEN from this file instead"`
+	NATSTLSCAFile    string         `envconfig:"NATS_TLS_CA_FILE" desc:"PEM file of the CA(s) that sign the server's certificate"`
+	NATSTLSCertFile  string         `envconfig:"NATS_TLS_CERT_FILE" desc:"client certificate (PEM) for mutual TLS, with NATS_TLS_KEY_FILE"`
+	NATSTLSKeyFile   string         `envconfig:"NATS_TLS_KEY_FILE" desc:"the client certificate's private key (PEM)"`
+	NATSTLSFirst     bool           `envconfig:"NATS_TLS_HANDSHAKE_FIRST" desc:"start with the TLS handshake, before the server's INFO (servers set to handshake_first)"`
+	NATSStream       string         `envconfig:"NATS_STREAM" desc:"JetStream stream name"`
+	NATSPrefix       string         `envconfig:"NATS_SUBJECT_PREFIX" desc:"subject prefix; the stream covers <prefix>.>"`
+	NATSMaxAge       time.Duration  `envconfig:"NATS_STREAM_MAX_AGE" desc:"how long the stream keeps transitions"`
+	NATSDuplicates   time.Duration  `envconfig:"NATS_DUPLICATE_WINDOW" desc:"the stream's duplicate window for Nats-Msg-Id"`
+	NATSReplicas     int            `envconfig:"NATS_STREAM_REPLICAS" desc:"stream replicas (1, 3 or 5 in a cluster)"`
+	NATSAckTimeout   time.Duration  `envconfig:"NATS_ACK_TIMEOUT" desc:"wait this long for a publish acknowledgement before retrying with the same id"`
+	NATSMaxPending   int            `envconfig:"NATS_MAX_PENDING" desc:"transitions in flight (unacknowledged) before reading pauses"`
+	NATSDeadLetters  bool           `envconfig:"NATS_DEAD_LETTERS" desc:"store every rejected frame (bounded body, reason, error, topic, time) in a stream of its own"`
+	NATSDLStream     string         `envconfig:"NATS_DEAD_LETTER_STREAM" desc:"the dead letters' stream"`
+	NATSDLPrefix     string         `envconfig:"NATS_DEAD_LETTER_SUBJECT_PREFIX" desc:"dead letters go to <prefix>.<reason>; must not overlap NATS_SUBJECT_PREFIX"`
+	NATSDLMaxAge     time.Duration  `envconfig:"NATS_DEAD_LETTER_MAX_AGE" desc:"how long a dead letter is kept"`
+	NATSDLMaxBytes   int64          `envconfig:"NATS_DEAD_LETTER_MAX_BYTES" desc:"size cap of the dead letters' stream (the oldest go first)"`
+	NATSEmbeddedAddr string         `envconfig:"NATS_EMBEDDED_ADDR" desc:"client address of the embedded server (NATS_URL empty)"`
+	NATSEmbeddedDir  string         `envconfig:"NATS_EMBEDDED_STORE_DIR" desc:"JetStream store directory of the embedded server"`
 
 	BridgeChannelTypes []string      `envconfig:"BRIDGE_CHANNEL_TYPES" desc:"publish only these channel types (comma-separated; empty = all)"`
 	BridgeStatuses     []string      `envconfig:"BRIDGE_STATUSES" desc:"publish only transitions into these statuses (empty = all)"`
@@ -166,6 +178,9 @@ func loadConfig(demo bool) (*Config, error) {
 		return nil, configErr("%v", err)
 	}
 	c.Demo = demo
+	if err := c.readSecretFiles(); err != nil {
+		return nil, err
+	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -240,10 +255,67 @@ func (c *Config) checkNATS() error {
 	} else if _, _, err := net.SplitHostPort(c.NATSEmbeddedAddr); err != nil {
 		return configErr("NATS_EMBEDDED_ADDR: %q is not host:port", c.NATSEmbeddedAddr)
 	}
-	if c.NATSCreds != "" {
-		if _, err := os.Stat(c.NATSCreds); err != nil {
-			return configErr("NATS_CREDS: cannot read %s: %v", c.NATSCreds, errors.Unwrap(err))
+	return c.checkNATSAuth()
+}
+
+// checkNATSAuth checks the authentication and TLS settings: one way to
+// authenticate at most, pairs complete, every named file readable.
+func (c *Config) checkNATSAuth() error {
+	var ways []string
+	for _, w := range []struct {
+		name string
+		set  bool
+	}{{"NATS_CREDS", c.NATSCreds != ""}, {"NATS_NKEY_SEED_FILE", c.NATSNkeySeedFile != ""},
+		{"NATS_USER", c.NATSUser != ""}, {"NATS_TOKEN", c.NATSToken != ""}} {
+		if w.set {
+			ways = append(ways, w.name)
 		}
+	}
+	switch {
+	case len(ways) > 1:
+		return configErr("%s: set one way to authenticate to NATS, not several", strings.Join(ways, " and "))
+	case (c.NATSUser == "") != (c.NATSPassword == ""):
+		return configErr("NATS_USER and NATS_PASSWORD (or NATS_PASSWORD_FILE) go together")
+	case (c.NATSTLSCertFile == "") != (c.NATSTLSKeyFile == ""):
+		return configErr("NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE go together")
+	}
+	for _, f := range []struct{ name, path string }{{"NATS_CREDS", c.NATSCreds}, {"NATS_NKEY_SEED_FILE", c.NATSNkeySeedFile},
+		{"NATS_TLS_CA_FILE", c.NATSTLSCAFile}, {"NATS_TLS_CERT_FILE", c.NATSTLSCertFile}, {"NATS_TLS_KEY_FILE", c.NATSTLSKeyFile},
+		{"GENESYS_CA_FILE", c.GenesysCAFile}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.ReadFile(f.path); err != nil {
+			return configErr("%s: cannot read %s: %v", f.name, f.path, errors.Unwrap(err))
+		}
+	}
+	return nil
+}
+
+// readSecretFiles sets each secret whose *_FILE variable names a file
+// from that file (one trailing line break dropped). Setting both the
+// variable and its file is an error.
+func (c *Config) readSecretFiles() error {
+	for _, s := range []struct {
+		name, path string
+		dst        *genesys.Secret
+	}{{"GENESYS_CLIENT_SECRET", c.GenesysSecretFile, &c.GenesysClientSecret},
+		{"NATS_PASSWORD", c.NATSPasswordFile, &c.NATSPassword}, {"NATS_TOKEN", c.NATSTokenFile, &c.NATSToken}} {
+		if s.path == "" {
+			continue
+		}
+		if *s.dst != "" {
+			return configErr("%s and %s_FILE are both set: use one", s.name, s.name)
+		}
+		data, err := os.ReadFile(s.path)
+		if err != nil {
+			return configErr("%s_FILE: cannot read %s: %v", s.name, s.path, errors.Unwrap(err))
+		}
+		v := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+		if v == "" {
+			return configErr("%s_FILE: %s is empty", s.name, s.path)
+		}
+		*s.dst = genesys.Secret(v)
 	}
 	return nil
 }

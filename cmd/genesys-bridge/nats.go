@@ -136,10 +136,11 @@ func connectNATS(url string, cfg *Config, log *slog.Logger) (*nats.Conn, error) 
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "server", c.ConnectedUrlRedacted()) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { log.Warn("NATS error", "err", err) }),
 	}
-	if cfg.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	auth, err := natsAuth(cfg)
+	if err != nil {
+		return nil, err
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, append(opts, auth...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect NATS %s: %w", text.RedactURL(url), err)
 	}
@@ -222,4 +223,34 @@ func natsCause(err error) string {
 		return "timeout: no answer from that address"
 	}
 	return "other"
+}
+
+// natsAuth is the client's authentication and TLS, from the configuration
+// (checkNATSAuth allowed one way to authenticate at most).
+func natsAuth(cfg *Config) ([]nats.Option, error) {
+	var opts []nats.Option
+	switch {
+	case cfg.NATSCreds != "":
+		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	case cfg.NATSNkeySeedFile != "":
+		o, err := nats.NkeyOptionFromSeed(cfg.NATSNkeySeedFile)
+		if err != nil {
+			return nil, configErr("NATS_NKEY_SEED_FILE: %v", err)
+		}
+		opts = append(opts, o)
+	case cfg.NATSUser != "":
+		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword.Reveal()))
+	case cfg.NATSToken != "":
+		opts = append(opts, nats.Token(cfg.NATSToken.Reveal()))
+	}
+	if cfg.NATSTLSCAFile != "" {
+		opts = append(opts, nats.RootCAs(cfg.NATSTLSCAFile))
+	}
+	if cfg.NATSTLSCertFile != "" {
+		opts = append(opts, nats.ClientCert(cfg.NATSTLSCertFile, cfg.NATSTLSKeyFile))
+	}
+	if cfg.NATSTLSFirst {
+		opts = append(opts, nats.TLSHandshakeFirst())
+	}
+	return opts, nil
 }

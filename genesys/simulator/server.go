@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,8 @@ type Config struct {
 	// Listener, if set, is used instead of listening on Addr (a MemNet, for
 	// tests under testing/synctest).
 	Listener net.Listener
+	// TLS, if set, serves HTTPS and WSS with it instead of HTTP and WS.
+	TLS *tls.Config
 	// ClientID and ClientSecret are the accepted client credentials.
 	// Defaults "sim-client" and "sim-secret".
 	ClientID, ClientSecret string
@@ -185,12 +188,16 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("simulator: listen: %w", err)
 		}
 	}
+	scheme := "http://"
+	if cfg.TLS != nil {
+		ln, scheme = tls.NewListener(ln, cfg.TLS), "https://"
+	}
 	pop := NewPopulation(rand.New(rand.NewPCG(cfg.Seed, 0)), cfg.Queues, cfg.Agents)
 	if len(cfg.QueueIDs) > 0 {
 		pop.Queues = cfg.QueueIDs
 	}
 	s := &Server{
-		cfg: cfg, log: log, ln: ln, URL: "http://" + ln.Addr().String(),
+		cfg: cfg, log: log, ln: ln, URL: scheme + ln.Addr().String(),
 		pop:      pop,
 		tokens:   map[string]time.Time{},
 		channels: map[string]*channel{},
@@ -376,10 +383,17 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) {
 	s.channels[id] = &channel{id: id, token: tok, expires: expires, topics: map[string]bool{}}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"connectUri": "ws://" + r.Host + "/channels/" + id,
+		"connectUri": s.wsScheme() + r.Host + "/channels/" + id,
 		"id":         id,
 		"expires":    expires.UTC().Format(wireTime),
 	})
+}
+
+func (s *Server) wsScheme() string {
+	if s.cfg.TLS != nil {
+		return "wss://"
+	}
+	return "ws://"
 }
 
 func uuidFromCrypto() string {
