@@ -1,13 +1,19 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
 // docker-compose.yml parses, wires the bridge to NATS and the simulator,
@@ -47,8 +53,21 @@ func TestDockerCompose(t *testing.T) {
 	if !strings.HasPrefix(bridge.Environment["NATS_URL"], "nats://nats:") {
 		t.Errorf("NATS_URL %q does not point at the nats service", bridge.Environment["NATS_URL"])
 	}
-	if _, ok := compose.Services["nats"]; !ok {
-		t.Error("no nats service")
+	nats, ok := compose.Services["nats"]
+	if !ok {
+		t.Fatal("no nats service")
+	}
+	// The server compose runs is the one the bridge embeds and the tests run.
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`github.com/nats-io/nats-server/v2 v(\d+\.\d+)\.`).FindSubmatch(gomod)
+	if m == nil || !strings.HasPrefix(nats.Image, "nats:"+string(m[1])+"-") && nats.Image != "nats:"+string(m[1]) {
+		t.Errorf("the nats service runs %s; go.mod embeds nats-server %s", nats.Image, m[1])
+	}
+	if w, ok := compose.Services["watch"]; !ok || !slices.Contains(w.Command, "genesys.interactions.>") {
+		t.Error("no watch service subscribing to the transitions")
 	}
 }
 
@@ -65,16 +84,86 @@ func TestHelmChartEnv(t *testing.T) {
 	}
 	known := configVars()
 	for _, name := range set {
-		if !slices.Contains(known, name) {
+		if !slices.Contains(known, name) && name != "GOMEMLIMIT" { // the Go runtime's
 			t.Errorf("the chart sets %s, which the bridge does not read", name)
 		}
 	}
+	// Secrets the chart mounts as files (their *_FILE twin), and the
+	// client secret it passes from a Secret as it is.
+	byFile := []string{"NATS_PASSWORD", "NATS_TOKEN", "GENESYS_CLIENT_SECRET_FILE"}
 	for _, name := range known {
-		if strings.HasPrefix(name, "NATS_EMBEDDED_") {
+		if strings.HasPrefix(name, "NATS_EMBEDDED_") || slices.Contains(byFile, name) {
 			continue
 		}
 		if !slices.Contains(set, name) {
 			t.Errorf("the chart does not set %s", name)
 		}
+	}
+}
+
+// Every metric the Grafana dashboard queries is one the bridge registers
+// (with either dialect), or the process collector's.
+func TestGrafanaDashboardMetrics(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/grafana/genesys-bridge.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	registered := map[string]bool{}
+	client := genesys.NewClient(genesys.ClientConfig{Endpoints: genesys.Endpoints{API: "http://x", Login: "http://x"}, ClientID: "id", ClientSecret: "s"})
+	notifications, err := genesys.NewStream(genesys.StreamConfig{Client: client, Topics: []string{"v2.users.u1.conversations"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	interactions, err := genesys.NewInteractionStream(genesys.InteractionsConfig{Client: client, APIURL: "http://x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []source{notifications, interactions} {
+		m := newMetrics()
+		m.register(new(bridge.Stats), src, &nats.Conn{}, &publish.DeadLetters{})
+		families, err := m.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			registered[f.GetName()] = true
+		}
+	}
+	metric := regexp.MustCompile(`\b(genesys_bridge_[a-z0-9_]+|process_[a-z0-9_]+)`)
+	queried := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range metric.FindAllString(tg.Expr, -1) {
+				queried++
+				base := name
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					if b, ok := strings.CutSuffix(name, suffix); ok && registered[b] {
+						base = b
+					}
+				}
+				if !registered[base] {
+					t.Errorf("panel %q queries %s, which the bridge does not register", p.Title, name)
+				}
+			}
+		}
+	}
+	if queried < 20 {
+		t.Fatalf("only %d metric references found in the dashboard", queried)
+	}
+	// The chart ships the same file.
+	chartCopy, err := os.ReadFile("../../deploy/helm/genesys-bridge/dashboards/genesys-bridge.json")
+	if err != nil || string(chartCopy) != string(data) {
+		t.Errorf("the chart's dashboard is not deploy/grafana's (a symlink): %v", err)
 	}
 }
