@@ -57,3 +57,10 @@ func (c *Client) Subscribe(ctx context.Context, channelID string, topics []strin
 	}
 	return resp.Entities, nil
 }
+
+// Unsubscribe removes every subscription of a channel
+// (DELETE .../subscriptions); the channel itself expires on its own.
+func (c *Client) Unsubscribe(ctx context.Context, channelID string) error {
+	path := "/api/v2/notifications/channels/" + url.PathEscape(channelID) + "/subscriptions"
+	return c.do(ctx, "remove subscriptions", http.MethodDelete, path, nil, nil)
+}

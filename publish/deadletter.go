@@ -119,7 +119,16 @@ func NewDeadLetters(ctx context.Context, nc *nats.Conn, cfg DeadLetterConfig) (*
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	d.js = js
-	want := jetstream.StreamConfig{
+	if _, err := ensureStream(ctx, js, cfg.StreamConfig(), cfg.Logger); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// StreamConfig is the stream configuration the dead letters want.
+func (c DeadLetterConfig) StreamConfig() jetstream.StreamConfig {
+	cfg := c.withDefaults()
+	return jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "Genesys frames the bridge rejected (genesys-bridge dead letters)",
 		Subjects:    []string{cfg.SubjectPrefix + ".>"},
@@ -131,10 +140,6 @@ func NewDeadLetters(ctx context.Context, nc *nats.Conn, cfg DeadLetterConfig) (*
 		Duplicates:  time.Minute,
 		Replicas:    cfg.Replicas,
 	}
-	if _, err := ensureStream(ctx, js, want, cfg.Logger); err != nil {
-		return nil, err
-	}
-	return d, nil
 }
 
 // Subject is where a rejection for reason goes.

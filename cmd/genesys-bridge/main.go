@@ -26,9 +26,10 @@ func main() {
 	fs := flag.NewFlagSet("genesys-bridge", flag.ContinueOnError)
 	demo := fs.Bool("demo", false, "run against an embedded Genesys simulator (no credentials needed) and show what happens")
 	version := fs.Bool("version", false, "print the version and the commit it was built from, and exit")
+	checkOnly := fs.Bool("check", false, "check the configuration, Genesys (token, channel and topics, analytics) and NATS (JetStream, the streams' settings) once, print each step, exit 0 if all passed and 1 if not")
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "usage: genesys-bridge [-demo] [-version]\n\n")
+		fmt.Fprintf(w, "usage: genesys-bridge [-demo | -check | -version]\n\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(w, "\nConfiguration comes from the environment (README.md explains each):\n\n")
 		printVariables(w)
@@ -45,8 +46,20 @@ func main() {
 	}
 	cfg, err := loadConfig(*demo)
 	if err != nil {
+		if *checkOnly {
+			fmt.Printf("FAIL  %-22s %v\n", "configuration", err)
+		}
 		fmt.Fprintln(os.Stderr, "genesys-bridge:", err)
 		os.Exit(2)
+	}
+	if *checkOnly {
+		for _, u := range unknownVariables(os.Environ()) {
+			fmt.Printf("WARN  %-22s %s is not read by the bridge: %s?\n", "configuration", u[0], u[1])
+		}
+		if !check(context.Background(), cfg, os.Stdout) {
+			os.Exit(1)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

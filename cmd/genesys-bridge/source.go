@@ -39,19 +39,14 @@ func (c *Config) genesysTarget() genesysTarget {
 // request when first met), and the notification dialect resumes where that
 // run left off.
 func newSource(ctx context.Context, cfg *Config, target genesysTarget, pub *publish.JetStream, pipe *bridge.Pipeline, log *slog.Logger) (source, error) {
-	var tr genesys.Transport
-	if cfg.GenesysCAFile != "" && !cfg.Demo {
-		pool, err := genesys.LoadCAFile(cfg.GenesysCAFile)
-		if err != nil {
-			return nil, configErr("GENESYS_CA_FILE: %v", err)
-		}
-		tr.RootCAs = pool
+	tr, err := cfg.genesysTransport()
+	if err != nil {
+		return nil, err
 	}
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
 		RefreshAhead: cfg.GenesysRefreshAhead, HTTPClient: tr.HTTPClient(), Logger: log})
 	sock := genesys.SocketConfig{MaxFrameSize: cfg.GenesysMaxFrame, Dialer: tr.Dialer(), Logger: log}
 	var resume time.Time
-	var err error
 	if cfg.GenesysResumeLookback > 0 && !cfg.Demo && pub != nil {
 		if resume, err = resumeFrom(ctx, pub, pipe, cfg.GenesysResumeLookback, log); err != nil {
 			return nil, err

@@ -211,6 +211,7 @@ func Start(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/v2/notifications/channels", s.auth(s.handleCreateChannel))
 	mux.HandleFunc("PUT /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
 	mux.HandleFunc("POST /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
+	mux.HandleFunc("DELETE /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleUnsubscribe))
 	mux.HandleFunc("HEAD /api/v2/notifications/channels/{id}", s.auth(s.handleChannelHead))
 	mux.HandleFunc("GET /channels/{id}", s.handleSocket)
 	mux.HandleFunc("GET /api/v2/interactions/stream", s.handleInteractionsStream)
@@ -425,6 +426,21 @@ func (s *Server) permitted(t string) (bool, string) {
 		}
 	}
 	return false, "Not found or not permitted"
+}
+
+// handleUnsubscribe removes every subscription of a channel.
+func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ch, ok := s.channels[r.PathValue("id")]
+	if ok {
+		ch.topics = map[string]bool{}
+	}
+	s.mu.Unlock()
+	if !ok {
+		apiError(w, http.StatusNotFound, "not.found", "channel not found")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {

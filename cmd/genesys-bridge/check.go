@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
+)
+
+// check is -check: it tries, once each and without publishing anything,
+// what the bridge needs (a token, a channel with the configured topics,
+// an analytics query, NATS, JetStream, the streams' settings), prints a
+// line per step (OK, FAIL with the reason, or SKIP) and reports whether
+// every step passed. The channel's subscriptions are removed again.
+func check(ctx context.Context, cfg *Config, w io.Writer) bool {
+	ok := true
+	step := func(name string, fn func(context.Context) (string, error)) {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		detail, err := fn(sctx)
+		switch {
+		case errors.Is(err, errSkip):
+			fmt.Fprintf(w, "SKIP  %-22s %s\n", name, detail)
+		case err != nil:
+			ok = false
+			fmt.Fprintf(w, "FAIL  %-22s %v\n", name, err)
+		default:
+			fmt.Fprintf(w, "OK    %-22s %s\n", name, detail)
+		}
+	}
+	fmt.Fprintf(w, "OK    %-22s %s dialect, %d topics, stream %s\n", "configuration", cfg.GenesysDialect, len(cfg.topics), cfg.NATSStream)
+
+	tr, err := cfg.genesysTransport()
+	if err != nil {
+		fmt.Fprintf(w, "FAIL  %-22s %v\n", "Genesys CA", err)
+		return false
+	}
+	target := cfg.genesysTarget()
+	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
+		HTTPClient: tr.HTTPClient(), MaxAttempts: 1})
+	tokenOK := false
+	step("Genesys token", func(ctx context.Context) (string, error) {
+		tok, err := client.Token(ctx)
+		if err != nil {
+			return "", err
+		}
+		tokenOK = true
+		return fmt.Sprintf("from %s, valid until %s", target.endpoints.Login, tok.Expiry.UTC().Format(time.RFC3339)), nil
+	})
+	step("Genesys channel", func(ctx context.Context) (string, error) {
+		switch {
+		case cfg.GenesysDialect == "interactions":
+			return "the interactions dialect has no channel", errSkip
+		case !tokenOK:
+			return "no token", errSkip
+		}
+		ch, err := client.CreateChannel(ctx)
+		if err != nil {
+			return "", err
+		}
+		results, err := client.Subscribe(ctx, ch.ID, target.topics)
+		if err != nil {
+			return "", err
+		}
+		var rejected []string
+		for _, r := range results {
+			if !strings.EqualFold(r.State, "Permitted") {
+				rejected = append(rejected, fmt.Sprintf("%s (%s)", r.ID, text.Truncate(r.RejectionReason, 120)))
+			}
+		}
+		if err := client.Unsubscribe(ctx, ch.ID); err != nil {
+			return "", fmt.Errorf("subscribed, but removing the subscriptions failed: %w", err)
+		}
+		if len(rejected) > 0 {
+			return "", fmt.Errorf("%d of %d topics rejected: %s", len(rejected), len(target.topics), strings.Join(rejected, "; "))
+		}
+		return fmt.Sprintf("channel %s: all %d topics permitted; subscriptions removed", ch.ID, len(target.topics)), nil
+	})
+	step("Genesys analytics", func(ctx context.Context) (string, error) {
+		if !tokenOK {
+			return "no token", errSkip
+		}
+		now := time.Now()
+		convs, err := client.QueryConversationDetails(ctx, now.Add(-5*time.Minute), now, genesys.DetailsFilter{QueueIDs: cfg.GenesysQueueIDs, UserIDs: cfg.GenesysUserIDs})
+		if err != nil {
+			return "", fmt.Errorf("%w (back-fill after a gap needs the analytics conversation details permission)", err)
+		}
+		return fmt.Sprintf("details query answered: %d conversations in the last 5 minutes", len(convs)), nil
+	})
+
+	if cfg.BridgeDryRun || cfg.NATSURL == "" {
+		why := "BRIDGE_DRY_RUN: NATS is not used"
+		if !cfg.BridgeDryRun {
+			why = "NATS_URL is empty: the bridge starts an embedded server"
+		}
+		step("NATS", func(context.Context) (string, error) { return why, errSkip })
+		return ok
+	}
+	var nc *nats.Conn
+	step("NATS", func(ctx context.Context) (string, error) {
+		auth, err := natsAuth(cfg)
+		if err != nil {
+			return "", err
+		}
+		// Retrying in the background is how nats.go tells the cause of a
+		// failed first attempt (a plain Connect says only "no servers").
+		failed, connected := make(chan error, 16), make(chan struct{}, 1)
+		c, err := nats.Connect(cfg.NATSURL, append(auth, nats.Name("genesys-bridge -check"), nats.Timeout(5*time.Second),
+			nats.RetryOnFailedConnect(true), nats.ReconnectWait(100*time.Millisecond), nats.MaxReconnects(5),
+			nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+				select {
+				case failed <- err:
+				default:
+				}
+			}),
+			nats.ConnectHandler(func(*nats.Conn) { connected <- struct{}{} }))...)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", text.RedactURL(cfg.NATSURL), err)
+		}
+		var last error
+		for !c.IsConnected() {
+			select {
+			case <-connected:
+			case err := <-failed:
+				if last = err; !errors.Is(err, nats.ErrNoServers) {
+					c.Close()
+					return "", fmt.Errorf("%s: %s: %w", text.RedactURL(cfg.NATSURL), natsCause(err), err)
+				}
+			case <-ctx.Done():
+				c.Close()
+				return "", fmt.Errorf("%s: not connected within the check's time (%v)", text.RedactURL(cfg.NATSURL), last)
+			}
+		}
+		nc = c
+		return fmt.Sprintf("connected to %s (server %s)", nc.ConnectedUrlRedacted(), nc.ConnectedServerVersion()), nil
+	})
+	if nc == nil {
+		return false
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	step("JetStream", func(ctx context.Context) (string, error) {
+		info, err := js.AccountInfo(ctx)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("enabled: %d streams, %s of storage used", info.Streams, byteSize(info.Store)), nil
+	})
+	step("stream "+cfg.NATSStream, func(ctx context.Context) (string, error) {
+		return checkStream(ctx, js, cfg.publishConfig(nil).StreamConfig())
+	})
+	if cfg.NATSDeadLetters {
+		step("stream "+cfg.NATSDLStream, func(ctx context.Context) (string, error) {
+			return checkStream(ctx, js, cfg.deadLetterConfig(nil).StreamConfig())
+		})
+	}
+	return ok
+}
+
+var errSkip = errors.New("skipped")
+
+// checkStream compares an existing stream with what the bridge wants; a
+// stream that does not exist yet is fine (the bridge creates it).
+func checkStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) (string, error) {
+	s, err := js.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return "does not exist yet: the bridge creates it", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	have := s.CachedInfo().Config
+	if have.Storage != want.Storage {
+		return "", fmt.Errorf("%s storage; the bridge needs file storage, and a stream's storage cannot change", have.Storage)
+	}
+	var differ []string
+	if !slices.Contains(have.Subjects, want.Subjects[0]) {
+		differ = append(differ, fmt.Sprintf("subjects %v lack %s", have.Subjects, want.Subjects[0]))
+	}
+	if have.MaxAge != want.MaxAge {
+		differ = append(differ, fmt.Sprintf("max age %s, want %s", have.MaxAge, want.MaxAge))
+	}
+	if have.Duplicates != want.Duplicates {
+		differ = append(differ, fmt.Sprintf("duplicate window %s, want %s", have.Duplicates, want.Duplicates))
+	}
+	if have.Replicas != want.Replicas {
+		differ = append(differ, fmt.Sprintf("replicas %d, want %d", have.Replicas, want.Replicas))
+	}
+	if want.MaxBytes > 0 && have.MaxBytes != want.MaxBytes {
+		differ = append(differ, fmt.Sprintf("max bytes %d, want %d", have.MaxBytes, want.MaxBytes))
+	}
+	info := s.CachedInfo()
+	if len(differ) > 0 {
+		return fmt.Sprintf("%d messages; the bridge will update: %s", info.State.Msgs, strings.Join(differ, "; ")), nil
+	}
+	return fmt.Sprintf("%d messages, settings as configured", info.State.Msgs), nil
+}
+
+func byteSize(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
+// genesysTransport is how the bridge reaches Genesys: the CAs of
+// GENESYS_CA_FILE added to the system's (not in the demo).
+func (c *Config) genesysTransport() (genesys.Transport, error) {
+	var tr genesys.Transport
+	if c.GenesysCAFile != "" && !c.Demo {
+		pool, err := genesys.LoadCAFile(c.GenesysCAFile)
+		if err != nil {
+			return tr, configErr("GENESYS_CA_FILE: %v", err)
+		}
+		tr.RootCAs = pool
+	}
+	return tr, nil
+}
