@@ -1,9 +1,3 @@
-// Command genesys-bridge streams Genesys Cloud conversation state changes
-// into NATS JetStream as validated, deduplicated transitions.
-//
-// Configuration comes from the environment (see Config and README.md).
-// With -demo it starts an embedded Genesys simulator and an embedded NATS
-// server and needs no credentials.
 package main
 
 import (

@@ -1,7 +1,3 @@
-// Command genesys-sim runs the Genesys Cloud simulator on its own: OAuth,
-// notification channels, subscriptions and the socket on loopback, with
-// generated conversations. Point a bridge at it with GENESYS_API_URL and
-// GENESYS_LOGIN_URL.
 package main
 
 import (
