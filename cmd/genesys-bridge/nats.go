@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -221,6 +222,8 @@ func natsCause(err error) string {
 		return "TLS: the handshake failed (certificate, CA or a TLS/plain mismatch)"
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return "timeout: no answer from that address"
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		return "closed: the server hung up during the handshake (TLS or handshake-first on one side only?)"
 	}
 	return "other"
 }

@@ -64,6 +64,7 @@ func TestNATSCause(t *testing.T) {
 		{errors.New("nats: Authorization Violation"), "authorization"},
 		{nats.ErrSecureConnRequired, "TLS"},
 		{errors.New("tls: first record does not look like a TLS handshake"), "TLS"},
+		{fmt.Errorf("read: %w", io.EOF), "closed"},
 		{errors.New("something else"), "other"},
 	} {
 		if got := natsCause(tc.err); !strings.HasPrefix(got, tc.want) {
