@@ -162,7 +162,9 @@ func (d *DeadLetters) Put(rej *bridge.RejectError, at time.Time) {
 		msg.Header[HeaderTruncated] = []string{"true"}
 	}
 	msg.Data = rej.Input
-	if _, err := d.js.PublishMsgAsync(msg); err != nil {
+	// With 1024 dead letters unacknowledged (NATS slow or gone) a new one
+	// is counted as failed at once rather than stalling the reader.
+	if _, err := d.js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Millisecond)); err != nil {
 		d.fail(msg.Subject, err)
 	}
 }
