@@ -161,3 +161,18 @@ func checkScanMatchesEncodingJSON(t *testing.T, data []byte) {
 		t.Fatalf("scanInteraction(%q) = %+v, encoding/json gives %+v", data, got, want)
 	}
 }
+
+// TestPlain8 holds the eight-byte test of string scanning to its byte-wise
+// meaning for every byte value at every position.
+func TestPlain8(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
+			if got := plain8(b); got != want {
+				t.Fatalf("plain8 with %#x at %d = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}

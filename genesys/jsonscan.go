@@ -1,6 +1,7 @@
 package genesys
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,7 +142,13 @@ func (s *scanner) str() ([]byte, error) {
 	}
 	s.pos++
 	start := s.pos
-	for s.pos < len(s.data) {
+	for {
+		for s.pos+8 <= len(s.data) && plain8(s.data[s.pos:]) {
+			s.pos += 8
+		}
+		if s.pos >= len(s.data) {
+			break
+		}
 		c := s.data[s.pos]
 		switch {
 		case c == '"':
@@ -163,6 +170,17 @@ func (s *scanner) str() ([]byte, error) {
 		}
 	}
 	return nil, s.fail("unterminated string")
+}
+
+// plain8 reports whether none of the 8 bytes at the start of b ends or
+// escapes a string or needs checking: no quote, backslash, control
+// character or byte of a multi-byte UTF-8 sequence (each test below is
+// exact for "some byte is": zero after the XOR, or below 0x20, or >= 0x80).
+func plain8(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := binary.LittleEndian.Uint64(b)
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	return ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x|x)&highs == 0
 }
 
 // escaped continues a string with escapes into s.buf.
