@@ -13,10 +13,32 @@ import (
 // MaxInteractionIDLen bounds an interaction id. Genesys ids are 36-byte UUIDs.
 const MaxInteractionIDLen = 128
 
-// Step is one status an interaction is proven to have entered, and when.
+// Step is one status an interaction is proven to have entered, and when,
+// with who and where it was then.
 type Step struct {
 	Status Status
 	At     time.Time
+	Who    Who
+}
+
+// Who is where an interaction is and who handles it, as far as the
+// observation says: the queue it is in (or was last in) and the agent's
+// user id while an agent rings, is connected, holds it or wraps it up.
+// Empty when the source does not say; never guessed.
+type Who struct {
+	QueueID string
+	UserID  string
+}
+
+// MaxRefLen bounds a queue or user id. Genesys ids are 36-byte UUIDs.
+const MaxRefLen = 128
+
+// ValidRef reports whether s may be published as a queue or user id: 1 to
+// MaxRefLen bytes of valid UTF-8 without control or space characters. A
+// decoder leaves an id that is not one out (unknown) rather than rejecting
+// the observation it came with.
+func ValidRef(s string) bool {
+	return s != "" && len(s) <= MaxRefLen && ValidateInteractionID(s) == nil
 }
 
 // EventKind says what an Event carries.
@@ -71,8 +93,10 @@ type Event struct {
 	// Steps are the statuses proven by timestamps in the observation, in
 	// time order, consecutive repeats removed. May be empty.
 	Steps []Step
-	// Status is the status the interaction is in now.
+	// Status is the status the interaction is in now, and Who who and
+	// where it is now.
 	Status Status
+	Who    Who
 	// StatusAt is when Status began if the observation says (a hold's start
 	// time); zero otherwise.
 	StatusAt time.Time
@@ -182,7 +206,19 @@ func (e *Event) Validate() error {
 	if e.ObservedAt.IsZero() {
 		return reject(ReasonSchema, "interaction %s: no observation time", e.InteractionID)
 	}
+	if !e.Who.valid() {
+		return reject(ReasonSchema, "interaction %s: queue or user id is not a valid id", e.InteractionID)
+	}
+	for i := range e.Steps {
+		if !e.Steps[i].Who.valid() {
+			return reject(ReasonSchema, "interaction %s: step %d: queue or user id is not a valid id", e.InteractionID, i)
+		}
+	}
 	return nil
+}
+
+func (w Who) valid() bool {
+	return (w.QueueID == "" || ValidRef(w.QueueID)) && (w.UserID == "" || ValidRef(w.UserID))
 }
 
 // Times the bridge accepts: what Unix nanoseconds in an int64 hold (the

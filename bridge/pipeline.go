@@ -41,6 +41,9 @@ type PipelineConfig struct {
 	// acknowledged it, from a shard goroutine: it must not block, and t is
 	// valid only during the call (the pipeline reuses it).
 	OnPublished func(t *Transition, duplicate bool, ackedAt time.Time)
+	// OnTimings, if set, is called once per completion's timings after the
+	// stream acknowledged them, from a shard goroutine: it must not block.
+	OnTimings func(t *Timings)
 	// OnRejected, if set, is called for each rejected input (after it is
 	// counted and logged), from the reading goroutine: it must not block.
 	OnRejected func(rej *RejectError)

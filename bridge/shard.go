@@ -20,10 +20,12 @@ type queue struct {
 	room [2]*pending // pend's first backing array
 }
 
-// pending is one transition handed to the publisher.
+// pending is one transition, or one completion's timings, handed to the
+// publisher.
 type pending struct {
-	t Transition
-	r Receipt
+	t       Transition // for timings: only InteractionID is set
+	timings *Timings
+	r       Receipt
 }
 
 // ackQueue is where receipts completed outside Publish come back to their
@@ -59,6 +61,7 @@ func (q *ackQueue) take(buf []*pending) []*pending {
 type shard struct {
 	p       *Pipeline
 	pub     Publisher
+	timings TimingsPublisher // nil: pub publishes no timings
 	in      *handoff.Queue[Event]
 	machine *Machine
 	// queues holds, per interaction, transitions not yet acknowledged; the
@@ -82,9 +85,11 @@ type shard struct {
 }
 
 func newShard(p *Pipeline, pub Publisher, limit int) *shard {
+	tp, _ := pub.(TimingsPublisher)
 	return &shard{
 		p:       p,
 		pub:     pub,
+		timings: tp,
 		in:      handoff.New[Event](64),
 		machine: NewMachine(p.cfg.Machine),
 		queues:  make(map[string]*queue),
@@ -223,21 +228,35 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 			st.Filtered.Add(1)
 			continue
 		}
-		p := s.newPending()
-		p.t = *t
-		p.r.acks, p.r.p = &s.acks, p
-		s.outstanding++
-		st.Outstanding.Add(1)
 		q := s.queues[t.InteractionID]
 		if q == nil {
 			q = s.newQueue()
 			s.queues[t.InteractionID] = q
 		}
 		q.ev = *ev
-		q.pend = append(q.pend, p)
-		if len(q.pend) == 1 {
-			s.send(ctx, p)
+		if t.Timings != nil && s.timings != nil {
+			// The timings go first: if the completion is not stored (the
+			// process dies), it is derived again after a restart, and so
+			// are they, with the same id.
+			p := s.newPending()
+			p.t.InteractionID, p.timings = t.InteractionID, t.Timings
+			s.push(ctx, q, p)
 		}
+		p := s.newPending()
+		p.t = *t
+		s.push(ctx, q, p)
+	}
+}
+
+// push queues p behind the interaction's other transitions, and sends it
+// if it is the only one.
+func (s *shard) push(ctx context.Context, q *queue, p *pending) {
+	p.r.acks, p.r.p = &s.acks, p
+	s.outstanding++
+	s.p.stats.Outstanding.Add(1)
+	q.pend = append(q.pend, p)
+	if len(q.pend) == 1 {
+		s.send(ctx, p)
 	}
 }
 
@@ -282,11 +301,18 @@ func (s *shard) restore(ctx context.Context, store StateStore, id string) (found
 }
 
 func (s *shard) send(ctx context.Context, p *pending) {
-	if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && !owned {
-		p.t.CheckVersion, p.t.ExpectVersion = true, v
+	var err error
+	if p.timings != nil {
+		p.r.state.Store(receiptPublishing)
+		err = s.timings.PublishTimings(ctx, p.timings, &p.r)
+	} else {
+		if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && !owned {
+			p.t.CheckVersion, p.t.ExpectVersion = true, v
+		}
+		p.r.state.Store(receiptPublishing)
+		err = s.pub.Publish(ctx, &p.t, &p.r)
 	}
-	p.r.state.Store(receiptPublishing)
-	if err := s.pub.Publish(ctx, &p.t, &p.r); err != nil {
+	if err != nil {
 		p.r.Complete(false, 0, err)
 	}
 	if !p.r.state.CompareAndSwap(receiptPublishing, receiptWaiting) {
@@ -303,11 +329,20 @@ func (s *shard) complete(ctx context.Context, p *pending) {
 		s.conflict(ctx, conflict)
 		return
 	}
-	if err := p.r.Err(); err != nil {
+	switch err := p.r.Err(); {
+	case p.timings != nil && err != nil:
+		st.TimingsFailed.Add(1)
+		s.p.log.Error("publish timings failed", "interaction_id", p.timings.InteractionID, "timings_id", p.timings.ID, "err", err)
+	case p.timings != nil:
+		st.Timings.Add(1)
+		if f := s.p.cfg.OnTimings; f != nil {
+			f(p.timings)
+		}
+	case err != nil:
 		st.Failed.Add(1)
 		s.p.log.Error("publish failed", "interaction_id", p.t.InteractionID, "transition_id", p.t.ID,
 			"to_status", string(p.t.ToStatus), "err", err)
-	} else {
+	default:
 		st.Published.Add(1)
 		s.machine.SetVersion(p.t.InteractionID, p.r.version)
 		if p.r.Duplicate() {

@@ -14,12 +14,15 @@ type Stats struct {
 	Published   atomic.Uint64 // acknowledged by the stream (duplicates included)
 	Duplicates  atomic.Uint64 // acknowledged as already stored
 	Failed      atomic.Uint64 // the publisher gave up
-	Released    atomic.Uint64 // interactions released from memory
-	Restored    atomic.Uint64 // interactions whose state was loaded from the store (preloaded or one by one)
-	Loads       atomic.Uint64 // state loads of one interaction each (a request each)
-	Conflicts   atomic.Uint64 // compare-and-set failures: another writer was ahead
-	Open        atomic.Int64  // interactions held in memory
-	Outstanding atomic.Int64  // transitions not yet acknowledged
+	// Timings of completed interactions acknowledged, and given up on.
+	Timings       atomic.Uint64
+	TimingsFailed atomic.Uint64
+	Released      atomic.Uint64 // interactions released from memory
+	Restored      atomic.Uint64 // interactions whose state was loaded from the store (preloaded or one by one)
+	Loads         atomic.Uint64 // state loads of one interaction each (a request each)
+	Conflicts     atomic.Uint64 // compare-and-set failures: another writer was ahead
+	Open          atomic.Int64  // interactions held in memory
+	Outstanding   atomic.Int64  // transitions not yet acknowledged
 	// Gaps in the source and the interactions waiting for their history.
 	Gaps       atomic.Uint64 // gaps opened
 	GapsOpen   atomic.Int64  // gaps whose history is still awaited

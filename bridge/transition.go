@@ -17,6 +17,10 @@ type Transition struct {
 	ID            string
 	InteractionID string
 	ChannelType   ChannelType
+	// QueueID and UserID are the queue the interaction is in (or was last
+	// in) and the agent's user id while an agent rings, is connected,
+	// holds it or wraps it up; empty when the source does not say.
+	QueueID, UserID string
 	// FromStatus is "" when the bridge sees the interaction for the first
 	// time; it is encoded as JSON null.
 	FromStatus Status
@@ -38,6 +42,11 @@ type Transition struct {
 	Incomplete bool
 	// Detail is the raw per-participant state of the observation.
 	Detail []string
+
+	// Timings, on a transition to completed, are the interaction's
+	// figures, published as a message of their own before the transition
+	// (a TimingsPublisher's PublishTimings).
+	Timings *Timings
 
 	// State is the interaction's state once this transition is applied,
 	// persisted with it (its Version is not set here).
@@ -74,10 +83,12 @@ func TransitionID(interactionID string, seq uint64, from, to Status) string {
 // AppendJSON appends the transition's JSON encoding to b. The format is the
 // published payload; field names are stable:
 //
-//	{"id":"…","interactionId":"…","channelType":"voice","fromStatus":null,
-//	 "toStatus":"queued","occurredAt":"…","observedAt":"…",
-//	 "reconstructed":false,"backfilled":false,"incomplete":false,
-//	 "detail":["customer:connected"]}
+//	{"id":"…","interactionId":"…","channelType":"voice","queueId":"…",
+//	 "userId":"…","fromStatus":null,"toStatus":"queued","occurredAt":"…",
+//	 "observedAt":"…","reconstructed":false,"backfilled":false,
+//	 "incomplete":false,"detail":["customer:connected"]}
+//
+// queueId and userId are left out when unknown.
 func (t *Transition) AppendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, t.ID)
@@ -85,6 +96,7 @@ func (t *Transition) AppendJSON(b []byte) []byte {
 	b = appendString(b, t.InteractionID)
 	b = append(b, `,"channelType":`...)
 	b = appendString(b, string(t.ChannelType))
+	b = appendRefs(b, Who{QueueID: t.QueueID, UserID: t.UserID})
 	b = append(b, `,"fromStatus":`...)
 	if t.FromStatus == "" {
 		b = append(b, "null"...)

@@ -89,7 +89,7 @@ func TestTransitionIDDistinguishes(t *testing.T) {
 func TestEventValidate(t *testing.T) {
 	good := func() Event {
 		return Event{InteractionID: "c1", ChannelType: ChannelVoice, Status: StatusQueued, ObservedAt: at(1),
-			Steps: []Step{{StatusIVR, at(0)}, {StatusQueued, at(1)}}}
+			Steps: []Step{{Status: StatusIVR, At: at(0)}, {Status: StatusQueued, At: at(1)}}}
 	}
 	tests := []struct {
 		name   string
@@ -111,6 +111,10 @@ func TestEventValidate(t *testing.T) {
 		{"step before 1970", func(e *Event) { e.Steps[0].At = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) }, "step 0: time 1969"},
 		{"horizon in year 3000", func(e *Event) { e.Horizon = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }, "out of range"},
 		{"status time in year 1", func(e *Event) { e.StatusAt = time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC) }, "out of range"},
+		{"queue id with a space", func(e *Event) { e.Who.QueueID = "a b" }, "queue or user id"},
+		{"user id too long", func(e *Event) { e.Who.UserID = strings.Repeat("u", 129) }, "queue or user id"},
+		{"step user id", func(e *Event) { e.Steps[1].Who.UserID = "\xff" }, "step 1: queue or user id"},
+		{"queue and user ids", func(e *Event) { e.Who = Who{QueueID: "q1", UserID: "u1"} }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
