@@ -20,6 +20,7 @@ type commTimes struct {
 // partTimes are what the rules need of a participant.
 type partTimes struct {
 	role           role
+	who            Who
 	connected, end time.Time
 	acwDone        time.Time // when after-call work ended, if a timestamp says
 	wrapupRequired bool
@@ -78,7 +79,7 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 		ev.Horizon = points[len(points)-1]
 	}
 	points = sortedUnique(inferAlerting(parts, ev.Horizon, points))
-	return ev, finish(&ev, points, func(t time.Time, now bool) (bridge.Status, time.Time) { return statusAt(parts, t, now) })
+	return ev, finish(&ev, points, func(t time.Time, now bool) (bridge.Status, time.Time, Who) { return statusAt(parts, t, now) })
 }
 
 // timeField is one timestamp field to parse into dst.
@@ -103,6 +104,7 @@ func parseTimes(points []time.Time, fields ...timeField) ([]time.Time, error) {
 // timestamps to points. An error names the field (and communication).
 func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, error) {
 	pt.role = roleOf(p.Purpose)
+	pt.who = whoOf(p.QueueID, p.UserID)
 	pt.wrapupRequired = p.WrapupRequired
 	pt.wrapupDone = hasObject(p.Wrapup) || p.WrapupSkipped
 	var startAcw, endAcw time.Time
@@ -220,7 +222,7 @@ func wrapupEnd(raw json.RawMessage) (time.Time, error) {
 // statusAt applies the rules to the states at time t (from timestamps), or
 // to the states now (from state strings) when now is true. For held it
 // also returns the hold's start.
-func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Time) {
+func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Time, Who) {
 	var sig signals
 	for i := range parts {
 		p := &parts[i]
@@ -235,7 +237,7 @@ func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Tim
 				continue
 			}
 			anyComm = true
-			sig.observe(p.role, ph, c.holdStart)
+			sig.observe(p.role, ph, c.holdStart, p.who)
 			if ph != phaseEnded {
 				allEnded = false
 			}
@@ -245,7 +247,9 @@ func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Tim
 			if !now {
 				done = !p.acwDone.IsZero() && !t.Before(p.acwDone)
 			}
-			sig.wrapup = sig.wrapup || !done
+			if !done {
+				sig.owesWrapup(p.who)
+			}
 		}
 	}
 	return sig.status()

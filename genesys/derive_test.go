@@ -25,7 +25,7 @@ func truthString(ts []simulator.Truth) string {
 		if from == "" {
 			from = "null"
 		}
-		fmt.Fprintf(&b, "%s>%s ", from, t.To)
+		fmt.Fprintf(&b, "%s>%s@%.4s/%.4s ", from, t.To, t.QueueID, t.UserID)
 	}
 	return b.String()
 }
@@ -37,7 +37,7 @@ func transitionsString(ts []bridge.Transition) string {
 		if from == "" {
 			from = "null"
 		}
-		fmt.Fprintf(&b, "%s>%s ", from, t.ToStatus)
+		fmt.Fprintf(&b, "%s>%s@%.4s/%.4s ", from, t.ToStatus, t.QueueID, t.UserID)
 	}
 	return b.String()
 }

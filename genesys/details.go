@@ -12,6 +12,7 @@ import (
 // span is one parsed segment.
 type span struct {
 	kind       string
+	queue      string    // the segment's queueId, if a valid id
 	start, end time.Time // end zero: still open
 }
 
@@ -26,6 +27,7 @@ func (s span) activeAt(t time.Time, now bool) bool {
 // see it.
 type detailsPart struct {
 	role  role
+	user  string // the participant's userId, if a valid id
 	spans []span
 }
 
@@ -50,7 +52,7 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 	var parts []detailsPart
 	var points []time.Time
 	for i, p := range dc.Participants {
-		pt := detailsPart{role: roleOf(p.Purpose)}
+		pt := detailsPart{role: roleOf(p.Purpose), user: whoOf("", p.UserID).UserID}
 		for _, s := range p.Sessions {
 			for rank, m := range channelPrecedence {
 				if strings.EqualFold(s.MediaType, m.analytics) && rank < best {
@@ -66,7 +68,7 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 				if err != nil {
 					return ev, fmt.Errorf("participant %d segment %d: segmentEnd: %v", i, j, err)
 				}
-				pt.spans = append(pt.spans, span{kind: strings.ToLower(seg.SegmentType), start: start, end: end})
+				pt.spans = append(pt.spans, span{kind: strings.ToLower(seg.SegmentType), queue: whoOf(seg.QueueID, "").QueueID, start: start, end: end})
 				points = appendTime(append(points, start), end)
 			}
 		}
@@ -96,7 +98,7 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		return ev, fmt.Errorf("conversation %s has no session in a known media type", dc.ConversationID)
 	}
 	ev.ChannelType = channelPrecedence[best].ch
-	return ev, finish(&ev, sortedUnique(points), func(t time.Time, now bool) (bridge.Status, time.Time) {
+	return ev, finish(&ev, sortedUnique(points), func(t time.Time, now bool) (bridge.Status, time.Time, Who) {
 		return detailsStatusAt(parts, t, now)
 	})
 }
@@ -107,7 +109,7 @@ func holdKind(kind string) bool { return kind == "hold" || kind == "parked" }
 
 // detailsStatusAt applies the status rules to the segments active at t, or
 // open now.
-func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status, time.Time) {
+func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status, time.Time, Who) {
 	var sig signals
 	for _, p := range parts {
 		for _, s := range p.spans {
@@ -115,7 +117,7 @@ func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status,
 				continue
 			}
 			if !s.activeAt(t, now) {
-				sig.observe(p.role, phaseEnded, time.Time{})
+				sig.observe(p.role, phaseEnded, time.Time{}, Who{QueueID: s.queue, UserID: p.user})
 				continue
 			}
 			ph := phaseActive
@@ -128,10 +130,10 @@ func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status,
 				case s.kind == "alert" || s.kind == "dialing" || s.kind == "contacting":
 					ph = phaseAlerting
 				case s.kind == "wrapup":
-					sig.wrapup = true
+					sig.owesWrapup(Who{QueueID: s.queue, UserID: p.user})
 				}
 			}
-			sig.observe(p.role, ph, s.start)
+			sig.observe(p.role, ph, s.start, Who{QueueID: s.queue, UserID: p.user})
 		}
 	}
 	return sig.status()

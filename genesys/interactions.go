@@ -232,7 +232,8 @@ type interactionFields struct {
 	sequence                                             int64
 	id, typ, status, channelType, timestamp              []byte
 	hasSeq, hasID, hasType, hasStatus, hasChannel, hasTS bool
-	badAttributes                                        bool // present and neither an object nor null
+	badAttributes                                        bool   // present and neither an object nor null
+	queueID, userID                                      []byte // attributes.queueId and .userId, when strings
 }
 
 // scanInteraction reads a flat event without reflection: an object whose
@@ -244,12 +245,35 @@ func scanInteraction(sc *scanner, f *interactionFields) error {
 	err := sc.object(func(key []byte) error {
 		switch string(key) {
 		case "attributes":
+			f.queueID, f.userID = nil, nil
 			if sc.null() {
 				f.badAttributes = false
 				return nil
 			}
-			f.badAttributes = sc.peek() != '{'
-			return sc.skip()
+			if f.badAttributes = sc.peek() != '{'; f.badAttributes {
+				return sc.skip()
+			}
+			return sc.object(func(key []byte) error {
+				var dst *[]byte
+				switch string(key) {
+				case "queueId":
+					dst = &f.queueID
+				case "userId":
+					dst = &f.userID
+				default:
+					return sc.skip()
+				}
+				if sc.peek() != '"' {
+					*dst = nil // not a string: unknown
+					return sc.skip()
+				}
+				v, err := sc.str()
+				if len(sc.buf) > 0 && len(v) > 0 && &v[0] == &sc.buf[0] {
+					v = append([]byte(nil), v...)
+				}
+				*dst = v
+				return err
+			})
 		case "sequence":
 			if sc.null() {
 				f.sequence, f.hasSeq = 0, false
@@ -354,9 +378,18 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 	if f.badAttributes {
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: attributes is not an object")
 	}
+	// Where and who, from the attributes (the tutorial's free-form map):
+	// the agent only in the statuses an agent has.
+	var who Who
+	if len(f.queueID) > 0 {
+		who.QueueID = whoOf(string(f.queueID), "").QueueID
+	}
+	if len(f.userID) > 0 && agentStatus(status) {
+		who.UserID = whoOf("", string(f.userID)).UserID
+	}
 	ev := bridge.Event{
-		InteractionID: string(f.id), ChannelType: ch, Status: status,
-		Steps:   []bridge.Step{{Status: status, At: ts}},
+		InteractionID: string(f.id), ChannelType: ch, Status: status, Who: who,
+		Steps:   []bridge.Step{{Status: status, At: ts, Who: who}},
 		Horizon: ts, ObservedAt: observedAt, Sequenced: true,
 		Detail: typeDetail(f.typ),
 	}
@@ -392,4 +425,13 @@ func typeDetail(typ []byte) []string {
 		typeDetails.m[string(typ)] = d
 	}
 	return d
+}
+
+// agentStatus reports whether an agent handles an interaction in status s.
+func agentStatus(s bridge.Status) bool {
+	switch s {
+	case bridge.StatusRinging, bridge.StatusConnected, bridge.StatusHeld, bridge.StatusWrapup:
+		return true
+	}
+	return false
 }

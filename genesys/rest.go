@@ -69,6 +69,7 @@ type DetailsConversation struct {
 type DetailsParticipant struct {
 	ParticipantID string           `json:"participantId"`
 	Purpose       string           `json:"purpose"`
+	UserID        string           `json:"userId,omitempty"`
 	Sessions      []DetailsSession `json:"sessions"`
 }
 

@@ -73,21 +73,22 @@ func sortedUnique(ts []time.Time) []time.Time {
 // finish is the end both derivations share: a step at each of the sorted
 // points where the status (by statusAt) changes, the status now (the last
 // step's when the rules give none now) and, for held, when the hold began.
-func finish(ev *bridge.Event, points []time.Time, statusAt func(t time.Time, now bool) (bridge.Status, time.Time)) error {
+func finish(ev *bridge.Event, points []time.Time, statusAt func(t time.Time, now bool) (bridge.Status, time.Time, Who)) error {
 	for _, t := range points {
-		s, _ := statusAt(t, false)
+		s, _, who := statusAt(t, false)
 		if s == "" || (len(ev.Steps) > 0 && ev.Steps[len(ev.Steps)-1].Status == s) {
 			continue
 		}
-		ev.Steps = append(ev.Steps, bridge.Step{Status: s, At: t})
+		ev.Steps = append(ev.Steps, bridge.Step{Status: s, At: t, Who: who})
 	}
 	var holdStart time.Time
-	ev.Status, holdStart = statusAt(time.Time{}, true)
+	ev.Status, holdStart, ev.Who = statusAt(time.Time{}, true)
 	if ev.Status == "" {
 		if len(ev.Steps) == 0 {
 			return errNoStatus
 		}
-		ev.Status = ev.Steps[len(ev.Steps)-1].Status
+		last := ev.Steps[len(ev.Steps)-1]
+		ev.Status, ev.Who = last.Status, last.Who
 	}
 	if ev.Status == bridge.StatusHeld {
 		ev.StatusAt = holdStart
@@ -113,19 +114,44 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // signals are what the status rules look at, gathered from a snapshot or
-// from analytics segments.
+// from analytics segments, with who and where each status would be.
 type signals struct {
 	connected, held, ringing bool // an agent's communication
 	queued, ivr              bool // an active acd / automated participant
 	wrapup                   bool // an agent owes a wrap-up
 	existed, active          bool // any communication started / still active
 	holdStart                time.Time
+	// The first agent found connected, held, ringing and owing a wrap-up,
+	// the queue of the first active acd participant, and the queue of the
+	// last participant (in Genesys's order, which is joining order) that
+	// had begun and named one: where the interaction was last.
+	connectedWho, heldWho, ringingWho, wrapupWho Who
+	queuedIn, lastQueue                          string
+}
+
+// Who is bridge.Who: the queue and the agent of a status.
+type Who = bridge.Who
+
+// whoOf returns the queue and user ids a source gave, each only if it is
+// a valid id (otherwise unknown, never a rejection).
+func whoOf(queueID, userID string) Who {
+	var w Who
+	if bridge.ValidRef(queueID) {
+		w.QueueID = queueID
+	}
+	if bridge.ValidRef(userID) {
+		w.UserID = userID
+	}
+	return w
 }
 
 // observe records one communication (or segment) of a participant with
-// role r in phase ph.
-func (s *signals) observe(r role, ph phase, holdStart time.Time) {
+// role r in phase ph; w is the participant's queue and user.
+func (s *signals) observe(r role, ph phase, holdStart time.Time, w Who) {
 	s.existed = true
+	if w.QueueID != "" {
+		s.lastQueue = w.QueueID
+	}
 	if ph == phaseEnded {
 		return
 	}
@@ -135,39 +161,68 @@ func (s *signals) observe(r role, ph phase, holdStart time.Time) {
 		switch ph {
 		case phaseConnected:
 			s.connected = true
+			first(&s.connectedWho, w)
 		case phaseHeld:
 			s.held = true
+			first(&s.heldWho, w)
 			if holdStart.After(s.holdStart) {
 				s.holdStart = holdStart
 			}
 		case phaseAlerting:
 			s.ringing = true
+			first(&s.ringingWho, w)
 		}
 	case roleACD:
 		s.queued = true
+		if s.queuedIn == "" {
+			s.queuedIn = w.QueueID
+		}
 	case roleIVR:
 		s.ivr = true
 	}
 }
 
+// owesWrapup records an agent w that owes a wrap-up.
+func (s *signals) owesWrapup(w Who) {
+	s.wrapup = true
+	first(&s.wrapupWho, w)
+}
+
+// first keeps the first agent (with a user id) seen.
+func first(dst *Who, w Who) {
+	if dst.UserID == "" && w.UserID != "" {
+		*dst = w
+	}
+}
+
 // status applies the rules (see Derive), first match wins. For held it
-// also returns the hold's start.
-func (s signals) status() (bridge.Status, time.Time) {
+// also returns the hold's start; and who and where the status is.
+func (s signals) status() (bridge.Status, time.Time, Who) {
+	agent := func(w Who) Who {
+		if w.QueueID == "" {
+			w.QueueID = s.lastQueue
+		}
+		return w
+	}
+	where := Who{QueueID: s.lastQueue}
 	switch {
 	case s.connected:
-		return bridge.StatusConnected, time.Time{}
+		return bridge.StatusConnected, time.Time{}, agent(s.connectedWho)
 	case s.held:
-		return bridge.StatusHeld, s.holdStart
+		return bridge.StatusHeld, s.holdStart, agent(s.heldWho)
 	case s.ringing:
-		return bridge.StatusRinging, time.Time{}
+		return bridge.StatusRinging, time.Time{}, agent(s.ringingWho)
 	case s.queued:
-		return bridge.StatusQueued, time.Time{}
+		if s.queuedIn != "" {
+			where.QueueID = s.queuedIn
+		}
+		return bridge.StatusQueued, time.Time{}, where
 	case s.ivr:
-		return bridge.StatusIVR, time.Time{}
+		return bridge.StatusIVR, time.Time{}, where
 	case s.wrapup:
-		return bridge.StatusWrapup, time.Time{}
+		return bridge.StatusWrapup, time.Time{}, agent(s.wrapupWho)
 	case s.existed && !s.active:
-		return bridge.StatusCompleted, time.Time{}
+		return bridge.StatusCompleted, time.Time{}, where
 	}
-	return "", time.Time{}
+	return "", time.Time{}, Who{}
 }

@@ -27,6 +27,11 @@ type Config struct {
 	// SubjectPrefix is the first tokens of every subject; the stream covers
 	// <prefix>.>. Default genesys.interactions.
 	SubjectPrefix string
+	// TimingsPrefix is where completed interactions' timings go, in the
+	// same stream: <prefix>.<channelType>.<idToken>. It must not overlap
+	// SubjectPrefix, so consumers of the transitions never see them.
+	// Default genesys.timings.
+	TimingsPrefix string
 	// Duplicates is the stream's duplicate window. Default 2m.
 	Duplicates time.Duration
 	// MaxAge is how long the stream keeps messages. Default 168h (7 days).
@@ -52,6 +57,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SubjectPrefix == "" {
 		c.SubjectPrefix = "genesys.interactions"
+	}
+	if c.TimingsPrefix == "" {
+		c.TimingsPrefix = "genesys.timings"
 	}
 	if c.Duplicates <= 0 {
 		c.Duplicates = 2 * time.Minute
@@ -82,6 +90,12 @@ func (c Config) Validate() error {
 	c = c.withDefaults()
 	if err := ValidatePrefix(c.SubjectPrefix); err != nil {
 		return err
+	}
+	if err := ValidatePrefix(c.TimingsPrefix); err != nil {
+		return fmt.Errorf("timings: %w", err)
+	}
+	if overlaps(c.TimingsPrefix, c.SubjectPrefix) {
+		return fmt.Errorf("timings subject prefix %s overlaps the transitions' %s", c.TimingsPrefix, c.SubjectPrefix)
 	}
 	if !text.IsToken(c.Stream) {
 		return fmt.Errorf("stream name %q must use only A-Z a-z 0-9 _ -", text.Truncate(c.Stream, 64))
@@ -221,7 +235,7 @@ func (c Config) StreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        c.Stream,
 		Description: "Genesys Cloud interaction state transitions (genesys-bridge)",
-		Subjects:    []string{c.SubjectPrefix + ".>"},
+		Subjects:    []string{c.SubjectPrefix + ".>", c.TimingsPrefix + ".>"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
@@ -243,6 +257,17 @@ func (j *JetStream) EnsureStream(ctx context.Context) error {
 	return nil
 }
 
+// MissingSubjects returns the subjects of want that have lacks.
+func MissingSubjects(have, want []string) []string {
+	var missing []string
+	for _, s := range want {
+		if !slices.Contains(have, s) {
+			missing = append(missing, s)
+		}
+	}
+	return missing
+}
+
 // ensureStream creates the stream want describes, or updates on an
 // existing one the settings the bridge owns (subjects, duplicate window,
 // max age, replicas, and max bytes where want sets it) and leaves every
@@ -253,7 +278,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 		if s, err = js.CreateStream(ctx, want); err != nil {
 			return nil, fmt.Errorf("create stream %s: %w", want.Name, err)
 		}
-		log.Info("stream created", "stream", want.Name, "subjects", want.Subjects[0], "max_age", want.MaxAge.String(),
+		log.Info("stream created", "stream", want.Name, "subjects", want.Subjects, "max_age", want.MaxAge.String(),
 			"duplicates", want.Duplicates.String(), "replicas", want.Replicas)
 		return s, nil
 	}
@@ -266,8 +291,8 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	}
 	next := have
 	var changed []string
-	if !slices.Contains(have.Subjects, want.Subjects[0]) {
-		next.Subjects = append(slices.Clone(have.Subjects), want.Subjects[0])
+	if missing := MissingSubjects(have.Subjects, want.Subjects); len(missing) > 0 {
+		next.Subjects = append(slices.Clone(have.Subjects), missing...)
 		changed = append(changed, "subjects")
 	}
 	if have.Duplicates != want.Duplicates {
@@ -287,7 +312,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 		changed = append(changed, "max_bytes")
 	}
 	if len(changed) == 0 {
-		log.Info("stream ready", "stream", want.Name, "subjects", want.Subjects[0])
+		log.Info("stream ready", "stream", want.Name, "subjects", want.Subjects)
 		return s, nil
 	}
 	if s, err = js.UpdateStream(ctx, next); err != nil {
@@ -304,11 +329,6 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 // stream leader election) are retried with the same id until ctx ends; a
 // duplicate acknowledgement is a success.
 func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge.Receipt) error {
-	j.closeMu.RLock()
-	defer j.closeMu.RUnlock()
-	if j.closed {
-		return errors.New("publish: publisher closed")
-	}
 	msg := nats.NewMsg(Subject(j.cfg.SubjectPrefix, t))
 	msg.Header[jetstream.MsgIDHeader] = []string{t.ID}
 	if _, hashed := IDToken(t.InteractionID); hashed {
@@ -325,7 +345,17 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge
 	}
 	msg.Header[HeaderState] = []string{encodeState(&t.State)}
 	msg.Data = t.AppendJSON(make([]byte, 0, 384))
-	p := &inflight{ctx: ctx, msg: msg, id: t.ID, interaction: t.InteractionID, r: r}
+	return j.send(ctx, msg, t.ID, t.InteractionID, r)
+}
+
+// send publishes msg asynchronously; the client's callbacks settle r.
+func (j *JetStream) send(ctx context.Context, msg *nats.Msg, id, interaction string, r *bridge.Receipt) error {
+	j.closeMu.RLock()
+	defer j.closeMu.RUnlock()
+	if j.closed {
+		return errors.New("publish: publisher closed")
+	}
+	p := &inflight{ctx: ctx, msg: msg, id: id, interaction: interaction, r: r}
 	j.open.Add(1)
 	j.mu.Lock()
 	j.inflight[msg] = p
@@ -343,6 +373,21 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge
 		}
 	}
 	return nil
+}
+
+// PublishTimings sends a completed interaction's timings on
+// <timings prefix>.<channelType>.<idToken> with Nats-Msg-Id = t.ID, under
+// Publish's contract (asynchronous, retried with the same id until ctx
+// ends). They carry no state: the interaction's state is on its
+// transitions' subjects alone.
+func (j *JetStream) PublishTimings(ctx context.Context, t *bridge.Timings, r *bridge.Receipt) error {
+	msg := nats.NewMsg(TimingsSubject(j.cfg.TimingsPrefix, t))
+	msg.Header[jetstream.MsgIDHeader] = []string{t.ID}
+	if _, hashed := IDToken(t.InteractionID); hashed {
+		msg.Header[HeaderInteractionID] = []string{t.InteractionID}
+	}
+	msg.Data = t.AppendJSON(make([]byte, 0, 512))
+	return j.send(ctx, msg, t.ID, t.InteractionID, r)
 }
 
 // take removes and returns the publish of msg, if it is still in flight.

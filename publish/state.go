@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -20,59 +21,110 @@ import (
 // the state's version.
 const HeaderState = "Genesys-Bridge-State"
 
-// encodeState renders a state as "v2 <channel> <status> <seq> <anchor>
-// <stepAt> <horizon> <endedHold>" with times in unix nanoseconds (0 for
-// none).
+// encodeState renders a state as "v3 <channel> <status> <seq> <anchor>
+// <stepAt> <horizon> <endedHold>" and its tally, "<started> <since> <wait>
+// <alert> <talk> <hold> <wrapup> <holds> <transfers> <flags> <queueId>
+// <userId>", with times in unix nanoseconds (0 for none), durations in
+// nanoseconds, flags 1 for answered plus 2 for partial, and "-" for an
+// unknown id (ids hold no space: bridge.ValidRef).
 func encodeState(s *bridge.State) string {
-	var buf [128]byte
-	b := append(buf[:0], "v2 "...)
+	var buf [320]byte
+	b := append(buf[:0], "v3 "...)
 	b = append(b, s.Channel...)
 	b = append(b, ' ')
 	b = append(b, s.Status...)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, s.Seq, 10)
-	for _, t := range [...]time.Time{s.Anchor, s.StepAt, s.Horizon, s.EndedHold} {
+	t := &s.Tally
+	for _, at := range [...]time.Time{s.Anchor, s.StepAt, s.Horizon, s.EndedHold, t.Started, t.Since} {
 		b = append(b, ' ')
-		if t.IsZero() {
+		if at.IsZero() {
 			b = append(b, '0')
 		} else {
-			b = strconv.AppendInt(b, t.UnixNano(), 10)
+			b = strconv.AppendInt(b, at.UnixNano(), 10)
 		}
+	}
+	flags := 0
+	if t.Answered {
+		flags |= 1
+	}
+	if t.Partial {
+		flags |= 2
+	}
+	for _, n := range [...]int64{int64(t.Wait), int64(t.Alert), int64(t.Talk), int64(t.Hold), int64(t.Wrapup),
+		int64(t.Holds), int64(t.Transfers), int64(flags)} {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, n, 10)
+	}
+	for _, id := range [...]string{t.QueueID, t.UserID} {
+		b = append(b, ' ')
+		if id == "" {
+			id = "-"
+		}
+		b = append(b, id...)
 	}
 	return string(b)
 }
 
-// decodeState reads a state header: v2, or v1 (before transitions were
-// counted: its Seq is 0, and the next ids start a new series).
+// decodeState reads a state header: v3; v2 (before the tally: it is
+// marked partial); or v1 (before transitions were counted: its Seq is 0,
+// and the next ids start a new series).
 func decodeState(v string) (bridge.State, error) {
 	f := strings.Fields(v)
 	var s bridge.State
 	switch {
+	case len(f) == 20 && f[0] == "v3":
 	case len(f) == 8 && f[0] == "v2":
-		n, err := strconv.ParseUint(f[3], 10, 64)
-		if err != nil {
-			return s, fmt.Errorf("state header seq: %w", err)
-		}
-		s.Seq = n
-		f = append(f[:3], f[4:]...)
+		s.Tally.Partial = true
 	case len(f) == 7 && f[0] == "v1":
+		s.Tally.Partial = true
+		f = append(f[:3], append([]string{"0"}, f[3:]...)...)
 	default:
-		return s, fmt.Errorf("state header %q: want v2 with 8 fields or v1 with 7", text.Truncate(v, 64))
+		return s, fmt.Errorf("state header %q: want v3 with 20 fields, v2 with 8 or v1 with 7", text.Truncate(v, 64))
 	}
-	var err error
+	n, err := strconv.ParseUint(f[3], 10, 64)
+	if err != nil {
+		return s, fmt.Errorf("state header seq: %w", err)
+	}
+	s.Seq = n
 	if s.Channel, err = bridge.ParseChannelType(f[1]); err != nil {
 		return s, fmt.Errorf("state header: %w", err)
 	}
 	if s.Status, err = bridge.ParseStatus(f[2]); err != nil {
 		return s, fmt.Errorf("state header: %w", err)
 	}
-	for i, dst := range []*time.Time{&s.Anchor, &s.StepAt, &s.Horizon, &s.EndedHold} {
-		n, err := strconv.ParseInt(f[3+i], 10, 64)
+	t := &s.Tally
+	times := []*time.Time{&s.Anchor, &s.StepAt, &s.Horizon, &s.EndedHold}
+	if f[0] == "v3" {
+		times = append(times, &t.Started, &t.Since)
+	}
+	for i, dst := range times {
+		n, err := strconv.ParseInt(f[4+i], 10, 64)
 		if err != nil {
-			return s, fmt.Errorf("state header field %d: %w", 3+i, err)
+			return s, fmt.Errorf("state header field %d: %w", 4+i, err)
 		}
 		if n != 0 {
 			*dst = time.Unix(0, n).UTC()
+		}
+	}
+	if f[0] != "v3" {
+		return s, nil
+	}
+	var nums [8]int64
+	for i := range nums {
+		if nums[i], err = strconv.ParseInt(f[10+i], 10, 64); err != nil || nums[i] < 0 || (i >= 5 && nums[i] > math.MaxUint32) {
+			return s, fmt.Errorf("state header field %d: %q is not a count", 10+i, text.Truncate(f[10+i], 32))
+		}
+	}
+	t.Wait, t.Alert, t.Talk, t.Hold, t.Wrapup = time.Duration(nums[0]), time.Duration(nums[1]), time.Duration(nums[2]), time.Duration(nums[3]), time.Duration(nums[4])
+	t.Holds, t.Transfers = uint32(nums[5]), uint32(nums[6])
+	t.Answered, t.Partial = nums[7]&1 != 0, nums[7]&2 != 0
+	for i, dst := range [...]*string{&t.QueueID, &t.UserID} {
+		if id := f[18+i]; id != "-" {
+			if !bridge.ValidRef(id) {
+				return s, fmt.Errorf("state header field %d: not a valid id", 18+i)
+			}
+			*dst = id
 		}
 	}
 	return s, nil

@@ -52,3 +52,10 @@ func Subject(prefix string, t *bridge.Transition) string {
 	b.WriteString(tok)
 	return b.String()
 }
+
+// TimingsSubject returns <prefix>.<channelType>.<idToken>, where a
+// completed interaction's timings go.
+func TimingsSubject(prefix string, t *bridge.Timings) string {
+	tok, _ := IDToken(t.InteractionID)
+	return prefix + "." + string(t.ChannelType) + "." + tok
+}

@@ -132,17 +132,14 @@ func (s *Server) sendInteraction(f *Frame, socks []*interactionsSock) {
 		if (len(is.types) > 0 && !is.types[string(f.Channel)]) || (len(is.status) > 0 && !is.status[string(f.Status)]) {
 			continue
 		}
-		msg := fmt.Appendf(nil, `{"sequence":%d,"id":%q,"type":"interaction.updated","status":%q,"channelType":%q,"timestamp":%q,"attributes":{"queueId":%q}}`,
-			f.seq, f.ConversationID, f.Status, f.Channel, f.At.UTC().Format(wireTime), firstOr(f.Queues, ""))
+		attrs := fmt.Sprintf(`{"queueId":%q}`, f.Queue)
+		if f.User != "" {
+			attrs = fmt.Sprintf(`{"queueId":%q,"userId":%q}`, f.Queue, f.User)
+		}
+		msg := fmt.Appendf(nil, `{"sequence":%d,"id":%q,"type":"interaction.updated","status":%q,"channelType":%q,"timestamp":%q,"attributes":%s}`,
+			f.seq, f.ConversationID, f.Status, f.Channel, f.At.UTC().Format(wireTime), attrs)
 		if is.sock.enqueue(msg, s.closing) {
 			s.framesSent.Add(1)
 		}
 	}
-}
-
-func firstOr(ss []string, def string) string {
-	if len(ss) > 0 {
-		return ss[0]
-	}
-	return def
 }

@@ -17,6 +17,10 @@ type Truth struct {
 	From          bridge.Status // "" at the first status
 	To            bridge.Status
 	At            time.Time
+	// QueueID is the queue the conversation is in or was last in; UserID
+	// the agent of an agent's status (ringing, connected, held, wrap-up):
+	// the first agent in that phase, in joining order.
+	QueueID, UserID string
 }
 
 // Frame is one change of a conversation, as each source shows it at that
@@ -42,6 +46,9 @@ type Frame struct {
 	Details []byte
 	// Topics are the conversation topics the snapshot is published on.
 	Topics []string
+	// Queue is the queue the conversation is in (or was last in), User the
+	// agent of its status (see Truth).
+	Queue, User string
 	// Start and End (zero while open) bound the conversation's activity in
 	// the analytics clock; Queues and Users index it for the analytics query.
 	Start, End time.Time
@@ -349,7 +356,13 @@ func (b *builder) emit(status bridge.Status) {
 	if status == bridge.StatusCompleted {
 		b.ended = b.now
 	}
-	f := Frame{ConversationID: b.c.id, Channel: b.s.Channel, At: b.now, Status: status, Horizon: b.c.horizon(),
+	user, queue := b.agentIn(status), ""
+	for _, p := range b.c.parts {
+		if p.queueID != "" {
+			queue = p.queueID // the last participant with a queue: where it is or was last
+		}
+	}
+	f := Frame{ConversationID: b.c.id, Channel: b.s.Channel, At: b.now, Status: status, Horizon: b.c.horizon(), Queue: queue, User: user,
 		Body: b.c.live(), REST: b.c.rest(), Details: b.c.details(b.s.Channel, b.start, b.ended),
 		Topics: topics, Start: b.start.Add(b.c.skew), Queues: slices.Clone(b.queues), Users: users, untimed: b.untimed, truth: -1}
 	b.untimed = false
@@ -358,10 +371,34 @@ func (b *builder) emit(status bridge.Status) {
 	}
 	if status != b.status {
 		f.truth = len(b.s.Truth)
-		b.s.Truth = append(b.s.Truth, Truth{InteractionID: b.c.id, Channel: b.s.Channel, From: b.status, To: status, At: b.now})
+		b.s.Truth = append(b.s.Truth, Truth{InteractionID: b.c.id, Channel: b.s.Channel, From: b.status, To: status, At: b.now,
+			QueueID: queue, UserID: user})
 		b.status = status
 	}
 	b.s.Frames = append(b.s.Frames, f)
+}
+
+// agentIn returns the user id of the first agent (in joining order) in
+// the phase of status, "" for a status without an agent.
+func (b *builder) agentIn(status bridge.Status) string {
+	for _, a := range b.agents {
+		c := &a.comm
+		var in bool
+		switch status {
+		case bridge.StatusConnected:
+			in = c.state == "connected" && !c.held
+		case bridge.StatusHeld:
+			in = c.held || c.state == "parked"
+		case bridge.StatusRinging:
+			in = c.state == "alerting"
+		case bridge.StatusWrapup:
+			in = c.state == "disconnected" && c.acw != nil && c.acw.state == "pending"
+		}
+		if in {
+			return a.userID
+		}
+	}
+	return ""
 }
 
 // ring alerts a new agent from the current queue and returns it.

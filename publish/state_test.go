@@ -1,0 +1,54 @@
+package publish
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+)
+
+func TestStateHeaderRoundTrip(t *testing.T) {
+	at := func(s int) time.Time { return time.Date(2026, 11, 28, 9, 0, s, 123456789, time.UTC) }
+	for _, s := range []bridge.State{
+		{Channel: bridge.ChannelVoice, Status: bridge.StatusQueued, Seq: 1, Anchor: at(1), StepAt: at(1), Horizon: at(1),
+			Tally: bridge.Tally{Started: at(0), Since: at(1), QueueID: "q-1"}},
+		{Channel: bridge.ChannelEmail, Status: bridge.StatusWrapup, Seq: 9, StepAt: at(5), Horizon: at(6), EndedHold: at(3),
+			Tally: bridge.Tally{Started: at(0), Since: at(6), Wait: 3 * time.Second, Alert: time.Millisecond, Talk: time.Minute,
+				Hold: 2 * time.Second, Wrapup: 1, Holds: 2, Transfers: 1, Answered: true, Partial: true, QueueID: "q", UserID: "u"}},
+		{Channel: bridge.ChannelChat, Status: bridge.StatusIVR},
+	} {
+		got, err := decodeState(encodeState(&s))
+		if err != nil || got != s {
+			t.Errorf("round trip of %+v:\n got %+v (%v)\n via %q", s, got, err, encodeState(&s))
+		}
+	}
+}
+
+func TestStateHeaderOlderFormsAndErrors(t *testing.T) {
+	v2, err := decodeState("v2 voice connected 4 0 1000 2000 0")
+	if err != nil || v2.Seq != 4 || v2.Status != bridge.StatusConnected || !v2.Tally.Partial || v2.Horizon != time.Unix(0, 2000).UTC() {
+		t.Errorf("v2: %+v %v", v2, err)
+	}
+	v1, err := decodeState("v1 chat queued 0 1000 2000 0")
+	if err != nil || v1.Seq != 0 || v1.StepAt != time.Unix(0, 1000).UTC() || !v1.Tally.Partial {
+		t.Errorf("v1: %+v %v", v1, err)
+	}
+	good := "v3 voice queued 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 - -"
+	if _, err := decodeState(good); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{
+		strings.Replace(good, "v3", "v4", 1),
+		good + " extra",
+		strings.Replace(good, "queued 1", "queued x", 1),
+		strings.Replace(good, " 0 0 0 - -", " -1 0 0 - -", 1),
+		strings.Replace(good, " 0 - -", " 4294967296 - -", 1),
+		strings.Replace(good, "- -", "- \x7f", 1),
+		strings.Replace(good, "voice", "fax", 1),
+	} {
+		if _, err := decodeState(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
