@@ -373,7 +373,14 @@ func (m *Machine) emit(out []Transition, st *live, ev *Event, to Status, since, 
 	if ev.incomplete {
 		st.Tally.Partial = true
 	}
-	st.Tally.add(from, to, occurred, who)
+	// A live snapshot never times the start of ringing (startAlertingTime
+	// is GET's): the step carries the snapshot's latest timestamp. For the
+	// tally, ringing seen now began about when it was seen.
+	tallyAt := occurred
+	if to == StatusRinging && !reconstructed && !ev.Sequenced && !ev.Backfilled && ev.ObservedAt.After(tallyAt) {
+		tallyAt = ev.ObservedAt
+	}
+	st.Tally.add(from, to, tallyAt, who)
 	if who.QueueID == "" {
 		who.QueueID = st.Tally.QueueID // the queue it was last in
 	}

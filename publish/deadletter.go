@@ -82,6 +82,9 @@ func (c DeadLetterConfig) Validate(main Config) error {
 	if overlaps(c.SubjectPrefix, main.SubjectPrefix) {
 		return fmt.Errorf("subject prefix %s overlaps the transitions' %s", c.SubjectPrefix, main.SubjectPrefix)
 	}
+	if overlaps(c.SubjectPrefix, main.TimingsPrefix) {
+		return fmt.Errorf("subject prefix %s overlaps the timings' %s", c.SubjectPrefix, main.TimingsPrefix)
+	}
 	if c.MaxBytes < 1<<20 {
 		return fmt.Errorf("max bytes %d: at least 1 MiB", c.MaxBytes)
 	}

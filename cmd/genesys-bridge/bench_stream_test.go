@@ -35,6 +35,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 	"github.com/genesys-bridge/genesys-bridge/publish"
@@ -407,7 +408,8 @@ func BenchmarkStreamEndToEnd(b *testing.B) {
 				fsrv.serve(wire(rest), false)
 				p := startBridge(b, env...)
 				began := <-fsrv.connected
-				done := waitStored(b, js, stream, uint64(4*interactions), 5*time.Minute)
+				// Every interaction completes: its timings are stored too.
+				done := waitStored(b, js, stream, uint64(5*interactions), 5*time.Minute)
 				cpu, peak := p.stop(b)
 				n := rest.count()
 				rates = append(rates, float64(n)/done.Sub(began).Seconds())
@@ -732,11 +734,17 @@ func BenchmarkNotificationsEndToEnd(b *testing.B) {
 					b.Fatal("simulator did not finish")
 				}
 				want := len(sim.Truth())
+				completed := 0
+				for _, tr := range sim.Truth() {
+					if tr.To == bridge.StatusCompleted {
+						completed++
+					}
+				}
 				var done time.Time
 				if variant == "dryrun" {
 					done = waitMetric(b, port, "genesys_bridge_transitions_published_total", float64(want), 5*time.Minute)
 				} else {
-					done = waitStored(b, js, stream, uint64(want), 5*time.Minute)
+					done = waitStored(b, js, stream, uint64(want+completed), 5*time.Minute) // transitions and timings
 				}
 				cpu, _ := p.stop(b)
 				frames := float64(sim.FramesSent())

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
+	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
 // check is -check: it tries, once each and without publishing anything,
@@ -183,8 +183,8 @@ func checkStream(ctx context.Context, js jetstream.JetStream, want jetstream.Str
 		return "", fmt.Errorf("%s storage; the bridge needs file storage, and a stream's storage cannot change", have.Storage)
 	}
 	var differ []string
-	if !slices.Contains(have.Subjects, want.Subjects[0]) {
-		differ = append(differ, fmt.Sprintf("subjects %v lack %s", have.Subjects, want.Subjects[0]))
+	if missing := publish.MissingSubjects(have.Subjects, want.Subjects); len(missing) > 0 {
+		differ = append(differ, fmt.Sprintf("subjects %v lack %v", have.Subjects, missing))
 	}
 	if have.MaxAge != want.MaxAge {
 		differ = append(differ, fmt.Sprintf("max age %s, want %s", have.MaxAge, want.MaxAge))

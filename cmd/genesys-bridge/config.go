@@ -56,6 +56,7 @@ type Config struct {
 	NATSTLSFirst     bool           `envconfig:"NATS_TLS_HANDSHAKE_FIRST" desc:"start with the TLS handshake, before the server's INFO (servers set to handshake_first)"`
 	NATSStream       string         `envconfig:"NATS_STREAM" desc:"JetStream stream name"`
 	NATSPrefix       string         `envconfig:"NATS_SUBJECT_PREFIX" desc:"subject prefix; the stream covers <prefix>.>"`
+	NATSTimings      string         `envconfig:"NATS_TIMINGS_SUBJECT_PREFIX" desc:"completed interactions' timings go to <prefix>.<channel>.<id>, in the same stream; must not overlap NATS_SUBJECT_PREFIX"`
 	NATSMaxAge       time.Duration  `envconfig:"NATS_STREAM_MAX_AGE" desc:"how long the stream keeps transitions"`
 	NATSDuplicates   time.Duration  `envconfig:"NATS_DUPLICATE_WINDOW" desc:"the stream's duplicate window for Nats-Msg-Id"`
 	NATSReplicas     int            `envconfig:"NATS_STREAM_REPLICAS" desc:"stream replicas (1, 3 or 5 in a cluster)"`
@@ -117,6 +118,7 @@ func defaultConfig() Config {
 
 		NATSStream:       pc.Stream,
 		NATSPrefix:       pc.SubjectPrefix,
+		NATSTimings:      pc.TimingsPrefix,
 		NATSMaxAge:       pc.MaxAge,
 		NATSDuplicates:   pc.Duplicates,
 		NATSReplicas:     pc.Replicas,
@@ -418,6 +420,7 @@ func (c *Config) publishConfig(log *slog.Logger) publish.Config {
 	return publish.Config{
 		Stream:        c.NATSStream,
 		SubjectPrefix: c.NATSPrefix,
+		TimingsPrefix: c.NATSTimings,
 		Duplicates:    c.NATSDuplicates,
 		MaxAge:        c.NATSMaxAge,
 		Replicas:      c.NATSReplicas,
@@ -463,6 +466,7 @@ func (c *Config) pipelineConfig(out sink, log *slog.Logger, m *metrics, view *de
 				view.transition(t, dup)
 			}
 		},
+		OnTimings: m.timings,
 		OnRejected: func(rej *bridge.RejectError) {
 			if out.dead != nil {
 				out.dead.Put(rej, time.Now())

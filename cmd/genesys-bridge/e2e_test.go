@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/consume"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 	"github.com/genesys-bridge/genesys-bridge/publish"
@@ -30,6 +32,8 @@ type published struct {
 		ID            string  `json:"id"`
 		InteractionID string  `json:"interactionId"`
 		ChannelType   string  `json:"channelType"`
+		QueueID       string  `json:"queueId"`
+		UserID        string  `json:"userId"`
 		FromStatus    *string `json:"fromStatus"`
 		ToStatus      string  `json:"toStatus"`
 		OccurredAt    string  `json:"occurredAt"`
@@ -71,12 +75,13 @@ func tryReadStream(ctx context.Context, url, stream string) ([]published, error)
 	if err != nil {
 		return nil, err
 	}
-	info, err := s.Info(ctx)
+	total, err := transitionsStored(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	total := int(info.State.Msgs)
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	// The transitions, as a consumer of them reads them (the timings
+	// share the stream on subjects of their own).
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{transitionsFilter}})
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +120,28 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) int {
 	if err != nil {
 		return 0
 	}
-	info, err := s.Info(ctx)
+	n, err := transitionsStored(ctx, s)
 	if err != nil {
 		return 0
 	}
-	return int(info.State.Msgs)
+	return n
+}
+
+// transitionsFilter covers the transitions of the default subject prefix,
+// which the tests that read the stream use.
+const transitionsFilter = "genesys.interactions.>"
+
+// transitionsStored counts the messages on transitionsFilter.
+func transitionsStored(ctx context.Context, s jetstream.Stream) (int, error) {
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(transitionsFilter))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n, nil
 }
 
 func str(s *string) string {
@@ -141,6 +163,15 @@ func compare(t *testing.T, truth []simulator.Truth, got []published, prefix stri
 		want[key{tr.InteractionID, string(tr.Channel), string(tr.From), string(tr.To)}]++
 		order[tr.InteractionID] = append(order[tr.InteractionID], string(tr.To))
 	}
+	// Who and where each transition is, as the truth has it.
+	// (An interaction may make the same move twice, with another agent:
+	// the n-th copy published is held to the n-th in the truth.)
+	who := map[key][][2]string{}
+	for _, tr := range truth {
+		k := key{tr.InteractionID, string(tr.Channel), string(tr.From), string(tr.To)}
+		who[k] = append(who[k], [2]string{tr.QueueID, tr.UserID})
+	}
+	wrongWho := 0
 	seen := map[key]int{}
 	gotOrder := map[string][]string{}
 	var missing, dup, extra, wrongSubject int
@@ -150,6 +181,13 @@ func compare(t *testing.T, truth []simulator.Truth, got []published, prefix stri
 			from = *p.Body.FromStatus
 		}
 		k := key{p.Body.InteractionID, p.Body.ChannelType, from, p.Body.ToStatus}
+		if ws := who[k]; seen[k] < len(ws) && ws[seen[k]] != [2]string{p.Body.QueueID, p.Body.UserID} {
+			w := ws[seen[k]]
+			wrongWho++
+			if wrongWho <= 5 {
+				t.Errorf("%+v: queue %q user %q, truth %q %q", k, p.Body.QueueID, p.Body.UserID, w[0], w[1])
+			}
+		}
 		seen[k]++
 		gotOrder[k.id] = append(gotOrder[k.id], k.to)
 		if want[k] == 0 {
@@ -201,8 +239,8 @@ func compare(t *testing.T, truth []simulator.Truth, got []published, prefix stri
 			}
 		}
 	}
-	t.Logf("transitions expected %d, found %d, missing %d, duplicated %d, extra %d, wrong subject %d, out of order %d, marked incomplete %d",
-		len(truth), len(got), missing, dup, extra, wrongSubject, outOfOrder, incomplete)
+	t.Logf("transitions expected %d, found %d, missing %d, duplicated %d, extra %d, wrong subject %d, out of order %d, marked incomplete %d, wrong queue or agent %d",
+		len(truth), len(got), missing, dup, extra, wrongSubject, outOfOrder, incomplete, wrongWho)
 	if t.Failed() {
 		for _, p := range got {
 			if bad[p.Body.InteractionID] {
@@ -270,6 +308,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	compare(t, truth, readStream(t, natsURL, cfg.NATSStream), cfg.NATSPrefix)
+	compareTimings(t, truth, js)
 	if strings.Contains(logs.String(), "sim-secret") {
 		t.Error("the client secret appears in the log")
 	}
@@ -391,4 +430,106 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(out.String(), "nats sub 'genesys.interactions.>'") || !strings.Contains(out.String(), "genesys.interactions.") {
 		t.Errorf("demo output does not show transitions:\n%s", out.String())
 	}
+}
+
+// compareTimings reads the timings the bridge published (with the consume
+// package, as a downstream team would) and holds each completed
+// interaction's to the durations of the simulator's ground truth: the time
+// between its true transitions, by the status they left. A move no live
+// timestamp records (a hold, an unhold, the start of ringing) is timed
+// when the bridge saw it, so figures may differ from the truth by the
+// frame's delivery delay.
+func compareTimings(t *testing.T, truth []simulator.Truth, js jetstream.JetStream) {
+	t.Helper()
+	want := expectedTimings(truth)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	got := map[string]consume.Timings{}
+	for tm, err := range consume.TimingsOf(ctx, js, consume.Config{Start: consume.All}) {
+		if err != nil {
+			t.Fatalf("read timings: %v (after %d of %d)", err, len(got), len(want))
+		}
+		if _, dup := got[tm.InteractionID]; dup {
+			t.Errorf("timings of %s published twice", tm.InteractionID)
+		}
+		got[tm.InteractionID] = tm
+		if len(got) == len(want) {
+			break
+		}
+	}
+	const slack = 250 * time.Millisecond
+	bad := 0
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			bad++
+			t.Errorf("no timings for %s", id)
+			continue
+		}
+		near := func(a, b time.Duration) bool { return a-b <= slack && b-a <= slack }
+		// Live frames never time the start of ringing nor the end of a
+		// hold: the splits between waiting and ringing and between talk and
+		// hold are timed when the bridge saw the frame (and the simulator's
+		// clock runs ahead of this host's), their sums are not.
+		if !near(g.Wait+g.Alert, w.Wait+w.Alert) || !near(g.Talk+g.Hold, w.Talk+w.Hold) ||
+			!near(g.Wrapup, w.Wrapup) || g.Holds != w.Holds || g.Transfers != w.Transfers || g.Answered != w.Answered ||
+			g.Abandoned != w.Abandoned || g.AbandonedIn != w.AbandonedIn || g.QueueID != w.QueueID {
+			bad++
+			if bad <= 5 {
+				t.Errorf("timings of %s:\n got %+v\nwant %+v", id, g, w)
+			}
+		}
+	}
+	t.Logf("timings: %d completed interactions, %d published, %d differ from the truth", len(want), len(got), bad)
+}
+
+// expectedTimings computes each completed interaction's timings from the
+// simulator's truth.
+func expectedTimings(truth []simulator.Truth) map[string]consume.Timings {
+	byID := map[string][]simulator.Truth{}
+	for _, tr := range truth {
+		byID[tr.InteractionID] = append(byID[tr.InteractionID], tr)
+	}
+	out := map[string]consume.Timings{}
+	for id, trs := range byID {
+		last := trs[len(trs)-1]
+		if last.To != bridge.StatusCompleted {
+			continue
+		}
+		tm := consume.Timings{InteractionID: id, ChannelType: string(last.Channel), QueueID: last.QueueID}
+		for i, tr := range trs {
+			switch tr.To {
+			case bridge.StatusHeld:
+				tm.Holds++
+				tm.Answered = true
+			case bridge.StatusConnected:
+				tm.Answered = true
+			case bridge.StatusQueued, bridge.StatusRinging, bridge.StatusIVR:
+				if tr.From == bridge.StatusConnected || tr.From == bridge.StatusHeld {
+					tm.Transfers++
+				}
+			}
+			if i+1 == len(trs) {
+				break
+			}
+			d := trs[i+1].At.Sub(tr.At)
+			switch tr.To {
+			case bridge.StatusQueued:
+				tm.Wait += d
+			case bridge.StatusRinging:
+				tm.Alert += d
+			case bridge.StatusConnected:
+				tm.Talk += d
+			case bridge.StatusHeld:
+				tm.Hold += d
+			case bridge.StatusWrapup:
+				tm.Wrapup += d
+			}
+		}
+		if !tm.Answered {
+			tm.Abandoned, tm.AbandonedIn = true, string(trs[len(trs)-2].To)
+		}
+		out[id] = tm
+	}
+	return out
 }

@@ -23,6 +23,24 @@ type metrics struct {
 	publishedBy [][]prometheus.Counter // byChannel's series, by position in bridge.ChannelTypes and bridge.Statuses
 	duplicates  prometheus.Counter
 	heldFor     prometheus.Histogram
+	// Completed interactions' timings, by channel type: one histogram per
+	// figure, and the completions and abandons counted.
+	timing    map[string]*prometheus.HistogramVec
+	completed *prometheus.CounterVec
+}
+
+// timingFigures are the timings exported as histograms.
+var timingFigures = []struct {
+	name, help string
+	of         func(*bridge.Timings) time.Duration
+	answered   bool // only for answered interactions
+}{
+	{"wait", "queued", func(t *bridge.Timings) time.Duration { return t.Wait }, false},
+	{"alert", "ringing (alerting)", func(t *bridge.Timings) time.Duration { return t.Alert }, true},
+	{"talk", "connected", func(t *bridge.Timings) time.Duration { return t.Talk }, true},
+	{"hold", "held", func(t *bridge.Timings) time.Duration { return t.Hold }, true},
+	{"wrapup", "in wrap-up (after-call work)", func(t *bridge.Timings) time.Duration { return t.Wrapup }, true},
+	{"handle", "handling: talk, hold and wrap-up", func(t *bridge.Timings) time.Duration { return t.Handle() }, true},
 }
 
 func newMetrics() *metrics {
@@ -54,7 +72,21 @@ func newMetrics() *metrics {
 		Help:    "How long a frame of an interaction that may have changed during a gap waited for the gap's history.",
 		Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 90, 120, 300, 600},
 	})
-	m.reg.MustRegister(m.latency, m.byChannel, m.duplicates, m.heldFor,
+	m.timing = map[string]*prometheus.HistogramVec{}
+	for _, f := range timingFigures {
+		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "genesys_bridge_interaction_" + f.name + "_seconds",
+			Help:    "Time completed interactions spent " + f.help + ", from Genesys's timestamps, by channel type.",
+			Buckets: []float64{1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200},
+		}, []string{"channel_type"})
+		m.timing[f.name] = h
+		m.reg.MustRegister(h)
+	}
+	m.completed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "genesys_bridge_interactions_completed_total",
+		Help: "Completed interactions whose timings were published, by channel type and outcome (answered or abandoned).",
+	}, []string{"channel_type", "outcome"})
+	m.reg.MustRegister(m.latency, m.byChannel, m.duplicates, m.heldFor, m.completed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -73,6 +105,21 @@ func (m *metrics) counterOf(c bridge.ChannelType, s bridge.Status) prometheus.Co
 		return m.byChannel.WithLabelValues(string(c), string(s))
 	}
 	return m.publishedBy[ci][si]
+}
+
+// timings records a completed interaction's timings (acknowledged, or
+// derived in a dry run).
+func (m *metrics) timings(t *bridge.Timings) {
+	outcome := "answered"
+	if t.Abandoned {
+		outcome = "abandoned"
+	}
+	m.completed.WithLabelValues(string(t.ChannelType), outcome).Inc()
+	for _, f := range timingFigures {
+		if !f.answered || t.Answered {
+			m.timing[f.name].WithLabelValues(string(t.ChannelType)).Observe(f.of(t).Seconds())
+		}
+	}
 }
 
 func (m *metrics) held(waited time.Duration) { m.heldFor.Observe(waited.Seconds()) }

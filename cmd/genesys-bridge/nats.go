@@ -80,6 +80,15 @@ func (d dryRun) Publish(ctx context.Context, t *bridge.Transition, r *bridge.Rec
 	return nil
 }
 
+func (d dryRun) PublishTimings(ctx context.Context, t *bridge.Timings, r *bridge.Receipt) error {
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		d.log.Debug("dry run: timings not published", "interaction_id", t.InteractionID, "id", t.ID,
+			"wait", t.Wait.String(), "talk", t.Talk.String(), "abandoned", t.Abandoned)
+	}
+	r.Complete(false, 0, nil)
+	return nil
+}
+
 // openNATS connects to NATS_URL, or to an embedded server it starts when
 // NATS_URL is empty. close drains the connection and stops that server.
 func openNATS(cfg *Config, log *slog.Logger) (nc *nats.Conn, close func(), err error) {

@@ -1,0 +1,339 @@
+package consume
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Transition is one published change of an interaction's status: the
+// payload on <prefix>.<channelType>.<toStatus>.<interaction>.
+type Transition struct {
+	ID            string `json:"id"`
+	InteractionID string `json:"interactionId"`
+	ChannelType   string `json:"channelType"`
+	// QueueID is the queue the interaction is in (or was last in); UserID
+	// the agent while one rings, is connected, holds or wraps up. Empty
+	// when Genesys did not say.
+	QueueID    string    `json:"queueId,omitempty"`
+	UserID     string    `json:"userId,omitempty"`
+	FromStatus string    `json:"fromStatus"` // "" for the first status seen (null in the payload)
+	ToStatus   string    `json:"toStatus"`
+	OccurredAt time.Time `json:"occurredAt"` // Genesys's time of the change
+	ObservedAt time.Time `json:"observedAt"` // when the bridge received it
+	// Reconstructed: proven by a later observation's timestamps; Backfilled:
+	// found over REST after a gap; Incomplete: published without a gap's
+	// complete history.
+	Reconstructed bool     `json:"reconstructed"`
+	Backfilled    bool     `json:"backfilled"`
+	Incomplete    bool     `json:"incomplete"`
+	Detail        []string `json:"detail"`
+
+	// Subject and Sequence locate the message in the stream.
+	Subject  string `json:"-"`
+	Sequence uint64 `json:"-"`
+}
+
+// Timings are a completed interaction's contact-center figures: the
+// payload on <timings prefix>.<channelType>.<interaction>.
+type Timings struct {
+	ID            string
+	InteractionID string
+	ChannelType   string
+	// QueueID is the queue it was last in, UserID the last agent.
+	QueueID, UserID        string
+	StartedAt, CompletedAt time.Time
+	// Wait is the time queued, Alert ringing, Talk connected, Hold held,
+	// Wrapup in after-call work; Handle is talk, hold and wrap-up.
+	Wait, Alert, Talk, Hold, Wrapup, Handle time.Duration
+	Holds, Transfers                        int
+	Answered, Abandoned                     bool
+	AbandonedIn                             string // the status it ended from, when abandoned
+	// Partial: some of the interaction's history is missing from these
+	// figures.
+	Partial bool
+
+	Subject  string
+	Sequence uint64
+}
+
+// UnmarshalJSON reads the published form (durations in milliseconds).
+func (t *Timings) UnmarshalJSON(b []byte) error {
+	var w struct {
+		ID, InteractionID, ChannelType, QueueID, UserID string
+		StartedAt, CompletedAt                          time.Time
+		WaitMs, AlertMs, TalkMs, HoldMs, WrapupMs       int64
+		HandleMs                                        int64
+		Holds, Transfers                                int
+		Answered, Abandoned, Partial                    bool
+		AbandonedIn                                     string
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+	*t = Timings{ID: w.ID, InteractionID: w.InteractionID, ChannelType: w.ChannelType, QueueID: w.QueueID, UserID: w.UserID,
+		StartedAt: w.StartedAt, CompletedAt: w.CompletedAt, Wait: ms(w.WaitMs), Alert: ms(w.AlertMs), Talk: ms(w.TalkMs),
+		Hold: ms(w.HoldMs), Wrapup: ms(w.WrapupMs), Handle: ms(w.HandleMs), Holds: w.Holds, Transfers: w.Transfers,
+		Answered: w.Answered, Abandoned: w.Abandoned, AbandonedIn: w.AbandonedIn, Partial: w.Partial}
+	return nil
+}
+
+// Start is where a subscription begins.
+type Start int
+
+const (
+	// New delivers only what is published after the subscription starts.
+	New Start = iota
+	// All delivers everything the stream retains, then what follows.
+	All
+	// At delivers from Config.From on.
+	At
+)
+
+// Config says what to read and how. Zero values are the bridge's
+// defaults.
+type Config struct {
+	// Stream and the subject prefixes, as the bridge is configured
+	// (NATS_STREAM, NATS_SUBJECT_PREFIX, NATS_TIMINGS_SUBJECT_PREFIX).
+	// Defaults GENESYS_INTERACTIONS, genesys.interactions, genesys.timings.
+	Stream, SubjectPrefix, TimingsPrefix string
+
+	// Channels and Statuses select by channel type and (for transitions)
+	// status entered; empty selects all. The server filters these.
+	Channels, Statuses []string
+	// Interaction selects one interaction; the server filters it.
+	Interaction string
+	// Queue selects transitions and timings whose queueId is this one; it
+	// is not in the subject, so the client filters it (what it skips of a
+	// durable consumer is acknowledged).
+	Queue string
+
+	// Start and From: where to begin.
+	Start Start
+	From  time.Time
+
+	// Durable names a durable consumer: the server remembers what was
+	// acknowledged, so a restarted reader resumes after the last message it
+	// handled, and several readers with the same name share the work. Each
+	// message is acknowledged when the loop body that received it returns
+	// (at least once: a reader that dies before that gets it again). Empty:
+	// an ordered consumer, in stream order, with nothing to acknowledge,
+	// that starts again from Start each time.
+	Durable string
+	// AckWait is how long the server waits for a durable consumer's
+	// acknowledgement before it delivers the message again. Default 30s.
+	AckWait time.Duration
+}
+
+// The bridge's defaults (NATS_STREAM, NATS_SUBJECT_PREFIX,
+// NATS_TIMINGS_SUBJECT_PREFIX); a test holds them to its configuration.
+const (
+	DefaultStream        = "GENESYS_INTERACTIONS"
+	DefaultSubjectPrefix = "genesys.interactions"
+	DefaultTimingsPrefix = "genesys.timings"
+)
+
+func (c Config) withDefaults() Config {
+	for _, d := range [...]struct {
+		v   *string
+		def string
+	}{
+		{&c.Stream, DefaultStream}, {&c.SubjectPrefix, DefaultSubjectPrefix}, {&c.TimingsPrefix, DefaultTimingsPrefix}} {
+		if *d.v == "" {
+			*d.v = d.def
+		}
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	return c
+}
+
+// token is one subject token: a filter value that is not one is refused
+// (it would widen or break the filter).
+func token(what, v string) error {
+	if v == "" || strings.ContainsAny(v, ".*> \t\r\n") {
+		return fmt.Errorf("consume: %s %q is not a subject token", what, v)
+	}
+	return nil
+}
+
+// subjects returns the filter subjects: for transitions (status true)
+// prefix.<channel>.<status>.<id>, for timings prefix.<channel>.<id>.
+func (c Config) subjects(prefix string, status bool) ([]string, error) {
+	id := "*"
+	if c.Interaction != "" {
+		id = c.Interaction
+		if len(id) > 64 || token("interaction", id) != nil || id[0] == '_' {
+			return nil, fmt.Errorf("consume: interaction %q: only ids of 1 to 64 letters, digits, - and _ (Genesys's UUIDs) can be selected by subject", id)
+		}
+	}
+	channels, statuses := c.Channels, c.Statuses
+	if len(channels) == 0 {
+		channels = []string{"*"}
+	}
+	if len(statuses) == 0 || !status {
+		statuses = []string{"*"}
+	}
+	var out []string
+	for _, ch := range channels {
+		if ch != "*" {
+			if err := token("channel", ch); err != nil {
+				return nil, err
+			}
+		}
+		for _, st := range statuses {
+			if st != "*" {
+				if err := token("status", st); err != nil {
+					return nil, err
+				}
+			}
+			s := prefix + "." + ch + "." + id
+			if status {
+				s = prefix + "." + ch + "." + st + "." + id
+			}
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Transitions reads transitions as cfg says, in stream order (see the
+// package's invariants). A payload that cannot be read is yielded as an
+// error and skipped; an error from the server ends the sequence after it
+// is yielded. Breaking out of the loop stops the subscription.
+func Transitions(ctx context.Context, js jetstream.JetStream, cfg Config) iter.Seq2[Transition, error] {
+	cfg = cfg.withDefaults()
+	return payloads(ctx, js, cfg, cfg.SubjectPrefix, true, func(t *Transition, subject string, seq uint64) string {
+		t.Subject, t.Sequence = subject, seq
+		return t.QueueID
+	})
+}
+
+// TimingsOf reads completed interactions' timings as cfg says (Statuses
+// does not apply), under Transitions' rules.
+func TimingsOf(ctx context.Context, js jetstream.JetStream, cfg Config) iter.Seq2[Timings, error] {
+	cfg = cfg.withDefaults()
+	return payloads(ctx, js, cfg, cfg.TimingsPrefix, false, func(t *Timings, subject string, seq uint64) string {
+		t.Subject, t.Sequence = subject, seq
+		return t.QueueID
+	})
+}
+
+// payloads decodes the messages under prefix into T; locate records where
+// one was and returns its queue, for the client-side filter.
+func payloads[T any](ctx context.Context, js jetstream.JetStream, cfg Config, prefix string, status bool,
+	locate func(t *T, subject string, seq uint64) string) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		subjects, err := cfg.subjects(prefix, status)
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		read(ctx, js, cfg, subjects, func(m jetstream.Msg, seq uint64) (bool, bool) {
+			var t T
+			if err := json.Unmarshal(m.Data(), &t); err != nil {
+				return true, yield(zero, fmt.Errorf("consume: %s (sequence %d): %w", m.Subject(), seq, err))
+			}
+			if queue := locate(&t, m.Subject(), seq); cfg.Queue != "" && queue != cfg.Queue {
+				return true, true
+			}
+			return true, yield(t, nil)
+		}, func(err error) { yield(zero, err) })
+	}
+}
+
+// read runs a consumer on subjects and hands each message to handle,
+// which returns whether to acknowledge it and whether to go on; fail
+// gets an error that ends the reading.
+func read(ctx context.Context, js jetstream.JetStream, cfg Config, subjects []string,
+	handle func(m jetstream.Msg, seq uint64) (ack, more bool), fail func(error)) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
+		fail(fmt.Errorf("consume: stream %s: %w", cfg.Stream, err))
+		return
+	}
+	policy := jetstream.DeliverNewPolicy
+	var from *time.Time
+	switch cfg.Start {
+	case All:
+		policy = jetstream.DeliverAllPolicy
+	case At:
+		if cfg.From.IsZero() {
+			fail(errors.New("consume: Start At needs From"))
+			return
+		}
+		policy, from = jetstream.DeliverByStartTimePolicy, &cfg.From
+	}
+	var cons jetstream.Consumer
+	if cfg.Durable == "" {
+		cons, err = stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+			FilterSubjects: subjects, DeliverPolicy: policy, OptStartTime: from})
+	} else {
+		cons, err = stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable: cfg.Durable, FilterSubjects: subjects, DeliverPolicy: policy, OptStartTime: from,
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait})
+	}
+	if err != nil {
+		fail(fmt.Errorf("consume: consumer on %s: %w", cfg.Stream, err))
+		return
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		fail(fmt.Errorf("consume: %w", err))
+		return
+	}
+	defer msgs.Stop()
+	// Next blocks without a context: stopping the iterator when ctx ends
+	// makes it return.
+	stop := context.AfterFunc(ctx, msgs.Stop)
+	defer stop()
+	for {
+		m, err := msgs.Next()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				fail(fmt.Errorf("consume: %w", err))
+			}
+			return
+		}
+		var seq uint64
+		if md, err := m.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+		}
+		ack, more := handle(m, seq)
+		if ack && cfg.Durable != "" {
+			// An acknowledgement that does not arrive makes the server
+			// deliver the message again after AckWait: at least once.
+			_ = m.Ack()
+		}
+		if !more {
+			if cfg.Durable != "" {
+				// What the client fetched ahead and the loop never saw goes
+				// back to the server at once (not after AckWait), so a
+				// reader that resumes gets it next.
+				msgs.Drain()
+				for {
+					m, err := msgs.Next()
+					if err != nil {
+						break
+					}
+					_ = m.Nak()
+				}
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package consume_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/consume"
+	"github.com/genesys-bridge/genesys-bridge/publish"
+)
+
+func setup(t *testing.T) *embedded {
+	t.Helper()
+	e, err := startEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.close)
+	if err := e.sample(); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// collect reads until n transitions came (or the deadline), as
+// "id:from>to" strings.
+func collect(t *testing.T, e *embedded, cfg consume.Config, n int) ([]string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var got []string
+	for tr, err := range consume.Transitions(ctx, e.js, cfg) {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, tr.InteractionID+":"+tr.FromStatus+">"+tr.ToStatus)
+		if len(got) == n {
+			break
+		}
+	}
+	return got, nil
+}
+
+func TestFilters(t *testing.T) {
+	e := setup(t)
+	tests := []struct {
+		name string
+		cfg  consume.Config
+		want string
+	}{
+		{"chat only", consume.Config{Channels: []string{"chat"}, Start: consume.All}, "chat-1:>queued chat-1:queued>completed"},
+		{"into ringing", consume.Config{Statuses: []string{"ringing"}, Start: consume.All}, "call-1:queued>ringing call-2:queued>ringing"},
+		{"one interaction", consume.Config{Interaction: "call-2", Start: consume.All}, "call-2:>queued call-2:queued>ringing"},
+		{"one queue", consume.Config{Queue: "q-support", Start: consume.All}, "chat-1:>queued chat-1:queued>completed"},
+		{"voice completions", consume.Config{Channels: []string{"voice", "chat"}, Statuses: []string{"completed"}, Start: consume.All},
+			"call-1:wrapup>completed chat-1:queued>completed"},
+		{"from a time", consume.Config{Start: consume.At, From: time.Now().Add(-time.Hour), Interaction: "chat-1"}, "chat-1:>queued chat-1:queued>completed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := strings.Fields(tt.want)
+			got, err := collect(t, e, tt.cfg, len(want))
+			if err != nil || strings.Join(got, " ") != tt.want {
+				t.Fatalf("got %v (%v), want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// New delivers only what is published after the subscription began (the
+// sample, published before, never comes); no timings ever reach a reader
+// of transitions.
+func TestStartNewAndNoTimingsAmongTransitions(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Interactions keep coming until the reader has what it needs: it sees
+	// the first one published after it subscribed, whenever that is.
+	go func() {
+		for i := 0; ctx.Err() == nil; i++ {
+			e.publishInteraction(fmt.Sprintf("late-%d", i), bridge.ChannelEmail, move{bridge.StatusQueued, 0, "q", ""}, move{bridge.StatusCompleted, 9, "", ""})
+		}
+	}()
+	var got []string
+	for tr, err := range consume.Transitions(ctx, e.js, consume.Config{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, tr.InteractionID+":"+tr.ToStatus)
+		if len(got) == 4 {
+			break
+		}
+	}
+	for _, g := range got {
+		if !strings.HasPrefix(g, "late-") {
+			t.Fatalf("got %v: %s was published before the subscription", got, g)
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// A durable consumer resumes after what its loop handled: nothing
+// handled comes again, nothing is lost (what the client had fetched ahead
+// is handed back and comes again, possibly after later messages).
+func TestDurableResumes(t *testing.T) {
+	e := setup(t)
+	cfg := consume.Config{Durable: "reader", Start: consume.All, Channels: []string{"voice"}}
+	first, err := collect(t, e, cfg, 3)
+	if err != nil || strings.Join(first, " ") != "call-1:>queued call-1:queued>ringing call-1:ringing>connected" {
+		t.Fatalf("first read %v %v", first, err)
+	}
+	rest, err := collect(t, e, cfg, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(rest)
+	want := []string{"call-1:connected>held", "call-1:connected>wrapup", "call-1:held>connected", "call-1:wrapup>completed", "call-2:>queued", "call-2:queued>ringing"}
+	if !slices.Equal(rest, want) {
+		t.Fatalf("after %v the second reader got %v, want %v", first, rest, want)
+	}
+}
+
+func TestBadFilters(t *testing.T) {
+	e := setup(t)
+	for _, cfg := range []consume.Config{
+		{Channels: []string{"voice.>"}},
+		{Statuses: []string{"a b"}},
+		{Interaction: "a b"},
+		{Start: consume.At},
+		{Stream: "NO_SUCH_STREAM"},
+	} {
+		if _, err := collect(t, e, cfg, 1); err == nil {
+			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}
+
+// The consumer's defaults are the bridge's (held here: the package does
+// not import the bridge's).
+func TestDefaultsAreTheBridges(t *testing.T) {
+	pc := publish.DefaultConfig()
+	if consume.DefaultStream != pc.Stream || consume.DefaultSubjectPrefix != pc.SubjectPrefix || consume.DefaultTimingsPrefix != pc.TimingsPrefix {
+		t.Fatalf("consume defaults %s %s %s, the bridge's %s %s %s", consume.DefaultStream, consume.DefaultSubjectPrefix,
+			consume.DefaultTimingsPrefix, pc.Stream, pc.SubjectPrefix, pc.TimingsPrefix)
+	}
+}
