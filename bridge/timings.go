@@ -144,13 +144,7 @@ func timingsOf(id string, ch ChannelType, from Status, seq uint64, t *Tally, com
 // queueId and userId are left out when unknown; an abandoned one adds
 // "abandonedIn":"queued" (or ringing, ivr).
 func (t *Timings) AppendJSON(b []byte) []byte {
-	b = append(b, `{"id":`...)
-	b = appendString(b, t.ID)
-	b = append(b, `,"interactionId":`...)
-	b = appendString(b, t.InteractionID)
-	b = append(b, `,"channelType":`...)
-	b = appendString(b, string(t.ChannelType))
-	b = appendRefs(b, Who{QueueID: t.QueueID, UserID: t.UserID})
+	b = appendHead(b, t.ID, t.InteractionID, t.ChannelType, Who{QueueID: t.QueueID, UserID: t.UserID})
 	b = append(b, `,"startedAt":`...)
 	b = appendTime(b, t.StartedAt)
 	b = append(b, `,"completedAt":`...)
@@ -177,6 +171,18 @@ func (t *Timings) AppendJSON(b []byte) []byte {
 	b = append(b, `,"partial":`...)
 	b = strconv.AppendBool(b, t.Partial)
 	return append(b, '}')
+}
+
+// appendHead opens a payload with the members transitions and timings
+// share: id, interactionId, channelType, and queueId and userId if known.
+func appendHead(b []byte, id, interaction string, ch ChannelType, w Who) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, id)
+	b = append(b, `,"interactionId":`...)
+	b = appendString(b, interaction)
+	b = append(b, `,"channelType":`...)
+	b = appendString(b, string(ch))
+	return appendRefs(b, w)
 }
 
 // appendRefs appends the queueId and userId members that are known.

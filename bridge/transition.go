@@ -90,13 +90,7 @@ func TransitionID(interactionID string, seq uint64, from, to Status) string {
 //
 // queueId and userId are left out when unknown.
 func (t *Transition) AppendJSON(b []byte) []byte {
-	b = append(b, `{"id":`...)
-	b = appendString(b, t.ID)
-	b = append(b, `,"interactionId":`...)
-	b = appendString(b, t.InteractionID)
-	b = append(b, `,"channelType":`...)
-	b = appendString(b, string(t.ChannelType))
-	b = appendRefs(b, Who{QueueID: t.QueueID, UserID: t.UserID})
+	b = appendHead(b, t.ID, t.InteractionID, t.ChannelType, Who{QueueID: t.QueueID, UserID: t.UserID})
 	b = append(b, `,"fromStatus":`...)
 	if t.FromStatus == "" {
 		b = append(b, "null"...)
