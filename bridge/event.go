@@ -30,16 +30,11 @@ type Who struct {
 	UserID  string
 }
 
-// MaxRefLen bounds a queue or user id. Genesys ids are 36-byte UUIDs.
-const MaxRefLen = 128
-
-// ValidRef reports whether s may be published as a queue or user id: 1 to
-// MaxRefLen bytes of valid UTF-8 without control or space characters. A
-// decoder leaves an id that is not one out (unknown) rather than rejecting
-// the observation it came with.
-func ValidRef(s string) bool {
-	return s != "" && len(s) <= MaxRefLen && ValidateInteractionID(s) == nil
-}
+// ValidRef reports whether s may be published as a queue or user id: the
+// rule of interaction ids (1 to MaxInteractionIDLen bytes of valid UTF-8
+// without control or space characters). A decoder leaves an id that is not
+// one out (unknown) rather than rejecting the observation it came with.
+func ValidRef(s string) bool { return ValidateInteractionID(s) == nil }
 
 // EventKind says what an Event carries.
 type EventKind uint8

@@ -113,3 +113,14 @@ func lookup[T ~string](set []T, s string) (T, bool) {
 	}
 	return "", false
 }
+
+// HasAgent reports whether an agent handles an interaction in status s
+// (ringing, connected, held, wrapup): the statuses a transition names the
+// agent of.
+func (s Status) HasAgent() bool {
+	switch s {
+	case StatusRinging, StatusConnected, StatusHeld, StatusWrapup:
+		return true
+	}
+	return false
+}

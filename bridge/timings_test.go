@@ -55,6 +55,7 @@ func TestTimings(t *testing.T) {
 			m := NewMachine(MachineConfig{})
 			var got *Timings
 			var out []Transition
+			lastQueue := "" // a move without a queue names the one it was last in
 			for i, mv := range tt.moves {
 				ev := seqEvent("c1", mv.to, mv.sec, mv.who)
 				out, _ = m.Apply(&ev, out[:0])
@@ -62,10 +63,10 @@ func TestTimings(t *testing.T) {
 					t.Fatalf("move %d: %d transitions", i, len(out))
 				}
 				tr := out[0]
-				wantQueue := mv.who.QueueID
-				if wantQueue == "" && i > 0 {
-					wantQueue = out[0].State.Tally.QueueID
+				if mv.who.QueueID != "" {
+					lastQueue = mv.who.QueueID
 				}
+				wantQueue := lastQueue
 				if tr.QueueID != wantQueue || tr.UserID != mv.who.UserID {
 					t.Errorf("move %d to %s: queue %q user %q, want %q %q", i, mv.to, tr.QueueID, tr.UserID, wantQueue, mv.who.UserID)
 				}

@@ -15,14 +15,8 @@ import (
 
 func setup(t *testing.T) *embedded {
 	t.Helper()
-	e, err := startEmbedded()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := exampleStream()
 	t.Cleanup(e.close)
-	if err := e.sample(); err != nil {
-		t.Fatal(err)
-	}
 	return e
 }
 

@@ -11,14 +11,8 @@ import (
 // Every voice transition the stream holds, then those that follow (the
 // loop stops here after five).
 func ExampleTransitions() {
-	e, err := startEmbedded()
-	if err != nil {
-		panic(err)
-	}
+	e := exampleStream()
 	defer e.close()
-	if err := e.sample(); err != nil {
-		panic(err)
-	}
 	js := e.js // jetstream.New(nc) for a connection of yours
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -46,14 +40,8 @@ func ExampleTransitions() {
 // consumer: a reader restarted with the same name resumes after the last
 // one it handled.
 func ExampleTimingsOf() {
-	e, err := startEmbedded()
-	if err != nil {
-		panic(err)
-	}
+	e := exampleStream()
 	defer e.close()
-	if err := e.sample(); err != nil {
-		panic(err)
-	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -76,4 +64,17 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// exampleStream is an embedded server holding the sample interactions
+// (setup_test.go): what an example reads.
+func exampleStream() *embedded {
+	e, err := startEmbedded()
+	if err == nil {
+		err = e.sample()
+	}
+	if err != nil {
+		panic(err)
+	}
+	return e
 }

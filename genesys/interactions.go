@@ -380,13 +380,11 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 	}
 	// Where and who, from the attributes (the tutorial's free-form map):
 	// the agent only in the statuses an agent has.
-	var who Who
-	if len(f.queueID) > 0 {
-		who.QueueID = whoOf(string(f.queueID), "").QueueID
+	var user []byte
+	if status.HasAgent() {
+		user = f.userID
 	}
-	if len(f.userID) > 0 && agentStatus(status) {
-		who.UserID = whoOf("", string(f.userID)).UserID
-	}
+	who := whoOf(string(f.queueID), string(user))
 	ev := bridge.Event{
 		InteractionID: string(f.id), ChannelType: ch, Status: status, Who: who,
 		Steps:   []bridge.Step{{Status: status, At: ts, Who: who}},
@@ -425,13 +423,4 @@ func typeDetail(typ []byte) []string {
 		typeDetails.m[string(typ)] = d
 	}
 	return d
-}
-
-// agentStatus reports whether an agent handles an interaction in status s.
-func agentStatus(s bridge.Status) bool {
-	switch s {
-	case bridge.StatusRinging, bridge.StatusConnected, bridge.StatusHeld, bridge.StatusWrapup:
-		return true
-	}
-	return false
 }

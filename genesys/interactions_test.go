@@ -176,3 +176,32 @@ func TestPlain8(t *testing.T) {
 		}
 	}
 }
+
+// The tutorial's attributes name the queue always and the agent only in
+// the statuses an agent has; an id that is not one is left out, never a
+// rejection.
+func TestDecodeInteractionWho(t *testing.T) {
+	frame := func(status, attrs string) []byte {
+		return []byte(`{"sequence":1,"id":"c1","type":"t","status":"` + status + `","channelType":"voice","timestamp":"2026-11-27T09:00:00Z","attributes":` + attrs + `}`)
+	}
+	tests := []struct {
+		status, attrs string
+		want          bridge.Who
+	}{
+		{"queued", `{"queueId":"q1","userId":"u1"}`, bridge.Who{QueueID: "q1"}},
+		{"connected", `{"queueId":"q1","userId":"u1"}`, bridge.Who{QueueID: "q1", UserID: "u1"}},
+		{"wrapup", `{"userId":"u1","other":[1,{"queueId":"nested"}]}`, bridge.Who{UserID: "u1"}},
+		{"ringing", `{"queueId":"q 1","userId":7}`, bridge.Who{}},
+		{"held", `{"queueId":"q\u0031","userId":null}`, bridge.Who{QueueID: "q1"}},
+		{"completed", `null`, bridge.Who{}},
+	}
+	for _, tt := range tests {
+		ev, _, err := DecodeInteraction(frame(tt.status, tt.attrs), observed)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tt.status, tt.attrs, err)
+		}
+		if ev.Who != tt.want || ev.Steps[0].Who != tt.want {
+			t.Errorf("%s %s: who %+v (step %+v), want %+v", tt.status, tt.attrs, ev.Who, ev.Steps[0].Who, tt.want)
+		}
+	}
+}
