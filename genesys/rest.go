@@ -20,6 +20,26 @@ func (c *Client) GetConversation(ctx context.Context, id string) (*Conversation,
 	return &conv, nil
 }
 
+// QueueName returns a queue's name (GET /api/v2/routing/queues/{id}; the
+// client needs routing:queue:view). An error for which IsDenied or
+// IsNotFound holds will not pass by retrying.
+func (c *Client) QueueName(ctx context.Context, id string) (string, error) {
+	var q struct {
+		Name string `json:"name"`
+	}
+	if err := c.do(ctx, "get queue", http.MethodGet, "/api/v2/routing/queues/"+url.PathEscape(id), nil, &q); err != nil {
+		return "", err
+	}
+	return q.Name, nil
+}
+
+// IsDenied reports whether err is a 403 from the API: the client lacks a
+// permission.
+func IsDenied(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusForbidden
+}
+
 // IsNotFound reports whether err is a 404 from the API.
 func IsNotFound(err error) bool {
 	var ae *APIError

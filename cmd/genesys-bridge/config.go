@@ -13,6 +13,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/genesys-bridge/genesys-bridge/board"
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
@@ -77,6 +78,11 @@ type Config struct {
 	BridgeDryRun       bool          `envconfig:"BRIDGE_DRY_RUN" desc:"everything but publishing: no NATS; transitions are derived, counted in metrics and logged at debug level; /readyz reflects Genesys alone"`
 	BridgeShutdown     time.Duration `envconfig:"BRIDGE_SHUTDOWN_TIMEOUT" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
 
+	BoardEnabled      bool          `envconfig:"BOARD_ENABLED" desc:"serve the live board at /board/ on HTTP_ADDR, read from the stream (-demo turns it on)"`
+	BoardServiceLevel time.Duration `envconfig:"BOARD_SERVICE_LEVEL" desc:"the board counts an answer within this toward the service level"`
+	BoardWindow       time.Duration `envconfig:"BOARD_WINDOW" desc:"span of the board's offered, answered, abandoned, service level and averages"`
+	BoardLookback     time.Duration `envconfig:"BOARD_LOOKBACK" desc:"how far back the board reads the stream when it starts; an interaction without a transition in it is not shown as open"`
+
 	HTTPAddr  string     `envconfig:"HTTP_ADDR" desc:"address of /healthz, /readyz and /metrics; empty disables"`
 	LogLevel  slog.Level `envconfig:"LOG_LEVEL" desc:"debug, info, warn or error"`
 	LogFormat string     `envconfig:"LOG_FORMAT" desc:"text or json"`
@@ -106,6 +112,7 @@ func configErr(format string, args ...any) error {
 func defaultConfig() Config {
 	st, cl := genesys.DefaultStreamConfig(), genesys.DefaultClientConfig()
 	pc, pl, dl := publish.DefaultConfig(), bridge.DefaultPipelineConfig(), publish.DefaultDeadLetterConfig()
+	bc := board.DefaultConfig()
 	return Config{
 		GenesysDialect:         "notifications",
 		GenesysHeartbeat:       st.HeartbeatInterval,
@@ -135,6 +142,10 @@ func defaultConfig() Config {
 		BridgeGrace:    pl.Machine.Grace,
 		BridgeIdleTTL:  pl.Machine.IdleTTL,
 		BridgeShutdown: pl.DrainTimeout,
+
+		BoardServiceLevel: bc.ServiceLevel,
+		BoardWindow:       bc.Window,
+		BoardLookback:     bc.Lookback,
 
 		HTTPAddr:  ":8080",
 		LogLevel:  slog.LevelInfo,
@@ -180,6 +191,9 @@ func loadConfig(demo bool) (*Config, error) {
 		return nil, configErr("%v", err)
 	}
 	c.Demo = demo
+	if demo {
+		c.BoardEnabled = true
+	}
 	if err := c.readSecretFiles(); err != nil {
 		return nil, err
 	}
@@ -212,6 +226,7 @@ func (c *Config) checkDurations() error {
 		{"GENESYS_BACKFILL_MAX_WAIT", c.GenesysBackfillMaxWait},
 		{"NATS_STREAM_MAX_AGE", c.NATSMaxAge}, {"NATS_DEAD_LETTER_MAX_AGE", c.NATSDLMaxAge}, {"NATS_DUPLICATE_WINDOW", c.NATSDuplicates}, {"NATS_ACK_TIMEOUT", c.NATSAckTimeout},
 		{"BRIDGE_COMPLETED_GRACE", c.BridgeGrace}, {"BRIDGE_IDLE_TTL", c.BridgeIdleTTL}, {"BRIDGE_SHUTDOWN_TIMEOUT", c.BridgeShutdown},
+		{"BOARD_SERVICE_LEVEL", c.BoardServiceLevel}, {"BOARD_WINDOW", c.BoardWindow}, {"BOARD_LOOKBACK", c.BoardLookback},
 	} {
 		if d.v <= 0 {
 			return configErr("%s must be a positive duration such as 30s (got %s)", d.name, d.v)
@@ -336,6 +351,12 @@ func (c *Config) checkChoices() error {
 	default:
 		return configErr("GENESYS_DIALECT must be notifications or interactions (got %q)", text.Truncate(c.GenesysDialect, 40))
 	}
+	if c.BoardEnabled && c.HTTPAddr == "" {
+		return configErr("BOARD_ENABLED needs HTTP_ADDR: the board is served there, at /board/")
+	}
+	if c.BoardEnabled && c.BridgeDryRun {
+		return configErr("BOARD_ENABLED reads the stream, which a dry run (BRIDGE_DRY_RUN) does not write; turn one off")
+	}
 	if c.Demo && c.GenesysDialect != "notifications" {
 		return configErr("-demo runs the notifications dialect; unset GENESYS_DIALECT")
 	}
@@ -413,6 +434,12 @@ func trimAll(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// boardConfig is the live board's configuration.
+func (c *Config) boardConfig(names board.Namer, log *slog.Logger) board.Config {
+	return board.Config{Stream: c.NATSStream, SubjectPrefix: c.NATSPrefix, TimingsPrefix: c.NATSTimings,
+		ServiceLevel: c.BoardServiceLevel, Window: c.BoardWindow, Lookback: c.BoardLookback, Names: names, Logger: log}
 }
 
 // publishConfig is the stream's configuration; log may be nil.

@@ -3,13 +3,17 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/genesys-bridge/genesys-bridge/board"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func listen(addr string) (net.Listener, error) {
@@ -20,23 +24,72 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream source, log *slog.Logger) (func(), error) {
+func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream source, live *board.Board, log *slog.Logger) (stop func(), bound string, err error) {
 	ln, err := listen(addr)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	srv := &http.Server{Handler: m.handler(nc, stream), ReadHeaderTimeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", m.handler(nc, stream))
+	if live != nil {
+		mux.Handle("/board/", http.StripPrefix("/board", live.Handler()))
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	})
-	log.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
+	bound = ln.Addr().String()
+	log.Info("serving /healthz, /readyz and /metrics", "addr", bound)
+	if live != nil {
+		log.Info("serving the live board", "url", boardURL(bound))
+	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		wg.Wait()
-	}, nil
+	}, bound, nil
+}
+
+// boardURL is the board's address on a listener bound to addr (a wildcard
+// host is shown as 127.0.0.1).
+func boardURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/board/"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/board/"
+}
+
+// startBoard runs the live board on the stream until ctx ends or stop is
+// called (stop returns once it stopped reading); queue names come from
+// Genesys's routing API.
+func startBoard(ctx context.Context, cfg *Config, nc *nats.Conn, client *genesys.Client, log *slog.Logger) (b *board.Board, stop func(), err error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("board: %w", err)
+	}
+	b = board.New(cfg.boardConfig(queueNames{client}, log))
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { b.Run(ctx, js) })
+	return b, func() { cancel(); wg.Wait() }, nil
+}
+
+// queueNames are Genesys's queue names for the board: a missing
+// permission or an unknown queue is board.ErrNoName.
+type queueNames struct{ c *genesys.Client }
+
+func (q queueNames) QueueName(ctx context.Context, id string) (string, error) {
+	name, err := q.c.QueueName(ctx, id)
+	if genesys.IsDenied(err) || genesys.IsNotFound(err) {
+		err = fmt.Errorf("%w: %w", board.ErrNoName, err)
+	}
+	return name, err
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/genesys-bridge/genesys-bridge/board"
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
@@ -121,20 +122,35 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 		target, view = simTarget, newDemoView(w, cfg.NATSPrefix)
 	}
 	pipe := bridge.NewPipeline(cfg.pipelineConfig(out, log, m, view, audit, h))
-	stream, err := newSource(ctx, cfg, target, out.js, pipe, log)
+	client, tr, err := cfg.genesysClient(target, log)
 	if err != nil {
 		return err
+	}
+	stream, err := newSource(ctx, cfg, target, client, tr, out.js, pipe, log)
+	if err != nil {
+		return err
+	}
+	var live *board.Board
+	if cfg.BoardEnabled {
+		var stopBoard func()
+		if live, stopBoard, err = startBoard(ctx, cfg, out.nc, client, log); err != nil {
+			return err
+		}
+		defer stopBoard()
 	}
 	m.register(pipe.Stats(), stream, out.nc, out.dead)
 	if h.stats != nil {
 		h.stats(pipe.Stats(), stream)
 	}
 	if cfg.HTTPAddr != "" {
-		stopHTTP, err := serveHTTP(cfg.HTTPAddr, m, out.nc, stream, log)
+		stopHTTP, addr, err := serveHTTP(cfg.HTTPAddr, m, out.nc, stream, live, log)
 		if err != nil {
 			return err
 		}
 		defer stopHTTP()
+		if live != nil && view != nil {
+			fmt.Fprintf(w, "live board: %s\n\n", boardURL(addr))
+		}
 	}
 	return pump(ctx, cfg, pipe, stream, out.pub, view, log)
 }

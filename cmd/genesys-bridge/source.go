@@ -32,20 +32,27 @@ func (c *Config) genesysTarget() genesysTarget {
 	return genesysTarget{endpoints: c.endpoints, clientID: c.GenesysClientID, secret: c.GenesysClientSecret, topics: c.topics}
 }
 
+// genesysClient is the REST client for target (the source's, the board's
+// queue names), over the one transport.
+func (c *Config) genesysClient(target genesysTarget, log *slog.Logger) (*genesys.Client, genesys.Transport, error) {
+	tr, err := c.genesysTransport()
+	if err != nil {
+		return nil, tr, err
+	}
+	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
+		RefreshAhead: c.GenesysRefreshAhead, HTTPClient: tr.HTTPClient(), Logger: log})
+	return client, tr, nil
+}
+
 // newSource builds the configured dialect for target. Unless
 // GENESYS_RESUME_LOOKBACK is 0, in the demo, or without a stream (a dry
 // run), it first loads from the stream, in one pass, the state of the
 // interactions an earlier run published lately (so none of them costs a
 // request when first met), and the notification dialect resumes where that
 // run left off.
-func newSource(ctx context.Context, cfg *Config, target genesysTarget, pub *publish.JetStream, pipe *bridge.Pipeline, log *slog.Logger) (source, error) {
-	tr, err := cfg.genesysTransport()
-	if err != nil {
-		return nil, err
-	}
-	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
-		RefreshAhead: cfg.GenesysRefreshAhead, HTTPClient: tr.HTTPClient(), Logger: log})
+func newSource(ctx context.Context, cfg *Config, target genesysTarget, client *genesys.Client, tr genesys.Transport, pub *publish.JetStream, pipe *bridge.Pipeline, log *slog.Logger) (source, error) {
 	sock := genesys.SocketConfig{MaxFrameSize: cfg.GenesysMaxFrame, Dialer: tr.Dialer(), Logger: log}
+	var err error
 	var resume time.Time
 	if cfg.GenesysResumeLookback > 0 && !cfg.Demo && pub != nil {
 		if resume, err = resumeFrom(ctx, pub, pipe, cfg.GenesysResumeLookback, log); err != nil {

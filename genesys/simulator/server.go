@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,10 @@ type Config struct {
 	// AnalyticsRetention is how long a completed conversation stays
 	// queryable. Default 1h.
 	AnalyticsRetention time.Duration
-	Logger             *slog.Logger
+	// RoutingDenied answers GET /api/v2/routing/queues/{id} with 403, as
+	// for a client without routing:queue:view.
+	RoutingDenied bool
+	Logger        *slog.Logger
 }
 
 // Server is a Genesys Cloud simulator: OAuth, notification channels,
@@ -216,6 +220,7 @@ func Start(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /channels/{id}", s.handleSocket)
 	mux.HandleFunc("GET /api/v2/interactions/stream", s.handleInteractionsStream)
 	mux.HandleFunc("GET /api/v2/conversations/{id}", s.auth(s.handleGetConversation))
+	mux.HandleFunc("GET /api/v2/routing/queues/{id}", s.auth(s.handleGetQueue))
 	mux.HandleFunc("POST /api/v2/analytics/conversations/details/query", s.auth(s.handleDetailsQuery))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Go(func() {
@@ -318,6 +323,31 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// QueueName is the name the routing API gives queue id: "Queue N" for the
+// population's N-th queue (from 1), "" for an unknown one.
+func (s *Server) QueueName(id string) string {
+	if i := slices.Index(s.pop.Queues, id); i >= 0 {
+		return fmt.Sprintf("Queue %d", i+1)
+	}
+	return ""
+}
+
+// handleGetQueue is GET /api/v2/routing/queues/{id}: the routing model's
+// id and name (and a few of its other fields).
+func (s *Server) handleGetQueue(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.RoutingDenied {
+		apiError(w, http.StatusForbidden, "missing.permissions", "Unable to perform the requested action. You are missing the following permission(s): [routing:queue:view]")
+		return
+	}
+	id := r.PathValue("id")
+	name := s.QueueName(id)
+	if name == "" {
+		apiError(w, http.StatusNotFound, "not.found", "The requested resource was not found.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "name": name, "memberCount": 4, "selfUri": "/api/v2/routing/queues/" + id})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
