@@ -303,6 +303,16 @@ func TestEndToEnd(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	checkHTTP(t, logValue(t, logs, "serving /healthz", "addr"), len(truth))
+	// Every completion's timings were acknowledged before it: the
+	// histograms hold all of them.
+	completed := len(expectedTimings(truth))
+	metricsURL := "http://" + logValue(t, logs, "serving /healthz", "addr") + "/metrics"
+	if n, _ := scrape(metricsURL, "genesys_bridge_interactions_completed_total"); int(n) != completed {
+		t.Errorf("genesys_bridge_interactions_completed_total %v, want %d", n, completed)
+	}
+	if n, _ := scrape(metricsURL, "genesys_bridge_interaction_wait_seconds_count"); int(n) != completed {
+		t.Errorf("genesys_bridge_interaction_wait_seconds_count %v, want %d", n, completed)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
@@ -429,6 +439,9 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "nats sub 'genesys.interactions.>'") || !strings.Contains(out.String(), "genesys.interactions.") {
 		t.Errorf("demo output does not show transitions:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "live board: http://127.0.0.1:") {
+		t.Errorf("demo output does not give the live board's address:\n%s", out.String())
 	}
 }
 

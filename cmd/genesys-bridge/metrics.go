@@ -86,6 +86,14 @@ func newMetrics() *metrics {
 		Name: "genesys_bridge_interactions_completed_total",
 		Help: "Completed interactions whose timings were published, by channel type and outcome (answered or abandoned).",
 	}, []string{"channel_type", "outcome"})
+	// As for the transitions, every series exists from the start.
+	for _, c := range bridge.ChannelTypes {
+		for _, h := range m.timing {
+			h.WithLabelValues(string(c))
+		}
+		m.completed.WithLabelValues(string(c), "answered")
+		m.completed.WithLabelValues(string(c), "abandoned")
+	}
 	m.reg.MustRegister(m.latency, m.byChannel, m.duplicates, m.heldFor, m.completed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
