@@ -97,6 +97,28 @@ func check(ctx context.Context, cfg *Config, w io.Writer) bool {
 		return fmt.Sprintf("details query answered: %d conversations in the last 5 minutes", len(convs)), nil
 	})
 
+	if cfg.BoardEnabled {
+		// The board works without names (it shows ids): a missing
+		// permission fails this step only to say so before it matters.
+		step("Genesys queue names", func(ctx context.Context) (string, error) {
+			ids := trimAll(cfg.GenesysQueueIDs)
+			switch {
+			case !tokenOK:
+				return "no token", errSkip
+			case len(ids) == 0:
+				return "no GENESYS_QUEUE_IDS to look up", errSkip
+			}
+			name, err := client.QueueName(ctx, ids[0])
+			if genesys.IsDenied(err) {
+				return "", fmt.Errorf("%w (the board shows queue ids without routing:queue:view)", err)
+			}
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("queue %s is %q (the board shows names)", ids[0], name), nil
+		})
+	}
+
 	if cfg.BridgeDryRun || cfg.NATSURL == "" {
 		why := "BRIDGE_DRY_RUN: NATS is not used"
 		if !cfg.BridgeDryRun {

@@ -44,6 +44,8 @@ func TestCheck(t *testing.T) {
 		{"stream in memory", []string{"NATS_STREAM=MEMORY", "NATS_SUBJECT_PREFIX=mem"}, 1, []string{"FAIL  stream MEMORY", "Memory storage"}},
 		{"NATS refused", []string{"NATS_URL=nats://127.0.0.1:1"}, 1, []string{"FAIL  NATS", "connection refused"}},
 		{"bad configuration", []string{"NATS_MAX_PENDING=0"}, 2, []string{"FAIL  configuration", "NATS_MAX_PENDING"}},
+		{"board with queue names", []string{"BOARD_ENABLED=true"}, 0, []string{"OK    Genesys queue names", `is "Queue 1"`}},
+		{"board on a dry run", []string{"BOARD_ENABLED=true", "BRIDGE_DRY_RUN=true"}, 2, []string{"FAIL  configuration", "BOARD_ENABLED reads the stream"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(bridgeBinary(t), "-check")
