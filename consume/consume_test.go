@@ -10,7 +10,9 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/consume"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 	"github.com/genesys-bridge/genesys-bridge/publish"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func setup(t *testing.T) *embedded {
@@ -142,5 +144,63 @@ func TestDefaultsAreTheBridges(t *testing.T) {
 	if consume.DefaultStream != pc.Stream || consume.DefaultSubjectPrefix != pc.SubjectPrefix || consume.DefaultTimingsPrefix != pc.TimingsPrefix {
 		t.Fatalf("consume defaults %s %s %s, the bridge's %s %s %s", consume.DefaultStream, consume.DefaultSubjectPrefix,
 			consume.DefaultTimingsPrefix, pc.Stream, pc.SubjectPrefix, pc.TimingsPrefix)
+	}
+}
+
+// A reader outlives a server restart: the client reconnects and the
+// consumer (ordered: re-created; durable: kept in the store) delivers
+// what is published afterwards.
+func TestReadersOutliveAServerRestart(t *testing.T) {
+	for _, durable := range []string{"", "restart-reader"} {
+		t.Run("durable="+durable, func(t *testing.T) {
+			n := testkit.StartNATS(t)
+			nc := n.Connect(t)
+			pub, err := publish.New(t.Context(), nc, publish.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pub.Close)
+			js, _ := jetstream.New(nc)
+			e := &embedded{nc: nc, js: js, pub: pub}
+			if err := e.publishInteraction("before", bridge.ChannelChat, move{bridge.StatusQueued, 0, "q", ""}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			got := make(chan string, 16)
+			go func() {
+				for tr, err := range consume.Transitions(ctx, js, consume.Config{Start: consume.All, Durable: durable}) {
+					if err != nil {
+						got <- "error: " + err.Error()
+						continue
+					}
+					got <- tr.InteractionID
+				}
+				close(got)
+			}()
+			expect := func(id string) {
+				t.Helper()
+				for {
+					select {
+					case g, ok := <-got:
+						if !ok {
+							t.Fatalf("the reader stopped before %s", id)
+						}
+						if g == id {
+							return
+						}
+						t.Logf("read %s", g)
+					case <-ctx.Done():
+						t.Fatalf("%s never came", id)
+					}
+				}
+			}
+			expect("before")
+			n.Restart()
+			if err := e.publishInteraction("after", bridge.ChannelChat, move{bridge.StatusQueued, 0, "q", ""}); err != nil {
+				t.Fatal(err)
+			}
+			expect("after")
+		})
 	}
 }
