@@ -157,6 +157,22 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Selectable reports whether an interaction id is its own subject token
+// (the bridge hashes any other into the subject), so Config.Interaction
+// can select it: 1 to 64 of A-Z a-z 0-9 _ -, not starting with _.
+func Selectable(id string) bool {
+	if id == "" || len(id) > 64 || id[0] == '_' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // token is one subject token: a filter value that is not one is refused
 // (it would widen or break the filter).
 func token(what, v string) error {
@@ -172,8 +188,8 @@ func (c Config) subjects(prefix string, status bool) ([]string, error) {
 	id := "*"
 	if c.Interaction != "" {
 		id = c.Interaction
-		if len(id) > 64 || token("interaction", id) != nil || id[0] == '_' {
-			return nil, fmt.Errorf("consume: interaction %q: only ids of 1 to 64 letters, digits, - and _ (Genesys's UUIDs) can be selected by subject", id)
+		if !Selectable(id) {
+			return nil, fmt.Errorf("consume: interaction %q: only ids of 1 to 64 letters, digits, - and _ not starting with _ (Genesys's UUIDs) are in the subject; read all and compare InteractionID", id)
 		}
 	}
 	channels, statuses := c.Channels, c.Statuses

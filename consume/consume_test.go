@@ -128,6 +128,7 @@ func TestBadFilters(t *testing.T) {
 		{Channels: []string{"voice.>"}},
 		{Statuses: []string{"a b"}},
 		{Interaction: "a b"},
+		{Interaction: "a@b"},
 		{Start: consume.At},
 		{Stream: "NO_SUCH_STREAM"},
 	} {
@@ -202,5 +203,16 @@ func TestReadersOutliveAServerRestart(t *testing.T) {
 			}
 			expect("after")
 		})
+	}
+}
+
+// Selectable is the bridge's rule for an id used as is in the subject.
+func TestSelectableIsTheBridgesRule(t *testing.T) {
+	for _, id := range []string{"", "a", "3f2a1b4c-1111-4222-8333-444455556666", "_x", "a_b-C9", "a@b", "a.b", "é",
+		strings.Repeat("a", 64), strings.Repeat("a", 65), "a b", "*"} {
+		_, hashed := publish.IDToken(id)
+		if consume.Selectable(id) == hashed {
+			t.Errorf("Selectable(%q) = %v, but the bridge hashes it: %v", id, consume.Selectable(id), hashed)
+		}
 	}
 }
