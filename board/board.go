@@ -3,6 +3,7 @@ package board
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/consume"
+	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
 
 // Config configures a Board. Zero values are the documented defaults.
@@ -104,47 +106,71 @@ func New(cfg Config) *Board {
 }
 
 // Run reads transitions and timings from now less Lookback, and then as
-// they are published, until ctx ends. A reading that fails is started
-// again from where the board's state is still right: the board is emptied
-// and reads its lookback again.
+// they are published, until ctx ends. A reading that fails (the stream is
+// gone, the consumer cannot be made) is started again under the project's
+// retry policy, from where the board's state is still right: the board is
+// emptied and reads its lookback again.
 func (b *Board) Run(ctx context.Context, js jetstream.JetStream) {
-	for ctx.Err() == nil {
+	_ = retry.Policy{Base: time.Second, Max: 30 * time.Second}.Do(ctx, time.Time{}, func(ctx context.Context) error {
 		b.reset()
-		from := time.Now().Add(-b.cfg.Lookback)
-		cc := consume.Config{Stream: b.cfg.Stream, SubjectPrefix: b.cfg.SubjectPrefix, TimingsPrefix: b.cfg.TimingsPrefix,
-			Start: consume.At, From: from}
-		rctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		var once sync.Once
-		fail := func(err error) {
-			once.Do(func() { b.cfg.Logger.Warn("board: reading the stream failed; reading again", "err", err) })
-			cancel()
-		}
-		wg.Go(func() {
-			for t, err := range consume.Transitions(rctx, js, cc) {
-				if err != nil {
-					fail(err)
-					return
+		return b.read(ctx, js)
+	}, func(a retry.Attempt) {
+		b.cfg.Logger.Warn("board: reading the stream failed; reading it again", "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
+	})
+}
+
+// read feeds the board from both readers until ctx ends (nil) or one of
+// them fails (its error; the other is stopped).
+func (b *Board) read(ctx context.Context, js jetstream.JetStream) error {
+	cc := consume.Config{Stream: b.cfg.Stream, SubjectPrefix: b.cfg.SubjectPrefix, TimingsPrefix: b.cfg.TimingsPrefix,
+		Start: consume.At, From: time.Now().Add(-b.cfg.Lookback)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for t, err := range consume.Transitions(ctx, js, cc) {
+			if err != nil {
+				if b.skip(err) {
+					continue
 				}
-				b.Transition(t)
+				errs <- err
+				cancel()
+				return
 			}
-		})
-		wg.Go(func() {
-			for t, err := range consume.TimingsOf(rctx, js, cc) {
-				if err != nil {
-					fail(err)
-					return
-				}
-				b.Timings(t)
-			}
-		})
-		wg.Wait()
-		cancel()
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
+			b.Transition(t)
 		}
+	})
+	wg.Go(func() {
+		for t, err := range consume.TimingsOf(ctx, js, cc) {
+			if err != nil {
+				if b.skip(err) {
+					continue
+				}
+				errs <- err
+				cancel()
+				return
+			}
+			b.Timings(t)
+		}
+	})
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
 	}
+}
+
+// skip reports whether a reader's error is one message that could not be
+// read (logged, and the reading goes on) rather than the reading failing.
+func (b *Board) skip(err error) bool {
+	if pe, ok := errors.AsType[*consume.PayloadError](err); ok {
+		b.cfg.Logger.Warn("board: a message in the stream could not be read; skipped", "subject", pe.Subject, "sequence", pe.Sequence, "err", pe.Err)
+		return true
+	}
+	return false
 }
 
 func (b *Board) reset() {

@@ -224,6 +224,20 @@ func (c Config) subjects(prefix string, status bool) ([]string, error) {
 	return out, nil
 }
 
+// PayloadError is a message whose payload could not be read: the
+// sequence yields it and goes on with the next message.
+type PayloadError struct {
+	Subject  string
+	Sequence uint64
+	Err      error
+}
+
+func (e *PayloadError) Error() string {
+	return fmt.Sprintf("consume: %s (sequence %d): %v", e.Subject, e.Sequence, e.Err)
+}
+
+func (e *PayloadError) Unwrap() error { return e.Err }
+
 // Transitions reads transitions as cfg says, in stream order (see the
 // package's invariants). A payload that cannot be read is yielded as an
 // error and skipped; an error from the server ends the sequence after it
@@ -260,7 +274,7 @@ func payloads[T any](ctx context.Context, js jetstream.JetStream, cfg Config, pr
 		read(ctx, js, cfg, subjects, func(m jetstream.Msg, seq uint64) (bool, bool) {
 			var t T
 			if err := json.Unmarshal(m.Data(), &t); err != nil {
-				return true, yield(zero, fmt.Errorf("consume: %s (sequence %d): %w", m.Subject(), seq, err))
+				return true, yield(zero, &PayloadError{Subject: m.Subject(), Sequence: seq, Err: err})
 			}
 			if queue := locate(&t, m.Subject(), seq); cfg.Queue != "" && queue != cfg.Queue {
 				return true, true

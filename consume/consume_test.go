@@ -2,6 +2,7 @@ package consume_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -214,5 +215,35 @@ func TestSelectableIsTheBridgesRule(t *testing.T) {
 		if consume.Selectable(id) == hashed {
 			t.Errorf("Selectable(%q) = %v, but the bridge hashes it: %v", id, consume.Selectable(id), hashed)
 		}
+	}
+}
+
+// A message that is not a transition is yielded as a *PayloadError and the
+// reading goes on.
+func TestUnreadablePayloadIsSkipped(t *testing.T) {
+	e := setup(t)
+	if _, err := e.js.Publish(t.Context(), "genesys.interactions.voice.queued.junk-1", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.publishInteraction("after-junk", bridge.ChannelVoice, move{bridge.StatusQueued, 0, "q", ""}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	sawJunk := false
+	for tr, err := range consume.Transitions(ctx, e.js, consume.Config{Start: consume.All}) {
+		if pe, ok := errors.AsType[*consume.PayloadError](err); ok {
+			sawJunk = pe.Subject == "genesys.interactions.voice.queued.junk-1" && pe.Sequence > 0
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.InteractionID == "after-junk" {
+			break
+		}
+	}
+	if !sawJunk {
+		t.Fatal("the unreadable message was not reported as a *PayloadError")
 	}
 }
