@@ -78,7 +78,7 @@ type Config struct {
 	BridgeDryRun       bool          `envconfig:"BRIDGE_DRY_RUN" desc:"everything but publishing: no NATS; transitions are derived, counted in metrics and logged at debug level; /readyz reflects Genesys alone"`
 	BridgeShutdown     time.Duration `envconfig:"BRIDGE_SHUTDOWN_TIMEOUT" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
 
-	BoardEnabled      bool          `envconfig:"BOARD_ENABLED" desc:"serve the live board at /board/ on HTTP_ADDR, read from the stream (-demo turns it on)"`
+	BoardEnabled      bool          `envconfig:"BOARD_ENABLED" desc:"serve the live board at /board/ on HTTP_ADDR, read from the stream (-demo turns it on unless HTTP_ADDR is empty)"`
 	BoardServiceLevel time.Duration `envconfig:"BOARD_SERVICE_LEVEL" desc:"the board counts an answer within this toward the service level"`
 	BoardWindow       time.Duration `envconfig:"BOARD_WINDOW" desc:"span of the board's offered, answered, abandoned, service level and averages"`
 	BoardLookback     time.Duration `envconfig:"BOARD_LOOKBACK" desc:"how far back the board reads the stream when it starts; an interaction without a transition in it is not shown as open"`
@@ -191,8 +191,8 @@ func loadConfig(demo bool) (*Config, error) {
 		return nil, configErr("%v", err)
 	}
 	c.Demo = demo
-	if demo {
-		c.BoardEnabled = true
+	if demo && c.HTTPAddr != "" {
+		c.BoardEnabled = true // the demo shows the board wherever it serves HTTP
 	}
 	if err := c.readSecretFiles(); err != nil {
 		return nil, err

@@ -223,3 +223,17 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+// -demo shows the board where it serves HTTP, and runs without both.
+func TestDemoBoard(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", ""} {
+		setEnv(t, map[string]string{"HTTP_ADDR": addr})
+		cfg, err := loadConfig(true)
+		if err != nil {
+			t.Fatalf("HTTP_ADDR=%q: %v", addr, err)
+		}
+		if cfg.BoardEnabled != (addr != "") {
+			t.Errorf("HTTP_ADDR=%q: board enabled %v", addr, cfg.BoardEnabled)
+		}
+	}
+}
