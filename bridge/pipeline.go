@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,14 @@ type PipelineConfig struct {
 	// the pipeline started (plus ClockSkew): no earlier run can have
 	// published it, and a concurrent writer is caught by the compare-and-set.
 	State StateStore
+	// SharedFor is how long after a duplicate acknowledgement (the stream
+	// already held a transition: another writer, such as a replica, stored
+	// it) every publish compare-and-sets on the version this writer knows,
+	// not only an interaction's first in a run. Writers that observed
+	// different frames (one lost an untimed hold that left no trace) then
+	// meet as a conflict instead of both extending the history. Default 2m
+	// (the daemon uses the stream's duplicate window).
+	SharedFor time.Duration
 	// ClockSkew is the margin between Genesys's clock and this host's for
 	// that decision. Default 1m.
 	ClockSkew time.Duration
@@ -61,6 +70,11 @@ type Pipeline struct {
 	log   *slog.Logger
 	stats Stats
 
+	// duplicateAt is when a publish was last acknowledged as a duplicate
+	// (Unix nanoseconds; 0: never): while it is within SharedFor, another
+	// writer may be extending the same histories.
+	duplicateAt atomic.Int64
+
 	mu      sync.Mutex
 	shards  []*shard  // while Run runs
 	started time.Time // when Run started
@@ -81,6 +95,22 @@ func (p *Pipeline) Preload(states map[string]State, since time.Time) {
 	p.preload, p.preloadedFrom = states, since
 }
 
+// sawDuplicate records a duplicate acknowledgement at now, and logs when
+// that starts a shared spell.
+func (p *Pipeline) sawDuplicate(now time.Time) {
+	if prev := p.duplicateAt.Swap(now.UnixNano()); now.Sub(time.Unix(0, prev)) > p.cfg.SharedFor {
+		p.log.Info("the stream already held a transition (another writer, or a replay): every publish compare-and-sets for a while",
+			"for", p.cfg.SharedFor.String())
+	}
+}
+
+// shared reports whether another writer may be extending the same
+// histories: a duplicate was acknowledged within SharedFor.
+func (p *Pipeline) shared(now time.Time) bool {
+	at := p.duplicateAt.Load()
+	return at != 0 && now.UnixNano()-at < p.cfg.SharedFor.Nanoseconds()
+}
+
 // DefaultPipelineConfig is the configuration the zero values stand for.
 func DefaultPipelineConfig() PipelineConfig { return PipelineConfig{}.withDefaults() }
 
@@ -96,6 +126,9 @@ func (cfg PipelineConfig) withDefaults() PipelineConfig {
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Second
+	}
+	if cfg.SharedFor <= 0 {
+		cfg.SharedFor = 2 * time.Minute
 	}
 	if cfg.ClockSkew <= 0 {
 		cfg.ClockSkew = time.Minute

@@ -306,7 +306,7 @@ func (s *shard) send(ctx context.Context, p *pending) {
 		p.r.state.Store(receiptPublishing)
 		err = s.timings.PublishTimings(ctx, p.timings, &p.r)
 	} else {
-		if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && !owned {
+		if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && (!owned || s.p.shared(time.Now())) {
 			p.t.CheckVersion, p.t.ExpectVersion = true, v
 		}
 		p.r.state.Store(receiptPublishing)
@@ -347,6 +347,7 @@ func (s *shard) complete(ctx context.Context, p *pending) {
 		s.machine.SetVersion(p.t.InteractionID, p.r.version)
 		if p.r.Duplicate() {
 			st.Duplicates.Add(1)
+			s.p.sawDuplicate(time.Now())
 		}
 		if f := s.p.cfg.OnPublished; f != nil {
 			f(&p.t, p.r.Duplicate(), time.Now())

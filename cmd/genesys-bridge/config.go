@@ -475,7 +475,10 @@ func (c *Config) pipelineConfig(out sink, log *slog.Logger, m *metrics, view *de
 	return bridge.PipelineConfig{
 		MaxOutstanding: c.NATSMaxPending,
 		DrainTimeout:   c.BridgeShutdown,
-		Filter:         c.filter,
+		// Another writer shows itself by duplicates, which the stream
+		// detects within its window.
+		SharedFor: c.NATSDuplicates,
+		Filter:    c.filter,
 		// A released interaction is remembered as long as a gap's history
 		// may still arrive; after that, a frame of it costs a state load.
 		Machine: bridge.MachineConfig{Grace: c.BridgeGrace, IdleTTL: c.BridgeIdleTTL, TombstoneTTL: c.GenesysBackfillMaxWait},
