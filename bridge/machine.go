@@ -136,7 +136,7 @@ func (st *interaction) pack(l *live, refs *refs) {
 		lastSeen: nanos(l.lastSeen), completedAt: nanos(l.completedAt),
 		started: nanos(t.Started), since: nanos(t.Since),
 		wait: int64(t.Wait), alert: int64(t.Alert), talk: int64(t.Talk), hold: int64(t.Hold), wrapup: int64(t.Wrapup),
-		queue: refs.put(t.QueueID), user: refs.put(t.UserID), holds: t.Holds, transfers: t.Transfers,
+		queue: refs.keep(st.queue, t.QueueID), user: refs.keep(st.user, t.UserID), holds: t.Holds, transfers: t.Transfers,
 		channel: position(ChannelTypes, l.Channel), status: position(Statuses, l.Status),
 		owned: l.owned, answered: t.Answered, partial: t.Partial,
 	}
@@ -171,6 +171,15 @@ func (r *refs) put(id string) uint32 {
 	n := uint32(len(r.ids))
 	r.num[id] = n
 	return n
+}
+
+// keep returns n if it still numbers id (the usual case: unpack gave the
+// same string, so the comparison is by pointer), else id's number.
+func (r *refs) keep(n uint32, id string) uint32 {
+	if r.get(n) == id {
+		return n
+	}
+	return r.put(id)
 }
 
 func (r *refs) get(n uint32) string {
