@@ -113,15 +113,22 @@ func (c Config) Validate() error {
 // bridge.Publisher.
 type JetStream struct {
 	cfg    Config
+	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	log    *slog.Logger
 
-	// inflight maps each message sent and not yet settled to its publish:
-	// the client's acknowledgement and error callbacks find it there.
-	mu       sync.Mutex
-	inflight map[*nats.Msg]*inflight
-	watched  context.Context // the last publish context an abort is registered for
+	// inflight maps the reply token of each message sent and not yet
+	// settled to its publish: the acknowledgement subscription (acks.go)
+	// finds it there.
+	mu          sync.Mutex
+	inflight    map[uint64]*inflight
+	room        *sync.Cond      // on mu: signalled when inflight drops below MaxPending
+	waiting     int             // senders waiting on room
+	watched     context.Context // the last publish context an abort is registered for
+	replyPrefix string
+	replies     *nats.Subscription
+	seq         atomic.Uint64 // the last reply token
 	// failed holds the publishes whose first send failed, for the retry
 	// goroutine, in the order they failed.
 	failed  []failure
@@ -134,12 +141,70 @@ type JetStream struct {
 	closed  bool
 }
 
+// inflight is one publish, from Publish until its receipt is completed;
+// then it goes back to a pool with its message, headers and payload
+// buffer, for the next publish (nothing holds them once the receipt is
+// completed: the client copies what it sends).
 type inflight struct {
 	ctx         context.Context
 	msg         *nats.Msg
 	id          string
 	interaction string
 	r           *bridge.Receipt
+	sent        time.Time // when it was sent: the sweep fails it after AckTimeout
+	msgRoom     nats.Msg
+	extra       []string // the headers set beyond Nats-Msg-Id, removed for the next use
+	extraRoom   [4]string
+}
+
+var inflights = sync.Pool{New: func() any {
+	p := new(inflight)
+	p.msgRoom.Header = make(nats.Header, 6)
+	p.msg = &p.msgRoom
+	p.extra = p.extraRoom[:0]
+	return p
+}}
+
+// newInflight returns a publish of a message on subject with
+// Nats-Msg-Id = id and no other header yet, and its payload buffer
+// emptied.
+func newInflight(ctx context.Context, subject, id, interaction string, r *bridge.Receipt) *inflight {
+	p := inflights.Get().(*inflight)
+	p.ctx, p.id, p.interaction, p.r = ctx, id, interaction, r
+	m := p.msg
+	m.Subject, m.Reply, m.Data = subject, "", m.Data[:0]
+	for _, k := range p.extra {
+		delete(m.Header, k)
+	}
+	p.extra = p.extra[:0]
+	setHeader(m.Header, jetstream.MsgIDHeader, id)
+	return p
+}
+
+// set sets the one value of the header key (not Nats-Msg-Id).
+func (p *inflight) set(key, value string) {
+	if _, ok := p.msg.Header[key]; !ok {
+		p.extra = append(p.extra, key)
+	}
+	setHeader(p.msg.Header, key, value)
+}
+
+// setHeader sets the one value of key, reusing its slice.
+func setHeader(h nats.Header, key, value string) {
+	if vs := h[key]; len(vs) == 1 {
+		vs[0] = value
+		return
+	}
+	h[key] = []string{value}
+}
+
+// release returns p to the pool once its receipt is completed.
+func release(p *inflight) {
+	if cap(p.msg.Data) > 4096 {
+		p.msg.Data = nil
+	}
+	p.ctx, p.r, p.id, p.interaction = nil, nil, "", ""
+	inflights.Put(p)
 }
 
 type failure struct {
@@ -193,18 +258,20 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	j := &JetStream{cfg: cfg, log: log, inflight: map[*nats.Msg]*inflight{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
-	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
-		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout),
-		jetstream.WithPublishAsyncAckHandler(j.acked),
-		jetstream.WithPublishAsyncErrHandler(j.ackFailed))
+	j := &JetStream{cfg: cfg, nc: nc, log: log, inflight: map[uint64]*inflight{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	j.room = sync.NewCond(&j.mu)
+	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	j.js = js
 	if err := j.EnsureStream(ctx); err != nil {
 		return nil, err
+	}
+	if err := j.startAcks(); err != nil {
+		close(j.stop)
+		j.wg.Wait()
+		return nil, fmt.Errorf("subscribe to acknowledgements: %w", err)
 	}
 	j.wg.Go(j.retryLoop)
 	return j, nil
@@ -323,16 +390,15 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 }
 
 // Publish sends t asynchronously with Nats-Msg-Id = t.ID and completes r
-// when the stream acknowledged it. The client calls back on the
-// acknowledgement (acked) or the failure (ackFailed); nothing waits per
-// message. Failures that may pass (timeouts, disconnects, no responders, a
+// when the stream acknowledged it, where the acknowledgement is read
+// (acks.go); nothing waits per message. Failures that may pass (timeouts, disconnects, no responders, a
 // stream leader election) are retried with the same id until ctx ends; a
 // duplicate acknowledgement is a success.
 func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge.Receipt) error {
-	msg := nats.NewMsg(Subject(j.cfg.SubjectPrefix, t))
-	msg.Header[jetstream.MsgIDHeader] = []string{t.ID}
+	p := newInflight(ctx, Subject(j.cfg.SubjectPrefix, t), t.ID, t.InteractionID, r)
+	msg := p.msg
 	if _, hashed := IDToken(t.InteractionID); hashed {
-		msg.Header[HeaderInteractionID] = []string{t.InteractionID}
+		p.set(HeaderInteractionID, t.InteractionID)
 	}
 	if t.CheckVersion {
 		// The compare-and-set: the server stores it only if the last
@@ -340,37 +406,26 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge
 		// on. (The check filters by wildcard, which costs the server; the
 		// pipeline asks for it only where another writer may have moved
 		// the state.)
-		msg.Header[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(t.ExpectVersion, 10)}
-		msg.Header[jetstream.ExpectedLastSubjSeqSubjHeader] = []string{j.interactionFilter(t.InteractionID)}
+		p.set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(t.ExpectVersion, 10))
+		p.set(jetstream.ExpectedLastSubjSeqSubjHeader, j.interactionFilter(t.InteractionID))
 	}
-	msg.Header[HeaderState] = []string{encodeState(&t.State)}
-	msg.Data = t.AppendJSON(make([]byte, 0, 384))
-	return j.send(ctx, msg, t.ID, t.InteractionID, r)
+	p.set(HeaderState, encodeState(&t.State))
+	msg.Data = t.AppendJSON(msg.Data)
+	return j.send(p)
 }
 
-// send publishes msg asynchronously; the client's callbacks settle r.
-func (j *JetStream) send(ctx context.Context, msg *nats.Msg, id, interaction string, r *bridge.Receipt) error {
+// send publishes p asynchronously; its acknowledgement settles it.
+func (j *JetStream) send(p *inflight) error {
 	j.closeMu.RLock()
 	defer j.closeMu.RUnlock()
 	if j.closed {
+		release(p)
 		return errors.New("publish: publisher closed")
 	}
-	p := &inflight{ctx: ctx, msg: msg, id: id, interaction: interaction, r: r}
+	ctx := p.ctx
 	j.open.Add(1)
-	j.mu.Lock()
-	j.inflight[msg] = p
-	if ctx != j.watched {
-		// One abort per context, not per message: when it ends, what is
-		// still in flight under it fails at once.
-		j.watched = ctx
-		context.AfterFunc(ctx, func() { j.abort(ctx) })
-	}
-	j.mu.Unlock()
-	if _, err := j.js.PublishMsgAsync(msg); err != nil {
-		// Not sent: no callback comes.
-		if p := j.take(msg); p != nil {
-			j.fail(p, err)
-		}
+	if err := j.sendAsync(ctx, p); err != nil {
+		j.fail(p, err)
 	}
 	return nil
 }
@@ -381,61 +436,28 @@ func (j *JetStream) send(ctx context.Context, msg *nats.Msg, id, interaction str
 // ends). They carry no state: the interaction's state is on its
 // transitions' subjects alone.
 func (j *JetStream) PublishTimings(ctx context.Context, t *bridge.Timings, r *bridge.Receipt) error {
-	msg := nats.NewMsg(TimingsSubject(j.cfg.TimingsPrefix, t))
-	msg.Header[jetstream.MsgIDHeader] = []string{t.ID}
+	p := newInflight(ctx, TimingsSubject(j.cfg.TimingsPrefix, t), t.ID, t.InteractionID, r)
 	if _, hashed := IDToken(t.InteractionID); hashed {
-		msg.Header[HeaderInteractionID] = []string{t.InteractionID}
+		p.set(HeaderInteractionID, t.InteractionID)
 	}
-	msg.Data = t.AppendJSON(make([]byte, 0, 512))
-	return j.send(ctx, msg, t.ID, t.InteractionID, r)
+	p.msg.Data = t.AppendJSON(p.msg.Data)
+	return j.send(p)
 }
 
-// take removes and returns the publish of msg, if it is still in flight.
-func (j *JetStream) take(msg *nats.Msg) *inflight {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	p, ok := j.inflight[msg]
-	if ok {
-		delete(j.inflight, msg)
-	}
-	return p
-}
-
-// acked is the client's acknowledgement callback: it runs on the client's
-// ack goroutine and must not block.
-func (j *JetStream) acked(_ jetstream.JetStream, msg *nats.Msg, ack *jetstream.PubAck) {
-	if p := j.take(msg); p != nil {
-		j.settle(p, ack.Duplicate, ack.Sequence, nil)
-	}
-}
-
-// ackFailed is the client's failure callback (a timeout, a disconnect, an
-// error from the server); the client may hold its own lock: it only
-// queues the publish for the retry goroutine.
-func (j *JetStream) ackFailed(_ jetstream.JetStream, msg *nats.Msg, err error) {
-	if p := j.take(msg); p != nil {
-		j.fail(p, err)
-	}
-}
-
-// abort fails every publish still in flight under ctx, which ended.
+// abort fails every publish still in flight under ctx, which ended, and
+// wakes the senders waiting for room (those under ctx give up).
 func (j *JetStream) abort(ctx context.Context) {
-	var ended []*inflight
 	j.mu.Lock()
-	for msg, p := range j.inflight {
-		if p.ctx == ctx {
-			delete(j.inflight, msg)
-			ended = append(ended, p)
-		}
+	if j.waiting > 0 {
+		j.room.Broadcast()
 	}
 	j.mu.Unlock()
-	for _, p := range ended {
-		j.fail(p, ctx.Err())
-	}
+	j.failWhere(ctx.Err(), func(p *inflight) bool { return p.ctx == ctx })
 }
 
 func (j *JetStream) settle(p *inflight, duplicate bool, seq uint64, err error) {
 	p.r.Complete(duplicate, seq, err)
+	release(p)
 	j.open.Done()
 }
 
@@ -549,6 +571,7 @@ func (j *JetStream) Close() {
 	j.open.Wait()
 	if first {
 		close(j.stop)
+		_ = j.replies.Unsubscribe()
 	}
 	j.wg.Wait()
 }

@@ -1,0 +1,263 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The publisher's own asynchronous publish: each message goes out on the
+// core connection with a reply subject under one wildcard inbox, and the
+// stream's acknowledgement comes back to one subscription, which settles
+// the publish where it reads it. This is what the client's PublishMsgAsync
+// does, without what the bridge does not need per message: a timer per
+// message (one sweep finds the late ones), a second map beside ours, and a
+// reflective JSON decoding of every acknowledgement (parsePubAck reads the
+// server's fixed form and leaves anything else to encoding/json).
+
+// errAckTimeout is a publish whose acknowledgement did not come within
+// AckTimeout; it is sent again with the same id.
+var errAckTimeout = errors.New("no acknowledgement within the ack timeout")
+
+// startAcks subscribes to the acknowledgement inbox and starts the sweep
+// for late acknowledgements and the watch for disconnects.
+func (j *JetStream) startAcks() error {
+	j.replyPrefix = j.nc.NewInbox() + "."
+	sub, err := j.nc.Subscribe(j.replyPrefix+"*", j.onReply)
+	if err != nil {
+		return err
+	}
+	// The acknowledgements of MaxPending publishes at most are in flight:
+	// the subscription never has to drop one.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		_ = sub.Unsubscribe()
+		return err
+	}
+	j.replies = sub
+	status := j.nc.StatusChanged(nats.RECONNECTING, nats.CLOSED)
+	j.wg.Go(func() { j.watchAcks(status) })
+	return nil
+}
+
+// watchAcks fails, with a retryable error, what is in flight when the
+// connection drops (its acknowledgements may never come; the retry sends
+// each again with the same id) and what is older than AckTimeout, until
+// Close.
+func (j *JetStream) watchAcks(status chan nats.Status) {
+	defer j.nc.RemoveStatusListener(status)
+	every := max(j.cfg.AckTimeout/4, 10*time.Millisecond)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-j.stop:
+			return
+		case s := <-status:
+			j.failWhere(nats.ErrDisconnected, func(*inflight) bool { return true })
+			if s == nats.CLOSED {
+				return
+			}
+		case now := <-tick.C:
+			limit := now.Add(-j.cfg.AckTimeout)
+			j.failWhere(errAckTimeout, func(p *inflight) bool { return p.sent.Before(limit) })
+		}
+	}
+}
+
+// failWhere fails with err every publish in flight that match selects.
+func (j *JetStream) failWhere(err error, match func(*inflight) bool) {
+	var late []*inflight
+	j.mu.Lock()
+	for token, p := range j.inflight {
+		if match(p) {
+			delete(j.inflight, token)
+			late = append(late, p)
+		}
+	}
+	j.roomLocked()
+	j.mu.Unlock()
+	for _, p := range late {
+		j.fail(p, err)
+	}
+}
+
+// roomLocked wakes senders waiting for room in flight; j.mu is held.
+func (j *JetStream) roomLocked() {
+	if j.waiting > 0 && len(j.inflight) < j.cfg.MaxPending {
+		j.room.Broadcast()
+	}
+}
+
+// sendAsync publishes p.msg with a reply subject of its own and registers
+// p for its acknowledgement. It waits while MaxPending publishes are in
+// flight (until ctx ends).
+func (j *JetStream) sendAsync(ctx context.Context, p *inflight) error {
+	// The reply subject is set before p is registered and never changed:
+	// once registered, the retry goroutine may read the message (a retry
+	// is a request of its own and ignores it).
+	token := j.seq.Add(1)
+	var sb strings.Builder
+	sb.Grow(len(j.replyPrefix) + 13)
+	sb.WriteString(j.replyPrefix)
+	var digits [13]byte
+	sb.Write(strconv.AppendUint(digits[:0], token, 36))
+	p.msg.Reply = sb.String()
+
+	j.mu.Lock()
+	for len(j.inflight) >= j.cfg.MaxPending {
+		if err := ctx.Err(); err != nil {
+			j.mu.Unlock()
+			return err
+		}
+		j.waiting++
+		j.room.Wait()
+		j.waiting--
+	}
+	if ctx != j.watched {
+		// One abort per context, not per message: when it ends, what is
+		// still in flight under it fails at once (and a sender waiting
+		// for room wakes).
+		j.watched = ctx
+		context.AfterFunc(ctx, func() { j.abort(ctx) })
+	}
+	p.sent = time.Now()
+	j.inflight[token] = p
+	j.mu.Unlock()
+
+	if err := j.nc.PublishMsg(p.msg); err != nil {
+		// Not sent: no acknowledgement comes.
+		if j.takeToken(token) == nil {
+			return nil // failed meanwhile (the sweep, a disconnect, ctx): settled there
+		}
+		return err
+	}
+	return nil
+}
+
+// takeToken removes and returns the publish registered under token, if it
+// is still in flight.
+func (j *JetStream) takeToken(token uint64) *inflight {
+	j.mu.Lock()
+	p, ok := j.inflight[token]
+	if ok {
+		delete(j.inflight, token)
+		j.roomLocked()
+	}
+	j.mu.Unlock()
+	return p
+}
+
+// onReply is the acknowledgement subscription's handler: it settles the
+// publish the reply subject names.
+func (j *JetStream) onReply(m *nats.Msg) {
+	token, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, j.replyPrefix), 36, 64)
+	if err != nil {
+		return
+	}
+	p := j.takeToken(token)
+	if p == nil {
+		return // failed already (late, or the connection dropped): the retry settles it
+	}
+	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		j.fail(p, jetstream.ErrNoStreamResponse)
+		return
+	}
+	ack, err := parsePubAck(m.Data)
+	if err != nil {
+		j.fail(p, err)
+		return
+	}
+	j.settle(p, ack.duplicate, ack.seq, nil)
+}
+
+type pubAck struct {
+	seq       uint64
+	duplicate bool
+}
+
+// parsePubAck reads a JetStream publish acknowledgement. The server writes
+// {"stream":"S","seq":N} with optional "domain" after the stream and
+// "duplicate":true after the sequence; that form is read by hand, and
+// anything else (an error, a field the server may add) by encoding/json.
+// A server error is returned as a *jetstream.APIError.
+func parsePubAck(data []byte) (pubAck, error) {
+	if ack, ok := scanPubAck(data); ok {
+		return ack, nil
+	}
+	var r struct {
+		Error     *jetstream.APIError `json:"error"`
+		Stream    string              `json:"stream"`
+		Seq       uint64              `json:"seq"`
+		Duplicate bool                `json:"duplicate"`
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return pubAck{}, jetstream.ErrInvalidJSAck
+	}
+	if r.Error != nil {
+		return pubAck{}, r.Error
+	}
+	if r.Stream == "" {
+		return pubAck{}, jetstream.ErrInvalidJSAck
+	}
+	return pubAck{seq: r.Seq, duplicate: r.Duplicate}, nil
+}
+
+// scanPubAck reads the server's usual acknowledgement, or reports false.
+func scanPubAck(data []byte) (pubAck, bool) {
+	const head, seqKey = `{"stream":"`, `,"seq":`
+	rest, ok := bytes.CutPrefix(data, []byte(head))
+	if !ok {
+		return pubAck{}, false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end <= 0 || !plain(rest[:end]) {
+		return pubAck{}, false
+	}
+	rest = rest[end+1:]
+	if bytes.HasPrefix(rest, []byte(`,"domain":"`)) {
+		d := rest[len(`,"domain":"`):]
+		e := bytes.IndexByte(d, '"')
+		if e < 0 || !plain(d[:e]) {
+			return pubAck{}, false
+		}
+		rest = d[e+1:]
+	}
+	rest, ok = bytes.CutPrefix(rest, []byte(seqKey))
+	if !ok {
+		return pubAck{}, false
+	}
+	n := 0
+	var seq uint64
+	for n < len(rest) && n < 20 && rest[n] >= '0' && rest[n] <= '9' {
+		seq = seq*10 + uint64(rest[n]-'0')
+		n++
+	}
+	if n == 0 || n >= 20 || (n > 1 && rest[0] == '0') {
+		return pubAck{}, false
+	}
+	switch string(rest[n:]) {
+	case "}":
+		return pubAck{seq: seq}, true
+	case `,"duplicate":true}`:
+		return pubAck{seq: seq, duplicate: true}, true
+	}
+	return pubAck{}, false
+}
+
+// plain reports whether s is a JSON string's content with nothing to
+// unescape and nothing JSON forbids in it.
+func plain(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
