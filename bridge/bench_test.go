@@ -59,6 +59,7 @@ func BenchmarkApply(b *testing.B) {
 		out, _ = m.Apply(&ev, out[:0])
 		if i%2 == 1 {
 			delete(m.states, "c1")
+			m.memo = nil
 		}
 	}
 }

@@ -227,8 +227,13 @@ func entry[T ~string](set []T, i uint8) T {
 // events into transitions. It is not safe for concurrent use: one goroutine
 // owns a Machine (the pipeline gives each shard its own).
 type Machine struct {
-	cfg        MachineConfig
-	states     map[string]*interaction
+	cfg    MachineConfig
+	states map[string]*interaction
+	// memo is the interaction found last, under memoID: one frame asks
+	// for its interaction several times (Known, Apply, Version), and the
+	// map is large enough that each lookup is a cache miss.
+	memoID     string
+	memo       *interaction
 	refs       refs
 	tombstones tombstones
 	// peakStates is the high-water mark since the map was last rebuilt: Go
@@ -275,13 +280,14 @@ func NewMachine(cfg MachineConfig) *Machine {
 //     one with no newer timestamp whose change is not one of those untimed
 //     moves (it is older than the state).
 func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
-	held, ok := m.states[ev.InteractionID]
+	held, ok := m.find(ev.InteractionID)
 	if !ok {
 		if m.tombstones.has(ev.InteractionID) {
 			return out, VerdictLate
 		}
 		held = &interaction{channel: position(ChannelTypes, ev.ChannelType)}
 		m.states[ev.InteractionID] = held
+		m.memoID, m.memo = ev.InteractionID, held
 		m.peakStates = max(m.peakStates, len(m.states))
 	}
 	var st live
@@ -436,6 +442,7 @@ func (m *Machine) Sweep(now time.Time) int {
 		completed := st.completedAt != 0 && ns-st.completedAt >= grace
 		if completed || ns-st.lastSeen >= idle {
 			delete(m.states, id)
+			m.memo = nil
 			released++
 			if completed {
 				m.tombstones.add(id, now)
@@ -487,10 +494,22 @@ func (m *Machine) Forgotten() time.Time { return m.forgotten }
 
 // Known reports whether the Machine holds state or a tombstone for id.
 func (m *Machine) Known(id string) bool {
-	if _, ok := m.states[id]; ok {
+	if _, ok := m.find(id); ok {
 		return true
 	}
 	return m.tombstones.has(id)
+}
+
+// find returns the interaction held under id.
+func (m *Machine) find(id string) (*interaction, bool) {
+	if m.memo != nil && id == m.memoID {
+		return m.memo, true
+	}
+	st, ok := m.states[id]
+	if ok {
+		m.memoID, m.memo = id, st
+	}
+	return st, ok
 }
 
 // Restore sets an interaction's state from its persisted form (after a
@@ -502,6 +521,7 @@ func (m *Machine) Restore(id string, s State, now time.Time) {
 	}
 	st := new(interaction)
 	st.pack(&l, &m.refs)
+	m.memo = nil
 	if _, ok := m.states[id]; !ok {
 		m.states[id] = st
 		m.peakStates = max(m.peakStates, len(m.states))
@@ -514,7 +534,7 @@ func (m *Machine) Restore(id string, s State, now time.Time) {
 // this writer persisted it itself (owned), and whether the Machine holds the
 // interaction.
 func (m *Machine) Version(id string) (version uint64, owned, ok bool) {
-	st, ok := m.states[id]
+	st, ok := m.find(id)
 	if !ok {
 		return 0, false, false
 	}
@@ -524,7 +544,7 @@ func (m *Machine) Version(id string) (version uint64, owned, ok bool) {
 // SetVersion records that this writer persisted the interaction's state up
 // to its last transition as version v.
 func (m *Machine) SetVersion(id string, v uint64) {
-	if st, ok := m.states[id]; ok {
+	if st, ok := m.find(id); ok {
 		st.owned = true
 		if v > st.version {
 			st.version = v
