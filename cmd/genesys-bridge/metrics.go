@@ -24,9 +24,13 @@ type metrics struct {
 	duplicates  prometheus.Counter
 	heldFor     prometheus.Histogram
 	// Completed interactions' timings, by channel type: one histogram per
-	// figure, and the completions and abandons counted.
-	timing    map[string]*prometheus.HistogramVec
-	completed *prometheus.CounterVec
+	// figure, and the completions and abandons counted; timingBy and
+	// completedBy are their series by position in bridge.ChannelTypes (and
+	// timingFigures; answered then abandoned).
+	timing      map[string]*prometheus.HistogramVec
+	completed   *prometheus.CounterVec
+	timingBy    [][]prometheus.Observer
+	completedBy [][2]prometheus.Counter
 }
 
 // timingFigures are the timings exported as histograms.
@@ -88,11 +92,13 @@ func newMetrics() *metrics {
 	}, []string{"channel_type", "outcome"})
 	// As for the transitions, every series exists from the start.
 	for _, c := range bridge.ChannelTypes {
-		for _, h := range m.timing {
-			h.WithLabelValues(string(c))
+		row := make([]prometheus.Observer, len(timingFigures))
+		for i, f := range timingFigures {
+			row[i] = m.timing[f.name].WithLabelValues(string(c))
 		}
-		m.completed.WithLabelValues(string(c), "answered")
-		m.completed.WithLabelValues(string(c), "abandoned")
+		m.timingBy = append(m.timingBy, row)
+		m.completedBy = append(m.completedBy, [2]prometheus.Counter{
+			m.completed.WithLabelValues(string(c), "answered"), m.completed.WithLabelValues(string(c), "abandoned")})
 	}
 	m.reg.MustRegister(m.latency, m.byChannel, m.duplicates, m.heldFor, m.completed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -118,14 +124,18 @@ func (m *metrics) counterOf(c bridge.ChannelType, s bridge.Status) prometheus.Co
 // timings records a completed interaction's timings (acknowledged, or
 // derived in a dry run).
 func (m *metrics) timings(t *bridge.Timings) {
-	outcome := "answered"
-	if t.Abandoned {
-		outcome = "abandoned"
+	ci := slices.Index(bridge.ChannelTypes, t.ChannelType)
+	if ci < 0 { // not a canonical value: cannot happen after validation
+		return
 	}
-	m.completed.WithLabelValues(string(t.ChannelType), outcome).Inc()
-	for _, f := range timingFigures {
+	outcome := 0
+	if t.Abandoned {
+		outcome = 1
+	}
+	m.completedBy[ci][outcome].Inc()
+	for i, f := range timingFigures {
 		if !f.answered || t.Answered {
-			m.timing[f.name].WithLabelValues(string(t.ChannelType)).Observe(f.of(t).Seconds())
+			m.timingBy[ci][i].Observe(f.of(t).Seconds())
 		}
 	}
 }
