@@ -234,12 +234,16 @@ func CheckTime(t time.Time) error {
 	return fmt.Errorf("time %s out of range (1970 to 2262)", t.Format(time.RFC3339))
 }
 
+// errEmptyID is allocated once: ValidRef asks about empty ids (an unknown
+// queue or agent) on every frame.
+var errEmptyID = errors.New("empty interaction id")
+
 // ValidateInteractionID accepts 1 to MaxInteractionIDLen bytes of valid UTF-8
 // without control or space characters.
 func ValidateInteractionID(id string) error {
 	switch {
 	case id == "":
-		return errors.New("empty interaction id")
+		return errEmptyID
 	case len(id) > MaxInteractionIDLen:
 		return fmt.Errorf("interaction id is %d bytes, more than %d", len(id), MaxInteractionIDLen)
 	}

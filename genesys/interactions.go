@@ -384,7 +384,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 	if status.HasAgent() {
 		user = f.userID
 	}
-	who := whoOf(string(f.queueID), string(user))
+	who := Who{QueueID: refs.of(f.queueID), UserID: refs.of(user)}
 	ev := bridge.Event{
 		InteractionID: string(f.id), ChannelType: ch, Status: status, Who: who,
 		Steps:   []bridge.Step{{Status: status, At: ts, Who: who}},
@@ -400,6 +400,40 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 		return bridge.Event{}, 0, err
 	}
 	return ev, f.sequence, nil
+}
+
+// refs interns queue and user ids: a few queues and agents recur in
+// every frame, and each would otherwise be a new string per frame. Only
+// valid ids are kept (bridge.ValidRef); anything else is "" (unknown),
+// as in whoOf. Bounded: when full it starts again.
+var refs interner
+
+type interner struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (in *interner) of(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	in.mu.Lock()
+	s, ok := in.m[string(b)]
+	in.mu.Unlock()
+	if ok {
+		return s
+	}
+	s = string(b)
+	if !bridge.ValidRef(s) {
+		return ""
+	}
+	in.mu.Lock()
+	if in.m == nil || len(in.m) >= 4096 {
+		in.m = make(map[string]string)
+	}
+	in.m[s] = s
+	in.mu.Unlock()
+	return s
 }
 
 // typeDetails caches the Detail of each event type seen (a handful in

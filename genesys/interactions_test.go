@@ -3,9 +3,11 @@ package genesys
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
@@ -203,5 +205,27 @@ func TestDecodeInteractionWho(t *testing.T) {
 		if ev.Who != tt.want || ev.Steps[0].Who != tt.want {
 			t.Errorf("%s %s: who %+v (step %+v), want %+v", tt.status, tt.attrs, ev.Who, ev.Steps[0].Who, tt.want)
 		}
+	}
+}
+
+// Queue and user ids are interned: the same id is one string however
+// many frames carry it; an invalid one is unknown; the table is bounded.
+func TestInternedRefs(t *testing.T) {
+	var in interner
+	a := in.of([]byte("3f2a1b4c-1111-4222-8333-444455556666"))
+	b := in.of([]byte("3f2a1b4c-1111-4222-8333-444455556666"))
+	if a != "3f2a1b4c-1111-4222-8333-444455556666" || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatalf("%q and %q: not one interned string", a, b)
+	}
+	for _, bad := range []string{"", "has space", "ctl\x01"} {
+		if got := in.of([]byte(bad)); got != "" {
+			t.Errorf("of(%q) = %q, want unknown", bad, got)
+		}
+	}
+	for i := range 5000 {
+		in.of(fmt.Appendf(nil, "queue-%d", i))
+	}
+	if n := len(in.m); n > 4096 {
+		t.Fatalf("%d ids held, bound 4096", n)
 	}
 }

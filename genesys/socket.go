@@ -99,6 +99,7 @@ func (s *socket) reason() error {
 // returns: one buffer serves every frame.
 func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, handle func(data []byte, now time.Time) error) error {
 	var buf bytes.Buffer
+	var limited io.LimitedReader // one for every frame, not one allocated per frame
 	for {
 		_, r, err := sock.conn.NextReader()
 		if err != nil {
@@ -110,7 +111,7 @@ func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, han
 		now := time.Now()
 		sock.wd.last.Store(now.UnixNano()) // kick, without a second clock read
 		f.lastHealthy.Store(now.UnixNano())
-		data, err := readFrame(r, maxFrame, &buf)
+		data, err := readFrame(r, maxFrame, &buf, &limited)
 		if errors.Is(err, errOversize) {
 			f.deliver(ctx, sock.wd, item{err: bridge.Reject(bridge.ReasonOversize, data, "frame larger than %d bytes skipped", maxFrame)})
 			continue
@@ -128,13 +129,15 @@ var errOversize = errors.New("frame too large")
 
 // readFrame reads one message of at most limit bytes into buf (reset
 // first). A larger message is drained and reported with errOversize and
-// its first bytes, so the socket stays usable.
-func readFrame(r io.Reader, limit int64, buf *bytes.Buffer) ([]byte, error) {
+// its first bytes, so the socket stays usable. lr is the caller's, reused.
+func readFrame(r io.Reader, limit int64, buf *bytes.Buffer, lr *io.LimitedReader) ([]byte, error) {
 	buf.Reset()
 	if buf.Cap() > 1<<20 {
 		*buf = bytes.Buffer{} // let one huge frame's buffer go
 	}
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	*lr = io.LimitedReader{R: r, N: limit + 1}
+	n, err := buf.ReadFrom(lr)
+	lr.R = nil
 	if err != nil {
 		return nil, err
 	}

@@ -103,12 +103,9 @@ func (j *JetStream) sendAsync(ctx context.Context, p *inflight) error {
 	// once registered, the retry goroutine may read the message (a retry
 	// is a request of its own and ignores it).
 	token := j.seq.Add(1)
-	var sb strings.Builder
-	sb.Grow(len(j.replyPrefix) + 13)
-	sb.WriteString(j.replyPrefix)
-	var digits [13]byte
-	sb.Write(strconv.AppendUint(digits[:0], token, 36))
-	p.msg.Reply = sb.String()
+	start := len(p.buf)
+	p.buf = strconv.AppendUint(append(p.buf, j.replyPrefix...), token, 36)
+	p.msg.Reply = p.text(start)
 
 	j.mu.Lock()
 	for len(j.inflight) >= j.cfg.MaxPending {

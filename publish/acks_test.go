@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -111,7 +112,7 @@ func TestLostAcknowledgementIsRetried(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	r := bridge.NewReceipt()
-	if err := j.send(newInflight(ctx, "silent.x", "id-1", "conv-1", r)); err != nil {
+	if err := j.send(withSubject(newInflight(ctx, "id-1", "conv-1", r), "silent.x")); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 30*time.Second, "two retries", func() bool { return j.Retries() >= 2 })
@@ -169,4 +170,37 @@ func TestMaxPendingWaitsForRoom(t *testing.T) {
 	if got := streamInfo(t, nc, "GENESYS_INTERACTIONS").State.Msgs; got != n {
 		t.Fatalf("stream holds %d messages, want %d", got, n)
 	}
+}
+
+// A publish's room is reused: each use sends exactly the headers it set,
+// none an earlier use left.
+func TestReusedPublishHeaders(t *testing.T) {
+	p := inflights.New().(*inflight)
+	uses := []map[string]string{
+		{HeaderState: "s1", HeaderInteractionID: "raw id", jetstream.ExpectedLastSubjSeqHeader: "4"},
+		{},
+		{HeaderState: "s2"},
+		{jetstream.ExpectedLastSubjSeqHeader: "7", HeaderState: "s3"},
+		{HeaderInteractionID: "other"},
+	}
+	for i, use := range uses {
+		id := fmt.Sprintf("id-%d", i)
+		p.reset(t.Context(), id, "conv", nil)
+		for k, v := range use {
+			p.set(k, v)
+		}
+		p.headersDone()
+		want := nats.Header{jetstream.MsgIDHeader: {id}}
+		for k, v := range use {
+			want[k] = []string{v}
+		}
+		if !reflect.DeepEqual(p.msg.Header, want) {
+			t.Fatalf("use %d: headers %v, want %v", i, p.msg.Header, want)
+		}
+	}
+}
+
+func withSubject(p *inflight, subject string) *inflight {
+	p.msg.Subject = subject
+	return p
 }

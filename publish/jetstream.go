@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -153,40 +154,70 @@ type inflight struct {
 	r           *bridge.Receipt
 	sent        time.Time // when it was sent: the sweep fails it after AckTimeout
 	msgRoom     nats.Msg
-	extra       []string // the headers set beyond Nats-Msg-Id, removed for the next use
-	extraRoom   [4]string
+	// The headers beyond Nats-Msg-Id this use set (extra), and those an
+	// earlier use set that this one has not (stale: send removes them).
+	// Kept, a header's slice is reused.
+	extra, stale         []string
+	extraRoom, staleRoom [4]string
+	// buf holds this use's subject, reply subject and state header: they
+	// are strings over it (text), valid for this use only. That is safe
+	// because nothing keeps them past it: the client copies what it sends
+	// before PublishMsg returns, and a retry runs before the receipt is
+	// completed. The next use overwrites the bytes only while it replaces
+	// every such string.
+	buf []byte
 }
 
 var inflights = sync.Pool{New: func() any {
 	p := new(inflight)
 	p.msgRoom.Header = make(nats.Header, 6)
 	p.msg = &p.msgRoom
-	p.extra = p.extraRoom[:0]
+	p.extra, p.stale = p.extraRoom[:0], p.staleRoom[:0]
 	return p
 }}
 
-// newInflight returns a publish of a message on subject with
-// Nats-Msg-Id = id and no other header yet, and its payload buffer
-// emptied.
-func newInflight(ctx context.Context, subject, id, interaction string, r *bridge.Receipt) *inflight {
+// newInflight returns a publish with Nats-Msg-Id = id, no subject and no
+// other header yet, and its buffers emptied.
+func newInflight(ctx context.Context, id, interaction string, r *bridge.Receipt) *inflight {
 	p := inflights.Get().(*inflight)
+	p.reset(ctx, id, interaction, r)
+	return p
+}
+
+// reset makes p a new publish, keeping its room.
+func (p *inflight) reset(ctx context.Context, id, interaction string, r *bridge.Receipt) {
 	p.ctx, p.id, p.interaction, p.r = ctx, id, interaction, r
 	m := p.msg
-	m.Subject, m.Reply, m.Data = subject, "", m.Data[:0]
-	for _, k := range p.extra {
-		delete(m.Header, k)
-	}
+	m.Subject, m.Reply, m.Data, p.buf = "", "", m.Data[:0], p.buf[:0]
+	p.stale = append(p.stale[:0], p.extra...)
 	p.extra = p.extra[:0]
 	setHeader(m.Header, jetstream.MsgIDHeader, id)
-	return p
+}
+
+// text returns what was appended to p.buf since start, as a string over
+// it (see buf).
+func (p *inflight) text(start int) string {
+	if len(p.buf) == start {
+		return ""
+	}
+	return unsafe.String(&p.buf[start], len(p.buf)-start)
 }
 
 // set sets the one value of the header key (not Nats-Msg-Id).
 func (p *inflight) set(key, value string) {
-	if _, ok := p.msg.Header[key]; !ok {
-		p.extra = append(p.extra, key)
+	p.extra = append(p.extra, key)
+	if i := slices.Index(p.stale, key); i >= 0 {
+		p.stale = slices.Delete(p.stale, i, i+1)
 	}
 	setHeader(p.msg.Header, key, value)
+}
+
+// headersDone removes the headers an earlier use set and this one did not.
+func (p *inflight) headersDone() {
+	for _, k := range p.stale {
+		delete(p.msg.Header, k)
+	}
+	p.stale = p.stale[:0]
 }
 
 // setHeader sets the one value of key, reusing its slice.
@@ -202,6 +233,9 @@ func setHeader(h nats.Header, key, value string) {
 func release(p *inflight) {
 	if cap(p.msg.Data) > 4096 {
 		p.msg.Data = nil
+	}
+	if cap(p.buf) > 4096 {
+		p.buf = nil
 	}
 	p.ctx, p.r, p.id, p.interaction = nil, nil, "", ""
 	inflights.Put(p)
@@ -395,8 +429,10 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 // stream leader election) are retried with the same id until ctx ends; a
 // duplicate acknowledgement is a success.
 func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge.Receipt) error {
-	p := newInflight(ctx, Subject(j.cfg.SubjectPrefix, t), t.ID, t.InteractionID, r)
+	p := newInflight(ctx, t.ID, t.InteractionID, r)
 	msg := p.msg
+	p.buf = appendSubject(p.buf, j.cfg.SubjectPrefix, t)
+	msg.Subject = p.text(0)
 	if _, hashed := IDToken(t.InteractionID); hashed {
 		p.set(HeaderInteractionID, t.InteractionID)
 	}
@@ -409,7 +445,9 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge
 		p.set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(t.ExpectVersion, 10))
 		p.set(jetstream.ExpectedLastSubjSeqSubjHeader, j.interactionFilter(t.InteractionID))
 	}
-	p.set(HeaderState, encodeState(&t.State))
+	start := len(p.buf)
+	p.buf = appendState(p.buf, &t.State)
+	p.set(HeaderState, p.text(start))
 	msg.Data = t.AppendJSON(msg.Data)
 	return j.send(p)
 }
@@ -422,6 +460,7 @@ func (j *JetStream) send(p *inflight) error {
 		release(p)
 		return errors.New("publish: publisher closed")
 	}
+	p.headersDone()
 	ctx := p.ctx
 	j.open.Add(1)
 	if err := j.sendAsync(ctx, p); err != nil {
@@ -436,7 +475,9 @@ func (j *JetStream) send(p *inflight) error {
 // ends). They carry no state: the interaction's state is on its
 // transitions' subjects alone.
 func (j *JetStream) PublishTimings(ctx context.Context, t *bridge.Timings, r *bridge.Receipt) error {
-	p := newInflight(ctx, TimingsSubject(j.cfg.TimingsPrefix, t), t.ID, t.InteractionID, r)
+	p := newInflight(ctx, t.ID, t.InteractionID, r)
+	p.buf = appendTimingsSubject(p.buf, j.cfg.TimingsPrefix, t)
+	p.msg.Subject = p.text(0)
 	if _, hashed := IDToken(t.InteractionID); hashed {
 		p.set(HeaderInteractionID, t.InteractionID)
 	}

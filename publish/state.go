@@ -21,15 +21,14 @@ import (
 // the state's version.
 const HeaderState = "Genesys-Bridge-State"
 
-// encodeState renders a state as "v3 <channel> <status> <seq> <anchor>
+// appendState appends a state rendered as "v3 <channel> <status> <seq> <anchor>
 // <stepAt> <horizon> <endedHold>" and its tally, "<started> <since> <wait>
 // <alert> <talk> <hold> <wrapup> <holds> <transfers> <flags> <queueId>
 // <userId>", with times in unix nanoseconds (0 for none), durations in
 // nanoseconds, flags 1 for answered plus 2 for partial, and "-" for an
 // unknown id (ids hold no space: bridge.ValidRef).
-func encodeState(s *bridge.State) string {
-	var buf [320]byte
-	b := append(buf[:0], "v3 "...)
+func appendState(b []byte, s *bridge.State) []byte {
+	b = append(b, "v3 "...)
 	b = append(b, s.Channel...)
 	b = append(b, ' ')
 	b = append(b, s.Status...)
@@ -63,14 +62,15 @@ func encodeState(s *bridge.State) string {
 		}
 		b = append(b, id...)
 	}
-	return string(b)
+	return b
 }
 
 // decodeState reads a state header: v3; v2 (before the tally: it is
 // marked partial); or v1 (before transitions were counted: its Seq is 0,
 // and the next ids start a new series).
 func decodeState(v string) (bridge.State, error) {
-	f := strings.Fields(v)
+	var room [20]string
+	f := fields(room[:0], v)
 	var s bridge.State
 	switch {
 	case len(f) == 20 && f[0] == "v3":
@@ -94,11 +94,14 @@ func decodeState(v string) (bridge.State, error) {
 		return s, fmt.Errorf("state header: %w", err)
 	}
 	t := &s.Tally
-	times := []*time.Time{&s.Anchor, &s.StepAt, &s.Horizon, &s.EndedHold}
-	if f[0] == "v3" {
-		times = append(times, &t.Started, &t.Since)
+	times := [...]*time.Time{&s.Anchor, &s.StepAt, &s.Horizon, &s.EndedHold, &t.Started, &t.Since}
+	if f[0] != "v3" {
+		times[4], times[5] = nil, nil
 	}
 	for i, dst := range times {
+		if dst == nil {
+			break
+		}
 		n, err := strconv.ParseInt(f[4+i], 10, 64)
 		if err != nil {
 			return s, fmt.Errorf("state header field %d: %w", 4+i, err)
@@ -128,6 +131,24 @@ func decodeState(v string) (bridge.State, error) {
 		}
 	}
 	return s, nil
+}
+
+// fields splits v at single spaces into f's room, as strings.Fields does
+// for the header's form, without allocating for up to cap(f) fields; it
+// returns nil for anything but single-space separated non-empty fields
+// (the header's form), which decodeState then rejects.
+func fields(f []string, v string) []string {
+	for {
+		field, rest, more := strings.Cut(v, " ")
+		if field == "" {
+			return nil
+		}
+		f = append(f, field)
+		if !more {
+			return f
+		}
+		v = rest
+	}
 }
 
 // interactionFilter is the subject filter of every transition of one

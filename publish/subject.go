@@ -40,22 +40,31 @@ func IDToken(id string) (string, bool) {
 // Subject returns <prefix>.<channelType>.<toStatus>.<idToken>. Channel
 // types and statuses are closed sets of safe tokens (package bridge).
 func Subject(prefix string, t *bridge.Transition) string {
+	return string(appendSubject(make([]byte, 0, len(prefix)+64), prefix, t))
+}
+
+func appendSubject(b []byte, prefix string, t *bridge.Transition) []byte {
 	tok, _ := IDToken(t.InteractionID)
-	var b strings.Builder
-	b.Grow(len(prefix) + len(t.ChannelType) + len(t.ToStatus) + len(tok) + 3)
-	b.WriteString(prefix)
-	b.WriteByte('.')
-	b.WriteString(string(t.ChannelType))
-	b.WriteByte('.')
-	b.WriteString(string(t.ToStatus))
-	b.WriteByte('.')
-	b.WriteString(tok)
-	return b.String()
+	b = append(b, prefix...)
+	b = append(b, '.')
+	b = append(b, t.ChannelType...)
+	b = append(b, '.')
+	b = append(b, t.ToStatus...)
+	b = append(b, '.')
+	return append(b, tok...)
 }
 
 // TimingsSubject returns <prefix>.<channelType>.<idToken>, where a
 // completed interaction's timings go.
 func TimingsSubject(prefix string, t *bridge.Timings) string {
+	return string(appendTimingsSubject(make([]byte, 0, len(prefix)+64), prefix, t))
+}
+
+func appendTimingsSubject(b []byte, prefix string, t *bridge.Timings) []byte {
 	tok, _ := IDToken(t.InteractionID)
-	return prefix + "." + string(t.ChannelType) + "." + tok
+	b = append(b, prefix...)
+	b = append(b, '.')
+	b = append(b, t.ChannelType...)
+	b = append(b, '.')
+	return append(b, tok...)
 }
