@@ -324,10 +324,11 @@ func (s *shard) send(ctx context.Context, p *pending) {
 
 func (s *shard) complete(ctx context.Context, p *pending) {
 	st := &s.p.stats
-	var conflict *ConflictError
-	if errors.As(p.r.Err(), &conflict) {
-		s.conflict(ctx, conflict)
-		return
+	if err := p.r.Err(); err != nil {
+		if conflict, ok := errors.AsType[*ConflictError](err); ok {
+			s.conflict(ctx, conflict)
+			return
+		}
 	}
 	switch err := p.r.Err(); {
 	case p.timings != nil && err != nil:
