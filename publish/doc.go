@@ -10,16 +10,23 @@
 // Genesys-Interaction-Id header, so no input can add a token or a wildcard.
 //
 // # Publishing
-// Publish uses PublishMsgAsync with Nats-Msg-Id = t.ID, a bounded number of
-// acknowledgements in flight (MaxPending) and an ack timeout (AckTimeout:
-// the client's default is none, which would wedge on a lost ack). The
-// client's acknowledgement and error callbacks settle each publish where
-// the acknowledgement is read: nothing waits per message. A failure that
-// may pass (timeout, disconnect, no responders, no leader) goes to one
-// retry goroutine, which publishes it again with the same id, at once and
-// then with backoff, until the caller's context ends (when it ends, what
-// is still in flight under it fails at once). A duplicate acknowledgement
-// is a success.
+// Publish sends each message on the core connection with Nats-Msg-Id =
+// t.ID and a reply subject of its own under one wildcard inbox, and
+// returns; the stream's acknowledgement comes back to one subscription
+// (acks.go), which settles the publish where it reads it: nothing waits per
+// message. This is the client's PublishMsgAsync without what it costs per
+// message that the bridge does not need: a timer (one sweep fails what is
+// older than AckTimeout; the client's default is no timeout, which would
+// wedge on a lost ack), a second map, and encoding/json for every
+// acknowledgement (the server's usual form is read by hand, anything else
+// by encoding/json). At most MaxPending publishes are in flight; a sender
+// waits for room. When the connection drops, what is in flight fails at
+// once. A failure that may pass (timeout, disconnect, no responders, no
+// leader) goes to one retry goroutine, which publishes it again with the
+// same id, at once and then with backoff, until the caller's context ends
+// (when it ends, what is still in flight under it fails at once). A
+// duplicate acknowledgement is a success. A publish's message, headers and
+// buffers are pooled and reused once its receipt is completed.
 //
 // # State and compare-and-set
 // Each message carries the interaction's state after the transition
@@ -37,6 +44,9 @@
 // # Invariants
 //   - A Receipt is completed exactly once: acknowledged, or failed with the
 //     reason (a permanent error, or the caller's context ended).
+//   - An acknowledgement settles only the publish its reply token names,
+//     and only while that publish is in flight: a late one (after the
+//     sweep or a disconnect failed it) is ignored, and the retry settles it.
 //   - The stream's owned settings (subjects, duplicates, max age, replicas)
 //     are reconciled at start; every other setting is left alone.
 //
