@@ -371,7 +371,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 		_, err := bridge.ParseChannelType(string(f.channelType))
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: %v", err)
 	}
-	ts, err := time.Parse(time.RFC3339Nano, string(f.timestamp))
+	ts, err := parseRFC3339(string(f.timestamp))
 	if err != nil {
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: timestamp %q is not RFC 3339", text.Truncate(string(f.timestamp), 40))
 	}
