@@ -59,7 +59,10 @@ func (j *JetStream) watchAcks(status chan nats.Status) {
 		select {
 		case <-j.stop:
 			return
-		case s := <-status:
+		case s, ok := <-status:
+			if !ok {
+				return
+			}
 			j.failWhere(nats.ErrDisconnected, func(*inflight) bool { return true })
 			if s == nats.CLOSED {
 				return

@@ -220,6 +220,16 @@ func (l *lineLog) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
+// TestMain removes the bridge binary the benchmarks built (tens of MiB in
+// the temporary directory per run otherwise).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchBin.path != "" {
+		_ = os.RemoveAll(filepath.Dir(benchBin.path))
+	}
+	os.Exit(code)
+}
+
 var benchBin struct {
 	once sync.Once
 	path string
