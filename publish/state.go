@@ -68,7 +68,12 @@ func appendState(b []byte, s *bridge.State) []byte {
 // decodeState reads a state header: v3; v2 (before the tally: it is
 // marked partial); or v1 (before transitions were counted: its Seq is 0,
 // and the next ids start a new series).
-func decodeState(v string) (bridge.State, error) {
+//
+// The state holds no part of v: a header value shares its memory with the
+// whole header block of its message (nats.go cuts the values from one
+// string), so the queue and user ids are copied, through own when it is
+// not nil (one copy per distinct id while reading many states).
+func decodeState(v string, own interner) (bridge.State, error) {
 	var room [20]string
 	f := fields(room[:0], v)
 	var s bridge.State
@@ -127,10 +132,26 @@ func decodeState(v string) (bridge.State, error) {
 			if !bridge.ValidRef(id) {
 				return s, fmt.Errorf("state header field %d: not a valid id", 18+i)
 			}
-			*dst = id
+			*dst = own.copy(id)
 		}
 	}
 	return s, nil
+}
+
+// interner hands out one copy of each distinct string it is given; a nil
+// interner copies every time.
+type interner map[string]string
+
+func (in interner) copy(s string) string {
+	if in == nil {
+		return strings.Clone(s)
+	}
+	if c, ok := in[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	in[c] = c
+	return c
 }
 
 // fields splits v at single spaces into f's room, as strings.Fields does
@@ -172,7 +193,7 @@ func (j *JetStream) Load(ctx context.Context, id string) (bridge.State, bool, er
 }
 
 func stateOf(m *jetstream.RawStreamMsg) (bridge.State, bool, error) {
-	s, err := decodeState(m.Header.Get(HeaderState))
+	s, err := decodeState(m.Header.Get(HeaderState), nil)
 	if err != nil {
 		return s, false, fmt.Errorf("message %d on %s: %w", m.Sequence, m.Subject, err)
 	}
@@ -233,6 +254,7 @@ func (j *JetStream) States(ctx context.Context, since time.Time) (map[string]bri
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	prefix := j.cfg.SubjectPrefix + "."
+	refs := interner{}
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -250,12 +272,14 @@ func (j *JetStream) States(ctx context.Context, since time.Time) (map[string]bri
 			rest := strings.TrimPrefix(m.Subject(), prefix)
 			id = rest[strings.LastIndexByte(rest, '.')+1:]
 		}
-		s, err := decodeState(m.Headers().Get(HeaderState))
+		s, err := decodeState(m.Headers().Get(HeaderState), refs)
 		if err != nil {
 			j.log.Warn("stream message without a readable state; skipped", "subject", m.Subject(), "seq", meta.Sequence.Stream, "err", err)
 		} else {
 			s.Version = meta.Sequence.Stream
-			out[id] = s
+			// A copy: id shares the memory of the message's header block
+			// (or subject), which the map would otherwise keep alive.
+			out[strings.Clone(id)] = s
 		}
 		if meta.Sequence.Stream >= last || meta.NumPending == 0 {
 			return out, nil

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
@@ -19,7 +20,7 @@ func TestStateHeaderRoundTrip(t *testing.T) {
 				Hold: 2 * time.Second, Wrapup: 1, Holds: 2, Transfers: 1, Answered: true, Partial: true, QueueID: "q", UserID: "u"}},
 		{Channel: bridge.ChannelChat, Status: bridge.StatusIVR},
 	} {
-		got, err := decodeState(encodeState(&s))
+		got, err := decodeState(encodeState(&s), nil)
 		if err != nil || got != s {
 			t.Errorf("round trip of %+v:\n got %+v (%v)\n via %q", s, got, err, encodeState(&s))
 		}
@@ -27,16 +28,16 @@ func TestStateHeaderRoundTrip(t *testing.T) {
 }
 
 func TestStateHeaderOlderFormsAndErrors(t *testing.T) {
-	v2, err := decodeState("v2 voice connected 4 0 1000 2000 0")
+	v2, err := decodeState("v2 voice connected 4 0 1000 2000 0", nil)
 	if err != nil || v2.Seq != 4 || v2.Status != bridge.StatusConnected || !v2.Tally.Partial || v2.Horizon != time.Unix(0, 2000).UTC() {
 		t.Errorf("v2: %+v %v", v2, err)
 	}
-	v1, err := decodeState("v1 chat queued 0 1000 2000 0")
+	v1, err := decodeState("v1 chat queued 0 1000 2000 0", nil)
 	if err != nil || v1.Seq != 0 || v1.StepAt != time.Unix(0, 1000).UTC() || !v1.Tally.Partial {
 		t.Errorf("v1: %+v %v", v1, err)
 	}
 	good := "v3 voice queued 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 - -"
-	if _, err := decodeState(good); err != nil {
+	if _, err := decodeState(good, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{
@@ -48,7 +49,7 @@ func TestStateHeaderOlderFormsAndErrors(t *testing.T) {
 		strings.Replace(good, "- -", "- \x7f", 1),
 		strings.Replace(good, "voice", "fax", 1),
 	} {
-		if _, err := decodeState(bad); err == nil {
+		if _, err := decodeState(bad, nil); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}
@@ -63,11 +64,11 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add("v1 email ringing 1764320400000000000 0 0 0")
 	f.Add("v3  voice")
 	f.Fuzz(func(t *testing.T, v string) {
-		s, err := decodeState(v)
+		s, err := decodeState(v, nil)
 		if err != nil {
 			return
 		}
-		again, err := decodeState(encodeState(&s))
+		again, err := decodeState(encodeState(&s), nil)
 		if err != nil {
 			t.Fatalf("%q read as %+v, which is written as a header that does not read: %v", v, s, err)
 		}
@@ -78,3 +79,32 @@ func FuzzDecodeState(f *testing.F) {
 }
 
 func encodeState(s *bridge.State) string { return string(appendState(nil, s)) }
+
+// TestDecodedStateHoldsNoPartOfTheHeader: the ids a state keeps are copies
+// (a header value shares the memory of its message's whole header block,
+// which 100,000 restored states would otherwise keep alive), one per
+// distinct id through an interner.
+func TestDecodedStateHoldsNoPartOfTheHeader(t *testing.T) {
+	v := "v3 voice connected 4 1 1 1 0 1 1 0 0 0 0 0 0 0 1 3f2a1b4c-1111-4222-8333-444455556666 9e2a1b4c-1111-4222-8333-444455556666"
+	within := func(s string) bool {
+		p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(v)))
+		return p >= lo && p < lo+uintptr(len(v))
+	}
+	in := interner{}
+	var first bridge.State
+	for i, own := range []interner{nil, in, in} {
+		s, err := decodeState(v, own)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Tally.QueueID == "" || s.Tally.UserID == "" || within(s.Tally.QueueID) || within(s.Tally.UserID) {
+			t.Fatalf("decode %d: queue %q, user %q are parts of the header", i, s.Tally.QueueID, s.Tally.UserID)
+		}
+		if i == 1 {
+			first = s
+		}
+		if i == 2 && (unsafe.StringData(s.Tally.QueueID) != unsafe.StringData(first.Tally.QueueID) || unsafe.StringData(s.Tally.UserID) != unsafe.StringData(first.Tally.UserID)) {
+			t.Fatal("the interner made a second copy of an id it had")
+		}
+	}
+}
