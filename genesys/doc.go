@@ -39,10 +39,16 @@
 //     heartbeat interval and kills the socket after two; time the reader
 //     spends blocked on a slow consumer does not count. Before the token is
 //     due for rotation, before the channel expires, and on socket_closing, a
-//     lane is replaced make-before-break (one lane at a time): the old
-//     socket is read until the pong of a ping sent once the new one is up
-//     (so nothing queued on it is lost), then closed, and the new socket
-//     skips the run of frames it repeats from the old one. A socket that
+//     lane is replaced make-before-break (one lane at a time): the new
+//     socket's frames are read but held while the old socket is read on
+//     until it delivers a frame the new one also holds (sent after the new
+//     subscription, it comes after everything sent to the old socket
+//     alone; a pong proves nothing, Genesys promising no order between
+//     pongs and notifications), or, without traffic, until a second after
+//     it answered a ping; then the old socket is closed and the new one
+//     delivers, skipping the run of frames it repeats from the old one. An
+//     old socket that answers nothing in time makes the switch a gap
+//     (back-filled, as below). A socket that
 //     dies otherwise (drop, silence, {"result":"404"}, no_longer_subscribed,
 //     token_revoked) is reconnected with backoff, and its gap (from the last
 //     frame, less BackfillSlack, to the new socket) is announced to the

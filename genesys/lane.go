@@ -65,7 +65,9 @@ func (l *lane) session(ctx context.Context) error {
 		if !s.openGap(ctx, l, l.gapFrom, cur.opened) {
 			return ctx.Err()
 		}
-		cur.release()
+		if err := cur.release(ctx); err != nil {
+			return err
+		}
 		l.gapFrom = time.Time{}
 	}
 	for {
@@ -97,7 +99,8 @@ func (l *lane) session(ctx context.Context) error {
 }
 
 // rollover opens a replacement for cur, and only then closes cur. It
-// reports whether cur died before the replacement was up (a gap).
+// reports whether the switch may have lost frames (a gap, back-filled):
+// cur died before the replacement was up, or never drained.
 func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool, error) {
 	s := l.s
 	select {
@@ -109,8 +112,8 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 	var next *conn
 	err := s.retry.Do(ctx, time.Time{}, func(ctx context.Context) error {
 		var err error
-		// Gated: the new socket's frames wait until the old socket has
-		// delivered its last ones, so the two never interleave.
+		// Gated: the new socket's frames are held until the old socket
+		// has delivered its last ones, so the two never interleave.
 		next, err = l.open(ctx, true)
 		if permanent(err) {
 			return retry.Permanent(err)
@@ -123,10 +126,10 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 		return nil, false, err
 	}
 	// The old socket may still hold frames sent before the new one was
-	// subscribed: they reach no other socket. Read them all (up to the
-	// answer to a ping sent now) before closing it.
-	cur.drain(ctx, max(time.Second, 2*s.cfg.HeartbeatInterval))
-	died := cur.isDead()
+	// subscribed: they reach no other socket. Read them all before
+	// closing it.
+	drained := cur.drain(ctx, next, rolloverSettle, max(time.Second, 2*s.cfg.HeartbeatInterval))
+	died := cur.isDead() || drained == drainTimedOut
 	cur.close(errRolledOver)
 	// Both sockets carried the notifications sent while both were open:
 	// the new one skips those the old one delivered, so no older frame is
@@ -136,15 +139,38 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 		next.close(ctx.Err())
 		return nil, false, ctx.Err()
 	}
-	next.release()
+	if err := next.release(ctx); err != nil {
+		next.close(err)
+		return nil, false, err
+	}
 	s.rollovers.Add(1)
 	if died {
-		s.log.Warn("genesys channel replaced after the old socket died", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID,
-			"channel_id", next.ch.ID, "err", cur.err, "gap", time.Since(cur.lastFrame()).Round(time.Millisecond).String())
+		s.log.Warn("genesys channel replaced after the old socket died or stopped answering", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID,
+			"channel_id", next.ch.ID, "err", cur.err, "drained", drained.String(), "gap", time.Since(cur.lastFrame()).Round(time.Millisecond).String())
 	} else {
-		s.log.Info("genesys channel replaced make-before-break; no gap", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID, "channel_id", next.ch.ID)
+		s.log.Info("genesys channel replaced make-before-break; no gap", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID, "channel_id", next.ch.ID,
+			"drained", drained.String())
 	}
 	return next, died, nil
+}
+
+// rolloverSettle is how long a rollover goes on reading the old socket
+// after it answered a ping, when no frame has yet proved it drained
+// (traffic that quiet has little in flight; see drain).
+const rolloverSettle = time.Second
+
+// drainEnd tells how a drain ended.
+type drainEnd int
+
+const (
+	drainCommon   drainEnd = iota // the old socket delivered a frame the new one has
+	drainQuiet                    // it answered a ping and then settled
+	drainDead                     // it died
+	drainTimedOut                 // it answered nothing in time
+)
+
+func (d drainEnd) String() string {
+	return [...]string{"common frame", "ping answered, then quiet", "socket died", "timed out"}[d]
 }
 
 // conn is one channel and its socket.
@@ -162,6 +188,18 @@ type conn struct {
 	gate            chan struct{} // closed when live frames may flow
 	releaseGate     sync.Once
 	wg              sync.WaitGroup
+	s               *Stream
+
+	// While the gate is closed the reader keeps reading, and holds what
+	// it reads (at most recentCap items; then it waits for the gate): a
+	// rollover can see which frames the new socket has. heldFPs are the
+	// held event frames' fingerprints.
+	hmu      sync.Mutex
+	released bool
+	held     []heldItem
+	heldFPs  map[uint64]struct{}
+	// progress is signalled when the reader delivers or holds an event.
+	progress chan struct{}
 
 	// delivered remembers the event frames this socket delivered lately;
 	// overlap skips, on the socket that replaces another, what that one
@@ -173,35 +211,148 @@ type conn struct {
 	pong  chan struct{}
 }
 
-// drain waits until the socket has delivered every frame the server queued
-// on it before now: it sends a ping and waits for its pong, which the
-// server sends after them. It gives up after timeout, or when the socket
-// dies.
-func (c *conn) drain(ctx context.Context, timeout time.Duration) {
+// heldItem is an item read while the gate was closed.
+type heldItem struct {
+	it    item
+	fp    uint64 // an event frame's fingerprint
+	event bool
+	at    time.Time
+}
+
+// drain reads c, the socket next replaces, until it has delivered every
+// frame sent to it before next was subscribed. Genesys promises no order
+// between notifications and a ping's answer, so the pong alone proves
+// nothing; a frame that both sockets received does: it was sent after
+// next subscribed, so on c it comes after everything sent before that.
+// Without traffic no such frame comes: then c is read for settle after it
+// answered a ping. drain gives up after timeout, or when c dies.
+//
+// A frame byte-identical to one sent to c alone before next subscribed
+// (Genesys repeats notifications) can end the drain early; that needs the
+// repeat to reach next before c delivers the original.
+func (c *conn) drain(ctx context.Context, next *conn, settle, timeout time.Duration) drainEnd {
 	if c.isDead() {
-		return
+		return drainDead
 	}
 	before := c.pongs.Load()
 	if err := notificationPing(c.sock); err != nil {
-		return
+		return drainDead
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	for c.pongs.Load() == before {
+	var settled <-chan time.Time
+	for !c.caughtUp(next) {
 		select {
+		case <-c.progress:
+		case <-next.progress:
 		case <-c.pong:
+			if settled == nil && c.pongs.Load() != before {
+				st := time.NewTimer(settle)
+				defer st.Stop()
+				settled = st.C
+			}
+		case <-settled:
+			return drainQuiet
 		case <-c.dead:
-			return
+			return drainDead
 		case <-t.C:
-			return
+			if settled != nil {
+				return drainQuiet
+			}
+			return drainTimedOut
 		case <-ctx.Done():
-			return
+			return drainTimedOut
 		}
+	}
+	return drainCommon
+}
+
+// caughtUp reports whether c delivered, since next began dialing, an event
+// frame that next holds.
+func (c *conn) caughtUp(next *conn) bool {
+	fps := c.delivered.since(next.dialed)
+	next.hmu.Lock()
+	defer next.hmu.Unlock()
+	for _, fp := range fps {
+		if _, ok := next.heldFPs[fp]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// signal notes progress for a drain waiting on it.
+func (c *conn) signal() {
+	select {
+	case c.progress <- struct{}{}:
+	default:
 	}
 }
 
-// release lets the socket's frames flow.
-func (c *conn) release() { c.releaseGate.Do(func() { close(c.gate) }) }
+// release lets the socket's frames flow: the held ones first, in order
+// (through the overlap skip), then the reader delivers as it reads.
+func (c *conn) release(ctx context.Context) error {
+	var err error
+	c.releaseGate.Do(func() {
+		c.hmu.Lock()
+		defer c.hmu.Unlock()
+		for _, h := range c.held {
+			if err = c.pass(ctx, h); err != nil {
+				break
+			}
+		}
+		c.held, c.heldFPs, c.released = nil, nil, true
+		close(c.gate)
+	})
+	return err
+}
+
+// take delivers an item the reader read, or holds it while the gate is
+// closed (waiting for the gate once recentCap items are held).
+func (c *conn) take(ctx context.Context, h heldItem) error {
+	c.hmu.Lock()
+	if !c.released && len(c.held) >= recentCap {
+		c.hmu.Unlock()
+		c.sock.wd.busy.Store(true) // frames wait in the socket; not a silence
+		select {
+		case <-c.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.sock.wd.busy.Store(false)
+		c.sock.wd.kick()
+		c.hmu.Lock()
+	}
+	if !c.released {
+		c.held = append(c.held, h)
+		if h.event {
+			c.heldFPs[h.fp] = struct{}{}
+		}
+		c.hmu.Unlock()
+		c.signal()
+		return nil
+	}
+	c.hmu.Unlock()
+	return c.pass(ctx, h)
+}
+
+// pass hands an item on to Read: an event frame unless it repeats the
+// replaced socket's last frames.
+func (c *conn) pass(ctx context.Context, h heldItem) error {
+	if !h.event {
+		c.s.deliver(ctx, c.sock.wd, h.it)
+		return nil
+	}
+	if c.overlap.skip(h.fp, h.at) {
+		return nil
+	}
+	if !c.s.deliver(ctx, c.sock.wd, h.it) {
+		return ctx.Err()
+	}
+	c.delivered.add(h.fp, h.at)
+	c.signal()
+	return nil
+}
 
 func (c *conn) isDead() bool {
 	select {
@@ -267,10 +418,11 @@ func (l *lane) open(ctx context.Context, gated bool) (*conn, error) {
 		}
 		return nil, fmt.Errorf("connect socket: %s", scrubURLError(err))
 	}
-	c := &conn{ch: ch, sock: watchSocket(ctx, ws, s.cfg.HeartbeatInterval, notificationPing), opened: time.Now(), dialed: dialed,
-		dead: make(chan struct{}), closing: make(chan struct{}), gate: make(chan struct{}), pong: make(chan struct{}, 1)}
+	c := &conn{ch: ch, sock: watchSocket(ctx, ws, s.cfg.HeartbeatInterval, notificationPing), opened: time.Now(), dialed: dialed, s: s,
+		dead: make(chan struct{}), closing: make(chan struct{}), gate: make(chan struct{}), pong: make(chan struct{}, 1),
+		heldFPs: map[uint64]struct{}{}, progress: make(chan struct{}, 1)}
 	if !gated {
-		c.release()
+		_ = c.release(ctx) // nothing is held yet
 	}
 	c.last.Store(c.opened.UnixNano())
 	s.log.Info("genesys stream connected", "lane", l.index, "channel_id", ch.ID, "topics", permitted,
@@ -283,36 +435,18 @@ func (l *lane) open(ctx context.Context, gated bool) (*conn, error) {
 	return c, nil
 }
 
-// readLoop waits for the gate, then reads the socket's frames.
+// readLoop reads the socket's frames: held while the gate is closed,
+// delivered once it is open.
 func (s *Stream) readLoop(ctx context.Context, c *conn) error {
-	select {
-	case <-c.gate:
-	default:
-		c.sock.wd.busy.Store(true) // frames wait in the socket; not a silence
-		select {
-		case <-c.gate:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		c.sock.wd.busy.Store(false)
-		c.sock.wd.kick()
-	}
 	return s.readSocket(ctx, c.sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time) error {
 		c.last.Store(now.UnixNano())
 		f, err := DecodeNotification(data, now)
 		if err != nil {
-			s.deliver(ctx, c.sock.wd, item{err: err})
-			return nil
+			return c.take(ctx, heldItem{it: item{err: err}, at: now})
 		}
 		switch f.Kind {
 		case FrameEvent:
-			if c.overlap.skip(f.Fingerprint, now) {
-				return nil
-			}
-			if !s.deliver(ctx, c.sock.wd, item{ev: f.Event}) {
-				return ctx.Err()
-			}
-			c.delivered.add(f.Fingerprint, now)
+			return c.take(ctx, heldItem{it: item{ev: f.Event}, fp: f.Fingerprint, event: true, at: now})
 		case FramePong:
 			c.pongs.Add(1)
 			select {

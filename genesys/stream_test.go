@@ -214,6 +214,71 @@ func TestStreamReconnects(t *testing.T) {
 	}
 }
 
+// A rollover loses no frame still in flight to the old socket. Genesys
+// promises no order between a ping's answer and notifications, so the
+// pong may come back before frames sent to the old socket ahead of the new
+// one's subscription: the old socket is read until it delivers a frame the
+// new one also received, and every frame arrives exactly once.
+func TestRolloverLosesNoFrameInFlight(t *testing.T) {
+	sim := startSim(t, simulator.Config{Conversations: -1, EventLag: 300 * time.Millisecond})
+	s, logs := newStream(t, sim, queueTopics(sim), nil)
+	runStream(t, s)
+	testkit.Eventually(t, 45*time.Second, "socket", func() bool { return sim.Sockets() == 1 })
+
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+	)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		for {
+			ev, err := s.Read(ctx)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			seen[ev.InteractionID]++
+			mu.Unlock()
+		}
+	}()
+	queue := sim.Population().Queues[0]
+	sent := 0
+	send := func(n int) {
+		for range n {
+			sent++
+			sim.Inject(fmt.Appendf(nil, `{"topicName":"v2.routing.queues.%s.conversations","eventBody":{"id":"3f2a1b4c-1111-4222-8333-%012d","participants":[{"id":"p1","purpose":"customer","calls":[{"state":"connected","connectedTime":"2026-11-27T09:00:00.000Z"}]},{"id":"p2","purpose":"acd","calls":[{"state":"connected","connectedTime":"2026-11-27T09:00:00.000Z"}]}]}}`, queue, sent))
+			time.Sleep(2 * time.Millisecond) // a steady flow, not a measure of anything
+		}
+	}
+	send(50)
+	sim.Inject([]byte(`{"topicName":"v2.system.socket_closing","eventBody":{"reason":"maintenance"}}`))
+	// Frames keep flowing through the rollover until the old socket is
+	// closed and a few more after.
+	for s.Rollovers() == 0 && !t.Failed() {
+		send(10)
+	}
+	send(200)
+	testkit.Poll(20*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == sent
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != sent {
+		t.Errorf("%d of %d frames lost in the rollover", sent-len(seen), sent)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+	if !strings.Contains(logs.String(), "make-before-break; no gap") {
+		t.Errorf("no gapless rollover in the log:\n%s", logs.String())
+	}
+}
+
 // Permanent failures end Run with a clear error instead of a loop.
 func TestStreamPermanentErrors(t *testing.T) {
 	sim := startSim(t, simulator.Config{Conversations: -1})

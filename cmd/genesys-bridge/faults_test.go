@@ -199,13 +199,15 @@ func TestFaults(t *testing.T) {
 					h.t.Error("the silent socket was not declared dead for missed heartbeats")
 				}
 			}},
-		{name: "socket_closing", inject: func(h *harness) { h.sim.AnnounceClosing(time.Second) },
+		// Notifications in flight lag behind pongs (EventLag): the
+		// rollovers must not take a pong for the end of the old socket.
+		{name: "socket_closing", sim: simulator.Config{EventLag: 200 * time.Millisecond}, inject: func(h *harness) { h.sim.AnnounceClosing(time.Second) },
 			check: func(h *harness) {
 				if !h.logHas("make-before-break; no gap") || h.logHas("genesys socket lost") {
 					h.t.Error("socket_closing did not lead to a gapless rollover")
 				}
 			}},
-		{name: "channel expiry ahead of time", sim: simulator.Config{ChannelLifetime: 3 * time.Second}, inject: func(*harness) {},
+		{name: "channel expiry ahead of time", sim: simulator.Config{ChannelLifetime: 3 * time.Second, EventLag: 200 * time.Millisecond}, inject: func(*harness) {},
 			check: func(h *harness) {
 				if !h.logHas("channel expiry approaching") || h.logHas("genesys socket lost") {
 					h.t.Error("channels were not replaced before expiry without a gap")
@@ -217,7 +219,7 @@ func TestFaults(t *testing.T) {
 					h.t.Error("the 404 frame was not reported")
 				}
 			}},
-		{name: "token rotation", sim: simulator.Config{TokenLifetime: 4 * time.Second}, inject: func(*harness) {},
+		{name: "token rotation", sim: simulator.Config{TokenLifetime: 4 * time.Second, EventLag: 200 * time.Millisecond}, inject: func(*harness) {},
 			check: func(h *harness) {
 				if h.sim.TokensIssued() < 3 || !h.logHas("access token due for rotation") || h.logHas("genesys socket lost") {
 					h.t.Errorf("tokens issued %d; want rotations make-before-break without a gap", h.sim.TokensIssued())

@@ -5,8 +5,11 @@
 // /api/v2/notifications/channels, PUT/POST .../subscriptions (with
 // ignoreErrors; topics of unknown queues or users are Rejected), HEAD of a
 // channel, and the socket at connectUri: heartbeats every HeartbeatInterval,
-// pong for {"message":"ping"} (after what was queued before it), one socket
-// per channel (a second connection kicks the first).
+// pong for {"message":"ping"}, one socket per channel (a second connection
+// kicks the first). Genesys documents no order between a ping's answer and
+// the notifications in flight: with EventLag, each notification reaches
+// the socket that long after it is sent while pongs and heartbeats go at
+// once, so a pong overtakes what was sent before the ping.
 //
 // # Three sources, each as faithful as its real one
 //

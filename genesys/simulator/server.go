@@ -93,7 +93,12 @@ type Config struct {
 	// RoutingDenied answers GET /api/v2/routing/queues/{id} with 403, as
 	// for a client without routing:queue:view.
 	RoutingDenied bool
-	Logger        *slog.Logger
+	// EventLag is how long a notification takes to reach a socket after it
+	// is sent, while the socket answers a ping at once. Genesys documents no
+	// order between a ping's answer and the notifications in flight, so a
+	// pong may overtake frames sent before the ping. Default 0.
+	EventLag time.Duration
+	Logger   *slog.Logger
 }
 
 // Server is a Genesys Cloud simulator: OAuth, notification channels,
@@ -543,6 +548,7 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 	// learns it is connected: what is sent from then on reaches it (queued
 	// until the upgrade is done).
 	sock := newSimSocket(nil, s.cfg.HeartbeatInterval)
+	sock.lag = s.cfg.EventLag
 	s.mu.Lock()
 	old := ch.sock
 	ch.sock = sock
@@ -751,13 +757,23 @@ type simSocket struct {
 	mu        sync.Mutex   // guards conn, set once by attach
 	conn      *websocket.Conn
 	heartbeat time.Duration
-	out       chan []byte
-	closed    chan struct{}
-	once      sync.Once
+	// lag delays each queued frame (a notification in flight); pongs and
+	// heartbeats, written by the socket itself, are not delayed.
+	lag    time.Duration
+	out    chan outFrame
+	pongs  chan []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+// outFrame is a queued frame and when it may be written.
+type outFrame struct {
+	msg []byte
+	due time.Time
 }
 
 func newSimSocket(conn *websocket.Conn, hb time.Duration) *simSocket {
-	return &simSocket{conn: conn, heartbeat: hb, out: make(chan []byte, 1024), closed: make(chan struct{})}
+	return &simSocket{conn: conn, heartbeat: hb, out: make(chan outFrame, 1024), pongs: make(chan []byte, 16), closed: make(chan struct{})}
 }
 
 // attach gives the socket its connection once upgraded; it reports false
@@ -790,8 +806,12 @@ func (s *simSocket) close() {
 // enqueue blocks while the socket's queue is full: the simulator never
 // drops a frame for a slow client that is still connected.
 func (s *simSocket) enqueue(msg []byte, stop <-chan struct{}) bool {
+	f := outFrame{msg: msg}
+	if s.lag > 0 {
+		f.due = time.Now().Add(s.lag)
+	}
 	select {
-	case s.out <- msg:
+	case s.out <- f:
 		return true
 	case <-s.closed:
 		return false
@@ -823,7 +843,7 @@ func (s *simSocket) serve() {
 			}
 			if json.Unmarshal(data, &m) == nil && m.Message == "ping" {
 				select {
-				case s.out <- pongFrame:
+				case s.pongs <- pongFrame:
 				case <-s.closed:
 					return
 				}
@@ -838,14 +858,30 @@ func (s *simSocket) serve() {
 	}
 	defer wg.Wait()
 	defer s.close()
+	// next is the queued frame waiting for its due time; in flight, it
+	// holds back the frames queued after it but not pongs or heartbeats.
+	var next *outFrame
+	var due <-chan time.Time
 	for {
+		in := s.out
+		if next != nil {
+			in = nil
+		}
 		var msg []byte
 		select {
 		case <-s.closed:
 			return
 		case <-beat:
 			msg = heartbeatFrame
-		case msg = <-s.out:
+		case msg = <-s.pongs:
+		case f := <-in:
+			if wait := time.Until(f.due); wait > 0 {
+				next, due = &f, time.After(wait)
+				continue
+			}
+			msg = f.msg
+		case <-due:
+			msg, next, due = next.msg, nil, nil
 		}
 		if s.silent.Load() {
 			continue
