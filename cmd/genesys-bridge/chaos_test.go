@@ -177,7 +177,7 @@ func TestChaos(t *testing.T) {
 	cl := startCluster(t, 3)
 	sim, err := simulator.Start(simulator.Config{Conversations: conversations, Rate: 8, Speed: 1, StepScale: 0.03,
 		HeartbeatInterval: 300 * time.Millisecond, DuplicateRate: 0.1, ReorderRate: 0.1, AnalyticsLag: 100 * time.Millisecond,
-		Seed: testSeed(t)})
+		EventLag: 50 * time.Millisecond, Seed: testSeed(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
