@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/intern"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
@@ -384,7 +385,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 	if status.HasAgent() {
 		user = f.userID
 	}
-	who := Who{QueueID: refs.of(f.queueID), UserID: refs.of(user)}
+	who := Who{QueueID: refs.Bytes(f.queueID), UserID: refs.Bytes(user)}
 	ev := bridge.Event{
 		InteractionID: string(f.id), ChannelType: ch, Status: status, Who: who,
 		Steps:   []bridge.Step{{Status: status, At: ts, Who: who}},
@@ -406,35 +407,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 // every frame, and each would otherwise be a new string per frame. Only
 // valid ids are kept (bridge.ValidRef); anything else is "" (unknown),
 // as in whoOf. Bounded: when full it starts again.
-var refs interner
-
-type interner struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (in *interner) of(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	in.mu.Lock()
-	s, ok := in.m[string(b)]
-	in.mu.Unlock()
-	if ok {
-		return s
-	}
-	s = string(b)
-	if !bridge.ValidRef(s) {
-		return ""
-	}
-	in.mu.Lock()
-	if in.m == nil || len(in.m) >= 4096 {
-		in.m = make(map[string]string)
-	}
-	in.m[s] = s
-	in.mu.Unlock()
-	return s
-}
+var refs = &intern.Table{Max: 4096, Accept: bridge.ValidRef}
 
 // typeDetails caches the Detail of each event type seen (a handful in
 // practice, bounded): events share the slice, which nothing modifies.

@@ -211,21 +211,20 @@ func TestDecodeInteractionWho(t *testing.T) {
 // Queue and user ids are interned: the same id is one string however
 // many frames carry it; an invalid one is unknown; the table is bounded.
 func TestInternedRefs(t *testing.T) {
-	var in interner
-	a := in.of([]byte("3f2a1b4c-1111-4222-8333-444455556666"))
-	b := in.of([]byte("3f2a1b4c-1111-4222-8333-444455556666"))
+	a := refs.Bytes([]byte("3f2a1b4c-1111-4222-8333-444455556666"))
+	b := refs.Bytes([]byte("3f2a1b4c-1111-4222-8333-444455556666"))
 	if a != "3f2a1b4c-1111-4222-8333-444455556666" || unsafe.StringData(a) != unsafe.StringData(b) {
 		t.Fatalf("%q and %q: not one interned string", a, b)
 	}
 	for _, bad := range []string{"", "has space", "ctl\x01"} {
-		if got := in.of([]byte(bad)); got != "" {
+		if got := refs.Bytes([]byte(bad)); got != "" {
 			t.Errorf("of(%q) = %q, want unknown", bad, got)
 		}
 	}
 	for i := range 5000 {
-		in.of(fmt.Appendf(nil, "queue-%d", i))
+		refs.Bytes(fmt.Appendf(nil, "queue-%d", i))
 	}
-	if n := len(in.m); n > 4096 {
+	if n := refs.Len(); n > 4096 {
 		t.Fatalf("%d ids held, bound 4096", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/intern"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
@@ -73,7 +74,7 @@ func appendState(b []byte, s *bridge.State) []byte {
 // whole header block of its message (nats.go cuts the values from one
 // string), so the queue and user ids are copied, through own when it is
 // not nil (one copy per distinct id while reading many states).
-func decodeState(v string, own interner) (bridge.State, error) {
+func decodeState(v string, own *intern.Table) (bridge.State, error) {
 	var room [20]string
 	f := fields(room[:0], v)
 	var s bridge.State
@@ -132,26 +133,10 @@ func decodeState(v string, own interner) (bridge.State, error) {
 			if !bridge.ValidRef(id) {
 				return s, fmt.Errorf("state header field %d: not a valid id", 18+i)
 			}
-			*dst = own.copy(id)
+			*dst = own.String(id)
 		}
 	}
 	return s, nil
-}
-
-// interner hands out one copy of each distinct string it is given; a nil
-// interner copies every time.
-type interner map[string]string
-
-func (in interner) copy(s string) string {
-	if in == nil {
-		return strings.Clone(s)
-	}
-	if c, ok := in[s]; ok {
-		return c
-	}
-	c := strings.Clone(s)
-	in[c] = c
-	return c
 }
 
 // fields splits v at single spaces into f's room, as strings.Fields does
@@ -254,7 +239,7 @@ func (j *JetStream) States(ctx context.Context, since time.Time) (map[string]bri
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	prefix := j.cfg.SubjectPrefix + "."
-	refs := interner{}
+	refs := &intern.Table{}
 	for {
 		m, err := it.Next()
 		if err != nil {

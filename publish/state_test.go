@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/intern"
 )
 
 func TestStateHeaderRoundTrip(t *testing.T) {
@@ -90,9 +91,9 @@ func TestDecodedStateHoldsNoPartOfTheHeader(t *testing.T) {
 		p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(v)))
 		return p >= lo && p < lo+uintptr(len(v))
 	}
-	in := interner{}
+	in := &intern.Table{}
 	var first bridge.State
-	for i, own := range []interner{nil, in, in} {
+	for i, own := range []*intern.Table{nil, in, in} {
 		s, err := decodeState(v, own)
 		if err != nil {
 			t.Fatal(err)
