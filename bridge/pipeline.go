@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -292,8 +291,12 @@ func (p *Pipeline) rejected(rej *RejectError) {
 	}
 }
 
+// shardOf is FNV-1a of the id, modulo n (written out: no hasher per call).
 func shardOf(id string, n int) int {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int(h.Sum32() % uint32(n))
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return int(h % uint32(n))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"sync"
@@ -425,4 +426,18 @@ func TestPipelineForgottenInteractionIsLoaded(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// shardOf is FNV-1a: the same shard as hash/fnv gives.
+func TestShardOfIsFNV1a(t *testing.T) {
+	for i := range 1000 {
+		id := fmt.Sprintf("3f2a1b4c-1111-4222-8333-%012d", i)
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		for _, n := range []int{1, 2, 7, 16} {
+			if got, want := shardOf(id, n), int(h.Sum32()%uint32(n)); got != want {
+				t.Fatalf("shardOf(%s, %d) = %d, want %d", id, n, got, want)
+			}
+		}
+	}
 }
