@@ -154,3 +154,33 @@ func TestFilter(t *testing.T) {
 		t.Error("filter mismatch")
 	}
 }
+
+func TestAppendRFC3339Nano(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 11, 27, 9, 0, 5, 0, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 120_000_000, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2026, 6, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 500, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, want := string(appendRFC3339Nano(nil, tm)), tm.Format(time.RFC3339Nano); got != want {
+			t.Errorf("%s, want %s", got, want)
+		}
+	}
+}
+
+func FuzzAppendRFC3339Nano(f *testing.F) {
+	f.Add(int64(1795915106), uint32(882000000))
+	f.Add(int64(0), uint32(0))
+	f.Add(int64(-62135596800), uint32(1))
+	f.Add(int64(253402300799), uint32(999999999))
+	f.Fuzz(func(t *testing.T, sec int64, nsec uint32) {
+		tm := time.Unix(sec, int64(nsec%1e9)).UTC()
+		if got, want := string(appendRFC3339Nano(nil, tm)), tm.Format(time.RFC3339Nano); got != want {
+			t.Fatalf("%d.%09d: %s, want %s", sec, nsec%1e9, got, want)
+		}
+	})
+}
