@@ -105,9 +105,9 @@ func (p *Pipeline) sawDuplicate(now time.Time) {
 
 // shared reports whether another writer may be extending the same
 // histories: a duplicate was acknowledged within SharedFor.
-func (p *Pipeline) shared(now time.Time) bool {
+func (p *Pipeline) shared() bool {
 	at := p.duplicateAt.Load()
-	return at != 0 && now.UnixNano()-at < p.cfg.SharedFor.Nanoseconds()
+	return at != 0 && time.Now().UnixNano()-at < p.cfg.SharedFor.Nanoseconds()
 }
 
 // DefaultPipelineConfig is the configuration the zero values stand for.

@@ -130,8 +130,9 @@ func (s *shard) run(ctx context.Context) {
 		case <-ready:
 		case <-s.acks.signal:
 			s.acked = s.acks.take(s.acked)
+			now := time.Now() // one clock read per batch of acknowledgements
 			for _, p := range s.acked {
-				s.complete(ctx, p)
+				s.complete(ctx, p, now)
 			}
 			clear(s.acked)
 		case now := <-tick.C:
@@ -152,8 +153,9 @@ func (s *shard) completeDone(ctx context.Context) {
 	for len(s.done) > 0 {
 		// complete may publish the next transition, which may land here.
 		s.acked, s.done = s.done, s.acked[:0]
+		now := time.Now()
 		for _, p := range s.acked {
-			s.complete(ctx, p)
+			s.complete(ctx, p, now)
 		}
 		clear(s.acked)
 	}
@@ -306,7 +308,7 @@ func (s *shard) send(ctx context.Context, p *pending) {
 		p.r.state.Store(receiptPublishing)
 		err = s.timings.PublishTimings(ctx, p.timings, &p.r)
 	} else {
-		if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && (!owned || s.p.shared(time.Now())) {
+		if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && (!owned || s.p.shared()) {
 			p.t.CheckVersion, p.t.ExpectVersion = true, v
 		}
 		p.r.state.Store(receiptPublishing)
@@ -322,7 +324,8 @@ func (s *shard) send(ctx context.Context, p *pending) {
 	}
 }
 
-func (s *shard) complete(ctx context.Context, p *pending) {
+// complete handles p's receipt, completed at now.
+func (s *shard) complete(ctx context.Context, p *pending, now time.Time) {
 	st := &s.p.stats
 	if err := p.r.Err(); err != nil {
 		if conflict, ok := errors.AsType[*ConflictError](err); ok {
@@ -348,10 +351,10 @@ func (s *shard) complete(ctx context.Context, p *pending) {
 		s.machine.SetVersion(p.t.InteractionID, p.r.version)
 		if p.r.Duplicate() {
 			st.Duplicates.Add(1)
-			s.p.sawDuplicate(time.Now())
+			s.p.sawDuplicate(now)
 		}
 		if f := s.p.cfg.OnPublished; f != nil {
-			f(&p.t, p.r.Duplicate(), time.Now())
+			f(&p.t, p.r.Duplicate(), now)
 		}
 	}
 	s.outstanding--
