@@ -105,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&cfg.StepScale, "step-scale", 1, "multiplies the waits inside a conversation (0.05: conversations last seconds)")
 	fs.DurationVar(&cfg.ChannelLifetime, "channel-lifetime", 24*time.Hour, "how long a channel lives unless re-subscribed")
 	fs.DurationVar(&cfg.AnalyticsLag, "analytics-lag", 0, "how far the analytics query lags (it shows each conversation as it was this long ago)")
+	fs.DurationVar(&cfg.EventLag, "event-lag", 0, "how long a notification takes to reach the socket (pongs and heartbeats are not delayed, so a pong may overtake them)")
 	fs.Float64Var(&cfg.LongConversations, "long-conversations", 0, "share of message conversations that stay open for hours (times -step-scale)")
 	fs.StringVar(&faults, "faults", "", "faults to inject at random, comma-separated: "+strings.Join(simulator.Faults, ","))
 	fs.DurationVar(&faultEvery, "fault-every", 10*time.Second, "interval between injected faults (with -faults)")
