@@ -44,11 +44,11 @@
 //     until it delivers a frame the new one also holds (sent after the new
 //     subscription, it comes after everything sent to the old socket
 //     alone; a pong proves nothing, Genesys promising no order between
-//     pongs and notifications), or, without traffic, until a second after
-//     it answered a ping; then the old socket is closed and the new one
-//     delivers, skipping the run of frames it repeats from the old one. An
-//     old socket that answers nothing in time makes the switch a gap
-//     (back-filled, as below). A socket that
+//     pongs and notifications), or, without traffic, until it answered a
+//     ping and then delivered nothing for a second; then the old socket is
+//     closed and the new one delivers, skipping the run of frames it
+//     repeats from the old one. An old socket that answers nothing in time
+//     makes the switch a gap (back-filled, as below). A socket that
 //     dies otherwise (drop, silence, {"result":"404"}, no_longer_subscribed,
 //     token_revoked) is reconnected with backoff, and its gap (from the last
 //     frame, less BackfillSlack, to the new socket) is announced to the

@@ -224,8 +224,10 @@ type heldItem struct {
 // between notifications and a ping's answer, so the pong alone proves
 // nothing; a frame that both sockets received does: it was sent after
 // next subscribed, so on c it comes after everything sent before that.
-// Without traffic no such frame comes: then c is read for settle after it
-// answered a ping. drain gives up after timeout, or when c dies.
+// Without traffic no such frame comes: then c is read until it answered a
+// ping and delivered nothing for settle (unless next holds frames by then:
+// c lags behind it, and drain waits on for a common frame). drain gives up
+// after timeout, or when c dies.
 //
 // A frame byte-identical to one sent to c alone before next subscribed
 // (Genesys repeats notifications) can end the drain early; that needs the
@@ -240,25 +242,33 @@ func (c *conn) drain(ctx context.Context, next *conn, settle, timeout time.Durat
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	var settled <-chan time.Time
+	// quiet runs from the pong, and again from each frame c delivers after
+	// it: c has settled when it delivered nothing for settle.
+	quiet := time.NewTimer(settle)
+	quiet.Stop()
+	defer quiet.Stop()
+	ponged := false
 	for !c.caughtUp(next) {
 		select {
 		case <-c.progress:
+			if ponged {
+				quiet.Reset(settle)
+			}
 		case <-next.progress:
 		case <-c.pong:
-			if settled == nil && c.pongs.Load() != before {
-				st := time.NewTimer(settle)
-				defer st.Stop()
-				settled = st.C
+			if !ponged && c.pongs.Load() != before {
+				ponged = true
+				quiet.Reset(settle)
 			}
-		case <-settled:
-			return drainQuiet
+		case <-quiet.C:
+			if !next.holdsEvents() {
+				return drainQuiet
+			}
+			// The new socket has frames the old one has not delivered:
+			// the old one lags; wait for them (up to timeout).
 		case <-c.dead:
 			return drainDead
 		case <-t.C:
-			if settled != nil {
-				return drainQuiet
-			}
 			return drainTimedOut
 		case <-ctx.Done():
 			return drainTimedOut
@@ -279,6 +289,13 @@ func (c *conn) caughtUp(next *conn) bool {
 		}
 	}
 	return false
+}
+
+// holdsEvents reports whether event frames are held (the gate closed).
+func (c *conn) holdsEvents() bool {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	return len(c.heldFPs) > 0
 }
 
 // signal notes progress for a drain waiting on it.

@@ -220,7 +220,16 @@ func TestStreamReconnects(t *testing.T) {
 // one's subscription: the old socket is read until it delivers a frame the
 // new one also received, and every frame arrives exactly once.
 func TestRolloverLosesNoFrameInFlight(t *testing.T) {
-	sim := startSim(t, simulator.Config{Conversations: -1, EventLag: 300 * time.Millisecond})
+	// Under and over rolloverSettle: a lag longer than the settle must not
+	// end the drain while the new socket holds frames the old one has not
+	// delivered.
+	for _, lag := range []time.Duration{300 * time.Millisecond, rolloverSettle + 500*time.Millisecond} {
+		t.Run(lag.String(), func(t *testing.T) { rolloverInFlight(t, lag) })
+	}
+}
+
+func rolloverInFlight(t *testing.T, lag time.Duration) {
+	sim := startSim(t, simulator.Config{Conversations: -1, EventLag: lag})
 	s, logs := newStream(t, sim, queueTopics(sim), nil)
 	runStream(t, s)
 	testkit.Eventually(t, 45*time.Second, "socket", func() bool { return sim.Sockets() == 1 })
