@@ -27,10 +27,8 @@ type testCluster struct {
 func startCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
 	bin := builtBinary(t, "github.com/nats-io/nats-server/v2", "nats-server")
-	routePorts := make([]int, n)
-	for i := range routePorts {
-		routePorts[i] = testkit.FreePort(t)
-	}
+	ports := testkit.FreePorts(t, 2*n) // clients, then routes: all distinct
+	clientPorts, routePorts := ports[:n], ports[n:]
 	c := &testCluster{}
 	for i := range n {
 		var routes []string
@@ -39,7 +37,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 			}
 		}
-		port := testkit.FreePort(t)
+		port := clientPorts[i]
 		node := &natsProc{t: t, bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{
 			"--name", fmt.Sprintf("n%d", i+1), "-a", "127.0.0.1", "-p", fmt.Sprint(port),
 			"-js", "-sd", t.TempDir(),

@@ -105,6 +105,9 @@ func startHarness(t *testing.T, simCfg simulator.Config, env map[string]string) 
 		h.stats, h.src = st.stats, st.src
 	case err := <-h.done:
 		t.Fatalf("run ended at start: %v", err)
+	case <-time.After(2 * time.Minute):
+		// (Provisioning retries while JetStream is not ready.)
+		t.Fatalf("the bridge did not start in 2 minutes:\n%s", logs.String())
 	}
 	return h
 }
