@@ -27,6 +27,21 @@ type testCluster struct {
 func startCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
 	bin := builtBinary(t, "github.com/nats-io/nats-server/v2", "nats-server")
+	// A port chosen free can be taken by another process before the node
+	// binds it: then the cluster starts over on new ports.
+	var err error
+	for range 3 {
+		var c *testCluster
+		if c, err = tryCluster(t, bin, n); err == nil {
+			return c
+		}
+		t.Logf("starting the cluster again on other ports: %v", err)
+	}
+	t.Fatal(err)
+	return nil
+}
+
+func tryCluster(t *testing.T, bin string, n int) (*testCluster, error) {
 	ports := testkit.FreePorts(t, 2*n) // clients, then routes: all distinct
 	clientPorts, routePorts := ports[:n], ports[n:]
 	c := &testCluster{}
@@ -48,10 +63,47 @@ func startCluster(t *testing.T, n int) *testCluster {
 		c.nodes = append(c.nodes, node)
 	}
 	for _, node := range c.nodes {
-		node.Start()
+		if err := node.start(); err != nil {
+			for _, m := range c.nodes {
+				m.Stop()
+			}
+			return nil, err
+		}
+	}
+	// A node whose route port was taken exits once it tries to listen for
+	// routes, after it accepted clients: give it that moment.
+	if !testkit.Poll(5*time.Second, func() bool {
+		for _, node := range c.nodes {
+			if !strings.Contains(node.out.String(), "Listening for route connections") {
+				return false
+			}
+		}
+		return true
+	}) || c.anyExited() {
+		for _, m := range c.nodes {
+			m.Stop()
+		}
+		return nil, fmt.Errorf("a node did not listen for routes")
+	}
+	for _, node := range c.nodes {
 		t.Cleanup(node.Stop)
 	}
-	return c
+	return c, nil
+}
+
+// anyExited reports whether a node's process has ended.
+func (c *testCluster) anyExited() bool {
+	for _, n := range c.nodes {
+		n.mu.Lock()
+		done := n.done
+		n.mu.Unlock()
+		select {
+		case <-done:
+			return true
+		default:
+		}
+	}
+	return false
 }
 
 func (c *testCluster) start(i int)        { c.nodes[i].Start() }
@@ -85,24 +137,31 @@ type natsProc struct {
 // Start starts the node (if stopped) and waits until it accepts clients;
 // a failure fails the test (from any goroutine).
 func (n *natsProc) Start() {
+	if err := n.start(); err != nil {
+		n.t.Error(err)
+	}
+}
+
+func (n *natsProc) start() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cmd != nil {
-		return
+		return nil
 	}
 	cmd := exec.Command(n.bin, n.args...)
 	n.out = &lineLog{}
 	cmd.Stdout, cmd.Stderr = n.out, n.out
 	if err := cmd.Start(); err != nil {
-		n.t.Errorf("start nats-server: %v", err)
-		return
+		return fmt.Errorf("start nats-server: %v", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	n.cmd, n.done = cmd, done
-	if !testkit.Poll(30*time.Second, func() bool {
+	exited := false
+	ok := testkit.Poll(30*time.Second, func() bool {
 		select {
 		case <-done:
+			exited = true
 			return true
 		default:
 		}
@@ -111,16 +170,12 @@ func (n *natsProc) Start() {
 			c.Close()
 		}
 		return err == nil
-	}) {
-		n.t.Errorf("nats-server %s did not accept clients in 30s:\n%s", n.addr, n.out)
-		return
-	}
-	select {
-	case <-done:
-		n.t.Errorf("nats-server %s exited at start:\n%s", n.addr, n.out)
+	})
+	if exited || !ok {
 		n.cmd = nil
-	default:
+		return fmt.Errorf("nats-server %s did not start (exited: %v):\n%s", n.addr, exited, n.out)
 	}
+	return nil
 }
 
 // Stop shuts the node down (SIGTERM, then SIGKILL after 30 s) and waits
