@@ -64,14 +64,12 @@ func tryCluster(t *testing.T, bin string, n int) (*testCluster, error) {
 	}
 	for _, node := range c.nodes {
 		if err := node.start(); err != nil {
-			for _, m := range c.nodes {
-				m.Stop()
-			}
+			c.stopAll()
 			return nil, err
 		}
 	}
-	// A node whose route port was taken exits once it tries to listen for
-	// routes, after it accepted clients: give it that moment.
+	// A node whose route port was taken exits when it tries to listen for
+	// routes, after it accepted clients: wait until every node listens.
 	if !testkit.Poll(5*time.Second, func() bool {
 		for _, node := range c.nodes {
 			if !strings.Contains(node.out.String(), "Listening for route connections") {
@@ -80,15 +78,19 @@ func tryCluster(t *testing.T, bin string, n int) (*testCluster, error) {
 		}
 		return true
 	}) || c.anyExited() {
-		for _, m := range c.nodes {
-			m.Stop()
-		}
+		c.stopAll()
 		return nil, fmt.Errorf("a node did not listen for routes")
 	}
 	for _, node := range c.nodes {
 		t.Cleanup(node.Stop)
 	}
 	return c, nil
+}
+
+func (c *testCluster) stopAll() {
+	for _, n := range c.nodes {
+		n.Stop()
+	}
 }
 
 // anyExited reports whether a node's process has ended.
