@@ -119,6 +119,10 @@ type Event struct {
 	// incomplete marks an event applied without the history of a gap it
 	// waited for: its transitions are published marked Incomplete.
 	incomplete bool
+	// validated marks an event Validate accepted: the pipeline does not
+	// check it again (a source that changes an event after validating it
+	// must validate it again).
+	validated bool
 }
 
 // first is the earliest time the event knows of the interaction.
@@ -165,8 +169,17 @@ func (e *Event) truncated(t time.Time) (Event, bool) {
 }
 
 // Validate checks the invariants every dialect must establish. It returns a
-// *RejectError naming the first violation.
+// *RejectError naming the first violation, or marks the event valid (the
+// pipeline validates every observation a source did not).
 func (e *Event) Validate() error {
+	if err := e.validate(); err != nil {
+		return err
+	}
+	e.validated = true
+	return nil
+}
+
+func (e *Event) validate() error {
 	if err := ValidateInteractionID(e.InteractionID); err != nil {
 		return reject(ReasonSchema, "%v", err)
 	}

@@ -258,11 +258,13 @@ func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard
 		}
 		targets := shards
 		if ev.Kind == KindObservation {
-			if err := ev.Validate(); err != nil {
-				var rej *RejectError
-				errors.As(err, &rej)
-				p.rejected(rej)
-				continue
+			if !ev.validated { // a source may have validated it, with its input
+				if err := ev.Validate(); err != nil {
+					var rej *RejectError
+					errors.As(err, &rej)
+					p.rejected(rej)
+					continue
+				}
 			}
 			p.stats.Events.Add(1)
 			targets = shards[shardOf(ev.InteractionID, len(shards)):][:1]
