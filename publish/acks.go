@@ -74,14 +74,55 @@ func (j *JetStream) watchAcks(status chan nats.Status) {
 	}
 }
 
+// flights holds the publishes in flight by reply token: a token's low 32
+// bits are its slot, the high ones a generation (one per publish, reused
+// only after 2^32 more), so a late acknowledgement of a settled publish
+// finds nothing, even when its slot holds another publish. Slots are
+// reused (at most MaxPending are taken): no map, no allocation per publish.
+type flights struct {
+	slots []*inflight
+	free  []uint32
+	n     int
+}
+
+// put registers p under a new token of generation gen and returns it.
+func (f *flights) put(p *inflight, gen uint64) uint64 {
+	var i uint32
+	if n := len(f.free); n > 0 {
+		i, f.free = f.free[n-1], f.free[:n-1]
+	} else {
+		i = uint32(len(f.slots))
+		f.slots = append(f.slots, nil)
+	}
+	p.token = gen<<32 | uint64(i)
+	f.slots[i] = p
+	f.n++
+	return p.token
+}
+
+// take removes and returns the publish registered under token, if any.
+func (f *flights) take(token uint64) *inflight {
+	i := token & 0xffffffff
+	if i >= uint64(len(f.slots)) {
+		return nil
+	}
+	p := f.slots[i]
+	if p == nil || p.token != token {
+		return nil
+	}
+	f.slots[i] = nil
+	f.free = append(f.free, uint32(i))
+	f.n--
+	return p
+}
+
 // failWhere fails with err every publish in flight that match selects.
 func (j *JetStream) failWhere(err error, match func(*inflight) bool) {
 	var late []*inflight
 	j.mu.Lock()
-	for token, p := range j.inflight {
-		if match(p) {
-			delete(j.inflight, token)
-			late = append(late, p)
+	for _, p := range j.inflight.slots {
+		if p != nil && match(p) {
+			late = append(late, j.inflight.take(p.token))
 		}
 	}
 	j.roomLocked()
@@ -93,7 +134,7 @@ func (j *JetStream) failWhere(err error, match func(*inflight) bool) {
 
 // roomLocked wakes senders waiting for room in flight; j.mu is held.
 func (j *JetStream) roomLocked() {
-	if j.waiting > 0 && len(j.inflight) < j.cfg.MaxPending {
+	if j.waiting > 0 && j.inflight.n < j.cfg.MaxPending {
 		j.room.Broadcast()
 	}
 }
@@ -102,16 +143,8 @@ func (j *JetStream) roomLocked() {
 // p for its acknowledgement. It waits while MaxPending publishes are in
 // flight (until ctx ends).
 func (j *JetStream) sendAsync(ctx context.Context, p *inflight) error {
-	// The reply subject is set before p is registered and never changed:
-	// once registered, the retry goroutine may read the message (a retry
-	// is a request of its own and ignores it).
-	token := j.seq.Add(1)
-	start := len(p.buf)
-	p.buf = strconv.AppendUint(append(p.buf, j.replyPrefix...), token, 36)
-	p.msg.Reply = p.text(start)
-
 	j.mu.Lock()
-	for len(j.inflight) >= j.cfg.MaxPending {
+	for j.inflight.n >= j.cfg.MaxPending {
 		if err := ctx.Err(); err != nil {
 			j.mu.Unlock()
 			return err
@@ -128,7 +161,15 @@ func (j *JetStream) sendAsync(ctx context.Context, p *inflight) error {
 		context.AfterFunc(ctx, func() { j.abort(ctx) })
 	}
 	p.sent = time.Now()
-	j.inflight[token] = p
+	j.seq++
+	token := j.inflight.put(p, j.seq)
+	// The reply subject is set before p is visible to anything else (mu
+	// is held) and never changed: once registered, the sweep may fail it
+	// and the retry goroutine read the message (a retry is a request of
+	// its own and ignores the reply subject).
+	start := len(p.buf)
+	p.buf = strconv.AppendUint(append(p.buf, j.replyPrefix...), token, 36)
+	p.msg.Reply = p.text(start)
 	j.mu.Unlock()
 
 	if err := j.nc.PublishMsg(p.msg); err != nil {
@@ -145,9 +186,8 @@ func (j *JetStream) sendAsync(ctx context.Context, p *inflight) error {
 // is still in flight.
 func (j *JetStream) takeToken(token uint64) *inflight {
 	j.mu.Lock()
-	p, ok := j.inflight[token]
-	if ok {
-		delete(j.inflight, token)
+	p := j.inflight.take(token)
+	if p != nil {
 		j.roomLocked()
 	}
 	j.mu.Unlock()

@@ -151,7 +151,7 @@ func TestMaxPendingWaitsForRoom(t *testing.T) {
 			t.Fatal(err)
 		}
 		j.mu.Lock()
-		inFlight := len(j.inflight)
+		inFlight := j.inflight.n
 		j.mu.Unlock()
 		if inFlight > 1 {
 			t.Fatalf("%d publishes in flight, MaxPending 1", inFlight)
@@ -203,4 +203,36 @@ func TestReusedPublishHeaders(t *testing.T) {
 func withSubject(p *inflight, subject string) *inflight {
 	p.msg.Subject = subject
 	return p
+}
+
+func TestFlights(t *testing.T) {
+	var f flights
+	a, b := new(inflight), new(inflight)
+	ta := f.put(a, 1)
+	tb := f.put(b, 2)
+	if ta == tb || f.n != 2 {
+		t.Fatalf("tokens %x %x, %d in flight", ta, tb, f.n)
+	}
+	if got := f.take(ta); got != a {
+		t.Fatalf("take(%x) = %p, want %p", ta, got, a)
+	}
+	if got := f.take(ta); got != nil {
+		t.Fatalf("a token taken twice: %p", got)
+	}
+	c := new(inflight)
+	tc := f.put(c, 3) // reuses a's slot
+	if tc&0xffffffff != ta&0xffffffff {
+		t.Fatalf("slot not reused: %x after %x", tc, ta)
+	}
+	if got := f.take(ta); got != nil {
+		t.Fatalf("a late acknowledgement took the slot's new publish: %p", got)
+	}
+	for _, tok := range []uint64{tc, tb} {
+		if f.take(tok) == nil {
+			t.Fatalf("take(%x) found nothing", tok)
+		}
+	}
+	if f.n != 0 || f.take(1<<40|7) != nil {
+		t.Fatalf("%d left in flight", f.n)
+	}
 }

@@ -119,17 +119,17 @@ type JetStream struct {
 	stream jetstream.Stream
 	log    *slog.Logger
 
-	// inflight maps the reply token of each message sent and not yet
-	// settled to its publish: the acknowledgement subscription (acks.go)
-	// finds it there.
+	// inflight holds each message sent and not yet settled under its
+	// reply token: the acknowledgement subscription (acks.go) finds it
+	// there.
 	mu          sync.Mutex
-	inflight    map[uint64]*inflight
+	inflight    flights
 	room        *sync.Cond      // on mu: signalled when inflight drops below MaxPending
 	waiting     int             // senders waiting on room
 	watched     context.Context // the last publish context an abort is registered for
 	replyPrefix string
 	replies     *nats.Subscription
-	seq         atomic.Uint64 // the last reply token
+	seq         uint64 // on mu: the last reply token's generation
 	// failed holds the publishes whose first send failed, for the retry
 	// goroutine, in the order they failed.
 	failed  []failure
@@ -153,12 +153,17 @@ type inflight struct {
 	interaction string
 	r           *bridge.Receipt
 	sent        time.Time // when it was sent: the sweep fails it after AckTimeout
+	token       uint64    // its reply token while in flight
 	msgRoom     nats.Msg
 	// The headers beyond Nats-Msg-Id this use set (extra), and those an
 	// earlier use set that this one has not (stale: send removes them).
 	// Kept, a header's slice is reused.
 	extra, stale         []string
 	extraRoom, staleRoom [4]string
+	// idValue is the Nats-Msg-Id header's value slice, in the header from
+	// the start and never replaced (the retry publishes with no options,
+	// which would set it anew): reset writes the id into it.
+	idValue []string
 	// buf holds this use's subject, reply subject and state header: they
 	// are strings over it (text), valid for this use only. That is safe
 	// because nothing keeps them past it: the client copies what it sends
@@ -172,6 +177,8 @@ var inflights = sync.Pool{New: func() any {
 	p := new(inflight)
 	p.msgRoom.Header = make(nats.Header, 6)
 	p.msg = &p.msgRoom
+	p.idValue = []string{""}
+	p.msg.Header[jetstream.MsgIDHeader] = p.idValue
 	p.extra, p.stale = p.extraRoom[:0], p.staleRoom[:0]
 	return p
 }}
@@ -191,7 +198,7 @@ func (p *inflight) reset(ctx context.Context, id, interaction string, r *bridge.
 	m.Subject, m.Reply, m.Data, p.buf = "", "", m.Data[:0], p.buf[:0]
 	p.stale = append(p.stale[:0], p.extra...)
 	p.extra = p.extra[:0]
-	setHeader(m.Header, jetstream.MsgIDHeader, id)
+	p.idValue[0] = id
 }
 
 // text returns what was appended to p.buf since start, as a string over
@@ -292,7 +299,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	j := &JetStream{cfg: cfg, nc: nc, log: log, inflight: map[uint64]*inflight{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	j := &JetStream{cfg: cfg, nc: nc, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	j.room = sync.NewCond(&j.mu)
 	js, err := jetstream.New(nc)
 	if err != nil {
