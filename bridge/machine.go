@@ -113,6 +113,9 @@ type interaction struct {
 	queue, user, holds, transfers                             uint32
 	channel, status                                           uint8
 	owned, answered, partial                                  bool
+	// detached: the Machine no longer holds this record (released, or
+	// replaced by Restore); a handle to it finds the interaction by id.
+	detached bool
 }
 
 func (st *interaction) unpack(l *live, refs *refs) {
@@ -138,7 +141,7 @@ func (st *interaction) pack(l *live, refs *refs) {
 		wait: int64(t.Wait), alert: int64(t.Alert), talk: int64(t.Talk), hold: int64(t.Hold), wrapup: int64(t.Wrapup),
 		queue: refs.keep(st.queue, t.QueueID), user: refs.keep(st.user, t.UserID), holds: t.Holds, transfers: t.Transfers,
 		channel: position(ChannelTypes, l.Channel), status: position(Statuses, l.Status),
-		owned: l.owned, answered: t.Answered, partial: t.Partial,
+		owned: l.owned, answered: t.Answered, partial: t.Partial, detached: st.detached,
 	}
 }
 
@@ -442,6 +445,7 @@ func (m *Machine) Sweep(now time.Time) int {
 		completed := st.completedAt != 0 && ns-st.completedAt >= grace
 		if completed || ns-st.lastSeen >= idle {
 			delete(m.states, id)
+			st.detached = true
 			m.memo = nil
 			released++
 			if completed {
@@ -522,12 +526,13 @@ func (m *Machine) Restore(id string, s State, now time.Time) {
 	st := new(interaction)
 	st.pack(&l, &m.refs)
 	m.memo = nil
-	if _, ok := m.states[id]; !ok {
-		m.states[id] = st
+	old, ok := m.states[id]
+	m.states[id] = st
+	if !ok {
 		m.peakStates = max(m.peakStates, len(m.states))
 		return
 	}
-	m.states[id] = st
+	old.detached = true
 }
 
 // Version returns the persisted version of an interaction's state, whether
@@ -549,6 +554,34 @@ func (m *Machine) SetVersion(id string, v uint64) {
 		if v > st.version {
 			st.version = v
 		}
+	}
+}
+
+// handle returns the record of a held interaction (nil if none) for
+// versionOf and setVersionOf, which then need no lookup by id: the shards
+// keep one with each transition they publish.
+func (m *Machine) handle(id string) *interaction {
+	st, _ := m.find(id)
+	return st
+}
+
+// versionOf is Version through a handle for id.
+func (m *Machine) versionOf(h *interaction, id string) (version uint64, owned, ok bool) {
+	if h == nil || h.detached {
+		return m.Version(id)
+	}
+	return h.version, h.owned, true
+}
+
+// setVersionOf is SetVersion through a handle for id.
+func (m *Machine) setVersionOf(h *interaction, id string, v uint64) {
+	if h == nil || h.detached {
+		m.SetVersion(id, v)
+		return
+	}
+	h.owned = true
+	if v > h.version {
+		h.version = v
 	}
 }
 

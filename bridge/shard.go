@@ -26,6 +26,8 @@ type pending struct {
 	t       Transition // for timings: only InteractionID is set
 	timings *Timings
 	r       Receipt
+	q       *queue       // the interaction's queue, which holds it
+	held    *interaction // the Machine's record of it (Machine.handle)
 }
 
 // ackQueue is where receipts completed outside Publish come back to their
@@ -236,6 +238,7 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 			s.queues[t.InteractionID] = q
 		}
 		q.ev = *ev
+		held := s.machine.handle(t.InteractionID)
 		if t.Timings != nil && s.timings != nil {
 			// The timings go first: if the completion is not stored (the
 			// process dies), it is derived again after a restart, and so
@@ -245,7 +248,7 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 			s.push(ctx, q, p)
 		}
 		p := s.newPending()
-		p.t = *t
+		p.t, p.held = *t, held
 		s.push(ctx, q, p)
 	}
 }
@@ -253,7 +256,7 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 // push queues p behind the interaction's other transitions, and sends it
 // if it is the only one.
 func (s *shard) push(ctx context.Context, q *queue, p *pending) {
-	p.r.acks, p.r.p = &s.acks, p
+	p.r.acks, p.r.p, p.q = &s.acks, p, q
 	s.outstanding++
 	s.p.stats.Outstanding.Add(1)
 	q.pend = append(q.pend, p)
@@ -308,7 +311,7 @@ func (s *shard) send(ctx context.Context, p *pending) {
 		p.r.state.Store(receiptPublishing)
 		err = s.timings.PublishTimings(ctx, p.timings, &p.r)
 	} else {
-		if v, owned, ok := s.machine.Version(p.t.InteractionID); ok && (!owned || s.p.shared()) {
+		if v, owned, ok := s.machine.versionOf(p.held, p.t.InteractionID); ok && (!owned || s.p.shared()) {
 			p.t.CheckVersion, p.t.ExpectVersion = true, v
 		}
 		p.r.state.Store(receiptPublishing)
@@ -348,7 +351,7 @@ func (s *shard) complete(ctx context.Context, p *pending, now time.Time) {
 			"to_status", string(p.t.ToStatus), "err", err)
 	default:
 		st.Published.Add(1)
-		s.machine.SetVersion(p.t.InteractionID, p.r.version)
+		s.machine.setVersionOf(p.held, p.t.InteractionID, p.r.version)
 		if p.r.Duplicate() {
 			st.Duplicates.Add(1)
 			s.p.sawDuplicate(now)
@@ -359,7 +362,7 @@ func (s *shard) complete(ctx context.Context, p *pending, now time.Time) {
 	}
 	s.outstanding--
 	st.Outstanding.Add(-1)
-	q := s.queues[p.t.InteractionID]
+	q := p.q
 	q.pend = q.pend[1:]
 	if len(q.pend) == 0 {
 		delete(s.queues, p.t.InteractionID)
