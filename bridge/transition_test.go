@@ -184,3 +184,30 @@ func FuzzAppendRFC3339Nano(f *testing.F) {
 		}
 	})
 }
+
+// appendString against encoding/json reading it back: every string,
+// whatever its bytes, comes back as itself with each invalid byte U+FFFD,
+// and the output has no raw control character or U+2028/U+2029.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain ascii text, long enough", "01234567\"89abcdef", "abcdefg\\", "abcdefgh\x1f", "abcdefg\xffh", "ü→😀 and more words", "\u2028abcdefgh\u2029"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendString([]byte("x"), s)[1:]
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("invalid JSON for %q: %v\n%s", s, err, b)
+		}
+		if want := string([]rune(s)); got != want {
+			t.Fatalf("%q came back as %q, want %q", s, got, want)
+		}
+		for _, c := range b {
+			if c < 0x20 {
+				t.Fatalf("raw control character %#x in %q", c, b)
+			}
+		}
+		if strings.ContainsAny(string(b), "\u2028\u2029") {
+			t.Fatal("raw U+2028/U+2029 in output")
+		}
+	})
+}
