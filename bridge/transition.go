@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // Transition is one change of an interaction's canonical status: what the
@@ -159,16 +161,11 @@ func appendRFC3339Nano(b []byte, t time.Time) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// plain8 reports whether the 8 bytes at the start of s go into a JSON
-// string as they are: no quote, backslash, control character or byte of a
-// multi-byte UTF-8 sequence (each test exact for "some byte is", as in
-// visible8).
-func plain8(s string) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+// word loads the 8 bytes at the start of s little-endian.
+func word(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	q, bs := x^(ones*'"'), x^(ones*'\\')
-	return ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x|x)&highs == 0
 }
 
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
@@ -177,7 +174,7 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) && plain8(s[i:]) {
+		if i+8 <= len(s) && text.PlainWord(word(s[i:])) {
 			i += 8
 			continue
 		}

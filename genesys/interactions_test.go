@@ -164,21 +164,6 @@ func checkScanMatchesEncodingJSON(t *testing.T, data []byte) {
 	}
 }
 
-// TestPlain8 holds the eight-byte test of string scanning to its byte-wise
-// meaning for every byte value at every position.
-func TestPlain8(t *testing.T) {
-	for pos := range 8 {
-		for c := range 256 {
-			b := []byte("abcdefgh")
-			b[pos] = byte(c)
-			want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
-			if got := plain8(b); got != want {
-				t.Fatalf("plain8 with %#x at %d = %v, want %v", c, pos, got, want)
-			}
-		}
-	}
-}
-
 // The tutorial's attributes name the queue always and the agent only in
 // the statuses an agent has; an id that is not one is left out, never a
 // rejection.

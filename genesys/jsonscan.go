@@ -8,6 +8,8 @@ import (
 	"math"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // scanner reads one JSON text strictly (RFC 8259, and UTF-8 as RFC 8259
@@ -143,7 +145,7 @@ func (s *scanner) str() ([]byte, error) {
 	s.pos++
 	start := s.pos
 	for {
-		for s.pos+8 <= len(s.data) && plain8(s.data[s.pos:]) {
+		for s.pos+8 <= len(s.data) && text.PlainWord(binary.LittleEndian.Uint64(s.data[s.pos:])) {
 			s.pos += 8
 		}
 		if s.pos >= len(s.data) {
@@ -170,17 +172,6 @@ func (s *scanner) str() ([]byte, error) {
 		}
 	}
 	return nil, s.fail("unterminated string")
-}
-
-// plain8 reports whether none of the 8 bytes at the start of b ends or
-// escapes a string or needs checking: no quote, backslash, control
-// character or byte of a multi-byte UTF-8 sequence (each test below is
-// exact for "some byte is": zero after the XOR, or below 0x20, or >= 0x80).
-func plain8(b []byte) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	x := binary.LittleEndian.Uint64(b)
-	q, bs := x^(ones*'"'), x^(ones*'\\')
-	return ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x|x)&highs == 0
 }
 
 // escaped continues a string with escapes into s.buf.

@@ -44,3 +44,15 @@ func RedactURL(s string) string {
 	u.RawQuery = ""
 	return u.String()
 }
+
+// PlainWord reports whether none of the 8 bytes of x (8 bytes of a JSON
+// string, loaded little-endian) ends, escapes or needs checking in a JSON
+// string: no quote, backslash, control character or byte of a multi-byte
+// UTF-8 sequence (each test is exact for "some byte is": zero after the
+// XOR, or below 0x20, or >= 0x80). The decoder skips such bytes when
+// reading strings, the encoder when writing them.
+func PlainWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	return ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x|x)&highs == 0
+}

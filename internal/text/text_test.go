@@ -1,6 +1,7 @@
 package text
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -66,4 +67,19 @@ func FuzzTruncate(f *testing.F) {
 			t.Fatalf("split a rune: %q", got)
 		}
 	})
+}
+
+// TestPlainWord holds the eight-byte test of JSON strings to its
+// byte-wise meaning for every byte value at every position.
+func TestPlainWord(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
+			if got := PlainWord(binary.LittleEndian.Uint64(b)); got != want {
+				t.Fatalf("PlainWord with %#x at %d = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
 }
