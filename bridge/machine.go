@@ -302,6 +302,12 @@ func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 
 func (m *Machine) apply(ev *Event, out []Transition, st *live) ([]Transition, Verdict) {
 	st.lastSeen = ev.ObservedAt
+	if st.Status == StatusCompleted {
+		// Completed is terminal: the conversation was over for everyone.
+		// A later observation (a lagging state, a history in another
+		// clock) adds nothing to it.
+		return out, VerdictUnchanged
+	}
 	horizon := ev.Horizon
 	if ev.Backfilled && !horizon.IsZero() {
 		horizon = horizon.Add(-CrossSourceTolerance)
@@ -325,17 +331,9 @@ func (m *Machine) apply(ev *Event, out []Transition, st *live) ([]Transition, Ve
 	if horizon.After(st.Horizon) {
 		st.Horizon = horizon
 	}
-	// A back-filled step within the tolerance of the last step applied is
-	// that step again, in another clock.
-	stepAt := st.StepAt
-	if ev.Backfilled && !stepAt.IsZero() {
-		stepAt = stepAt.Add(CrossSourceTolerance)
-	}
 	n := len(out)
-	for i, s := range ev.Steps {
-		if !s.At.After(stepAt) {
-			continue
-		}
+	for i := firstNew(ev, &st.State); i < len(ev.Steps); i++ {
+		s := ev.Steps[i]
 		st.StepAt = s.At
 		if ev.Backfilled {
 			// Live steps within the tolerance after it are this step again.
@@ -369,6 +367,34 @@ func (m *Machine) apply(ev *Event, out []Transition, st *live) ([]Transition, Ve
 	return out, VerdictApplied
 }
 
+// firstNew returns the index of the first of ev's steps beyond the state:
+// the first timed after the last step applied, or, when the steps show the
+// applied status around that time (a back-filled history, in a clock a
+// few milliseconds off: within CrossSourceTolerance; a live frame: at the
+// same instant), the step after that one. So a status that followed the
+// applied one within the tolerance (a 1 ms wrap-up, the return to the
+// queue after a failed offer) is applied, not taken for the same fact.
+func firstNew(ev *Event, st *State) int {
+	after, low := st.StepAt, st.StepAt
+	if ev.Backfilled && !after.IsZero() {
+		// A back-filled step's StepAt already counts the tolerance once.
+		after, low = after.Add(CrossSourceTolerance), low.Add(-2*CrossSourceTolerance)
+	}
+	i := 0
+	for i < len(ev.Steps) && !ev.Steps[i].At.After(after) {
+		i++
+	}
+	if st.Status == "" || after.IsZero() {
+		return i
+	}
+	for j := i - 1; j >= 0 && !ev.Steps[j].At.Before(low); j-- {
+		if ev.Steps[j].Status == st.Status {
+			return j + 1
+		}
+	}
+	return i
+}
+
 // untimedMove reports whether a change from one status to another can
 // happen with no new forward-only timestamp: an agent starting to alert,
 // a hold and an unhold. Every other change sets one (a connect, a
@@ -390,6 +416,11 @@ func (m *Machine) emit(out []Transition, st *live, ev *Event, to Status, since, 
 	from := st.Status
 	if ev.incomplete {
 		st.Tally.Partial = true
+	}
+	// A transition is never stamped before the one it follows (a step
+	// timed in another clock, after a status only seen at its arrival).
+	if occurred.Before(st.Tally.Since) {
+		occurred = st.Tally.Since
 	}
 	// A live snapshot never times the start of ringing (startAlertingTime
 	// is GET's): the step carries the snapshot's latest timestamp. For the

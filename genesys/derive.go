@@ -24,7 +24,10 @@ type partTimes struct {
 	connected, end time.Time
 	acwDone        time.Time // when after-call work ended, if a timestamp says
 	wrapupRequired bool
+	placing        bool // the user who placed the call (see originator)
 	wrapupDone     bool // a wrap-up was entered or skipped (now)
+	coded          bool // a wrap-up object (a code) is present
+	skipped        bool // after-call work was skipped (wrapupSkipped, afterCallWork skipped)
 	comms          []commTimes
 }
 
@@ -66,11 +69,16 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 		return ev, fmt.Errorf("conversation %s has no communication in any known media", c.ID)
 	}
 	parts := make([]partTimes, len(c.Participants))
+	caller, routed := originator(len(c.Participants), func(i int) string { return c.Participants[i].Purpose })
 	var points []time.Time
 	for i := range c.Participants {
 		var err error
+		parts[i].placing = i == caller
 		if points, err = parts[i].read(&c.Participants[i], points); err != nil {
 			return ev, fmt.Errorf("participant %d %w", i, err)
+		}
+		if i == caller && routed {
+			parts[i].role = roleOther
 		}
 		ev.Detail = append(ev.Detail, detail(&c.Participants[i]))
 	}
@@ -106,7 +114,8 @@ func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, erro
 	pt.role = roleOf(p.Purpose)
 	pt.who = whoOf(p.QueueID, p.UserID)
 	pt.wrapupRequired = p.WrapupRequired
-	pt.wrapupDone = hasObject(p.Wrapup) || p.WrapupSkipped
+	pt.coded, pt.skipped = hasObject(p.Wrapup), p.WrapupSkipped
+	pt.wrapupDone = pt.coded || pt.skipped
 	var startAcw, endAcw time.Time
 	points, err := parseTimes(points, timeField{"connectedTime", p.ConnectedTime, &pt.connected},
 		timeField{"endTime", p.EndTime, &pt.end}, timeField{"startAcwTime", p.StartAcwTime, &startAcw},
@@ -128,12 +137,47 @@ func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, erro
 			}
 		}
 	}
-	return points, nil
+	return pt.settle(points), nil
+}
+
+// settle applies what timestamps prove over what state strings say, once
+// the participant is read: a communication that carries disconnectedTime,
+// or of a participant that carries endTime, has ended, whatever its state
+// (real frames lag: a callback still "connected" with its disconnectedTime
+// and after-call work pending). And a wrap-up follows the communications
+// it wraps up: one done before they ended (a code entered during the
+// call, a wrap-up skipped at once) is shown for a nanosecond after the
+// last of them ended, as analytics shows its wrap-up segment there, so
+// every source reveals the same statuses. After-call work skipped shows
+// no wrap-up.
+func (pt *partTimes) settle(points []time.Time) []time.Time {
+	var ended time.Time
+	for j := range pt.comms {
+		c := &pt.comms[j]
+		discon := c.discon
+		if discon.IsZero() {
+			discon = pt.end
+		}
+		if !discon.IsZero() {
+			c.phase = phaseEnded
+			if discon.After(ended) {
+				ended = discon
+			}
+		}
+	}
+	if pt.role == roleAgent && pt.wrapupRequired && pt.coded && !pt.skipped && !pt.acwDone.IsZero() && !ended.IsZero() && !pt.acwDone.After(ended) {
+		pt.acwDone = ended.Add(time.Nanosecond)
+		points = append(points, pt.acwDone)
+	}
+	return points
 }
 
 // readComm adds one communication of the participant.
 func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Time, error) {
 	ct := commTimes{phase: phaseOf(cm)}
+	if pt.placing && ct.phase == phaseAlerting {
+		ct.phase = phaseActive // placing the call: no agent is alerted
+	}
 	var acwStart, acwEnd time.Time
 	// Alerting and hold starts are not horizon facts of their own here:
 	// alerting is added below (it may be inferred), a hold's start is not
@@ -149,7 +193,9 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Tim
 		switch strings.ToLower(w.State) {
 		case "pending":
 			pt.wrapupRequired = true
-		case "complete", "skipped", "notapplicable":
+		case "skipped":
+			pt.wrapupDone, pt.skipped = true, true
+		case "complete", "notapplicable":
 			pt.wrapupDone = true
 		}
 	}
@@ -161,9 +207,12 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Tim
 		return points, fmt.Errorf("wrapup: %w", err)
 	}
 	if hasObject(cm.Wrapup) {
-		pt.wrapupDone = true
+		pt.wrapupDone, pt.coded = true, true
 	}
 	pt.acwDone = earliest(pt.acwDone, earliest(acwEnd, wt))
+	if pt.placing {
+		ct.alerting = time.Time{}
+	}
 	points = appendTime(appendTime(points, ct.alerting), wt)
 	pt.comms = append(pt.comms, ct)
 	return points, nil
@@ -175,7 +224,7 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Tim
 // It appends those times to points.
 func inferAlerting(parts []partTimes, horizon time.Time, points []time.Time) []time.Time {
 	for i := range parts {
-		if parts[i].role != roleAgent {
+		if parts[i].role != roleAgent || parts[i].placing {
 			continue
 		}
 		for j := range parts[i].comms {

@@ -26,9 +26,10 @@ func (s span) activeAt(t time.Time, now bool) bool {
 // detailsPart is a participant of an analytics conversation as the rules
 // see it.
 type detailsPart struct {
-	role  role
-	user  string // the participant's userId, if a valid id
-	spans []span
+	role    role
+	placing bool   // the user who placed the call (see originator)
+	user    string // the participant's userId, if a valid id
+	spans   []span
 }
 
 // DeriveDetails turns an analytics details conversation into a bridge
@@ -40,6 +41,13 @@ type detailsPart struct {
 // automated one (ivr, flows, bots, surveys, voicemail) ivr; every segment
 // ended is completed.
 //
+// Segments are read as real records show them (see spans): in each
+// session's order, a segment never before the one it follows, the pause
+// between an agent's segment and its wrap-up part of the wrap-up, a
+// zero-length segment (a failed offer, a skipped wrap-up) shown for a
+// nanosecond so that its status is not lost. The interaction is not
+// completed before conversationEnd, where the record has it.
+//
 // Segment times are in the analytics clock, which may differ from the live
 // frames' by milliseconds; the Machine allows for that (see package
 // bridge). The horizon leaves hold boundaries out, as a snapshot's does.
@@ -48,29 +56,34 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 	if !isUUID(dc.ConversationID) {
 		return ev, fmt.Errorf("conversation id %q is not a UUID", text.Truncate(dc.ConversationID, 64))
 	}
+	end, err := parseTime(dc.ConversationEnd)
+	if err != nil {
+		return ev, fmt.Errorf("conversationEnd: %v", err)
+	}
+	caller, routed := originator(len(dc.Participants), func(i int) string { return dc.Participants[i].Purpose })
 	best := len(channelPrecedence)
 	var parts []detailsPart
 	var points []time.Time
 	for i, p := range dc.Participants {
 		pt := detailsPart{role: roleOf(p.Purpose), user: whoOf("", p.UserID).UserID}
+		if i == caller {
+			pt.placing = true
+			if routed {
+				pt.role = roleOther
+			}
+		}
 		for _, s := range p.Sessions {
 			for rank, m := range channelPrecedence {
 				if strings.EqualFold(s.MediaType, m.analytics) && rank < best {
 					best = rank
 				}
 			}
-			for j, seg := range s.Segments {
-				start, err := parseTime(seg.SegmentStart)
-				if err != nil || start.IsZero() {
-					return ev, fmt.Errorf("participant %d segment %d: segmentStart: %v", i, j, err)
-				}
-				end, err := parseTime(seg.SegmentEnd)
-				if err != nil {
-					return ev, fmt.Errorf("participant %d segment %d: segmentEnd: %v", i, j, err)
-				}
-				pt.spans = append(pt.spans, span{kind: strings.ToLower(seg.SegmentType), queue: whoOf(seg.QueueID, "").QueueID, start: start, end: end})
-				points = appendTime(append(points, start), end)
+			if pt.spans, err = spans(pt.spans, s.Segments, pt.role == roleAgent); err != nil {
+				return ev, fmt.Errorf("participant %d %w", i, err)
 			}
+		}
+		for _, sp := range pt.spans {
+			points = appendTime(append(points, sp.start), sp.end)
 		}
 		// The horizon counts the same facts as a snapshot's: boundaries
 		// made by hold or unhold (a hold's ends, and the interact segments
@@ -98,9 +111,86 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		return ev, fmt.Errorf("conversation %s has no session in a known media type", dc.ConversationID)
 	}
 	ev.ChannelType = channelPrecedence[best].ch
+	wrapped := wrappedUp(parts)
 	return ev, finish(&ev, sortedUnique(points), func(t time.Time, now bool) (bridge.Status, time.Time, Who) {
-		return detailsStatusAt(parts, t, now)
+		s, since, who := detailsStatusAt(parts, t, now)
+		if s == bridge.StatusCompleted && !over(end, wrapped, t, now) {
+			return "", time.Time{}, Who{} // every segment ended, the conversation is not over
+		}
+		return s, since, who
 	})
+}
+
+// over reports whether a conversation whose segments all ended at t is
+// over: at its conversationEnd where the record has one (today's records
+// carry it once the conversation is over, after-call work included);
+// without one (older records, or one not over), once every agent who
+// talked has wrapped up, so that the pause before a wrap-up segment, or a
+// wrap-up analytics does not show yet, is never taken for a completion.
+func over(end time.Time, wrapped bool, t time.Time, now bool) bool {
+	if !end.IsZero() {
+		return now || !t.Before(end)
+	}
+	return wrapped
+}
+
+// wrappedUp reports whether every agent with an interact segment has a
+// wrap-up segment after it.
+func wrappedUp(parts []detailsPart) bool {
+	for _, p := range parts {
+		if p.role != roleAgent {
+			continue
+		}
+		talked, wrapped := false, false
+		for _, s := range p.spans {
+			switch s.kind {
+			case "interact":
+				talked, wrapped = true, false
+			case "wrapup":
+				wrapped = true
+			}
+		}
+		if talked && !wrapped {
+			return false
+		}
+	}
+	return true
+}
+
+// spans appends a session's segments to dst, read in the session's order:
+//   - a segment starts no earlier than the one before it ended (records
+//     show a wrap-up segment starting while the interact it follows still
+//     runs), and ends no earlier than it starts;
+//   - for an agent, the pause between a segment and the wrap-up that
+//     follows it (several hundred milliseconds in real chats) belongs to
+//     the wrap-up: the agent is not done, the interaction not completed;
+//   - a zero-length segment (an alert with an errorCode: an offer that
+//     failed; a skipped wrap-up) lasts a nanosecond, so the status it shows
+//     is seen, in its place, and is followed by what comes after it.
+func spans(dst []span, segs []DetailsSegment, agent bool) ([]span, error) {
+	var prev time.Time // end of the previous segment of the session
+	for j, seg := range segs {
+		start, err := parseTime(seg.SegmentStart)
+		if err != nil || start.IsZero() {
+			return dst, fmt.Errorf("segment %d: segmentStart: %v", j, err)
+		}
+		end, err := parseTime(seg.SegmentEnd)
+		if err != nil {
+			return dst, fmt.Errorf("segment %d: segmentEnd: %v", j, err)
+		}
+		kind := strings.ToLower(seg.SegmentType)
+		if !prev.IsZero() && (start.Before(prev) || (agent && kind == "wrapup")) {
+			start = prev
+		}
+		if !end.IsZero() {
+			if !end.After(start) {
+				end = start.Add(time.Nanosecond)
+			}
+			prev = end
+		}
+		dst = append(dst, span{kind: kind, queue: whoOf(seg.QueueID, "").QueueID, start: start, end: end})
+	}
+	return dst, nil
 }
 
 // holdKind reports whether a segment type is a hold (parked, for email and
@@ -127,7 +217,7 @@ func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status,
 					ph = phaseConnected
 				case holdKind(s.kind):
 					ph = phaseHeld
-				case s.kind == "alert" || s.kind == "dialing" || s.kind == "contacting":
+				case s.kind == "alert", !p.placing && (s.kind == "dialing" || s.kind == "contacting"):
 					ph = phaseAlerting
 				case s.kind == "wrapup":
 					sig.owesWrapup(Who{QueueID: s.queue, UserID: p.user})

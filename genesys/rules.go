@@ -35,6 +35,28 @@ func roleOf(purpose string) role {
 	return roleOther
 }
 
+// originator returns the index of the user who placed the conversation,
+// -1 if none: a conversation without a customer whose first participant
+// (in joining order) is a user. Its dialing is never ringing (no agent is
+// alerted: the call is being placed). And when the conversation reaches an
+// IVR or a queue (routed), that user called an IVR number and waits like a
+// customer (ivr, queued, ringing, ...): it is no agent. A user's own
+// outbound or direct call reaches neither, so that user stays the agent.
+func originator(n int, purpose func(i int) string) (index int, routed bool) {
+	if n == 0 || !strings.EqualFold(purpose(0), "user") {
+		return -1, false
+	}
+	for i := range n {
+		switch r := strings.ToLower(purpose(i)); {
+		case r == "customer":
+			return -1, false
+		case roleOf(r) == roleACD || roleOf(r) == roleIVR:
+			routed = true
+		}
+	}
+	return 0, routed
+}
+
 // phase is a communication's state reduced to what the rules need.
 type phase int
 
