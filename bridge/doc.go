@@ -26,7 +26,11 @@
 //     forward-only timestamp and are applied in arrival order, except that
 //     a held frame for a hold already seen to end is stale.
 //
-// A repeated or unchanged observation yields no transition.
+// A repeated or unchanged observation yields no transition. Completed is
+// terminal: once an interaction completed, nothing follows it (the
+// conversation was over for everyone; a later frame whose state lags, or a
+// history in another clock, adds nothing). A transition is never stamped
+// before the one it follows.
 //
 // # Identity
 //

@@ -267,10 +267,11 @@ func NewMachine(cfg MachineConfig) *Machine {
 //     lacks a forward-only fact the state already has. A back-filled event
 //     (history fetched over REST) is never stale, and moves the horizon
 //     only to its own less CrossSourceTolerance.
-//  3. Each step timed after the last applied step moves the status (a step
-//     from another source than the last one's must be more than
-//     CrossSourceTolerance after it); a move to a different status is a
-//     transition. A held step at or before the
+//  3. Each step beyond the last applied step moves the status (see
+//     firstNew: timed after it, by more than CrossSourceTolerance for a
+//     step from another source, or following the applied status in the
+//     event's own steps); a move to a different status is a transition,
+//     stamped no earlier than the one before it. Nothing follows completed. A held step at or before the
 //     start of a hold already seen to end (within CrossSourceTolerance) is
 //     that hold again and is skipped.
 //  4. If the event's current Status still differs, that is a transition too

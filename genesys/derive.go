@@ -52,6 +52,14 @@ type partTimes struct {
 //  7. otherwise (a customer alone, unknown states): no status; the
 //     snapshot yields no step.
 //
+// Before the rules, timestamps overrule state strings, which lag in real
+// frames (settle): a communication with disconnectedTime, or of a
+// participant with endTime, has ended; a coded wrap-up done before the
+// disconnect is shown a nanosecond after it. A conversation without a
+// customer whose first participant is a user was placed by that user
+// (originator): its dialing is never ringing, and if the call reaches an
+// IVR or a queue that user is the caller, not an agent.
+//
 // A live frame carries no alerting time (startAlertingTime is GET's): an
 // agent's communication that connected or ended without one was alerting
 // just before (1ns before its connectedTime, or its disconnectedTime if it

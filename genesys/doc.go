@@ -83,6 +83,31 @@
 // (package bridge), so one transition has one id whichever source
 // revealed it.
 //
+// # Rules that hold on real data
+//
+// Conversations recorded from real organisations (testdata/real at the
+// repository's root, with their provenance and the history a person reads
+// from each; TestRealCorpus) show shapes no schema does. Whichever source
+// reveals a history:
+//   - An interaction completes when the conversation is over for everyone,
+//     after-call work included: at conversationEnd where analytics has it;
+//     otherwise once every participant ended and no wrap-up is pending (and,
+//     in analytics, every agent who talked has a wrap-up segment). The
+//     pause between an agent's segment and its wrap-up belongs to the
+//     wrap-up. Completed is terminal (package bridge).
+//   - Evidence only accumulates: a communication that carries
+//     disconnectedTime, or a participant with endTime, has ended, whatever
+//     its state says; a segment never starts before the one it follows.
+//   - Conversations without a customer pass through IVR, queue and ringing
+//     like any other: the user who placed an internal call into an IVR or
+//     a queue is the caller, and a placing user's dialing is not ringing.
+//   - Every status a segment shows is published, however short: a
+//     zero-length segment (a failed offer with an errorCode, a skipped
+//     wrap-up) lasts a nanosecond, in the segments' order; a wrap-up coded
+//     before the disconnect is shown just after it.
+//   - A blind transfer moves the interaction to the next queue: queued wins
+//     over the transferring agent's wrap-up that overlaps it.
+//
 // # Topics
 //
 // Only v2.routing.queues.{id}.conversations and v2.users.{id}.conversations
