@@ -369,8 +369,8 @@ func (m *Machine) apply(ev *Event, out []Transition, st *live) ([]Transition, Ve
 }
 
 // firstNew returns the index of the first of ev's steps beyond the state:
-// the first timed after the last step applied, or, when the steps show the
-// applied status around that time (a back-filled history, in a clock a
+// the first timed after the last step applied, or, when the last step
+// applied set the status now and the steps show that status around its time (a back-filled history, in a clock a
 // few milliseconds off: within CrossSourceTolerance; a live frame: at the
 // same instant), the step after that one. So a status that followed the
 // applied one within the tolerance (a 1 ms wrap-up, the return to the
@@ -385,7 +385,9 @@ func firstNew(ev *Event, st *State) int {
 	for i < len(ev.Steps) && !ev.Steps[i].At.After(after) {
 		i++
 	}
-	if st.Status == "" || after.IsZero() {
+	if st.Status == "" || after.IsZero() || st.Anchor.Before(low) || st.Anchor.After(after) {
+		// No state, or a status not set by the last timed step (an untimed
+		// move seen live: ringing, a hold), which the steps cannot place.
 		return i
 	}
 	for j := i - 1; j >= 0 && !ev.Steps[j].At.Before(low); j-- {

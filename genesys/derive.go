@@ -166,6 +166,14 @@ func (pt *partTimes) settle(points []time.Time) []time.Time {
 		if discon.IsZero() {
 			discon = pt.end
 		}
+		if !c.alerting.IsZero() && c.connected.IsZero() && !discon.IsZero() && !discon.After(c.alerting) {
+			// An offer that failed at once (GET: startAlertingTime equal to
+			// disconnectedTime): it rang for a nanosecond, as analytics'
+			// zero-length alert segment shows.
+			discon = c.alerting.Add(time.Nanosecond)
+			c.discon = discon
+			points = append(points, discon)
+		}
 		if !discon.IsZero() {
 			c.phase = phaseEnded
 			if discon.After(ended) {

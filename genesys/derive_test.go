@@ -160,6 +160,11 @@ func TestDeriveDetailsMatchesSimulatorTruth(t *testing.T) {
 					want = append(want, tr)
 				}
 			}
+			if n := len(want); n > 0 && want[n-1].To == bridge.StatusWrapup && want[n-1].At.Equal(f.At) && wrapupNotStarted(&dc, want[n-1].UserID) {
+				// A pause before the wrap-up segment: analytics cannot show
+				// the wrap-up yet (a live frame does).
+				want = want[:n-1]
+			}
 			if g, w := transitionsString(got), truthString(want); g != w {
 				t.Fatalf("conversation %d (%s %s) frame %d details:\n got: %s\nwant: %s", i, ch, sc.Kind, k, g, w)
 			}
@@ -192,6 +197,23 @@ func TestDeriveDetailsMatchesSimulatorTruth(t *testing.T) {
 			}
 		}
 	}
+}
+
+// wrapupNotStarted reports whether user's last agent participant in dc
+// has ended without a wrap-up segment yet.
+func wrapupNotStarted(dc *genesys.DetailsConversation, user string) bool {
+	last := ""
+	for _, p := range dc.Participants {
+		if p.UserID != user {
+			continue
+		}
+		for _, s := range p.Sessions {
+			for _, seg := range s.Segments {
+				last = seg.SegmentType
+			}
+		}
+	}
+	return last != "" && last != "wrapup"
 }
 
 // fuzzSeeds adds the simulator's frames of a few conversations of every

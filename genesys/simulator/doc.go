@@ -37,7 +37,17 @@
 // answered by the first agent, hung up while held, after-call work ended
 // with the code on the communication only or skipped, sent to voicemail,
 // scheduled callbacks, bot flows before the queue, post-call surveys, and
-// (LongConversations) messaging conversations open for hours. Each change
+// (LongConversations) messaging conversations open for hours. And the
+// shapes recorded from real orgs (testdata/real) that no schema shows:
+// offers that fail at once (a zero-length alert segment with an errorCode,
+// back to the queue in the same change), 1 ms wrap-ups, internal users
+// calling an IVR number (purpose user, an outbound session, no customer),
+// a pause of up to half a second between an agent's interact and wrap-up
+// segments (analytics shows no wrap-up segment until it starts), live
+// frames whose state lags their timestamps (a communication still
+// connected while it carries disconnectedTime and after-call work pending,
+// then the same change caught up), and blind transfers whose wrap-up
+// overlaps the next queue (TestScriptsShowRealShapes). Each change
 // is labelled with the status the simulator meant, so its ground truth
 // (Truth) is independent of the bridge's derivation; its wire structs are
 // its own, not package genesys's.

@@ -57,9 +57,10 @@ type Frame struct {
 	// untimed marks a frame whose change includes one no live timestamp
 	// records (a hold, an unhold, an agent starting to alert).
 	untimed bool
-	// truth is the index in Script.Truth of the transition this frame
-	// causes, or -1.
-	truth int
+	// truth is the index in Script.Truth of the first transition this
+	// frame causes, or -1; truths how many it causes (a failed offer:
+	// ringing, then back to the queue, in one frame).
+	truth, truths int
 	// seq is the interactions-dialect sequence, given when the change
 	// happens (so a delayed frame goes out with an older sequence).
 	seq int64
@@ -82,6 +83,10 @@ var Kinds = []string{
 	"acw-code-only", "acw-skipped", // after-call work ended without a participant wrap-up
 	"voicemail", "consult", "blind-transfer", "scheduled-callback", "parked", "bot", "survey",
 	"long", // a messaging conversation open for hours (only with Config.LongConversations)
+	// Shapes recorded from real orgs (testdata/real): an offer that fails at
+	// once (a zero-length alert with an errorCode), a wrap-up of 1 ms, an
+	// internal user calling an IVR number (no customer).
+	"failed-offer", "wrapup-1ms", "internal",
 }
 
 // Population is the set of queues and agents conversations are drawn from.
@@ -166,6 +171,7 @@ func drawKind(rng *rand.Rand, ch bridge.ChannelType, long float64) string {
 		{"voicemail", 5, voice}, {"consult", 6, voice}, {"blind-transfer", 6, true},
 		{"scheduled-callback", 20, ch == bridge.ChannelCallback}, {"parked", 10, parks},
 		{"bot", 10, digital}, {"survey", 5, voice},
+		{"failed-offer", 5, true}, {"wrapup-1ms", 4, true}, {"internal", 6, voice},
 	}
 	total := 0.0
 	for _, s := range shares {
@@ -198,12 +204,17 @@ type party struct {
 	start, connected, end              time.Time // start is REST-only
 	startAcw, endAcw                   time.Time
 	wrapupRequired, wrapupSkipped      bool
-	wrapup                             *wrapupCode // participant-level: may stay nil
-	consult                            string      // consultParticipantId
-	attributes                         map[string]string
-	media                              string // the communication array: calls, chats, ...
-	comm                               comm
-	segs                               []segment // the analytics history, live clock
+	// lagState: the next live frame still shows the communication
+	// connected and the participant without endTime, while it already
+	// carries disconnectedTime and after-call work pending (recorded from a
+	// real org); the frame after it has caught up.
+	lagState   bool
+	wrapup     *wrapupCode // participant-level: may stay nil
+	consult    string      // consultParticipantId
+	attributes map[string]string
+	media      string // the communication array: calls, chats, ...
+	comm       comm
+	segs       []segment // the analytics history, live clock
 }
 
 type comm struct {
@@ -234,6 +245,7 @@ type segment struct {
 	queueID        string
 	disconnectType string
 	wrapUpCode     string
+	errorCode      string
 }
 
 type restSegment struct {
@@ -258,6 +270,8 @@ type builder struct {
 	ended  time.Time
 	// untimed: the next frame carries a change no live timestamp records.
 	untimed bool
+	// passed is the agent of a status the next frame passes through.
+	passed string
 }
 
 // wait advances simulated time by a random duration in [lo, hi] seconds,
@@ -343,7 +357,15 @@ func (b *builder) end(p *party, disconnectType string) {
 }
 
 // emit snapshots the conversation as a frame whose true status is status.
-func (b *builder) emit(status bridge.Status) {
+func (b *builder) emit(status bridge.Status) { b.emitVia(status) }
+
+// emitVia snapshots the conversation as a frame that moves the status
+// through each of statuses in turn, in one change (a failed offer rings
+// and returns to the queue at the same instant). A party whose state lags
+// (lagState) shows it in this frame's live body only; the next frame, the
+// same change with the state caught up, follows at once.
+func (b *builder) emitVia(statuses ...bridge.Status) {
+	status := statuses[len(statuses)-1]
 	topics := []string{fmt.Sprintf("v2.routing.queues.%s.conversations", b.queue)}
 	var users []string
 	for _, a := range b.agents {
@@ -363,19 +385,38 @@ func (b *builder) emit(status bridge.Status) {
 		}
 	}
 	f := Frame{ConversationID: b.c.id, Channel: b.s.Channel, At: b.now, Status: status, Horizon: b.c.horizon(), Queue: queue, User: user,
-		Body: b.c.live(), REST: b.c.rest(), Details: b.c.details(b.s.Channel, b.start, b.ended),
+		Body: b.c.live(), REST: b.c.rest(), Details: b.c.details(b.s.Channel, b.start, b.ended, b.now),
 		Topics: topics, Start: b.start.Add(b.c.skew), Queues: slices.Clone(b.queues), Users: users, untimed: b.untimed, truth: -1}
 	b.untimed = false
 	if !b.ended.IsZero() {
 		f.End = b.ended.Add(b.c.skew)
 	}
-	if status != b.status {
-		f.truth = len(b.s.Truth)
-		b.s.Truth = append(b.s.Truth, Truth{InteractionID: b.c.id, Channel: b.s.Channel, From: b.status, To: status, At: b.now,
-			QueueID: queue, UserID: user})
-		b.status = status
+	for i, st := range statuses {
+		if st == b.status {
+			continue
+		}
+		if f.truth < 0 {
+			f.truth = len(b.s.Truth)
+		}
+		f.truths++
+		q, u := queue, user
+		if i < len(statuses)-1 { // a status passed through: its agent is the one that left it
+			q, u = b.queue, b.passed
+		}
+		b.s.Truth = append(b.s.Truth, Truth{InteractionID: b.c.id, Channel: b.s.Channel, From: b.status, To: st, At: b.now,
+			QueueID: q, UserID: u})
+		b.status = st
 	}
 	b.s.Frames = append(b.s.Frames, f)
+	lagged := false
+	for _, p := range b.c.parts {
+		lagged = lagged || p.lagState
+		p.lagState = false
+	}
+	if lagged {
+		f.Body, f.truth, f.truths, f.untimed = b.c.live(), -1, 0, false
+		b.s.Frames = append(b.s.Frames, f)
+	}
 }
 
 // agentIn returns the user id of the first agent (in joining order) in
@@ -448,11 +489,37 @@ func (b *builder) unhold(a *party) {
 }
 
 // leave disconnects agent a and starts its after-call work.
-func (b *builder) leave(a *party, disconnectType string) {
+func (b *builder) leave(a *party, disconnectType string) { b.leaveAfter(a, disconnectType, 0) }
+
+// leaveAfter is leave whose analytics wrap-up segment starts pause after
+// the disconnect (real chats and calls show a pause of up to several
+// hundred milliseconds with no open segment; the live frames' after-call
+// work starts at the disconnect).
+func (b *builder) leaveAfter(a *party, disconnectType string, pause time.Duration) {
 	b.end(a, disconnectType)
 	a.startAcw = b.now
 	a.comm.acw = &afterCallWork{state: "pending", start: b.now}
 	b.openSeg(a, "wrapup")
+	a.segs[len(a.segs)-1].start = b.now.Add(pause)
+}
+
+// failOffer offers the conversation to an agent and the offer fails at
+// once: a zero-length alert segment with an errorCode, the agent's
+// communication disconnected at the instant it began; the conversation is
+// back on the queue.
+func (b *builder) failOffer() {
+	a := b.add("agent", "alerting")
+	a.userID = b.pop.Agents[b.rng.IntN(len(b.pop.Agents))]
+	a.queueID = b.queue
+	a.name = "Agent " + a.userID[:4]
+	b.agents = append(b.agents, a)
+	b.end(a, "error")
+	seg := &a.segs[len(a.segs)-1]
+	seg.disconnectType, seg.errorCode = "", "error.ininedgecontrol.connection.protocol"
+	b.untimed = false // the disconnect is timed
+	b.passed = a.userID
+	b.emitVia(bridge.StatusRinging, bridge.StatusQueued)
+	b.passed = ""
 }
 
 // finishWrapup ends a's after-call work. The code lands on the
@@ -500,7 +567,20 @@ func (b *builder) script() {
 	canHold := ch == bridge.ChannelVoice || ch == bridge.ChannelCallback ||
 		ch == bridge.ChannelEmail || ch == bridge.ChannelMessage
 
-	customer := b.add("customer", "connected")
+	var customer *party
+	if kind == "internal" {
+		// An internal user dials an IVR number: an outbound session that
+		// dials for a moment, then talks to the IVR; no customer.
+		customer = b.add("user", "connected")
+		customer.userID = uuid(b.rng)
+		customer.comm.direction = "outbound"
+		dialed := b.now.Add(30 * time.Millisecond)
+		customer.segs = []segment{{kind: "dialing", start: b.now, end: dialed}, {kind: "interact", start: dialed}}
+		customer.connected, customer.comm.connected = dialed, dialed
+		b.now = dialed
+	} else {
+		customer = b.add("customer", "connected")
+	}
 	var acd *party
 	switch {
 	case kind == "scheduled-callback":
@@ -570,6 +650,10 @@ func (b *builder) script() {
 		return
 	}
 
+	if kind == "failed-offer" {
+		b.failOffer()
+		b.wait(1, 8)
+	}
 	agent := b.ring()
 	b.wait(1, 6)
 	if kind == "noanswer" {
@@ -681,10 +765,21 @@ func (b *builder) script() {
 		}
 	} else {
 		b.end(customer, "peer")
-		b.leave(agent, "peer")
-		if kind == "acw-skipped" {
+		var pause time.Duration
+		if kind != "acw-skipped" && kind != "wrapup-1ms" && b.chance(0.3) { // (the next change comes seconds later)
+			pause = time.Duration(50+b.rng.IntN(450)) * time.Millisecond
+		}
+		b.leaveAfter(agent, "peer", pause)
+		switch {
+		case kind == "acw-skipped":
 			b.skipWrapup(agent)
-		} else {
+		case kind == "wrapup-1ms":
+			b.emit(bridge.StatusWrapup)
+			b.now = b.now.Add(time.Millisecond)
+		default:
+			// Some live frames still show the communication connected while
+			// they carry its disconnectedTime and after-call work pending.
+			agent.lagState = b.chance(0.25)
 			b.emit(bridge.StatusWrapup)
 			b.wait(2, 20)
 		}

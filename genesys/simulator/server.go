@@ -717,7 +717,7 @@ func (s *Server) record(it *queued) {
 		return
 	}
 	s.mu.Lock()
-	s.truth = append(s.truth, it.script.Truth[it.f.truth])
+	s.truth = append(s.truth, it.script.Truth[it.f.truth:it.f.truth+it.f.truths]...)
 	s.mu.Unlock()
 }
 

@@ -155,10 +155,14 @@ func (p *party) liveComm() liveComm {
 func (c *conversation) live() []byte {
 	lc := liveConversation{ID: c.id}
 	for _, p := range c.parts {
+		end, comm := p.end, p.liveComm()
+		if p.lagState { // the state lags its own timestamps
+			end, comm.State = time.Time{}, "connected"
+		}
 		lc.Participants = append(lc.Participants, liveParticipant{ID: p.id, Purpose: p.purpose, QueueID: p.queueID, UserID: p.userID,
-			Name: p.name, ConnectedTime: ts(p.connected), EndTime: ts(p.end), WrapupRequired: p.wrapupRequired,
+			Name: p.name, ConnectedTime: ts(p.connected), EndTime: ts(end), WrapupRequired: p.wrapupRequired,
 			Wrapup: p.wrapup.wire(), StartAcwTime: ts(p.startAcw), EndAcwTime: ts(p.endAcw),
-			ConsultParticipantID: p.consult, Attributes: p.attributes, media: mediaOf(p.media, p.liveComm())})
+			ConsultParticipantID: p.consult, Attributes: p.attributes, media: mediaOf(p.media, comm)})
 	}
 	return mustJSON(lc)
 }
@@ -262,6 +266,7 @@ type wireSegment struct {
 	QueueID        string `json:"queueId,omitempty"`
 	DisconnectType string `json:"disconnectType,omitempty"`
 	WrapUpCode     string `json:"wrapUpCode,omitempty"`
+	ErrorCode      string `json:"errorCode,omitempty"`
 }
 
 type wireSession struct {
@@ -287,8 +292,9 @@ type wireDetails struct {
 }
 
 // details renders the conversation as the analytics details query returns
-// it: every boundary moved by the analytics clock's difference.
-func (c *conversation) details(ch bridge.ChannelType, start, end time.Time) []byte {
+// it at now: every boundary moved by the analytics clock's difference, no
+// segment that starts after now (a wrap-up after a pause).
+func (c *conversation) details(ch bridge.ChannelType, start, end, now time.Time) []byte {
 	at := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -299,8 +305,11 @@ func (c *conversation) details(ch bridge.ChannelType, start, end time.Time) []by
 	for _, p := range c.parts {
 		s := wireSession{MediaType: sessionMedia[ch], SessionID: p.comm.id, Direction: p.comm.direction}
 		for _, g := range p.segs {
+			if g.start.After(now) {
+				continue
+			}
 			s.Segments = append(s.Segments, wireSegment{SegmentType: g.kind, SegmentStart: at(g.start), SegmentEnd: at(g.end),
-				QueueID: g.queueID, DisconnectType: g.disconnectType, WrapUpCode: g.wrapUpCode})
+				QueueID: g.queueID, DisconnectType: g.disconnectType, WrapUpCode: g.wrapUpCode, ErrorCode: g.errorCode})
 		}
 		d.Participants = append(d.Participants, wireDetailsParticipant{ParticipantID: p.id, ParticipantName: p.name,
 			Purpose: p.purpose, UserID: p.userID, Sessions: []wireSession{s}})
