@@ -23,7 +23,9 @@ import (
 
 const corpusDir = "../testdata/real"
 
-type corpusItem struct {
+// CorpusItem is one item of the corpus (exported for the tests of
+// package genesys_test, which replay items through the whole bridge).
+type CorpusItem struct {
 	File         string            `json:"file"`
 	Kind         string            `json:"kind"` // analytics, frames
 	Source       map[string]string `json:"source"`
@@ -32,13 +34,14 @@ type corpusItem struct {
 	Want         []string          `json:"want"` // "status RFC3339Nano"
 }
 
-func loadCorpus(t *testing.T) []corpusItem {
+// LoadCorpus reads the corpus.
+func LoadCorpus(t testing.TB) []CorpusItem {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(corpusDir, "corpus.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var items []corpusItem
+	var items []CorpusItem
 	if err := json.Unmarshal(raw, &items); err != nil {
 		t.Fatalf("corpus.json: %v", err)
 	}
@@ -50,8 +53,8 @@ func loadCorpus(t *testing.T) []corpusItem {
 	return items
 }
 
-// readItem returns the item's file with its placeholders restored.
-func readItem(t *testing.T, it corpusItem) []byte {
+// Data returns the item's file with its placeholders restored.
+func (it CorpusItem) Data(t testing.TB) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(corpusDir, it.File))
 	if err != nil {
@@ -62,6 +65,55 @@ func readItem(t *testing.T, it corpusItem) []byte {
 	}
 	return raw
 }
+
+// ShiftTimes moves every timestamp of a JSON document (a string in
+// Genesys's format, UTC with milliseconds) by d: a record moved in time as
+// a whole. Other values, and strings that are no such timestamp, stay.
+func ShiftTimes(raw []byte, d time.Duration) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = walk(e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(e)
+			}
+		case string:
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil && strings.HasSuffix(x, "Z") {
+				return t.Add(d).UTC().Format("2006-01-02T15:04:05.000Z")
+			}
+		}
+		return v
+	}
+	return json.Marshal(walk(v))
+}
+
+// WantShifted is the item's history read by hand, moved by d, as "status
+// time" lines (History's form).
+func (it CorpusItem) WantShifted(t testing.TB, d time.Duration) []string {
+	out := make([]string, len(it.Want))
+	for i, w := range it.Want {
+		status, at, _ := strings.Cut(w, " ")
+		ts, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			t.Fatalf("%s: want %q: %v", it.File, w, err)
+		}
+		out[i] = status + " " + ts.Add(d).UTC().Format(time.RFC3339Nano)
+	}
+	return out
+}
+
+// History renders transitions as "status time", as the corpus writes them.
+func History(ts []bridge.Transition) []string { return history(ts) }
 
 // history renders transitions as "status time", as the corpus writes them.
 func history(ts []bridge.Transition) []string {
@@ -114,14 +166,14 @@ func apply(t *testing.T, name string, events []bridge.Event) []bridge.Transition
 }
 
 func TestRealCorpus(t *testing.T) {
-	for _, it := range loadCorpus(t) {
+	for _, it := range LoadCorpus(t) {
 		t.Run(strings.TrimSuffix(it.File, ".json"), func(t *testing.T) {
 			var paths map[string][]bridge.Event
 			switch it.Kind {
 			case "analytics":
-				paths = analyticsPaths(t, readItem(t, it))
+				paths = analyticsPaths(t, it.Data(t))
 			case "frames":
-				paths = framePaths(t, readItem(t, it))
+				paths = framePaths(t, it.Data(t))
 			default:
 				t.Fatalf("unknown kind %q", it.Kind)
 			}
@@ -171,8 +223,8 @@ func analyticsPaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 	}
 	whole, _ := derive(&dc)
 	var steps []bridge.Event
-	for _, at := range boundaries(t, &dc) {
-		cut := cutDetails(t, &dc, at)
+	for _, at := range Boundaries(t, &dc) {
+		cut := CutDetails(&dc, at)
 		if ev, ok := derive(&cut); ok {
 			steps = append(steps, ev)
 		}
@@ -189,8 +241,8 @@ func analyticsPaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 	}
 }
 
-// boundaries lists a record's segment boundaries, sorted.
-func boundaries(t *testing.T, dc *DetailsConversation) []time.Time {
+// Boundaries lists a record's segment boundaries, sorted.
+func Boundaries(t testing.TB, dc *DetailsConversation) []time.Time {
 	var ts []time.Time
 	for _, p := range dc.Participants {
 		for _, s := range p.Sessions {
@@ -208,9 +260,9 @@ func boundaries(t *testing.T, dc *DetailsConversation) []time.Time {
 	return sortedUnique(ts)
 }
 
-// cutDetails is the record as analytics had it at t: segments begun by t,
+// CutDetails is the record as analytics had it at t: segments begun by t,
 // those that ended after it still open, no conversationEnd before it.
-func cutDetails(t *testing.T, dc *DetailsConversation, at time.Time) DetailsConversation {
+func CutDetails(dc *DetailsConversation, at time.Time) DetailsConversation {
 	out := *dc
 	if end, _ := parseTime(dc.ConversationEnd); end.After(at) {
 		out.ConversationEnd = ""

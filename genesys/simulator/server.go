@@ -45,6 +45,9 @@ type Config struct {
 	// QueueIDs, if set, are the queue ids (instead of Queues generated ones),
 	// so that a deployment can configure the simulator and the bridge alike.
 	QueueIDs []string
+	// UserIDs, if set, are the agents' user ids (instead of Agents
+	// generated ones).
+	UserIDs []string
 	// Seed makes the generated conversations reproducible. Default 1.
 	Seed uint64
 	// Start is the simulated time of the first conversation (default: now).
@@ -204,6 +207,9 @@ func Start(cfg Config) (*Server, error) {
 	pop := NewPopulation(rand.New(rand.NewPCG(cfg.Seed, 0)), cfg.Queues, cfg.Agents)
 	if len(cfg.QueueIDs) > 0 {
 		pop.Queues = cfg.QueueIDs
+	}
+	if len(cfg.UserIDs) > 0 {
+		pop.Agents = cfg.UserIDs
 	}
 	s := &Server{
 		cfg: cfg, log: log, ln: ln, URL: scheme + ln.Addr().String(),
