@@ -210,9 +210,10 @@ func analyticsPaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 		t.Fatal(err)
 	}
 	observed := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	derive := func(d *DetailsConversation) (bridge.Event, bool) {
-		ev, err := DeriveDetails(d, observed)
-		observed = observed.Add(time.Second)
+	// Each version is observed when analytics had it (a cut at its time,
+	// the whole record long after).
+	derive := func(d *DetailsConversation, at time.Time) (bridge.Event, bool) {
+		ev, err := DeriveDetails(d, at)
 		if errors.Is(err, errNoStatus) && d != &dc {
 			return ev, false // a customer alone so far: nothing to tell yet
 		}
@@ -221,11 +222,11 @@ func analyticsPaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 		}
 		return ev, true
 	}
-	whole, _ := derive(&dc)
+	whole, _ := derive(&dc, observed)
 	var steps []bridge.Event
 	for _, at := range Boundaries(t, &dc) {
 		cut := CutDetails(&dc, at)
-		if ev, ok := derive(&cut); ok {
+		if ev, ok := derive(&cut, at.Add(time.Millisecond)); ok {
 			steps = append(steps, ev)
 		}
 	}

@@ -111,27 +111,58 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		return ev, fmt.Errorf("conversation %s has no session in a known media type", dc.ConversationID)
 	}
 	ev.ChannelType = channelPrecedence[best].ch
-	wrapped := wrappedUp(parts)
+	o := overRule{end: end, today: dc.OriginatingDirection != "", wrapped: wrappedUp(parts), observed: observedAt, last: lastEnd(parts)}
 	return ev, finish(&ev, sortedUnique(points), func(t time.Time, now bool) (bridge.Status, time.Time, Who) {
 		s, since, who := detailsStatusAt(parts, t, now)
-		if s == bridge.StatusCompleted && !over(end, wrapped, t, now) {
+		if s == bridge.StatusCompleted && !o.over(t, now) {
 			return "", time.Time{}, Who{} // every segment ended, the conversation is not over
 		}
 		return s, since, who
 	})
 }
 
-// over reports whether a conversation whose segments all ended at t is
-// over: at its conversationEnd where the record has one (today's records
-// carry it once the conversation is over, after-call work included);
-// without one (older records, or one not over), once every agent who
-// talked has wrapped up, so that the pause before a wrap-up segment, or a
-// wrap-up analytics does not show yet, is never taken for a completion.
-func over(end time.Time, wrapped bool, t time.Time, now bool) bool {
-	if !end.IsZero() {
-		return now || !t.Before(end)
+// wrapupPause bounds the pause between an agent's last segment and its
+// wrap-up segment in records without conversationEnd (real ones show up to
+// a second): a record observed that long after everything ended, with no
+// wrap-up segment, shows a conversation over without one.
+const wrapupPause = time.Minute
+
+// overRule decides whether a conversation whose segments all ended at t
+// is over, after-call work included:
+//   - at its conversationEnd, where the record has one;
+//   - never before it in a record of today's API (originatingDirection),
+//     which writes conversationEnd once the conversation is over: the
+//     pause before a wrap-up segment (analytics shows no open segment
+//     then) is not a completion;
+//   - in an older record (no conversationEnd ever), once every agent who
+//     talked has a wrap-up segment, or when it was observed more than
+//     wrapupPause after everything ended (no wrap-up came).
+type overRule struct {
+	end, observed, last time.Time
+	today, wrapped      bool
+}
+
+func (o overRule) over(t time.Time, now bool) bool {
+	switch {
+	case !o.end.IsZero():
+		return now || !t.Before(o.end)
+	case o.today:
+		return false
 	}
-	return wrapped
+	return o.wrapped || o.observed.Sub(o.last) > wrapupPause
+}
+
+// lastEnd is the latest end of any segment.
+func lastEnd(parts []detailsPart) time.Time {
+	var last time.Time
+	for _, p := range parts {
+		for _, s := range p.spans {
+			if s.end.After(last) {
+				last = s.end
+			}
+		}
+	}
+	return last
 }
 
 // wrappedUp reports whether every agent with an interact segment has a

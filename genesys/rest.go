@@ -79,10 +79,14 @@ type paging struct {
 // DetailsConversation is one conversation of an analytics details query,
 // with the segments the bridge reads history from.
 type DetailsConversation struct {
-	ConversationID    string               `json:"conversationId"`
-	ConversationStart string               `json:"conversationStart"`
-	ConversationEnd   string               `json:"conversationEnd,omitempty"`
-	Participants      []DetailsParticipant `json:"participants"`
+	ConversationID    string `json:"conversationId"`
+	ConversationStart string `json:"conversationStart"`
+	ConversationEnd   string `json:"conversationEnd,omitempty"`
+	// OriginatingDirection (inbound, outbound) marks a record of today's
+	// API, which writes conversationEnd once the conversation is over
+	// (records of 2016 have neither).
+	OriginatingDirection string               `json:"originatingDirection,omitempty"`
+	Participants         []DetailsParticipant `json:"participants"`
 }
 
 // DetailsParticipant is a participant of an analytics conversation.

@@ -285,10 +285,11 @@ type wireDetailsParticipant struct {
 }
 
 type wireDetails struct {
-	ConversationID    string                   `json:"conversationId"`
-	ConversationStart string                   `json:"conversationStart"`
-	ConversationEnd   string                   `json:"conversationEnd,omitempty"`
-	Participants      []wireDetailsParticipant `json:"participants"`
+	ConversationID       string                   `json:"conversationId"`
+	ConversationStart    string                   `json:"conversationStart"`
+	ConversationEnd      string                   `json:"conversationEnd,omitempty"`
+	OriginatingDirection string                   `json:"originatingDirection"`
+	Participants         []wireDetailsParticipant `json:"participants"`
 }
 
 // details renders the conversation as the analytics details query returns
@@ -301,7 +302,10 @@ func (c *conversation) details(ch bridge.ChannelType, start, end, now time.Time)
 		}
 		return ts(t.Add(c.skew))
 	}
-	d := wireDetails{ConversationID: c.id, ConversationStart: at(start), ConversationEnd: at(end)}
+	d := wireDetails{ConversationID: c.id, ConversationStart: at(start), ConversationEnd: at(end), OriginatingDirection: "inbound"}
+	if len(c.parts) > 0 && c.parts[0].comm.direction == "outbound" {
+		d.OriginatingDirection = "outbound"
+	}
 	for _, p := range c.parts {
 		s := wireSession{MediaType: sessionMedia[ch], SessionID: p.comm.id, Direction: p.comm.direction}
 		for _, g := range p.segs {
