@@ -174,6 +174,8 @@ func TestRealCorpus(t *testing.T) {
 				paths = analyticsPaths(t, it.Data(t))
 			case "frames":
 				paths = framePaths(t, it.Data(t))
+			case "snapshot":
+				paths = snapshotPaths(t, it.Data(t))
 			default:
 				t.Fatalf("unknown kind %q", it.Kind)
 			}
@@ -327,4 +329,25 @@ func framePaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 		reversed = append(reversed, decode(frames[i]))
 	}
 	return map[string][]bridge.Event{"in order": inOrder, "twice": twice, "reversed": reversed}
+}
+
+// snapshotPaths are the ways a GET answer reaches the bridge: as the state
+// of an interaction believed open after a gap whose analytics failed
+// (back-filled), once and twice.
+func snapshotPaths(t *testing.T, raw []byte) map[string][]bridge.Event {
+	var c Conversation
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	observed := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	get := func() bridge.Event {
+		ev, err := Derive(&c, observed)
+		if err != nil {
+			t.Fatalf("Derive: %v", err)
+		}
+		observed = observed.Add(time.Second)
+		ev.Backfilled = true
+		return ev
+	}
+	return map[string][]bridge.Event{"GET": {get()}, "GET twice": {get(), get()}}
 }
