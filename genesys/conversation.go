@@ -49,6 +49,7 @@ type Participant struct {
 type Communication struct {
 	ID                string          `json:"id,omitempty"`
 	State             string          `json:"state"`
+	InitialState      string          `json:"initialState,omitempty"` // GET; live callbacks, emails and messages
 	Held              bool            `json:"held,omitempty"`
 	StartAlertingTime string          `json:"startAlertingTime,omitempty"` // GET only
 	ConnectedTime     string          `json:"connectedTime,omitempty"`

@@ -100,6 +100,8 @@ func decodeCommunications(sc *scanner, name string, dst *[]Communication) error 
 				return sc.stringField("id", &m.ID)
 			case "state":
 				return sc.stringField("state", &m.State)
+			case "initialState":
+				return sc.stringField("initialState", &m.InitialState)
 			case "held":
 				return sc.boolField("held", &m.Held)
 			case "startAlertingTime":

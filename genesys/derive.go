@@ -13,6 +13,7 @@ import (
 // commTimes are a communication's phase now and parsed timestamps.
 type commTimes struct {
 	phase                       phase
+	rang                        bool // its initialState says it began alerting
 	alerting, connected, discon time.Time
 	holdStart                   time.Time
 }
@@ -61,10 +62,14 @@ type partTimes struct {
 // IVR or a queue that user is the caller, not an agent.
 //
 // A live frame carries no alerting time (startAlertingTime is GET's): an
-// agent's communication that connected or ended without one was alerting
-// just before (1ns before its connectedTime, or its disconnectedTime if it
-// never connected), and one alerting now has been alerting since the
-// snapshot's latest timestamp. So every source proves the same ringing.
+// agent's communication that ended without connecting was alerting just
+// before (1ns before its disconnectedTime), as was one that connected
+// with initialState alerting (real callback frames carry it), and one
+// alerting now has been alerting since the snapshot's latest timestamp.
+// One that connected with no such evidence is not taken to have rung:
+// agents on auto-answer never do (analytics shows no alert segment), and
+// a live alerting frame shows the ringing of the others. So every source
+// proves the same ringing.
 //
 // Unknown purposes and states never fail: they only count as active.
 func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
@@ -190,7 +195,7 @@ func (pt *partTimes) settle(points []time.Time) []time.Time {
 
 // readComm adds one communication of the participant.
 func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Time, error) {
-	ct := commTimes{phase: phaseOf(cm)}
+	ct := commTimes{phase: phaseOf(cm), rang: phaseOf(&Communication{State: cm.InitialState}) == phaseAlerting}
 	if pt.placing && ct.phase == phaseAlerting {
 		ct.phase = phaseActive // placing the call: no agent is alerted
 	}
@@ -236,8 +241,11 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Tim
 
 // inferAlerting gives a time to the alerting of agents' communications
 // that have none (a live frame carries no alerting time): 1ns before they
-// connected, or ended if they never connected; horizon if alerting now.
-// It appends those times to points.
+// ended if they never connected (an offer that ended unanswered rang), or
+// before they connected if their initialState says they began alerting;
+// horizon if alerting now. One that connected with no such evidence may
+// never have rung (an agent on auto-answer: analytics shows no alert
+// segment), so no ringing is invented. It appends those times to points.
 func inferAlerting(parts []partTimes, horizon time.Time, points []time.Time) []time.Time {
 	for i := range parts {
 		if parts[i].role != roleAgent || parts[i].placing {
@@ -249,6 +257,9 @@ func inferAlerting(parts []partTimes, horizon time.Time, points []time.Time) []t
 			case !ct.alerting.IsZero():
 				continue
 			case !ct.connected.IsZero():
+				if !ct.rang {
+					continue
+				}
 				ct.alerting = ct.connected.Add(-time.Nanosecond)
 			case !ct.discon.IsZero():
 				ct.alerting = ct.discon.Add(-time.Nanosecond)

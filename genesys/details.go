@@ -85,24 +85,8 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		for _, sp := range pt.spans {
 			points = appendTime(append(points, sp.start), sp.end)
 		}
-		// The horizon counts the same facts as a snapshot's: boundaries
-		// made by hold or unhold (a hold's ends, and the interact segments
-		// they cut) carry no timestamp in a snapshot, so they are left out.
-		holdEdges := map[time.Time]bool{}
-		for _, sp := range pt.spans {
-			if holdKind(sp.kind) {
-				holdEdges[sp.start] = true
-				if !sp.end.IsZero() {
-					holdEdges[sp.end] = true
-				}
-			}
-		}
-		for _, sp := range pt.spans {
-			for _, t := range []time.Time{sp.start, sp.end} {
-				if !t.IsZero() && !holdEdges[t] && t.After(ev.Horizon) {
-					ev.Horizon = t
-				}
-			}
+		if h := pt.horizon(); h.After(ev.Horizon) {
+			ev.Horizon = h
 		}
 		ev.Detail = append(ev.Detail, detailToken(p.Purpose, 32)+":"+detailState(pt.spans))
 		parts = append(parts, pt)
@@ -222,6 +206,42 @@ func spans(dst []span, segs []DetailsSegment, agent bool) ([]span, error) {
 		dst = append(dst, span{kind: kind, queue: whoOf(seg.QueueID, "").QueueID, start: start, end: end})
 	}
 	return dst, nil
+}
+
+// horizon is the latest of the participant's boundaries that a live
+// frame records as a forward-only timestamp too: when it joined (its first
+// segment's start; for an agent, when it connected, since no live frame
+// times an alert), when an agent's communication ended (the segment before
+// its wrap-up), and when its last segment ended (endTime, endAcwTime).
+// The boundaries inside (a hold and its end, an acd's scheduled wait
+// ending, an IVR's system segment) carry no timestamp in a snapshot: a
+// history's horizon past them would make the live frames of the same
+// moment look older than they are.
+func (pt *detailsPart) horizon() time.Time {
+	var h time.Time
+	later := func(t time.Time) {
+		if t.After(h) {
+			h = t
+		}
+	}
+	for i, sp := range pt.spans {
+		switch {
+		case pt.role != roleAgent:
+			if i == 0 {
+				later(sp.start)
+			}
+		case sp.kind == "interact":
+			if i == 0 || pt.spans[i-1].kind != "interact" && !holdKind(pt.spans[i-1].kind) {
+				later(sp.start) // connected (not a return from hold)
+			}
+		case sp.kind == "wrapup":
+			later(sp.start) // the communication ended, after-call work began
+		}
+	}
+	if n := len(pt.spans); n > 0 {
+		later(pt.spans[n-1].end)
+	}
+	return h
 }
 
 // holdKind reports whether a segment type is a hold (parked, for email and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -127,19 +128,28 @@ func (s *Server) handleInteractionsStream(w http.ResponseWriter, r *http.Request
 // socket whose filter selects it. Sequence numbers rise across the server
 // in the order changes happen, so a duplicate repeats one and a delayed
 // frame carries an older one.
+// A change that passes through statuses (f.via) sends an event for each,
+// in order, with the sequence numbers before the frame's own.
 func (s *Server) sendInteraction(f *Frame, socks []*interactionsSock) {
+	events := append(slices.Clone(f.via), passed{status: f.Status, queue: f.Queue, user: f.User})
 	for _, is := range socks {
-		if (len(is.types) > 0 && !is.types[string(f.Channel)]) || (len(is.status) > 0 && !is.status[string(f.Status)]) {
+		if len(is.types) > 0 && !is.types[string(f.Channel)] {
 			continue
 		}
-		attrs := fmt.Sprintf(`{"queueId":%q}`, f.Queue)
-		if f.User != "" {
-			attrs = fmt.Sprintf(`{"queueId":%q,"userId":%q}`, f.Queue, f.User)
-		}
-		msg := fmt.Appendf(nil, `{"sequence":%d,"id":%q,"type":"interaction.updated","status":%q,"channelType":%q,"timestamp":%q,"attributes":%s}`,
-			f.seq, f.ConversationID, f.Status, f.Channel, f.At.UTC().Format(wireTime), attrs)
-		if is.sock.enqueue(msg, s.closing) {
-			s.framesSent.Add(1)
+		for i, e := range events {
+			if len(is.status) > 0 && !is.status[string(e.status)] {
+				continue
+			}
+			attrs := fmt.Sprintf(`{"queueId":%q}`, e.queue)
+			if e.user != "" {
+				attrs = fmt.Sprintf(`{"queueId":%q,"userId":%q}`, e.queue, e.user)
+			}
+			seq := f.seq - int64(len(events)-1-i)
+			msg := fmt.Appendf(nil, `{"sequence":%d,"id":%q,"type":"interaction.updated","status":%q,"channelType":%q,"timestamp":%q,"attributes":%s}`,
+				seq, f.ConversationID, e.status, f.Channel, f.At.UTC().Format(wireTime), attrs)
+			if is.sock.enqueue(msg, s.closing) {
+				s.framesSent.Add(1)
+			}
 		}
 	}
 }

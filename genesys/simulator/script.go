@@ -62,8 +62,19 @@ type Frame struct {
 	// ringing, then back to the queue, in one frame).
 	truth, truths int
 	// seq is the interactions-dialect sequence, given when the change
-	// happens (so a delayed frame goes out with an older sequence).
+	// happens (so a delayed frame goes out with an older sequence); the
+	// statuses the change passes through (via) take the ones before it.
 	seq int64
+	// via are the statuses this change passes through before Status (a
+	// failed offer rings, then returns to the queue), with their queue
+	// and agent: the interactions dialect sends an event for each.
+	via []passed
+}
+
+// passed is a status a change passes through.
+type passed struct {
+	status      bridge.Status
+	queue, user string
 }
 
 // Script is one generated conversation: its frames in order and the
@@ -85,8 +96,9 @@ var Kinds = []string{
 	"long", // a messaging conversation open for hours (only with Config.LongConversations)
 	// Shapes recorded from real orgs (testdata/real): an offer that fails at
 	// once (a zero-length alert with an errorCode), a wrap-up of 1 ms, an
-	// internal user calling an IVR number (no customer).
-	"failed-offer", "wrapup-1ms", "internal",
+	// internal user calling an IVR number (no customer), an agent answering
+	// without an alert (auto-answer).
+	"failed-offer", "wrapup-1ms", "internal", "auto-answer",
 }
 
 // Population is the set of queues and agents conversations are drawn from.
@@ -171,7 +183,7 @@ func drawKind(rng *rand.Rand, ch bridge.ChannelType, long float64) string {
 		{"voicemail", 5, voice}, {"consult", 6, voice}, {"blind-transfer", 6, true},
 		{"scheduled-callback", 20, ch == bridge.ChannelCallback}, {"parked", 10, parks},
 		{"bot", 10, digital}, {"survey", 5, voice},
-		{"failed-offer", 5, true}, {"wrapup-1ms", 4, true}, {"internal", 6, voice},
+		{"failed-offer", 5, true}, {"wrapup-1ms", 4, true}, {"internal", 6, voice}, {"auto-answer", 5, true},
 	}
 	total := 0.0
 	for _, s := range shares {
@@ -402,6 +414,7 @@ func (b *builder) emitVia(statuses ...bridge.Status) {
 		q, u := queue, user
 		if i < len(statuses)-1 { // a status passed through: its agent is the one that left it
 			q, u = b.queue, b.passed
+			f.via = append(f.via, passed{status: st, queue: q, user: u})
 		}
 		b.s.Truth = append(b.s.Truth, Truth{InteractionID: b.c.id, Channel: b.s.Channel, From: b.status, To: st, At: b.now,
 			QueueID: q, UserID: u})
@@ -463,6 +476,23 @@ func (b *builder) answer(a *party, acd *party) {
 		b.end(acd, "transfer")
 	}
 	b.emit(bridge.StatusConnected)
+}
+
+// autoAnswer connects a new agent at once, with no alert (an agent on
+// auto-answer): no alert segment, no startAlertingTime, and no live frame
+// shows it alerting. It ends the acd participant, if any.
+func (b *builder) autoAnswer(acd *party) *party {
+	a := b.add("agent", "connected")
+	a.userID = b.pop.Agents[b.rng.IntN(len(b.pop.Agents))]
+	a.queueID = b.queue
+	a.name = "Agent " + a.userID[:4]
+	a.wrapupRequired = true
+	b.agents = append(b.agents, a)
+	if acd != nil {
+		b.end(acd, "transfer")
+	}
+	b.emit(bridge.StatusConnected)
+	return a
 }
 
 // hold puts a's communication on hold (an email or message is parked).
@@ -654,16 +684,21 @@ func (b *builder) script() {
 		b.failOffer()
 		b.wait(1, 8)
 	}
-	agent := b.ring()
-	b.wait(1, 6)
-	if kind == "noanswer" {
-		b.end(agent, "noAnswerTransfer")
-		b.emit(bridge.StatusQueued)
-		b.wait(1, 8)
+	var agent *party
+	if kind == "auto-answer" {
+		agent = b.autoAnswer(acd)
+	} else {
 		agent = b.ring()
 		b.wait(1, 6)
+		if kind == "noanswer" {
+			b.end(agent, "noAnswerTransfer")
+			b.emit(bridge.StatusQueued)
+			b.wait(1, 8)
+			agent = b.ring()
+			b.wait(1, 6)
+		}
+		b.answer(agent, acd)
 	}
-	b.answer(agent, acd)
 	acd = nil
 	b.wait(5, 40)
 	if kind == "long" {
@@ -766,8 +801,9 @@ func (b *builder) script() {
 	} else {
 		b.end(customer, "peer")
 		var pause time.Duration
-		if kind != "acw-skipped" && kind != "wrapup-1ms" && b.chance(0.3) { // (the next change comes seconds later)
-			pause = time.Duration(50+b.rng.IntN(450)) * time.Millisecond
+		if kind != "acw-skipped" && kind != "wrapup-1ms" && b.chance(0.3) {
+			// Scaled like every wait: the wrap-up (2 to 20 s, scaled) ends after it.
+			pause = time.Duration(float64(50+b.rng.IntN(450)) * b.scale * float64(time.Millisecond))
 		}
 		b.leaveAfter(agent, "peer", pause)
 		switch {

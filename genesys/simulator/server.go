@@ -712,12 +712,17 @@ func Reorderable(sc *Script, i int) bool {
 	case !fs[i].untimed:
 		return fs[i].Horizon.After(fs[i-1].Horizon)
 	}
-	return fs[i].Status == bridge.StatusRinging && fs[i+1].Status != bridge.StatusRinging && fs[i].Horizon.Equal(fs[i-1].Horizon)
+	// An agent's ringing delivered after the offer ended unanswered is
+	// proven by that end; after the answer it is not (no live frame times
+	// an alert, and an agent on auto-answer never rings).
+	next := fs[i+1].Status
+	return fs[i].Status == bridge.StatusRinging && next != bridge.StatusRinging && next != bridge.StatusConnected &&
+		next != bridge.StatusHeld && fs[i].Horizon.Equal(fs[i-1].Horizon)
 }
 
 // record adds the truth of a frame when it is emitted.
 func (s *Server) record(it *queued) {
-	it.f.seq = s.seq.Add(1)
+	it.f.seq = s.seq.Add(int64(1 + len(it.f.via)))
 	s.store.update(it.f, time.Now(), s.cfg.AnalyticsRetention, s.cfg.AnalyticsLag)
 	if it.f.truth < 0 {
 		return
