@@ -193,6 +193,7 @@ func TestRealCorpus(t *testing.T) {
 				}
 				if first == nil {
 					first = ids(got)
+					t.Logf("%s (%s): published | read by hand\n%s", it.File, name, sideBySide(history(got), it.Want))
 				} else if !slices.Equal(ids(got), first) {
 					t.Errorf("%s: transition ids differ from another path's", name)
 				}
@@ -350,4 +351,24 @@ func snapshotPaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 		return ev
 	}
 	return map[string][]bridge.Event{"GET": {get()}, "GET twice": {get(), get()}}
+}
+
+// sideBySide renders two histories in two columns.
+func sideBySide(a, b []string) string {
+	var sb strings.Builder
+	for i := range max(len(a), len(b)) {
+		l, r := "", ""
+		if i < len(a) {
+			l = a[i]
+		}
+		if i < len(b) {
+			r = b[i]
+		}
+		mark := " "
+		if l != r {
+			mark = "!"
+		}
+		fmt.Fprintf(&sb, "\t%-46s %s %s\n", l, mark, r)
+	}
+	return sb.String()
 }
