@@ -261,7 +261,8 @@ func NewMachine(cfg MachineConfig) *Machine {
 // Apply applies one validated event and appends the transitions it causes to
 // out, oldest first.
 //
-// Rules, in order:
+// Rules, in order (nothing follows completed: an event for a completed
+// interaction changes nothing):
 //  1. An event for a released interaction is late and changes nothing.
 //  2. A live event whose Horizon is before the applied horizon is stale: it
 //     lacks a forward-only fact the state already has. A back-filled event
@@ -271,9 +272,9 @@ func NewMachine(cfg MachineConfig) *Machine {
 //     firstNew: timed after it, by more than CrossSourceTolerance for a
 //     step from another source, or following the applied status in the
 //     event's own steps); a move to a different status is a transition,
-//     stamped no earlier than the one before it. Nothing follows completed. A held step at or before the
-//     start of a hold already seen to end (within CrossSourceTolerance) is
-//     that hold again and is skipped.
+//     stamped no earlier than the one before it. A held step at or before
+//     the start of a hold already seen to end (within
+//     CrossSourceTolerance) is that hold again and is skipped.
 //  4. If the event's current Status still differs, that is a transition too
 //     (hold, unhold and the start of alerting carry no forward-only
 //     timestamp, so they are applied in arrival order), except a hold
@@ -369,12 +370,13 @@ func (m *Machine) apply(ev *Event, out []Transition, st *live) ([]Transition, Ve
 }
 
 // firstNew returns the index of the first of ev's steps beyond the state:
-// the first timed after the last step applied, or, when the last step
-// applied set the status now and the steps show that status around its time (a back-filled history, in a clock a
-// few milliseconds off: within CrossSourceTolerance; a live frame: at the
-// same instant), the step after that one. So a status that followed the
-// applied one within the tolerance (a 1 ms wrap-up, the return to the
-// queue after a failed offer) is applied, not taken for the same fact.
+// the first timed after the last step applied; or, when that step set the
+// status now and ev's steps show that status around its time (a
+// back-filled history, in a clock a few milliseconds off: within
+// CrossSourceTolerance; a live frame: at the same instant), the step after
+// that one. So a status that followed the applied one within the
+// tolerance (a 1 ms wrap-up, the return to the queue after a failed offer)
+// is applied, not taken for the same fact.
 func firstNew(ev *Event, st *State) int {
 	after, low := st.StepAt, st.StepAt
 	if ev.Backfilled && !after.IsZero() {
@@ -390,8 +392,14 @@ func firstNew(ev *Event, st *State) int {
 		// move seen live: ringing, a hold), which the steps cannot place.
 		return i
 	}
-	for j := i - 1; j >= 0 && !ev.Steps[j].At.Before(low); j-- {
-		if ev.Steps[j].Status == st.Status {
+	within := func(j int) bool { return ev.Steps[j].Status == st.Status && !ev.Steps[j].At.Before(low) && !ev.Steps[j].At.After(after) }
+	// Steps tell a history from its start, one status each, as every
+	// source reveals the same sequence: the state's status is the Seq-th.
+	if k := int(st.Seq) - 1; k >= 0 && k < i && within(k) {
+		return k + 1
+	}
+	for j := range i { // else the first showing it around its time
+		if within(j) {
 			return j + 1
 		}
 	}

@@ -315,3 +315,105 @@ func TestMachineHandleFollowsTheRecord(t *testing.T) {
 		t.Fatal("setting through a released record brought it back")
 	}
 }
+
+// The rules real data needs (see package genesys, testdata/real):
+// completed is terminal, a back-filled history is aligned with the state
+// by the applied status (so a status within the clock tolerance after it
+// is applied), and no transition is stamped before the one it follows.
+func TestMachineRealDataRules(t *testing.T) {
+	ms := func(sec int, milli int) time.Time { return at(sec).Add(time.Duration(milli) * time.Millisecond) }
+	steps := func(ev Event, pairs ...any) Event {
+		ev.Steps = nil
+		for i := 0; i < len(pairs); i += 2 {
+			ev.Steps = append(ev.Steps, Step{Status: pairs[i].(Status), At: pairs[i+1].(time.Time)})
+			ev.Horizon = pairs[i+1].(time.Time)
+		}
+		return ev
+	}
+	base := Event{InteractionID: "c1", ChannelType: ChannelVoice, ObservedAt: at(1000)}
+	live := func(status Status, pairs ...any) Event {
+		ev := steps(base, pairs...)
+		ev.Status = status
+		return ev
+	}
+	history := func(status Status, pairs ...any) Event {
+		ev := live(status, pairs...)
+		ev.Backfilled = true
+		return ev
+	}
+	tests := []struct {
+		name   string
+		events []Event
+		want   []string
+	}{
+		{"nothing follows completed (a frame whose state lags)",
+			[]Event{
+				live(StatusCompleted, StatusConnected, at(4), StatusWrapup, at(9), StatusCompleted, at(10)),
+				live(StatusConnected, StatusConnected, at(4)),
+				history(StatusWrapup, StatusConnected, at(4), StatusWrapup, at(9)),
+			},
+			[]string{"null>connected", "connected>wrapup", "wrapup>completed"}},
+		{"a 1 ms wrap-up back-filled after the live disconnect",
+			[]Event{
+				live(StatusWrapup, StatusConnected, at(4), StatusWrapup, at(9)),
+				history(StatusCompleted, StatusConnected, ms(4, 3), StatusWrapup, ms(9, 3), StatusCompleted, ms(9, 4)),
+			},
+			[]string{"null>connected", "connected>wrapup", "wrapup>completed"}},
+		{"a failed offer back-filled after the live queue",
+			[]Event{
+				live(StatusQueued, StatusQueued, at(2)),
+				history(StatusRinging, StatusQueued, ms(2, -2), StatusRinging, ms(2, 1), StatusQueued, ms(2, 1).Add(time.Nanosecond), StatusRinging, at(6)),
+			},
+			[]string{"null>queued", "queued>ringing", "ringing>queued", "queued>ringing"}},
+		{"the same failed offer seen live first is not applied twice",
+			[]Event{
+				live(StatusQueued, StatusQueued, at(2), StatusRinging, ms(3, 0).Add(-time.Nanosecond), StatusQueued, at(3)),
+				history(StatusQueued, StatusQueued, ms(2, 2), StatusRinging, ms(3, 2), StatusQueued, ms(3, 2).Add(time.Nanosecond)),
+			},
+			[]string{"null>queued", "queued>ringing", "ringing>queued"}},
+		{"a status seen ringing live does not align a history",
+			[]Event{
+				live(StatusQueued, StatusQueued, at(2), StatusRinging, ms(3, 0).Add(-time.Nanosecond), StatusQueued, at(3)),
+				live(StatusRinging, StatusQueued, at(2), StatusRinging, ms(3, 0).Add(-time.Nanosecond), StatusQueued, at(3)),
+				history(StatusConnected, StatusQueued, ms(2, 2), StatusRinging, ms(3, 2), StatusQueued, ms(3, 2).Add(time.Nanosecond), StatusRinging, at(8), StatusConnected, at(9)),
+			},
+			[]string{"null>queued", "queued>ringing", "ringing>queued", "queued>ringing", "ringing>connected"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMachine(MachineConfig{})
+			var out []Transition
+			for i := range tt.events {
+				tt.events[i].ObservedAt = at(1000 + i)
+				out, _ = m.Apply(&tt.events[i], out)
+			}
+			if got := describe(out); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+			for i := 1; i < len(out); i++ {
+				if out[i].OccurredAt.Before(out[i-1].OccurredAt) {
+					t.Errorf("%s at %s stamped before the %s it follows (%s)", out[i].ToStatus, out[i].OccurredAt, out[i-1].ToStatus, out[i-1].OccurredAt)
+				}
+			}
+		})
+	}
+}
+
+// A status only seen at its arrival (ringing, stamped when observed) is
+// followed by a step timed earlier in another source: the transition is
+// stamped no earlier than the ringing.
+func TestMachineNeverStampsBeforeThePrevious(t *testing.T) {
+	m := NewMachine(MachineConfig{})
+	ring := Event{InteractionID: "c1", ChannelType: ChannelVoice, Status: StatusRinging, ObservedAt: at(50),
+		Steps: []Step{{Status: StatusQueued, At: at(2)}}, Horizon: at(2)}
+	connect := Event{InteractionID: "c1", ChannelType: ChannelVoice, Status: StatusConnected, ObservedAt: at(51), Backfilled: true,
+		Steps: []Step{{Status: StatusQueued, At: at(2)}, {Status: StatusRinging, At: at(3)}, {Status: StatusConnected, At: at(10)}}, Horizon: at(10)}
+	out, _ := m.Apply(&ring, nil)
+	out, _ = m.Apply(&connect, out)
+	if got := describe(out); strings.Join(got, " ") != "null>queued queued>ringing ringing>connected" {
+		t.Fatalf("got %v", got)
+	}
+	if out[2].OccurredAt.Before(out[1].OccurredAt) {
+		t.Errorf("connected at %s before the ringing it follows (%s)", out[2].OccurredAt, out[1].OccurredAt)
+	}
+}
