@@ -392,7 +392,9 @@ func firstNew(ev *Event, st *State) int {
 		// move seen live: ringing, a hold), which the steps cannot place.
 		return i
 	}
-	within := func(j int) bool { return ev.Steps[j].Status == st.Status && !ev.Steps[j].At.Before(low) && !ev.Steps[j].At.After(after) }
+	within := func(j int) bool {
+		return ev.Steps[j].Status == st.Status && !ev.Steps[j].At.Before(low) && !ev.Steps[j].At.After(after)
+	}
 	// Steps tell a history from its start, one status each, as every
 	// source reveals the same sequence: the state's status is the Seq-th.
 	if k := int(st.Seq) - 1; k >= 0 && k < i && within(k) {
