@@ -123,7 +123,7 @@ func replayCorpusItem(t *testing.T, it genesys.CorpusItem, path string) {
 			got = append(got, tr)
 		}
 	}
-	checkHistory(t, path, got)
+	genesys.CheckHistory(t, path, got)
 	if h, w := genesys.History(got), it.WantShifted(t, shift); !slices.Equal(h, w) {
 		t.Errorf("%s: published\n\t%s\nread by hand (moved by %s)\n\t%s\nlog:\n%s", path, strings.Join(h, "\n\t"), shift,
 			strings.Join(w, "\n\t"), tailLines(logs.String(), 40))

@@ -147,13 +147,23 @@ func apply(t *testing.T, name string, events []bridge.Event) []bridge.Transition
 		}
 		all, _ = m.Apply(&ev, all)
 	}
+	CheckHistory(t, name, all)
+	return all
+}
+
+// CheckHistory holds the rules every published history of one
+// interaction keeps, whatever its sources: nothing follows completed, no
+// transition is stamped before the one it follows, timings are published
+// at most once.
+func CheckHistory(t testing.TB, name string, ts []bridge.Transition) {
+	t.Helper()
 	timings := 0
-	for i, tr := range all {
-		if i > 0 && all[i-1].ToStatus == bridge.StatusCompleted {
+	for i, tr := range ts {
+		if i > 0 && ts[i-1].ToStatus == bridge.StatusCompleted {
 			t.Errorf("%s: %s follows completed", name, tr.ToStatus)
 		}
-		if i > 0 && tr.OccurredAt.Before(all[i-1].OccurredAt) {
-			t.Errorf("%s: %s at %s is stamped before the %s it follows (%s)", name, tr.ToStatus, tr.OccurredAt, all[i-1].ToStatus, all[i-1].OccurredAt)
+		if i > 0 && tr.OccurredAt.Before(ts[i-1].OccurredAt) {
+			t.Errorf("%s: %s at %s is stamped before the %s it follows (%s)", name, tr.ToStatus, tr.OccurredAt, ts[i-1].ToStatus, ts[i-1].OccurredAt)
 		}
 		if tr.Timings != nil {
 			timings++
@@ -162,7 +172,6 @@ func apply(t *testing.T, name string, events []bridge.Event) []bridge.Transition
 	if timings > 1 {
 		t.Errorf("%s: timings published %d times", name, timings)
 	}
-	return all
 }
 
 func TestRealCorpus(t *testing.T) {

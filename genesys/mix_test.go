@@ -34,7 +34,7 @@ func TestHistoriesFromAnyMixOfSources(t *testing.T) {
 			evs, exact := mixedEvents(t, sc, rng, start)
 			got := historyOf(t, evs)
 			name := fmt.Sprintf("conversation %d (%s %s) mix %d", i, ch, sc.Kind, round)
-			checkHistory(t, name, got)
+			genesys.CheckHistory(t, name, got)
 			if !exact {
 				continue
 			}
@@ -48,26 +48,6 @@ func TestHistoriesFromAnyMixOfSources(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-// checkHistory holds the rules every published history keeps.
-func checkHistory(t *testing.T, name string, ts []bridge.Transition) {
-	t.Helper()
-	timings := 0
-	for j, tr := range ts {
-		if j > 0 && ts[j-1].ToStatus == bridge.StatusCompleted {
-			t.Errorf("%s: %s follows completed", name, tr.ToStatus)
-		}
-		if j > 0 && tr.OccurredAt.Before(ts[j-1].OccurredAt) {
-			t.Errorf("%s: %s at %s stamped before the %s it follows (%s)", name, tr.ToStatus, tr.OccurredAt, ts[j-1].ToStatus, ts[j-1].OccurredAt)
-		}
-		if tr.Timings != nil {
-			timings++
-		}
-	}
-	if timings > 1 {
-		t.Errorf("%s: timings published %d times", name, timings)
 	}
 }
 
