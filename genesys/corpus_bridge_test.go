@@ -25,7 +25,8 @@ import (
 //     went (a version at every segment boundary) and lags two minutes;
 //   - the same record after a restart: the bridge is down while it
 //     happens and resumes from what it published last;
-//   - recorded live frames, sent on the socket in the order recorded.
+//   - recorded live frames, sent on the socket in the order recorded, and
+//     a GET snapshot sent as a live frame.
 //
 // Each path must publish the history read by hand, moved with the record.
 func TestRealCorpusThroughTheBridge(t *testing.T) {
@@ -34,7 +35,7 @@ func TestRealCorpusThroughTheBridge(t *testing.T) {
 		switch it.Kind {
 		case "analytics":
 			paths = []string{"after a gap", "after a restart"}
-		case "frames":
+		case "frames", "snapshot":
 			paths = []string{"live"}
 		}
 		for _, path := range paths {
@@ -77,6 +78,9 @@ func replayCorpusItem(t *testing.T, it genesys.CorpusItem, path string) {
 	var shift time.Duration
 	switch path {
 	case "live":
+		if it.Kind == "snapshot" {
+			raw = []byte("[" + string(genesys.SnapshotFrame(raw, queues[0])) + "]")
+		}
 		id, shift = replayFrames(t, sim, raw)
 		time.Sleep(time.Minute)
 	default:

@@ -343,7 +343,7 @@ func framePaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 
 // snapshotPaths are the ways a GET answer reaches the bridge: as the state
 // of an interaction believed open after a gap whose analytics failed
-// (back-filled), once and twice.
+// (back-filled), once and twice; and the same snapshot as a live frame.
 func snapshotPaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 	var c Conversation
 	if err := json.Unmarshal(raw, &c); err != nil {
@@ -359,7 +359,19 @@ func snapshotPaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 		ev.Backfilled = true
 		return ev
 	}
-	return map[string][]bridge.Event{"GET": {get()}, "GET twice": {get(), get()}}
+	asFrame := func() bridge.Event {
+		ev := get()
+		ev.Backfilled = false
+		return ev
+	}
+	return map[string][]bridge.Event{"GET": {get()}, "GET twice": {get(), get()}, "as a live frame": {asFrame(), asFrame()}}
+}
+
+// SnapshotFrame wraps a conversation snapshot in a notification envelope
+// on the topic of queue (a GET answer sent as a live frame: the REST model
+// is the notification's with more fields).
+func SnapshotFrame(snapshot []byte, queue string) []byte {
+	return fmt.Appendf(nil, `{"topicName":"v2.routing.queues.%s.conversations","version":"2","eventBody":%s,"metadata":{"CorrelationId":"corpus"}}`, queue, snapshot)
 }
 
 // sideBySide renders two histories in two columns.
