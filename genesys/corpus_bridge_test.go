@@ -154,7 +154,7 @@ func replayFrames(t *testing.T, sim *simulator.Server, raw []byte) (string, time
 	if err != nil {
 		t.Fatal(err)
 	}
-	shift := time.Now().Sub(ev.Event.Horizon).Truncate(time.Millisecond)
+	shift := time.Since(ev.Event.Horizon).Truncate(time.Millisecond)
 	for _, f := range frames {
 		moved, err := genesys.ShiftTimes(f, shift)
 		if err != nil {
