@@ -45,9 +45,16 @@ type demoView struct {
 	counts map[string]int // "channel to_status" -> published
 }
 
-func newDemoView(out io.Writer, prefix string) *demoView {
-	fmt.Fprintf(out, "genesys-bridge demo: simulated Genesys Cloud -> bridge -> JetStream\n"+
-		"watch the stream with: nats sub '%s.>' -s nats://127.0.0.1:4222\n\n", prefix)
+// newDemoView prints the demo's header: natsURL is the server the bridge
+// is connected to (the embedded one listens where NATS_EMBEDDED_ADDR
+// says; port 0 lets the system choose), "" in a dry run.
+func newDemoView(out io.Writer, prefix, natsURL string) *demoView {
+	fmt.Fprintf(out, "genesys-bridge demo: simulated Genesys Cloud -> bridge -> JetStream\n")
+	if natsURL == "" {
+		fmt.Fprintf(out, "dry run: transitions are derived, not published\n\n")
+	} else {
+		fmt.Fprintf(out, "watch the stream with: nats sub '%s.>' -s %s\n\n", prefix, natsURL)
+	}
 	fmt.Fprintf(out, "%-12s %-9s %-9s    %-9s %-8s %s\n", "occurred", "channel", "from", "to", "conv", "subject")
 	return &demoView{out: out, prefix: prefix, counts: map[string]int{}}
 }

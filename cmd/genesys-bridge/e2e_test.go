@@ -440,6 +440,11 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(out.String(), "nats sub 'genesys.interactions.>'") || !strings.Contains(out.String(), "genesys.interactions.") {
 		t.Errorf("demo output does not show transitions:\n%s", out.String())
 	}
+	// The address it prints is the one the embedded server listens on
+	// (NATS_EMBEDDED_ADDR asked for any port).
+	if !strings.Contains(out.String(), "' -s "+url+"\n") {
+		t.Errorf("demo output does not give the address NATS listens on (%s):\n%s", url, out.String())
+	}
 	if !strings.Contains(out.String(), "live board: http://127.0.0.1:") {
 		t.Errorf("demo output does not give the live board's address:\n%s", out.String())
 	}

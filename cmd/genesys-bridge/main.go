@@ -119,7 +119,11 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 			return err
 		}
 		defer sim.Close()
-		target, view = simTarget, newDemoView(w, cfg.NATSPrefix)
+		natsURL := ""
+		if out.nc != nil {
+			natsURL = out.nc.ConnectedUrlRedacted()
+		}
+		target, view = simTarget, newDemoView(w, cfg.NATSPrefix, natsURL)
 	}
 	pipe := bridge.NewPipeline(cfg.pipelineConfig(out, log, m, view, audit, h))
 	client, tr, err := cfg.genesysClient(target, log)
