@@ -334,9 +334,6 @@ func (j *JetStream) LastStored(ctx context.Context) (time.Time, error) {
 // Retries counts publishes sent again after a failure.
 func (j *JetStream) Retries() uint64 { return j.retries.Load() }
 
-// Config returns the effective configuration.
-func (j *JetStream) Config() Config { return j.cfg }
-
 // StreamConfig is the stream configuration the publisher wants.
 func (c Config) StreamConfig() jetstream.StreamConfig {
 	c = c.withDefaults()

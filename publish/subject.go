@@ -54,12 +54,8 @@ func appendSubject(b []byte, prefix string, t *bridge.Transition) []byte {
 	return append(b, tok...)
 }
 
-// TimingsSubject returns <prefix>.<channelType>.<idToken>, where a
+// appendTimingsSubject appends <prefix>.<channelType>.<idToken>, where a
 // completed interaction's timings go.
-func TimingsSubject(prefix string, t *bridge.Timings) string {
-	return string(appendTimingsSubject(make([]byte, 0, len(prefix)+64), prefix, t))
-}
-
 func appendTimingsSubject(b []byte, prefix string, t *bridge.Timings) []byte {
 	tok, _ := IDToken(t.InteractionID)
 	b = append(b, prefix...)
