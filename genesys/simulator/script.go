@@ -590,36 +590,62 @@ func (b *builder) pendingWrapup() bool {
 	return false
 }
 
-// script writes the conversation of kind b.s.Kind.
+// script writes the conversation of kind b.s.Kind, phase by phase.
 func (b *builder) script() {
-	kind := b.s.Kind
-	ch := b.s.Channel
-	canHold := ch == bridge.ChannelVoice || ch == bridge.ChannelCallback ||
-		ch == bridge.ChannelEmail || ch == bridge.ChannelMessage
-
-	var customer *party
-	if kind == "internal" {
-		// An internal user dials an IVR number: an outbound session that
-		// dials for a moment, then talks to the IVR; no customer.
-		customer = b.add("user", "connected")
-		customer.userID = uuid(b.rng)
-		customer.comm.direction = "outbound"
-		dialed := b.now.Add(30 * time.Millisecond)
-		customer.segs = []segment{{kind: "dialing", start: b.now, end: dialed}, {kind: "interact", start: dialed}}
-		customer.connected, customer.comm.connected = dialed, dialed
-		b.now = dialed
-	} else {
-		customer = b.add("customer", "connected")
+	customer := b.caller()
+	acd := b.enqueue(customer)
+	if b.chance(0.3) { // a change that moves no status: attributes set by a flow
+		b.wait(0.1, 1)
+		customer.attributes["language"] = "en-US"
+		b.emit(bridge.StatusQueued)
 	}
-	var acd *party
-	switch {
-	case kind == "scheduled-callback":
-		// The callback waits for its time on the queue: the customer's and
-		// the acd's legs are connected from the start, initial state
-		// scheduled.
+	b.wait(1, 15)
+	if b.unanswered(customer, acd) {
+		return
+	}
+	agent := b.reachAgent(acd)
+	b.wait(5, 40)
+	agent = b.handle(customer, agent)
+	b.hangUp(customer, agent)
+	for _, a := range b.agents {
+		if a.comm.acw != nil && a.comm.acw.state == "pending" {
+			// acw-code-only: the code lands on the communication only.
+			b.finishWrapup(a, b.s.Kind != "acw-code-only" && b.chance(0.7))
+		}
+	}
+	if b.pendingWrapup() {
+		panic("unreachable: wrap-up left pending")
+	}
+	b.emit(bridge.StatusCompleted)
+}
+
+// caller adds the party that placed the conversation: a customer, or for
+// an internal call a user who dials an IVR number (an outbound session
+// that dials for a moment, then talks to the IVR; no customer).
+func (b *builder) caller() *party {
+	if b.s.Kind != "internal" {
+		return b.add("customer", "connected")
+	}
+	c := b.add("user", "connected")
+	c.userID = uuid(b.rng)
+	c.comm.direction = "outbound"
+	dialed := b.now.Add(30 * time.Millisecond)
+	c.segs = []segment{{kind: "dialing", start: b.now, end: dialed}, {kind: "interact", start: dialed}}
+	c.connected, c.comm.connected = dialed, dialed
+	b.now = dialed
+	return c
+}
+
+// enqueue brings the conversation to its queue and returns the acd
+// participant: a scheduled callback waits for its time there; voice
+// starts in an IVR, and a bot answers some digital conversations first.
+func (b *builder) enqueue(customer *party) *party {
+	if b.s.Kind == "scheduled-callback" {
+		// The customer's and the acd's legs are connected from the start,
+		// initial state scheduled.
 		customer.comm.initialState = "scheduled"
 		customer.comm.restSegs = []restSegment{{kind: "Scheduled", start: b.now}}
-		acd = b.add("acd", "connected")
+		acd := b.add("acd", "connected")
 		acd.queueID = b.queue
 		acd.comm.initialState = "scheduled"
 		acd.segs[0].kind = "scheduled"
@@ -630,34 +656,31 @@ func (b *builder) script() {
 		customer.comm.restSegs[0].end, customer.comm.restSegs[0].howEnded = b.now, "Routed"
 		customer.attributes["scheduled"] = "due"
 		b.emit(bridge.StatusQueued)
-	default:
-		// Voice starts in an IVR, a bot answers some digital conversations
-		// first; then the queue.
-		flow := ""
-		switch {
-		case ch == bridge.ChannelVoice:
-			flow = "ivr"
-		case kind == "bot":
-			flow = "botflow"
-		}
-		if flow != "" {
-			f := b.add(flow, "connected")
-			b.emit(bridge.StatusIVR)
-			b.wait(2, 8)
-			b.end(f, "transfer")
-		}
-		acd = b.add("acd", "connected")
-		acd.queueID = b.queue
-		b.emit(bridge.StatusQueued)
+		return acd
 	}
-	if b.chance(0.3) { // a change that moves no status: attributes set by a flow
-		b.wait(0.1, 1)
-		customer.attributes["language"] = "en-US"
-		b.emit(bridge.StatusQueued)
+	flow := ""
+	switch {
+	case b.s.Channel == bridge.ChannelVoice:
+		flow = "ivr"
+	case b.s.Kind == "bot":
+		flow = "botflow"
 	}
-	b.wait(1, 15)
+	if flow != "" {
+		f := b.add(flow, "connected")
+		b.emit(bridge.StatusIVR)
+		b.wait(2, 8)
+		b.end(f, "transfer")
+	}
+	acd := b.add("acd", "connected")
+	acd.queueID = b.queue
+	b.emit(bridge.StatusQueued)
+	return acd
+}
 
-	switch kind {
+// unanswered ends a conversation no agent answers (abandoned, possibly
+// while ringing; sent to voicemail) and reports whether it did.
+func (b *builder) unanswered(customer, acd *party) bool {
+	switch b.s.Kind {
 	case "abandoned":
 		if b.chance(0.5) {
 			a := b.ring()
@@ -666,8 +689,6 @@ func (b *builder) script() {
 		}
 		b.end(customer, "endpoint")
 		b.end(acd, "endpoint")
-		b.emit(bridge.StatusCompleted)
-		return
 	case "voicemail":
 		// Nobody answers in time: the flow sends the caller to voicemail.
 		b.end(acd, "transfer")
@@ -676,31 +697,43 @@ func (b *builder) script() {
 		b.wait(5, 30)
 		b.end(customer, "peer")
 		b.end(vm, "peer")
-		b.emit(bridge.StatusCompleted)
-		return
+	default:
+		return false
 	}
+	b.emit(bridge.StatusCompleted)
+	return true
+}
 
+// reachAgent offers the conversation until an agent answers, and returns
+// that agent: after a failed offer, after an agent who does not answer, or
+// at once on auto-answer.
+func (b *builder) reachAgent(acd *party) *party {
+	kind := b.s.Kind
 	if kind == "failed-offer" {
 		b.failOffer()
 		b.wait(1, 8)
 	}
-	var agent *party
 	if kind == "auto-answer" {
-		agent = b.autoAnswer(acd)
-	} else {
+		return b.autoAnswer(acd)
+	}
+	agent := b.ring()
+	b.wait(1, 6)
+	if kind == "noanswer" {
+		b.end(agent, "noAnswerTransfer")
+		b.emit(bridge.StatusQueued)
+		b.wait(1, 8)
 		agent = b.ring()
 		b.wait(1, 6)
-		if kind == "noanswer" {
-			b.end(agent, "noAnswerTransfer")
-			b.emit(bridge.StatusQueued)
-			b.wait(1, 8)
-			agent = b.ring()
-			b.wait(1, 6)
-		}
-		b.answer(agent, acd)
 	}
-	acd = nil
-	b.wait(5, 40)
+	b.answer(agent, acd)
+	return agent
+}
+
+// handle is the conversation with an agent: open for hours (long), holds
+// (parking, for email and messages), a transfer or a consult; it returns
+// the agent who has the customer at the end.
+func (b *builder) handle(customer, agent *party) *party {
+	kind, ch := b.s.Kind, b.s.Channel
 	if kind == "long" {
 		// A messaging conversation that stays open for hours, parked in
 		// between.
@@ -710,7 +743,8 @@ func (b *builder) script() {
 		b.unhold(agent)
 		b.wait(600, 1800)
 	}
-
+	canHold := ch == bridge.ChannelVoice || ch == bridge.ChannelCallback ||
+		ch == bridge.ChannelEmail || ch == bridge.ChannelMessage
 	if canHold && kind != "held-hangup" && kind != "long" {
 		n := b.rng.IntN(3)
 		if kind == "parked" {
@@ -728,7 +762,7 @@ func (b *builder) script() {
 		// Blind transfer back to a queue: the first agent wraps up while the
 		// customer waits and rings again.
 		b.leave(agent, "transfer")
-		acd = b.add("acd", "connected")
+		acd := b.add("acd", "connected")
 		acd.queueID = b.queue
 		b.emit(bridge.StatusQueued)
 		b.wait(1, 10)
@@ -752,38 +786,48 @@ func (b *builder) script() {
 		b.emit(bridge.StatusConnected)
 		b.wait(5, 30)
 	case "consult":
-		// The agent consults a colleague while the customer waits confined,
-		// then hands over and leaves: the status stays connected.
-		customer.comm.confined = true
-		first := agent
-		second := b.add("agent", "alerting")
-		second.userID = b.pop.Agents[b.rng.IntN(len(b.pop.Agents))]
-		second.queueID = b.queue
-		second.consult = customer.id
-		b.agents = append(b.agents, second)
-		b.emit(bridge.StatusConnected)
-		b.wait(1, 6)
-		second.comm.state, second.comm.connected, second.connected = "connected", b.now, b.now
-		second.wrapupRequired = true
-		b.closeSeg(second, "")
-		b.openSeg(second, "interact")
-		b.emit(bridge.StatusConnected)
-		b.wait(3, 20)
-		customer.comm.confined = false
-		b.leave(first, "transfer")
-		b.emit(bridge.StatusConnected)
-		agent = second
-		b.wait(2, 10)
-		b.finishWrapup(first, false)
-		b.emit(bridge.StatusConnected)
-		b.wait(5, 30)
+		agent = b.consult(customer, agent)
 	case "held-hangup":
 		b.hold(agent)
 		b.wait(2, 10)
 	}
+	return agent
+}
+
+// consult: the agent consults a colleague while the customer waits
+// confined, then hands over and leaves: the status stays connected. It
+// returns the colleague.
+func (b *builder) consult(customer, first *party) *party {
+	customer.comm.confined = true
+	second := b.add("agent", "alerting")
+	second.userID = b.pop.Agents[b.rng.IntN(len(b.pop.Agents))]
+	second.queueID = b.queue
+	second.consult = customer.id
+	b.agents = append(b.agents, second)
+	b.emit(bridge.StatusConnected)
+	b.wait(1, 6)
+	second.comm.state, second.comm.connected, second.connected = "connected", b.now, b.now
+	second.wrapupRequired = true
+	b.closeSeg(second, "")
+	b.openSeg(second, "interact")
+	b.emit(bridge.StatusConnected)
+	b.wait(3, 20)
+	customer.comm.confined = false
+	b.leave(first, "transfer")
+	b.emit(bridge.StatusConnected)
+	b.wait(2, 10)
+	b.finishWrapup(first, false)
+	b.emit(bridge.StatusConnected)
+	b.wait(5, 30)
+	return second
+}
+
+// hangUp ends the talk: the agent leaves and wraps up (after a pause in
+// analytics, for 1 ms, skipped, or with a live state that lags), or, with
+// a survey, the caller answers a survey flow while the agent wraps up.
+func (b *builder) hangUp(customer, agent *party) {
+	kind := b.s.Kind
 	if kind == "survey" {
-		// The agent hangs up; the caller answers a survey flow while the
-		// agent wraps up.
 		b.leave(agent, "peer")
 		b.add("voicesurveyflow", "connected")
 		b.emit(bridge.StatusIVR)
@@ -798,36 +842,26 @@ func (b *builder) script() {
 			b.emit(bridge.StatusWrapup)
 			b.wait(2, 20)
 		}
-	} else {
-		b.end(customer, "peer")
-		var pause time.Duration
-		if kind != "acw-skipped" && kind != "wrapup-1ms" && b.chance(0.3) {
-			// Scaled like every wait: the wrap-up (2 to 20 s, scaled) ends after it.
-			pause = time.Duration(float64(50+b.rng.IntN(450)) * b.scale * float64(time.Millisecond))
-		}
-		b.leaveAfter(agent, "peer", pause)
-		switch {
-		case kind == "acw-skipped":
-			b.skipWrapup(agent)
-		case kind == "wrapup-1ms":
-			b.emit(bridge.StatusWrapup)
-			b.now = b.now.Add(time.Millisecond)
-		default:
-			// Some live frames still show the communication connected while
-			// they carry its disconnectedTime and after-call work pending.
-			agent.lagState = b.chance(0.25)
-			b.emit(bridge.StatusWrapup)
-			b.wait(2, 20)
-		}
+		return
 	}
-	for _, a := range b.agents {
-		if a.comm.acw != nil && a.comm.acw.state == "pending" {
-			// acw-code-only: the code lands on the communication only.
-			b.finishWrapup(a, kind != "acw-code-only" && b.chance(0.7))
-		}
+	b.end(customer, "peer")
+	var pause time.Duration
+	if kind != "acw-skipped" && kind != "wrapup-1ms" && b.chance(0.3) {
+		// Scaled like every wait: the wrap-up (2 to 20 s, scaled) ends after it.
+		pause = time.Duration(float64(50+b.rng.IntN(450)) * b.scale * float64(time.Millisecond))
 	}
-	if b.pendingWrapup() {
-		panic("unreachable: wrap-up left pending")
+	b.leaveAfter(agent, "peer", pause)
+	switch kind {
+	case "acw-skipped":
+		b.skipWrapup(agent)
+	case "wrapup-1ms":
+		b.emit(bridge.StatusWrapup)
+		b.now = b.now.Add(time.Millisecond)
+	default:
+		// Some live frames still show the communication connected while
+		// they carry its disconnectedTime and after-call work pending.
+		agent.lagState = b.chance(0.25)
+		b.emit(bridge.StatusWrapup)
+		b.wait(2, 20)
 	}
-	b.emit(bridge.StatusCompleted)
 }
