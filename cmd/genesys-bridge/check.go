@@ -22,23 +22,8 @@ import (
 // line per step (OK, FAIL with the reason, or SKIP) and reports whether
 // every step passed. The channel's subscriptions are removed again.
 func check(ctx context.Context, cfg *Config, w io.Writer) bool {
-	ok := true
-	step := func(name string, fn func(context.Context) (string, error)) {
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		detail, err := fn(sctx)
-		switch {
-		case errors.Is(err, errSkip):
-			fmt.Fprintf(w, "SKIP  %-22s %s\n", name, detail)
-		case err != nil:
-			ok = false
-			fmt.Fprintf(w, "FAIL  %-22s %v\n", name, err)
-		default:
-			fmt.Fprintf(w, "OK    %-22s %s\n", name, detail)
-		}
-	}
+	c := &checker{cfg: cfg, w: w, ok: true}
 	fmt.Fprintf(w, "OK    %-22s %s dialect, %d topics, stream %s\n", "configuration", cfg.GenesysDialect, len(cfg.topics), cfg.NATSStream)
-
 	tr, err := cfg.genesysTransport()
 	if err != nil {
 		fmt.Fprintf(w, "FAIL  %-22s %v\n", "Genesys CA", err)
@@ -47,46 +32,58 @@ func check(ctx context.Context, cfg *Config, w io.Writer) bool {
 	target := cfg.genesysTarget()
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
 		HTTPClient: tr.HTTPClient(), MaxAttempts: 1})
-	tokenOK := false
-	step("Genesys token", func(ctx context.Context) (string, error) {
+	c.genesys(ctx, client, target)
+	c.nats(ctx)
+	return c.ok
+}
+
+// checker runs -check's steps and remembers whether all passed.
+type checker struct {
+	cfg     *Config
+	w       io.Writer
+	ok      bool
+	tokenOK bool // the Genesys token step passed: the other Genesys steps can run
+}
+
+// step runs one step with its own deadline and prints its line.
+func (c *checker) step(ctx context.Context, name string, fn func(context.Context) (string, error)) {
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	detail, err := fn(sctx)
+	switch {
+	case errors.Is(err, errSkip):
+		fmt.Fprintf(c.w, "SKIP  %-22s %s\n", name, detail)
+	case err != nil:
+		c.ok = false
+		fmt.Fprintf(c.w, "FAIL  %-22s %v\n", name, err)
+	default:
+		fmt.Fprintf(c.w, "OK    %-22s %s\n", name, detail)
+	}
+}
+
+// genesys checks the token, a channel with the topics, the analytics
+// query and, for the board, the queue names.
+func (c *checker) genesys(ctx context.Context, client *genesys.Client, target genesysTarget) {
+	cfg := c.cfg
+	c.step(ctx, "Genesys token", func(ctx context.Context) (string, error) {
 		tok, err := client.Token(ctx)
 		if err != nil {
 			return "", err
 		}
-		tokenOK = true
+		c.tokenOK = true
 		return fmt.Sprintf("from %s, valid until %s", target.endpoints.Login, tok.Expiry.UTC().Format(time.RFC3339)), nil
 	})
-	step("Genesys channel", func(ctx context.Context) (string, error) {
+	c.step(ctx, "Genesys channel", func(ctx context.Context) (string, error) {
 		switch {
 		case cfg.GenesysDialect == "interactions":
 			return "the interactions dialect has no channel", errSkip
-		case !tokenOK:
+		case !c.tokenOK:
 			return "no token", errSkip
 		}
-		ch, err := client.CreateChannel(ctx)
-		if err != nil {
-			return "", err
-		}
-		results, err := client.Subscribe(ctx, ch.ID, target.topics)
-		if err != nil {
-			return "", err
-		}
-		var rejected []string
-		for _, r := range results {
-			if !strings.EqualFold(r.State, "Permitted") {
-				rejected = append(rejected, fmt.Sprintf("%s (%s)", r.ID, text.Truncate(r.RejectionReason, 120)))
-			}
-		}
-		if err := client.Unsubscribe(ctx, ch.ID); err != nil {
-			return "", fmt.Errorf("subscribed, but removing the subscriptions failed: %w", err)
-		}
-		if len(rejected) > 0 {
-			return "", fmt.Errorf("%d of %d topics rejected: %s", len(rejected), len(target.topics), strings.Join(rejected, "; "))
-		}
-		return fmt.Sprintf("channel %s: all %d topics permitted; subscriptions removed", ch.ID, len(target.topics)), nil
+		return checkChannel(ctx, client, target.topics)
 	})
-	step("Genesys analytics", func(ctx context.Context) (string, error) {
-		if !tokenOK {
+	c.step(ctx, "Genesys analytics", func(ctx context.Context) (string, error) {
+		if !c.tokenOK {
 			return "no token", errSkip
 		}
 		now := time.Now()
@@ -96,96 +93,135 @@ func check(ctx context.Context, cfg *Config, w io.Writer) bool {
 		}
 		return fmt.Sprintf("details query answered: %d conversations in the last 5 minutes", len(convs)), nil
 	})
-
-	if cfg.BoardEnabled {
-		// The board works without names (it shows ids): a missing
-		// permission fails this step only to say so before it matters.
-		step("Genesys queue names", func(ctx context.Context) (string, error) {
-			ids := trimAll(cfg.GenesysQueueIDs)
-			switch {
-			case !tokenOK:
-				return "no token", errSkip
-			case len(ids) == 0:
-				return "no GENESYS_QUEUE_IDS to look up", errSkip
-			}
-			name, err := client.QueueName(ctx, ids[0])
-			if genesys.IsDenied(err) {
-				return "", fmt.Errorf("%w (the board shows queue ids without routing:queue:view)", err)
-			}
-			if err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("queue %s is %q (the board shows names)", ids[0], name), nil
-		})
+	if !cfg.BoardEnabled {
+		return
 	}
+	// The board works without names (it shows ids): a missing permission
+	// fails this step only to say so before it matters.
+	c.step(ctx, "Genesys queue names", func(ctx context.Context) (string, error) {
+		ids := trimAll(cfg.GenesysQueueIDs)
+		switch {
+		case !c.tokenOK:
+			return "no token", errSkip
+		case len(ids) == 0:
+			return "no GENESYS_QUEUE_IDS to look up", errSkip
+		}
+		name, err := client.QueueName(ctx, ids[0])
+		if genesys.IsDenied(err) {
+			return "", fmt.Errorf("%w (the board shows queue ids without routing:queue:view)", err)
+		}
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("queue %s is %q (the board shows names)", ids[0], name), nil
+	})
+}
 
+// checkChannel creates a channel, subscribes it to topics and removes the
+// subscriptions again.
+func checkChannel(ctx context.Context, client *genesys.Client, topics []string) (string, error) {
+	ch, err := client.CreateChannel(ctx)
+	if err != nil {
+		return "", err
+	}
+	results, err := client.Subscribe(ctx, ch.ID, topics)
+	if err != nil {
+		return "", err
+	}
+	var rejected []string
+	for _, r := range results {
+		if !strings.EqualFold(r.State, "Permitted") {
+			rejected = append(rejected, fmt.Sprintf("%s (%s)", r.ID, text.Truncate(r.RejectionReason, 120)))
+		}
+	}
+	if err := client.Unsubscribe(ctx, ch.ID); err != nil {
+		return "", fmt.Errorf("subscribed, but removing the subscriptions failed: %w", err)
+	}
+	if len(rejected) > 0 {
+		return "", fmt.Errorf("%d of %d topics rejected: %s", len(rejected), len(topics), strings.Join(rejected, "; "))
+	}
+	return fmt.Sprintf("channel %s: all %d topics permitted; subscriptions removed", ch.ID, len(topics)), nil
+}
+
+// nats checks the connection to NATS_URL, JetStream and the streams'
+// settings (skipped in a dry run and with the embedded server).
+func (c *checker) nats(ctx context.Context) {
+	cfg := c.cfg
 	if cfg.BridgeDryRun || cfg.NATSURL == "" {
 		why := "BRIDGE_DRY_RUN: NATS is not used"
 		if !cfg.BridgeDryRun {
 			why = "NATS_URL is empty: the bridge starts an embedded server"
 		}
-		step("NATS", func(context.Context) (string, error) { return why, errSkip })
-		return ok
+		c.step(ctx, "NATS", func(context.Context) (string, error) { return why, errSkip })
+		return
 	}
 	var nc *nats.Conn
-	step("NATS", func(ctx context.Context) (string, error) {
-		auth, err := natsAuth(cfg)
-		if err != nil {
+	c.step(ctx, "NATS", func(ctx context.Context) (string, error) {
+		var err error
+		if nc, err = checkConnect(ctx, cfg); err != nil {
 			return "", err
 		}
-		// Retrying in the background is how nats.go tells the cause of a
-		// failed first attempt (a plain Connect says only "no servers").
-		failed, connected := make(chan error, 16), make(chan struct{}, 1)
-		c, err := nats.Connect(cfg.NATSURL, append(auth, nats.Name("genesys-bridge -check"), nats.Timeout(5*time.Second),
-			nats.RetryOnFailedConnect(true), nats.ReconnectWait(100*time.Millisecond), nats.MaxReconnects(5),
-			nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
-				select {
-				case failed <- err:
-				default:
-				}
-			}),
-			nats.ConnectHandler(func(*nats.Conn) { connected <- struct{}{} }))...)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", text.RedactURL(cfg.NATSURL), err)
-		}
-		var last error
-		for !c.IsConnected() {
-			select {
-			case <-connected:
-			case err := <-failed:
-				if last = err; !errors.Is(err, nats.ErrNoServers) {
-					c.Close()
-					return "", fmt.Errorf("%s: %s: %w", text.RedactURL(cfg.NATSURL), natsCause(err), err)
-				}
-			case <-ctx.Done():
-				c.Close()
-				return "", fmt.Errorf("%s: not connected within the check's time (%v)", text.RedactURL(cfg.NATSURL), last)
-			}
-		}
-		nc = c
 		return fmt.Sprintf("connected to %s (server %s)", nc.ConnectedUrlRedacted(), nc.ConnectedServerVersion()), nil
 	})
 	if nc == nil {
-		return false
+		c.ok = false
+		return
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	step("JetStream", func(ctx context.Context) (string, error) {
+	c.step(ctx, "JetStream", func(ctx context.Context) (string, error) {
 		info, err := js.AccountInfo(ctx)
 		if err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("enabled: %d streams, %s of storage used", info.Streams, byteSize(info.Store)), nil
 	})
-	step("stream "+cfg.NATSStream, func(ctx context.Context) (string, error) {
+	c.step(ctx, "stream "+cfg.NATSStream, func(ctx context.Context) (string, error) {
 		return checkStream(ctx, js, cfg.publishConfig(nil).StreamConfig())
 	})
 	if cfg.NATSDeadLetters {
-		step("stream "+cfg.NATSDLStream, func(ctx context.Context) (string, error) {
+		c.step(ctx, "stream "+cfg.NATSDLStream, func(ctx context.Context) (string, error) {
 			return checkStream(ctx, js, cfg.deadLetterConfig(nil).StreamConfig())
 		})
 	}
-	return ok
+}
+
+// checkConnect connects to NATS_URL once, telling the cause of a failure.
+func checkConnect(ctx context.Context, cfg *Config) (*nats.Conn, error) {
+	auth, err := natsAuth(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Retrying in the background is how nats.go tells the cause of a
+	// failed first attempt (a plain Connect says only "no servers").
+	failed, connected := make(chan error, 16), make(chan struct{}, 1)
+	c, err := nats.Connect(cfg.NATSURL, append(auth, nats.Name("genesys-bridge -check"), nats.Timeout(5*time.Second),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(100*time.Millisecond), nats.MaxReconnects(5),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			select {
+			case failed <- err:
+			default:
+			}
+		}),
+		nats.ConnectHandler(func(*nats.Conn) { connected <- struct{}{} }))...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", text.RedactURL(cfg.NATSURL), err)
+	}
+	var last error
+	for !c.IsConnected() {
+		select {
+		case <-connected:
+		case err := <-failed:
+			if last = err; !errors.Is(err, nats.ErrNoServers) {
+				c.Close()
+				return nil, fmt.Errorf("%s: %s: %w", text.RedactURL(cfg.NATSURL), natsCause(err), err)
+			}
+		case <-ctx.Done():
+			c.Close()
+			return nil, fmt.Errorf("%s: not connected within the check's time (%v)", text.RedactURL(cfg.NATSURL), last)
+		}
+	}
+	return c, nil
 }
 
 var errSkip = errors.New("skipped")
