@@ -145,49 +145,9 @@ type channel struct {
 
 // Start starts the simulator.
 func Start(cfg Config) (*Server, error) {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:0"
-	}
-	if cfg.ClientID == "" {
-		cfg.ClientID = "sim-client"
-	}
-	if cfg.ClientSecret == "" {
-		cfg.ClientSecret = "sim-secret"
-	}
-	if cfg.TokenLifetime <= 0 {
-		cfg.TokenLifetime = 24 * time.Hour
-	}
-	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = 30 * time.Second
-	}
-	if cfg.Queues <= 0 {
-		cfg.Queues = 3
-	}
-	if cfg.Agents <= 0 {
-		cfg.Agents = 12
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 1
-	}
-	if cfg.Rate <= 0 {
-		cfg.Rate = 2
-	}
-	if cfg.ChannelLifetime <= 0 {
-		cfg.ChannelLifetime = 24 * time.Hour
-	}
-	if cfg.AnalyticsRetention <= 0 {
-		cfg.AnalyticsRetention = time.Hour
-	}
-	if cfg.AnalyticsMaxResults <= 0 {
-		cfg.AnalyticsMaxResults = 100_000
-	}
-	if len(cfg.Channels) == 0 {
-		cfg.Channels = []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback}
-	}
-	for _, c := range cfg.Channels {
-		if _, ok := mediaKeys[c]; !ok {
-			return nil, fmt.Errorf("simulator: channel %q is not simulated", c)
-		}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -195,7 +155,6 @@ func Start(cfg Config) (*Server, error) {
 	}
 	ln := cfg.Listener
 	if ln == nil {
-		var err error
 		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 			return nil, fmt.Errorf("simulator: listen: %w", err)
 		}
@@ -221,19 +180,7 @@ func Start(cfg Config) (*Server, error) {
 		done:     make(chan struct{}),
 		closing:  make(chan struct{}),
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /oauth/token", s.handleToken)
-	mux.HandleFunc("POST /api/v2/notifications/channels", s.auth(s.handleCreateChannel))
-	mux.HandleFunc("PUT /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
-	mux.HandleFunc("POST /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
-	mux.HandleFunc("DELETE /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleUnsubscribe))
-	mux.HandleFunc("HEAD /api/v2/notifications/channels/{id}", s.auth(s.handleChannelHead))
-	mux.HandleFunc("GET /channels/{id}", s.handleSocket)
-	mux.HandleFunc("GET /api/v2/interactions/stream", s.handleInteractionsStream)
-	mux.HandleFunc("GET /api/v2/conversations/{id}", s.auth(s.handleGetConversation))
-	mux.HandleFunc("GET /api/v2/routing/queues/{id}", s.auth(s.handleGetQueue))
-	mux.HandleFunc("POST /api/v2/analytics/conversations/details/query", s.auth(s.handleDetailsQuery))
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Go(func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("simulator: serve", "err", err)
@@ -455,6 +402,73 @@ func (s *Server) handleChannelHead(w http.ResponseWriter, r *http.Request) {
 }
 
 // permitted reports whether the simulated org lets the client subscribe t.
+// withDefaults fills in the documented defaults and checks the channels.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "sim-client"
+	}
+	if cfg.ClientSecret == "" {
+		cfg.ClientSecret = "sim-secret"
+	}
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = 24 * time.Hour
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 30 * time.Second
+	}
+	if cfg.Queues <= 0 {
+		cfg.Queues = 3
+	}
+	if cfg.Agents <= 0 {
+		cfg.Agents = 12
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 2
+	}
+	if cfg.ChannelLifetime <= 0 {
+		cfg.ChannelLifetime = 24 * time.Hour
+	}
+	if cfg.AnalyticsRetention <= 0 {
+		cfg.AnalyticsRetention = time.Hour
+	}
+	if cfg.AnalyticsMaxResults <= 0 {
+		cfg.AnalyticsMaxResults = 100_000
+	}
+	if len(cfg.Channels) == 0 {
+		cfg.Channels = []bridge.ChannelType{bridge.ChannelVoice, bridge.ChannelChat, bridge.ChannelEmail, bridge.ChannelMessage, bridge.ChannelCallback}
+	}
+	for _, c := range cfg.Channels {
+		if _, ok := mediaKeys[c]; !ok {
+			return cfg, fmt.Errorf("simulator: channel %q is not simulated", c)
+		}
+	}
+	return cfg, nil
+}
+
+// routes is the simulator's API: OAuth, channels and subscriptions, the
+// socket, the tutorial's stream, conversations, queues and analytics.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /oauth/token", s.handleToken)
+	mux.HandleFunc("POST /api/v2/notifications/channels", s.auth(s.handleCreateChannel))
+	mux.HandleFunc("PUT /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
+	mux.HandleFunc("POST /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleSubscribe))
+	mux.HandleFunc("DELETE /api/v2/notifications/channels/{id}/subscriptions", s.auth(s.handleUnsubscribe))
+	mux.HandleFunc("HEAD /api/v2/notifications/channels/{id}", s.auth(s.handleChannelHead))
+	mux.HandleFunc("GET /channels/{id}", s.handleSocket)
+	mux.HandleFunc("GET /api/v2/interactions/stream", s.handleInteractionsStream)
+	mux.HandleFunc("GET /api/v2/conversations/{id}", s.auth(s.handleGetConversation))
+	mux.HandleFunc("GET /api/v2/routing/queues/{id}", s.auth(s.handleGetQueue))
+	mux.HandleFunc("POST /api/v2/analytics/conversations/details/query", s.auth(s.handleDetailsQuery))
+	return mux
+}
+
 func (s *Server) permitted(t string) (bool, string) {
 	for _, q := range s.pop.Queues {
 		if t == "v2.routing.queues."+q+".conversations" {
