@@ -52,7 +52,30 @@ func (s *Server) handleInteractionsStream(w http.ResponseWriter, r *http.Request
 		closeWith(conn, closeTokenExpired, "token expired or invalid")
 		return
 	}
-	// The first message is the filter.
+	is, err := readFilter(conn, tok)
+	if err != nil {
+		closeWith(conn, websocket.ClosePolicyViolation, "expected a filter message")
+		return
+	}
+	is.sock = newSimSocket(conn, 0)
+	is.sock.onMessage = func(data []byte) { s.refresh(is, conn, data) }
+	s.mu.Lock()
+	s.isocks[is] = true
+	s.mu.Unlock()
+	s.startOnce.Do(func() { close(s.startCh) })
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { s.expire(is, conn, stop) })
+	is.sock.serve()
+	close(stop)
+	wg.Wait()
+	s.mu.Lock()
+	delete(s.isocks, is)
+	s.mu.Unlock()
+}
+
+// readFilter reads the client's first message, its filter.
+func readFilter(conn *websocket.Conn, tok string) (*interactionsSock, error) {
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var fm struct {
 		Filter struct {
@@ -61,8 +84,7 @@ func (s *Server) handleInteractionsStream(w http.ResponseWriter, r *http.Request
 		} `json:"filter"`
 	}
 	if err := conn.ReadJSON(&fm); err != nil {
-		closeWith(conn, websocket.ClosePolicyViolation, "expected a filter message")
-		return
+		return nil, err
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	is := &interactionsSock{token: tok, types: map[string]bool{}, status: map[string]bool{}}
@@ -72,56 +94,50 @@ func (s *Server) handleInteractionsStream(w http.ResponseWriter, r *http.Request
 	for _, st := range fm.Filter.Status {
 		is.status[strings.ToLower(st)] = true
 	}
-	is.sock = newSimSocket(conn, 0)
-	is.sock.onMessage = func(data []byte) {
-		var m struct {
-			Type        string `json:"type"`
-			AccessToken string `json:"access_token"`
-		}
-		if json.Unmarshal(data, &m) != nil || m.Type != "refresh" {
-			return
-		}
-		if !s.tokenValid(m.AccessToken) {
-			closeWith(conn, closeTokenExpired, "refresh token invalid")
-			return
-		}
-		is.mu.Lock()
-		is.token = m.AccessToken
-		is.mu.Unlock()
+	return is, nil
+}
+
+// refresh handles a client message: an in-band {"type":"refresh"} with a
+// valid token replaces the socket's token; an invalid one ends it (4001).
+func (s *Server) refresh(is *interactionsSock, conn *websocket.Conn, data []byte) {
+	var m struct {
+		Type        string `json:"type"`
+		AccessToken string `json:"access_token"`
 	}
-	s.mu.Lock()
-	s.isocks[is] = true
-	s.mu.Unlock()
-	s.startOnce.Do(func() { close(s.startCh) })
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { // a token that expires without a refresh ends the socket with 4001
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
+	if json.Unmarshal(data, &m) != nil || m.Type != "refresh" {
+		return
+	}
+	if !s.tokenValid(m.AccessToken) {
+		closeWith(conn, closeTokenExpired, "refresh token invalid")
+		return
+	}
+	is.mu.Lock()
+	is.token = m.AccessToken
+	is.mu.Unlock()
+}
+
+// expire ends the socket with 4001 once its token expires without a
+// refresh, until stop.
+func (s *Server) expire(is *interactionsSock, conn *websocket.Conn, stop <-chan struct{}) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			is.mu.Lock()
+			tok := is.token
+			is.mu.Unlock()
+			if !s.tokenValid(tok) {
+				is.sock.once.Do(func() {
+					close(is.sock.closed)
+					closeWith(conn, closeTokenExpired, "token expired")
+				})
 				return
-			case <-t.C:
-				is.mu.Lock()
-				tok := is.token
-				is.mu.Unlock()
-				if !s.tokenValid(tok) {
-					is.sock.once.Do(func() {
-						close(is.sock.closed)
-						closeWith(conn, closeTokenExpired, "token expired")
-					})
-					return
-				}
 			}
 		}
-	})
-	is.sock.serve()
-	close(stop)
-	wg.Wait()
-	s.mu.Lock()
-	delete(s.isocks, is)
-	s.mu.Unlock()
+	}
 }
 
 // sendInteraction sends frame f as a flat event to every interactions
