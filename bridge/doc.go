@@ -4,9 +4,10 @@
 // Publisher.
 //
 // It imports no network library (only the standard library and the
-// module's internal/retry and internal/text, which import nothing else;
-// TestImportsOnlyTheAllowList holds it to an explicit list). ports.go declares
-// what it needs from the outside (Source, Publisher, StateStore);
+// module's internal/handoff, internal/retry and internal/text, which
+// import nothing else; TestImportsOnlyTheAllowList holds it to an explicit
+// list). ports.go declares what it needs from the outside (Source,
+// Publisher, StateStore);
 // pipeline.go and shard.go are the engine; stats.go its counters. Dialects (package genesys) produce Events;
 // sinks (package publish) implement Publisher. The Pipeline pulls from the
 // Source and waits on the Publisher, so a slow stream slows the reader
