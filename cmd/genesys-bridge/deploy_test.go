@@ -131,7 +131,7 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	}
 	for _, src := range []source{notifications, interactions} {
 		m := newMetrics()
-		m.register(new(bridge.Stats), src, &nats.Conn{}, &publish.DeadLetters{})
+		m.register(new(bridge.Stats), src, &nats.Conn{}, &publish.JetStream{}, &publish.DeadLetters{})
 		families, err := m.reg.Gather()
 		if err != nil {
 			t.Fatal(err)

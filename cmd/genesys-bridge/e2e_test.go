@@ -393,7 +393,7 @@ func checkHTTP(t *testing.T, addr string, want int) {
 	if total != want {
 		t.Errorf("metrics count %d published transitions, want %d", total, want)
 	}
-	for _, name := range []string{"genesys_bridge_frame_to_ack_seconds_bucket", "genesys_bridge_events_total", `genesys_bridge_frames_rejected_total{reason="malformed"}`, "genesys_bridge_nats_connected 1"} {
+	for _, name := range []string{"genesys_bridge_frame_to_ack_seconds_bucket", "genesys_bridge_events_total", `genesys_bridge_frames_rejected_total{reason="malformed"}`, "genesys_bridge_nats_connected 1", "genesys_bridge_publish_retries_total"} {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

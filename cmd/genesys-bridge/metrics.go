@@ -142,7 +142,7 @@ func (m *metrics) timings(t *bridge.Timings) {
 
 func (m *metrics) held(waited time.Duration) { m.heldFor.Observe(waited.Seconds()) }
 
-func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn, dead *publish.DeadLetters) {
+func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn, js *publish.JetStream, dead *publish.DeadLetters) {
 	counter := func(name, help string, f func() uint64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 	}
@@ -156,6 +156,9 @@ func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn, dead 
 	counter("genesys_bridge_transitions_total", "Transitions derived, before the filter.", st.Transitions.Load)
 	counter("genesys_bridge_transitions_filtered_total", "Transitions not published because of BRIDGE_CHANNEL_TYPES/BRIDGE_STATUSES.", st.Filtered.Load)
 	counter("genesys_bridge_publish_failed_total", "Transitions the publisher gave up on.", st.Failed.Load)
+	if js != nil { // not in a dry run
+		counter("genesys_bridge_publish_retries_total", "Publishes sent again after a failure (a timeout, no responders, a lost connection).", js.Retries)
+	}
 	counter("genesys_bridge_interactions_released_total", "Interactions released from memory.", st.Released.Load)
 	counter("genesys_bridge_interactions_restored_total", "Interactions whose state was loaded from the stream (after a restart, or released earlier).", st.Restored.Load)
 	counter("genesys_bridge_state_loads_total", "Interactions whose state was read from the stream one by one (one request each) rather than in the one pass at start.", st.Loads.Load)
