@@ -40,16 +40,24 @@ type cachedToken struct {
 // at a time, without the lock held, and not bound to any caller's
 // context: a caller that can use the current token while it is still
 // valid does so at once; the others wait for the fetch or their context.
+// The fetch's goroutine belongs to the tokens: close cancels it and waits
+// for it.
 type tokens struct {
 	cc    clientcredentials.Config
 	http  *http.Client
 	ahead time.Duration
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	cur   cachedToken // tok nil: none
-	fetch *tokenFetch // in flight, or nil
+	mu     sync.Mutex
+	cur    cachedToken // tok nil: none
+	fetch  *tokenFetch // in flight, or nil
+	closed bool        // close was called: no new fetch starts
+	wg     sync.WaitGroup
+	stop   context.CancelFunc // cancels the fetch in flight; set with it
 }
+
+// errClosed is what a token request gets from a closed Client.
+var errClosed = errors.New("genesys: client closed")
 
 type tokenFetch struct {
 	done chan struct{}
@@ -74,9 +82,15 @@ func (t *tokens) get(ctx context.Context, fresh bool) (cachedToken, error) {
 	}
 	f := t.fetch
 	if f == nil {
+		if t.closed {
+			t.mu.Unlock()
+			return cachedToken{}, errClosed
+		}
 		f = &tokenFetch{done: make(chan struct{})}
 		t.fetch = f
-		go t.run(f)
+		var fctx context.Context
+		fctx, t.stop = context.WithTimeout(context.Background(), time.Minute)
+		t.wg.Go(func() { t.run(fctx, f) })
 	}
 	t.mu.Unlock()
 	if !fresh && cur.tok != nil && now.Add(tokenUseMargin).Before(cur.tok.Expiry) {
@@ -90,10 +104,8 @@ func (t *tokens) get(ctx context.Context, fresh bool) (cachedToken, error) {
 	}
 }
 
-// run fetches a token for f.
-func (t *tokens) run(f *tokenFetch) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+// run fetches a token for f, within ctx (a minute, or until close).
+func (t *tokens) run(ctx context.Context, f *tokenFetch) {
 	tok, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.http))
 	var life time.Duration
 	t.mu.Lock()
@@ -108,11 +120,24 @@ func (t *tokens) run(f *tokenFetch) {
 		t.cur = f.ct
 	}
 	t.fetch = nil
+	t.stop() // (releases the fetch's timer)
 	t.mu.Unlock()
 	close(f.done)
 	if err == nil {
 		t.log.Info("access token obtained", "expires_in", life.Round(time.Second).String())
 	}
+}
+
+// close cancels the fetch in flight, if any, waits for its goroutine, and
+// refuses new fetches.
+func (t *tokens) close() {
+	t.mu.Lock()
+	t.closed = true
+	if t.fetch != nil {
+		t.stop()
+	}
+	t.mu.Unlock()
+	t.wg.Wait()
 }
 
 // invalidate drops the cached token if it is tok, or whatever is cached if
@@ -131,6 +156,11 @@ func (c *Client) token(ctx context.Context) (cachedToken, error) { return c.toke
 // InvalidateToken drops the cached token if it is tok (after a 401), or
 // whatever is cached if tok is nil.
 func (c *Client) InvalidateToken(tok *oauth2.Token) { c.tokens.invalidate(tok) }
+
+// Close cancels a token fetch in flight and waits for it; the Client then
+// fetches no token (its calls fail). A Client that is never closed leaves
+// at most one fetch running for at most a minute.
+func (c *Client) Close() { c.tokens.close() }
 
 func tokenError(err error) error {
 	var re *oauth2.RetrieveError

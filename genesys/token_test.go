@@ -3,6 +3,7 @@ package genesys
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -72,5 +73,42 @@ func TestTokenRefreshDoesNotBlockCalls(t *testing.T) {
 	c.tokens.cur = cachedToken{tok: &oauth2.Token{AccessToken: "expired", Expiry: time.Now().Add(-time.Minute)}, refreshAt: time.Now().Add(-time.Hour)}
 	if ct, err := c.tokens.get(ctx, false); err != nil || ct.tok.AccessToken != "new-2" {
 		t.Fatalf("after expiry got %v, %v; want a new token", ct.tok, err)
+	}
+}
+
+// The token fetch's goroutine belongs to the Client: Close cancels a fetch
+// in flight (a login that never answers) and returns once it ended; the
+// caller waiting for it gets an error, and a closed Client fetches no
+// token.
+func TestCloseEndsTheTokenFetch(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // (the server notices the client leave only once the body is read)
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done() // never answers
+	}))
+	defer srv.Close()
+	c := NewClient(ClientConfig{Endpoints: Endpoints{API: srv.URL, Login: srv.URL}, ClientID: "id", ClientSecret: "s"})
+	got := make(chan error, 1)
+	go func() {
+		_, err := c.Token(t.Context())
+		got <- err
+	}()
+	<-arrived
+	c.Close() // returns only once the fetch's goroutine ended
+	c.tokens.mu.Lock()
+	inFlight := c.tokens.fetch != nil
+	c.tokens.mu.Unlock()
+	if inFlight {
+		t.Error("a fetch is still in flight after Close")
+	}
+	if err := <-got; err == nil {
+		t.Error("the waiting caller got a token from a cancelled fetch")
+	}
+	if _, err := c.Token(t.Context()); err != errClosed {
+		t.Errorf("Token after Close: %v, want errClosed", err)
 	}
 }

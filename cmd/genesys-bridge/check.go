@@ -32,6 +32,7 @@ func check(ctx context.Context, cfg *Config, w io.Writer) bool {
 	target := cfg.genesysTarget()
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
 		HTTPClient: tr.HTTPClient(), MaxAttempts: 1})
+	defer client.Close()
 	c.genesys(ctx, client, target)
 	c.nats(ctx)
 	return c.ok

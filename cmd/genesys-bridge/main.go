@@ -130,6 +130,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 	if err != nil {
 		return err
 	}
+	defer client.Close() // after the stream and the board stopped (deferred later, run first)
 	stream, err := newSource(ctx, cfg, target, client, tr, out.js, pipe, log)
 	if err != nil {
 		return err
