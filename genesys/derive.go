@@ -195,7 +195,7 @@ func (pt *partTimes) settle(points []time.Time) []time.Time {
 
 // readComm adds one communication of the participant.
 func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Time, error) {
-	ct := commTimes{phase: phaseOf(cm), rang: phaseOf(&Communication{State: cm.InitialState}) == phaseAlerting}
+	ct := commTimes{phase: phaseOf(cm), rang: phaseOfState(cm.InitialState, false) == phaseAlerting}
 	if pt.placing && ct.phase == phaseAlerting {
 		ct.phase = phaseActive // placing the call: no agent is alerted
 	}

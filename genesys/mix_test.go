@@ -29,7 +29,7 @@ func TestHistoriesFromAnyMixOfSources(t *testing.T) {
 	for i := range 600 {
 		ch := channels[i%len(channels)]
 		sc := simulator.GenerateWith(rng, pop, ch, start.Add(time.Duration(i)*time.Minute), simulator.GenerateOptions{Scale: 1, Long: 0.05})
-		ref := historyOf(t, liveEvents(t, sc, rng, false, start))
+		ref := historyOf(t, liveEvents(t, sc, start))
 		for round := range 8 {
 			evs, exact := mixedEvents(t, sc, rng, start)
 			got := historyOf(t, evs)
@@ -105,28 +105,12 @@ func restEvent(t *testing.T, f simulator.Frame, at time.Time) bridge.Event {
 	return ev
 }
 
-// liveEvents is every live frame in order; with mess, some twice and
-// provably ordered neighbours swapped.
-func liveEvents(t *testing.T, sc *simulator.Script, rng *rand.Rand, mess bool, start time.Time) []bridge.Event {
+// liveEvents is every live frame, in order.
+func liveEvents(t *testing.T, sc *simulator.Script, start time.Time) []bridge.Event {
 	obs := observer{at: start}
-	order := make([]int, len(sc.Frames))
-	for j := range order {
-		order[j] = j
-	}
-	if mess {
-		for j := 0; j+1 < len(order); j++ {
-			if simulator.Reorderable(sc, j) && rng.IntN(3) == 0 {
-				order[j], order[j+1] = order[j+1], order[j]
-				j++
-			}
-		}
-	}
 	var out []bridge.Event
-	for _, j := range order {
-		out = append(out, liveEvent(t, sc.Frames[j], obs.next()))
-		if mess && rng.IntN(5) == 0 {
-			out = append(out, liveEvent(t, sc.Frames[j], obs.next()))
-		}
+	for _, f := range sc.Frames {
+		out = append(out, liveEvent(t, f, obs.next()))
 	}
 	return out
 }

@@ -69,14 +69,18 @@ const (
 	phaseEnded                  // disconnected, terminated
 )
 
-func phaseOf(c *Communication) phase {
-	switch strings.ToLower(c.State) {
+func phaseOf(c *Communication) phase { return phaseOfState(c.State, c.Held) }
+
+// phaseOfState is the phase of a communication state (its state now, or
+// its initialState), held or not.
+func phaseOfState(state string, held bool) phase {
+	switch strings.ToLower(state) {
 	case "disconnected", "terminated":
 		return phaseEnded
 	case "alerting", "offering", "contacting", "dialing":
 		return phaseAlerting
 	case "connected":
-		if c.Held {
+		if held {
 			return phaseHeld
 		}
 		return phaseConnected
