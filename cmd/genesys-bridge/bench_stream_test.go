@@ -188,6 +188,7 @@ type bridgeProc struct {
 	cmd     *exec.Cmd
 	started time.Time
 	stderr  *lineLog
+	addr    string // HTTP address, once read from the log
 }
 
 // lineLog keeps a child's output lines and tells when one matches.
@@ -230,6 +231,15 @@ func startBridge(tb testing.TB, env ...string) *bridgeProc {
 		tb.Fatal(err)
 	}
 	return p
+}
+
+// httpAddr is the address the bridge serves /metrics on (it was started
+// with HTTP_ADDR=127.0.0.1:0 and logs the address it got).
+func (p *bridgeProc) httpAddr(tb testing.TB) string {
+	if p.addr == "" {
+		p.addr = logValue(tb, p.stderr, "serving /healthz", "addr")
+	}
+	return p.addr
 }
 
 // stop sends SIGTERM and returns the process's CPU time and its peak RSS
@@ -277,19 +287,17 @@ func streamEnv(fsrv *frameServer, url, stream string) []string {
 // waitStored polls the stream until it holds n messages and returns when
 // that was seen.
 func waitStored(tb testing.TB, js jetstream.JetStream, stream string, n uint64, limit time.Duration) time.Time {
-	deadline := time.Now().Add(limit)
-	for {
+	if !testkit.PollEvery(limit, 2*time.Millisecond, func() bool {
 		s, err := js.Stream(context.Background(), stream)
-		if err == nil {
-			if info, err := s.Info(context.Background()); err == nil && info.State.Msgs >= n {
-				return time.Now()
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("stream %s: fewer than %d messages after %v", stream, n, limit)
-		}
-		time.Sleep(2 * time.Millisecond)
+		info, err := s.Info(context.Background())
+		return err == nil && info.State.Msgs >= n
+	}) {
+		tb.Fatalf("stream %s: fewer than %d messages after %v", stream, n, limit)
 	}
+	return time.Now()
 }
 
 // benchServer starts the embedded JetStream server the bridge publishes to,
@@ -490,11 +498,10 @@ func BenchmarkStreamDryRun(b *testing.B) {
 		refCPUs = append(refCPUs, float64(cpuOf(cmd.ProcessState).Microseconds())/float64(n))
 
 		fsrv.serve(data, false)
-		port := testkit.FreePort(b)
 		p := startBridge(b, append(streamEnv(fsrv, "nats://127.0.0.1:1", "UNUSED"), "BRIDGE_DRY_RUN=true",
-			fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))...)
+			"HTTP_ADDR=127.0.0.1:0")...)
 		began := <-fsrv.connected
-		done := waitMetric(b, port, "genesys_bridge_transitions_published_total", float64(n), 5*time.Minute)
+		done := waitMetric(b, p.httpAddr(b), "genesys_bridge_transitions_published_total", float64(n), 5*time.Minute)
 		cpu, _ := p.stop(b)
 		cpus = append(cpus, float64(cpu.Microseconds())/float64(n))
 		rates = append(rates, float64(n)/done.Sub(began).Seconds())
@@ -512,10 +519,10 @@ func BenchmarkStreamDryRun(b *testing.B) {
 // the time the rate so far predicts is left, between 10 and 200 ms (20 ms
 // until the count moves), so a run is scraped a few times early and every
 // 10 ms near its end.
-func waitMetric(tb testing.TB, port int, name string, want float64, limit time.Duration) time.Time {
+func waitMetric(tb testing.TB, addr string, name string, want float64, limit time.Duration) time.Time {
 	start := time.Now()
 	deadline := start.Add(limit)
-	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	url := "http://" + addr + "/metrics"
 	var first float64
 	var firstAt time.Time
 	for {
@@ -675,13 +682,12 @@ func BenchmarkLongRSS(b *testing.B) {
 			}
 		}
 		fsrv.mu.Unlock()
-		port := testkit.FreePort(b)
-		p := startBridge(b, append(streamEnv(fsrv, ns.URL, stream), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))...)
+		p := startBridge(b, append(streamEnv(fsrv, ns.URL, stream), "HTTP_ADDR=127.0.0.1:0")...)
 		<-fsrv.connected
-		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+		url := "http://" + p.httpAddr(b) + "/metrics"
 		maxRSS, maxOpen := 0.0, 0.0
 		for tenth := 1; tenth <= 10; tenth++ {
-			waitMetric(b, port, "genesys_bridge_events_total", float64(total/10*tenth), 30*time.Minute)
+			waitMetric(b, p.httpAddr(b), "genesys_bridge_events_total", float64(total/10*tenth), 30*time.Minute)
 			rss, _ := scrape(url, "process_resident_memory_bytes")
 			open, _ := scrape(url, "genesys_bridge_interactions_open")
 			heap, _ := scrape(url, "go_memstats_heap_inuse_bytes")
@@ -717,12 +723,11 @@ func BenchmarkNotificationsEndToEnd(b *testing.B) {
 					b.Fatal(err)
 				}
 				stream := fmt.Sprintf("BENCH_NOTIF_%d_%d", round, time.Now().UnixNano())
-				port := testkit.FreePort(b)
 				env := []string{"GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
 					"GENESYS_API_URL=" + sim.URL, "GENESYS_LOGIN_URL=" + sim.URL,
 					"GENESYS_QUEUE_IDS=" + strings.Join(sim.Population().Queues, ","),
 					"NATS_URL=" + ns.URL, "NATS_STREAM=" + stream, "NATS_SUBJECT_PREFIX=" + strings.ToLower(stream),
-					fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "LOG_LEVEL=warn"}
+					"HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=info" /* info logs only lifecycle, and the bound address */}
 				if variant == "dryrun" {
 					env = append(env, "BRIDGE_DRY_RUN=true")
 				}
@@ -741,7 +746,7 @@ func BenchmarkNotificationsEndToEnd(b *testing.B) {
 				}
 				var done time.Time
 				if variant == "dryrun" {
-					done = waitMetric(b, port, "genesys_bridge_transitions_published_total", float64(want), 5*time.Minute)
+					done = waitMetric(b, p.httpAddr(b), "genesys_bridge_transitions_published_total", float64(want), 5*time.Minute)
 				} else {
 					done = waitStored(b, js, stream, uint64(want+completed), 5*time.Minute) // transitions and timings
 				}
@@ -795,10 +800,9 @@ func BenchmarkStreamLatency(b *testing.B) {
 			}
 		}
 		fsrv.mu.Unlock()
-		port := testkit.FreePort(b)
-		p := startBridge(b, append(streamEnv(fsrv, ns.URL, stream), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))...)
+		p := startBridge(b, append(streamEnv(fsrv, ns.URL, stream), "HTTP_ADDR=127.0.0.1:0")...)
 		<-fsrv.connected
-		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+		url := "http://" + p.httpAddr(b) + "/metrics"
 		time.Sleep(warm)
 		before := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
 		time.Sleep(window)
@@ -909,35 +913,36 @@ func BenchmarkNotificationsLatency(b *testing.B) {
 	var within, p99s, p50s, rates []float64
 	for round := range b.N {
 		// About 9.5 frames per conversation, as in BenchmarkFrameToAck.
-		simPort := testkit.FreePort(b)
-		sim := exec.Command(simBin, "-addr", fmt.Sprintf("127.0.0.1:%d", simPort), "-rate", fmt.Sprint(target/9.5/20), "-speed", "20",
+		sim := exec.Command(simBin, "-addr", "127.0.0.1:0", "-rate", fmt.Sprint(target/9.5/20), "-speed", "20",
 			"-seed", fmt.Sprint(round+1))
 		simOut := &lineLog{}
 		sim.Stdout, sim.Stderr = simOut, io.Discard
 		if err := sim.Start(); err != nil {
 			b.Fatal(err)
 		}
+		var simURL string
 		var queues, agents []string
-		for deadline := time.Now().Add(10 * time.Second); agents == nil; time.Sleep(10 * time.Millisecond) {
+		if !testkit.Poll(10*time.Second, func() bool {
+			if m := simOut.find(regexp.MustCompile(`simulator on (\S+)`)); m != nil {
+				simURL = m[1]
+			}
 			if m := simOut.find(regexp.MustCompile(`GENESYS_QUEUE_IDS=(\S+)`)); m != nil {
 				queues = strings.Split(m[1], ",")
 			}
 			if m := simOut.find(regexp.MustCompile(`agents \(for GENESYS_USER_IDS\): (\S+)`)); m != nil {
 				agents = strings.Split(m[1], ",")
 			}
-			if time.Now().After(deadline) {
-				b.Fatalf("genesys-sim printed no queues and agents:\n%s", simOut)
-			}
+			return simURL != "" && agents != nil
+		}) {
+			b.Fatalf("genesys-sim printed no address, queues and agents:\n%s", simOut)
 		}
-		simURL := fmt.Sprintf("http://127.0.0.1:%d", simPort)
-		port := testkit.FreePort(b)
 		stream := fmt.Sprintf("BENCH_NLAT_%d_%d", round, time.Now().UnixNano())
 		p := startBridge(b, "GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
 			"GENESYS_API_URL="+simURL, "GENESYS_LOGIN_URL="+simURL,
 			"GENESYS_QUEUE_IDS="+strings.Join(queues, ","), "GENESYS_USER_IDS="+strings.Join(agents[:4], ","),
 			"NATS_URL="+ns.URL, "NATS_STREAM="+stream, "NATS_SUBJECT_PREFIX="+strings.ToLower(stream),
-			fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "LOG_LEVEL=warn")
-		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+			"HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=info" /* info logs only lifecycle, and the bound address */)
+		url := "http://" + p.httpAddr(b) + "/metrics"
 		time.Sleep(warm)
 		before := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
 		e0, _ := scrape(url, "genesys_bridge_events_total")

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,85 +27,48 @@ type testCluster struct {
 func startCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
 	bin := builtBinary(t, "github.com/nats-io/nats-server/v2", "nats-server")
-	// A port chosen free can be taken by another process before the node
-	// binds it: then the cluster starts over on new ports.
-	var err error
-	for range 3 {
-		var c *testCluster
-		if c, err = tryCluster(t, bin, n); err == nil {
-			return c
-		}
-		t.Logf("starting the cluster again on other ports: %v", err)
-	}
-	t.Fatal(err)
-	return nil
-}
-
-func tryCluster(t *testing.T, bin string, n int) (*testCluster, error) {
-	ports := testkit.FreePorts(t, 2*n) // clients, then routes: all distinct
-	clientPorts, routePorts := ports[:n], ports[n:]
 	c := &testCluster{}
+	// Each node picks its ports on its first start and keeps them; it
+	// routes to the nodes started before it (gossip joins the rest), and
+	// after a restart to every other node. JetStream refuses to start a
+	// clustered node without a route: the first node starts once with a
+	// route to nothing, to learn its ports, then again with a route to
+	// itself (ignored) until the others route to it.
 	for i := range n {
-		var routes []string
-		for j, p := range routePorts {
-			if j != i {
-				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
-			}
+		node := &natsProc{t: t, bin: bin, name: fmt.Sprintf("n%d", i+1), store: t.TempDir(), peers: c.nodes}
+		err := node.start()
+		if err == nil && i == 0 {
+			node.Stop()
+			err = node.start()
 		}
-		port := clientPorts[i]
-		node := &natsProc{t: t, bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", port), args: []string{
-			"--name", fmt.Sprintf("n%d", i+1), "-a", "127.0.0.1", "-p", fmt.Sprint(port),
-			"-js", "-sd", t.TempDir(),
-			"--cluster_name", "genesys-test", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", routePorts[i]),
-			"--routes", strings.Join(routes, ","),
-		}}
-		node.URL = "nats://" + node.addr
+		if err != nil {
+			c.stopAll()
+			t.Fatal(err)
+		}
 		c.nodes = append(c.nodes, node)
 	}
 	for _, node := range c.nodes {
-		if err := node.start(); err != nil {
-			c.stopAll()
-			return nil, err
-		}
-	}
-	// A node whose route port was taken exits when it tries to listen for
-	// routes, after it accepted clients: wait until every node listens.
-	if !testkit.Poll(5*time.Second, func() bool {
-		for _, node := range c.nodes {
-			if !strings.Contains(node.out.String(), "Listening for route connections") {
-				return false
-			}
-		}
-		return true
-	}) || c.anyExited() {
-		c.stopAll()
-		return nil, fmt.Errorf("a node did not listen for routes")
-	}
-	for _, node := range c.nodes {
+		node.peers = c.others(node)
 		t.Cleanup(node.Stop)
 	}
-	return c, nil
+	return c
+}
+
+// others is every node but n.
+func (c *testCluster) others(n *natsProc) []*natsProc {
+	var out []*natsProc
+	for _, o := range c.nodes {
+		if o != n {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func (c *testCluster) stopAll() {
 	for _, n := range c.nodes {
 		n.Stop()
 	}
-}
-
-// anyExited reports whether a node's process has ended.
-func (c *testCluster) anyExited() bool {
-	for _, n := range c.nodes {
-		n.mu.Lock()
-		done := n.done
-		n.mu.Unlock()
-		select {
-		case <-done:
-			return true
-		default:
-		}
-	}
-	return false
 }
 
 func (c *testCluster) start(i int)        { c.nodes[i].Start() }
@@ -121,20 +84,27 @@ func (c *testCluster) urls() string {
 	return strings.Join(out, ",")
 }
 
-// natsProc is a nats-server process; its ports and store stay the same
-// across restarts.
+// natsProc is a nats-server process; it picks its client and route
+// ports on its first start, and keeps them and its store across restarts.
 type natsProc struct {
-	t    *testing.T
-	bin  string
-	args []string
-	addr string
-	URL  string
+	t     *testing.T
+	bin   string
+	name  string
+	store string
+	peers []*natsProc // routed to, once their route port is known
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd exited
-	out  *lineLog
+	mu sync.Mutex
+	// URL is the client URL; URL and routeURL are set on the first start.
+	URL, routeURL string
+	cmd           *exec.Cmd
+	done          chan struct{} // closed when cmd exited
+	out           *lineLog
 }
+
+var (
+	clientListen = regexp.MustCompile(`Listening for client connections on (\S+)`)
+	routeListen  = regexp.MustCompile(`Listening for route connections on (\S+)`)
+)
 
 // Start starts the node (if stopped) and waits until it accepts clients;
 // a failure fails the test (from any goroutine).
@@ -150,7 +120,26 @@ func (n *natsProc) start() error {
 	if n.cmd != nil {
 		return nil
 	}
-	cmd := exec.Command(n.bin, n.args...)
+	port, cluster := "-1", "nats://127.0.0.1:-1"
+	if n.URL != "" {
+		port, cluster = strings.TrimPrefix(n.URL, "nats://127.0.0.1:"), n.routeURL
+	}
+	args := []string{"--name", n.name, "-a", "127.0.0.1", "-p", port, "-js", "-sd", n.store,
+		"--cluster_name", "genesys-test", "--cluster", cluster}
+	var routes []string
+	for _, p := range n.peers {
+		if r := p.route(); r != "" {
+			routes = append(routes, r)
+		}
+	}
+	switch {
+	case len(routes) == 0 && n.routeURL != "":
+		routes = []string{n.routeURL}
+	case len(routes) == 0:
+		routes = []string{"nats://127.0.0.1:1"} // nothing listens on port 1
+	}
+	args = append(args, "--routes", strings.Join(routes, ","))
+	cmd := exec.Command(n.bin, args...)
 	n.out = &lineLog{}
 	cmd.Stdout, cmd.Stderr = n.out, n.out
 	if err := cmd.Start(); err != nil {
@@ -167,17 +156,24 @@ func (n *natsProc) start() error {
 			return true
 		default:
 		}
-		c, err := net.DialTimeout("tcp", n.addr, time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
+		return n.out.find(clientListen) != nil && n.out.find(routeListen) != nil
 	})
 	if exited || !ok {
 		n.cmd = nil
-		return fmt.Errorf("nats-server %s did not start (exited: %v):\n%s", n.addr, exited, n.out)
+		return fmt.Errorf("nats-server %s did not start (exited: %v):\n%s", n.name, exited, n.out)
+	}
+	if n.URL == "" {
+		n.URL = "nats://" + n.out.find(clientListen)[1]
+		n.routeURL = "nats://" + n.out.find(routeListen)[1]
 	}
 	return nil
+}
+
+// route is the node's route URL, "" before its first start.
+func (n *natsProc) route() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.routeURL
 }
 
 // Stop shuts the node down (SIGTERM, then SIGKILL after 30 s) and waits

@@ -298,10 +298,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	deadline := time.Now().Add(time.Minute)
-	for streamMsgs(t, js, cfg.NATSStream) < len(truth) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Poll(time.Minute, func() bool { return streamMsgs(t, js, cfg.NATSStream) >= len(truth) })
 	checkHTTP(t, logValue(t, logs, "serving /healthz", "addr"), len(truth))
 	// Every completion's timings were acknowledged before it: the
 	// histograms hold all of them.
@@ -339,24 +336,26 @@ func waitSimulator(t *testing.T, sim *simulator.Server, done <-chan error) {
 }
 
 // logValue returns the value of key on the first log line containing msg.
-func logValue(t *testing.T, logs *testkit.LogBuffer, msg, key string) string {
+func logValue(t testing.TB, logs fmt.Stringer, msg, key string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	var v string
+	if !testkit.Poll(10*time.Second, func() bool {
 		for _, line := range strings.Split(logs.String(), "\n") {
 			if !strings.Contains(line, msg) {
 				continue
 			}
 			for _, f := range strings.Fields(line) {
-				if v, ok := strings.CutPrefix(f, key+"="); ok {
-					return strings.Trim(v, `"`)
+				if val, ok := strings.CutPrefix(f, key+"="); ok {
+					v = strings.Trim(val, `"`)
+					return true
 				}
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("no log line %q with %s", msg, key)
 	}
-	t.Fatalf("no log line %q with %s", msg, key)
-	return ""
+	return v
 }
 
 // checkHTTP checks the health, readiness and metrics endpoints of a
@@ -426,12 +425,8 @@ func TestDemo(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	deadline := time.Now().Add(30 * time.Second)
-	for streamMsgs(t, js, cfg.NATSStream) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no transitions in the stream after 30s; demo output:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Poll(30*time.Second, func() bool { return streamMsgs(t, js, cfg.NATSStream) >= 3 }) {
+		t.Fatalf("no transitions in the stream after 30s; demo output:\n%s", out.String())
 	}
 	cancel()
 	if err := <-done; err != nil {

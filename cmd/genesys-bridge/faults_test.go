@@ -373,10 +373,7 @@ func TestInteractionsDialect(t *testing.T) {
 		h.waitTransitions(60)
 		h.sim.RevokeTokens()
 		published := h.stats.Published.Load()
-		deadline := time.Now().Add(20 * time.Second)
-		for h.stats.Published.Load() < published+50 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		testkit.Poll(20*time.Second, func() bool { return h.stats.Published.Load() >= published+50 })
 		h.cancel()
 		if err := <-h.done; err != nil {
 			t.Fatal(err)

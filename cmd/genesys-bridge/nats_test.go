@@ -18,10 +18,12 @@ import (
 // With NATS unreachable, the first log line says so within a few seconds,
 // naming the servers and the cause, and the bridge keeps trying.
 func TestNATSUnreachableIsNamed(t *testing.T) {
+	stopped := testkit.StartNATS(t) // its port refuses once it stopped
+	stopped.Stop()
 	for _, tc := range []struct {
 		name, url, cause string
 	}{
-		{"refused", fmt.Sprintf("nats://127.0.0.1:%d", testkit.FreePort(t)), "connection refused"},
+		{"refused", stopped.URL, "connection refused"},
 		{"dns", "nats://no-such-host.invalid:4222", "DNS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -148,7 +148,7 @@ func TestNATSAuthAndTLS(t *testing.T) {
 			map[string]string{"NATS_TLS_CA_FILE": caFile}, "timeout|closed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := server.Options{ServerName: "auth", Host: "127.0.0.1", Port: testkit.FreePort(t), JetStream: true, StoreDir: t.TempDir(), NoLog: true}
+			opts := server.Options{ServerName: "auth", Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoLog: true}
 			tc.server(&opts)
 			ns := testkit.StartNode(t, opts)
 			secrets := []string{"pa55-word", "wrong-password", "t0ken-value", "not-the-token", string(userSeed), string(otherSeed)}

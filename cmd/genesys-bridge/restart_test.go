@@ -80,21 +80,18 @@ func testRestart(t *testing.T, dialect string) {
 		}
 		defer nc.Close()
 		js, _ := jetstream.New(nc)
-		deadline := time.Now().Add(60 * time.Second)
 		if until == 0 {
-			for streamMsgs(t, js, "GENESYS_INTERACTIONS") < len(sim.Truth()) && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			testkit.Poll(60*time.Second, func() bool { return streamMsgs(t, js, "GENESYS_INTERACTIONS") >= len(sim.Truth()) })
 		} else {
 			// Cut short, the simulator may have recorded a change whose
 			// frame it never sent: wait until the stream stops growing.
 			last, since := -1, time.Now()
-			for time.Since(since) < 1500*time.Millisecond && time.Now().Before(deadline) {
+			testkit.Poll(60*time.Second, func() bool {
 				if n := streamMsgs(t, js, "GENESYS_INTERACTIONS"); n != last {
 					last, since = n, time.Now()
 				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return time.Since(since) >= 1500*time.Millisecond
+			})
 		}
 		cancel()
 		if err := <-done; err != nil {

@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"bytes"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -49,12 +48,18 @@ func Logger(t testing.TB, level slog.Level) (*slog.Logger, *LogBuffer) {
 // Poll checks cond every 10ms until it holds or d passed, and reports
 // whether it held.
 func Poll(d time.Duration, cond func() bool) bool {
+	return PollEvery(d, 10*time.Millisecond, cond)
+}
+
+// PollEvery is Poll checking every interval (a benchmark timing when a
+// condition began to hold polls more often).
+func PollEvery(d, interval time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(interval)
 	}
 	return true
 }
@@ -84,15 +89,14 @@ type NATS struct {
 // store in a temporary directory.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	return StartNode(t, server.Options{ServerName: "test", Host: "127.0.0.1", Port: FreePort(t), JetStream: true, StoreDir: t.TempDir(), NoLog: true})
+	return StartNode(t, server.Options{ServerName: "test", Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoLog: true})
 }
 
-// StartNode starts a server with opts (a cluster's node, say); opts.Port
-// must be a fixed port (FreePort) so that restarts keep it.
+// StartNode starts a server with opts. With opts.Port RANDOM_PORT (-1) the
+// server picks its port; restarts then keep the port it picked.
 func StartNode(t testing.TB, opts server.Options) *NATS {
 	t.Helper()
-	n := &NATS{t: t, opts: opts, Addr: fmt.Sprintf("%s:%d", opts.Host, opts.Port)}
-	n.URL = "nats://" + n.Addr
+	n := &NATS{t: t, opts: opts}
 	if err := n.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +115,13 @@ func (n *NATS) start() error {
 		return err
 	}
 	n.s = s
+	if n.Addr == "" {
+		// The port the server picked, kept for restarts.
+		a := s.Addr().(*net.TCPAddr)
+		n.opts.Port = a.Port
+		n.Addr = a.String()
+		n.URL = "nats://" + n.Addr
+	}
 	return nil
 }
 
@@ -163,27 +174,4 @@ func (n *NATS) Connect(t testing.TB) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
-}
-
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	return FreePorts(t, 1)[0]
-}
-
-// FreePorts returns n distinct loopback TCP ports that were free a moment
-// ago (all held at once while choosing, so none is chosen twice: the
-// ports of one cluster).
-func FreePorts(t testing.TB, n int) []int {
-	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports
 }
