@@ -109,8 +109,12 @@ func New(cfg Config) *Board {
 // they are published, until ctx ends. A reading that fails (the stream is
 // gone, the consumer cannot be made) is started again under the project's
 // retry policy, from where the board's state is still right: the board is
-// emptied and reads its lookback again.
+// emptied and reads its lookback again. Queue names are looked up while
+// Run runs; it returns once their lookups ended too.
 func (b *Board) Run(ctx context.Context, js jetstream.JetStream) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { b.names.run(ctx) })
 	_ = retry.Policy{Base: time.Second, Max: 30 * time.Second}.Do(ctx, time.Time{}, func(ctx context.Context) error {
 		b.reset()
 		return b.read(ctx, js)

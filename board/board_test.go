@@ -108,6 +108,10 @@ func (f *fakeNamer) QueueName(_ context.Context, id string) (string, error) {
 func TestQueueNames(t *testing.T) {
 	f := &fakeNamer{calls: map[string]int{}}
 	b := New(Config{Names: f})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { b.names.run(ctx); close(done) }() // as Board.Run does
+	defer func() { cancel(); <-done }()
 	b.Transition(tr("i1", "voice", "q1", "", "queued", ago(5)))
 	b.Transition(tr("i2", "voice", "secret", "", "queued", ago(5)))
 	names := func() map[string]string {
@@ -120,11 +124,7 @@ func TestQueueNames(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "the name of q1, and the denied one asked", func() bool {
 		return names()["q1"] == "Queue q1" && f.count("secret") == 1
 	})
-	testkit.Eventually(t, 5*time.Second, "the denied lookup recorded", func() bool {
-		b.names.mu.Lock()
-		defer b.names.mu.Unlock()
-		return !b.names.running
-	})
+	testkit.Eventually(t, 5*time.Second, "the denied lookup recorded", b.names.idle)
 	if n := names()["secret"]; n != "secret" {
 		t.Errorf("denied queue shown as %q, want its id", n)
 	}

@@ -12,18 +12,20 @@ import (
 // help: the client lacks the permission, or the queue does not exist.
 var ErrNoName = errors.New("no queue name")
 
-// names caches queue names from a Namer. A lookup runs in the background
-// the first time an id is shown (the page shows the id meanwhile); a
-// denied or unknown queue is asked again after an hour, another failure
-// after a minute. At most one lookup runs at a time.
+// names caches queue names from a Namer. An id is looked up the first
+// time it is shown (the page shows the id meanwhile), by the one goroutine
+// that runs run (Board.Run starts it and waits for it); a denied or
+// unknown queue is asked again after an hour, another failure after a
+// minute. One lookup runs at a time; none outlives run's context.
 type names struct {
-	src Namer
-	log *slog.Logger
+	src  Namer
+	log  *slog.Logger
+	wake chan struct{} // signalled when an id is queued
 
 	mu      sync.Mutex
 	known   map[string]entry
 	pending []string
-	running bool
+	looking bool // run is asking for an id
 	warned  bool
 }
 
@@ -40,7 +42,7 @@ const (
 )
 
 func newNames(src Namer, log *slog.Logger) *names {
-	return &names{src: src, log: log, known: map[string]entry{}}
+	return &names{src: src, log: log, known: map[string]entry{}, wake: make(chan struct{}, 1)}
 }
 
 // name returns the queue's name if known, else its id ("(no queue)" for
@@ -58,9 +60,9 @@ func (n *names) name(id string) string {
 	if (!ok || (!e.retry.IsZero() && time.Now().After(e.retry))) && len(n.known) < maxNames {
 		n.known[id] = entry{name: e.name} // not asked again until this lookup ends
 		n.pending = append(n.pending, id)
-		if !n.running {
-			n.running = true
-			go n.lookups()
+		select {
+		case n.wake <- struct{}{}:
+		default:
 		}
 	}
 	if e.name == "" {
@@ -69,36 +71,60 @@ func (n *names) name(id string) string {
 	return e.name
 }
 
-// lookups asks for the pending ids one at a time.
-func (n *names) lookups() {
+// run asks for the queued ids, one at a time, until ctx ends.
+func (n *names) run(ctx context.Context) {
+	if n.src == nil {
+		return
+	}
 	for {
-		n.mu.Lock()
-		if len(n.pending) == 0 {
-			n.running = false
-			n.mu.Unlock()
+		select {
+		case <-n.wake:
+		case <-ctx.Done():
 			return
 		}
-		id := n.pending[0]
-		n.pending = n.pending[1:]
-		n.mu.Unlock()
-
-		ctx, cancel := context.WithTimeout(context.Background(), lookupLimit)
-		name, err := n.src.QueueName(ctx, id)
-		cancel()
-		e := entry{name: name}
-		switch {
-		case err == nil && name != "":
-		case err == nil || errors.Is(err, ErrNoName):
-			e.retry = time.Now().Add(retryDenied)
-		default:
-			e.retry = time.Now().Add(retryFailed)
+		for n.lookup(ctx) {
 		}
-		n.mu.Lock()
-		if err != nil && !n.warned {
-			n.warned = true
-			n.log.Warn("board: a queue name is unavailable; showing the id (403: the client lacks routing:queue:view)", "queue_id", id, "err", err)
-		}
-		n.known[id] = e
-		n.mu.Unlock()
 	}
+}
+
+// idle reports whether no id waits and no lookup runs.
+func (n *names) idle() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.pending) == 0 && !n.looking
+}
+
+// lookup asks for the first pending id; false when none was pending or
+// ctx ended.
+func (n *names) lookup(ctx context.Context) bool {
+	n.mu.Lock()
+	if len(n.pending) == 0 || ctx.Err() != nil {
+		n.mu.Unlock()
+		return false
+	}
+	id := n.pending[0]
+	n.pending = n.pending[1:]
+	n.looking = true
+	n.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, lookupLimit)
+	name, err := n.src.QueueName(ctx, id)
+	cancel()
+	e := entry{name: name}
+	switch {
+	case err == nil && name != "":
+	case err == nil || errors.Is(err, ErrNoName):
+		e.retry = time.Now().Add(retryDenied)
+	default:
+		e.retry = time.Now().Add(retryFailed)
+	}
+	n.mu.Lock()
+	if err != nil && !n.warned {
+		n.warned = true
+		n.log.Warn("board: a queue name is unavailable; showing the id (403: the client lacks routing:queue:view)", "queue_id", id, "err", err)
+	}
+	n.known[id] = e
+	n.looking = false
+	n.mu.Unlock()
+	return true
 }
