@@ -68,29 +68,36 @@ type AfterCallWork struct {
 	EndTime   string `json:"endTime,omitempty"`
 }
 
-// media lists a participant's communication arrays with their channel type,
-// in the order that decides a conversation's channel (channelPrecedence).
-func (p *Participant) media() [9][]Communication {
-	return [9][]Communication{p.Callbacks, p.Calls, p.Chats, p.Emails, p.Messages, p.Videos, p.SocialExpressions, p.Cobrowsesessions, p.Screenshares}
+// mediaTypes lists the media a participant can have, each once: the field
+// of a Participant that holds its communications, its name in the JSON of
+// live frames and GET and in analytics (mediaType), and its channel. Their
+// order decides a conversation's channel when a participant has several
+// media: a callback conversation also carries calls, and cobrowse or
+// screen share ride on top of another medium, so they rank last.
+var mediaTypes = [...]struct {
+	key       string // JSON field of a participant
+	analytics string // a session's mediaType in analytics
+	ch        bridge.ChannelType
+	of        func(*Participant) *[]Communication
+}{
+	{"callbacks", "callback", bridge.ChannelCallback, func(p *Participant) *[]Communication { return &p.Callbacks }},
+	{"calls", "voice", bridge.ChannelVoice, func(p *Participant) *[]Communication { return &p.Calls }},
+	{"chats", "chat", bridge.ChannelChat, func(p *Participant) *[]Communication { return &p.Chats }},
+	{"emails", "email", bridge.ChannelEmail, func(p *Participant) *[]Communication { return &p.Emails }},
+	{"messages", "message", bridge.ChannelMessage, func(p *Participant) *[]Communication { return &p.Messages }},
+	{"videos", "video", bridge.ChannelVideo, func(p *Participant) *[]Communication { return &p.Videos }},
+	{"socialExpressions", "social", bridge.ChannelSocial, func(p *Participant) *[]Communication { return &p.SocialExpressions }},
+	{"cobrowsesessions", "cobrowse", bridge.ChannelCobrowse, func(p *Participant) *[]Communication { return &p.Cobrowsesessions }},
+	{"screenshares", "screenshare", bridge.ChannelScreenshare, func(p *Participant) *[]Communication { return &p.Screenshares }},
 }
 
-// channelPrecedence decides a conversation's channel when a participant has
-// several media: a callback conversation also carries calls, and cobrowse
-// or screen share ride on top of another medium, so they rank last. The
-// analytics media type of each is the name used by DeriveDetails.
-var channelPrecedence = [9]struct {
-	ch        bridge.ChannelType
-	analytics string
-}{
-	{bridge.ChannelCallback, "callback"},
-	{bridge.ChannelVoice, "voice"},
-	{bridge.ChannelChat, "chat"},
-	{bridge.ChannelEmail, "email"},
-	{bridge.ChannelMessage, "message"},
-	{bridge.ChannelVideo, "video"},
-	{bridge.ChannelSocial, "social"},
-	{bridge.ChannelCobrowse, "cobrowse"},
-	{bridge.ChannelScreenshare, "screenshare"},
+// media lists a participant's communications per media type, in
+// mediaTypes' order.
+func (p *Participant) media() (out [len(mediaTypes)][]Communication) {
+	for i, m := range mediaTypes {
+		out[i] = *m.of(p)
+	}
+	return out
 }
 
 func channelOf(c *Conversation) bridge.ChannelType {
@@ -105,7 +112,7 @@ func channelOf(c *Conversation) bridge.ChannelType {
 	if best == -1 {
 		return ""
 	}
-	return channelPrecedence[best].ch
+	return mediaTypes[best].ch
 }
 
 // detail renders "purpose:state" of a participant's first communication,

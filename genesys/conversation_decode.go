@@ -59,24 +59,11 @@ func decodeParticipant(sc *scanner, p *Participant) error {
 			return sc.boolField("wrapupSkipped", &p.WrapupSkipped)
 		case "wrapup":
 			return sc.rawField(&p.Wrapup)
-		case "calls":
-			return decodeCommunications(sc, "calls", &p.Calls)
-		case "callbacks":
-			return decodeCommunications(sc, "callbacks", &p.Callbacks)
-		case "chats":
-			return decodeCommunications(sc, "chats", &p.Chats)
-		case "emails":
-			return decodeCommunications(sc, "emails", &p.Emails)
-		case "messages":
-			return decodeCommunications(sc, "messages", &p.Messages)
-		case "videos":
-			return decodeCommunications(sc, "videos", &p.Videos)
-		case "cobrowsesessions":
-			return decodeCommunications(sc, "cobrowsesessions", &p.Cobrowsesessions)
-		case "screenshares":
-			return decodeCommunications(sc, "screenshares", &p.Screenshares)
-		case "socialExpressions":
-			return decodeCommunications(sc, "socialExpressions", &p.SocialExpressions)
+		}
+		for _, m := range mediaTypes {
+			if string(key) == m.key {
+				return decodeCommunications(sc, m.key, m.of(p))
+			}
 		}
 		return sc.skip()
 	})

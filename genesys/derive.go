@@ -146,7 +146,7 @@ func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, erro
 	for rank, comms := range p.media() {
 		for j := range comms {
 			if points, err = pt.readComm(&comms[j], points); err != nil {
-				return points, fmt.Errorf("%s[%d] %w", channelPrecedence[rank].ch, j, err)
+				return points, fmt.Errorf("%s[%d] %w", mediaTypes[rank].ch, j, err)
 			}
 		}
 	}

@@ -61,7 +61,7 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		return ev, fmt.Errorf("conversationEnd: %v", err)
 	}
 	caller, routed := originator(len(dc.Participants), func(i int) string { return dc.Participants[i].Purpose })
-	best := len(channelPrecedence)
+	best := len(mediaTypes)
 	var parts []detailsPart
 	var points []time.Time
 	for i, p := range dc.Participants {
@@ -73,7 +73,7 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 			}
 		}
 		for _, s := range p.Sessions {
-			for rank, m := range channelPrecedence {
+			for rank, m := range mediaTypes {
 				if strings.EqualFold(s.MediaType, m.analytics) && rank < best {
 					best = rank
 				}
@@ -91,10 +91,10 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		ev.Detail = append(ev.Detail, detailToken(p.Purpose, 32)+":"+detailState(pt.spans))
 		parts = append(parts, pt)
 	}
-	if best == len(channelPrecedence) {
+	if best == len(mediaTypes) {
 		return ev, fmt.Errorf("conversation %s has no session in a known media type", dc.ConversationID)
 	}
-	ev.ChannelType = channelPrecedence[best].ch
+	ev.ChannelType = mediaTypes[best].ch
 	o := overRule{end: end, today: dc.OriginatingDirection != "", wrapped: wrappedUp(parts), observed: observedAt, last: lastEnd(parts)}
 	return ev, finish(&ev, sortedUnique(points), func(t time.Time, now bool) (bridge.Status, time.Time, Who) {
 		s, since, who := detailsStatusAt(parts, t, now)
