@@ -63,7 +63,7 @@ func openAudit(cfg *Config, log *slog.Logger, stdout io.Writer) (*auditLog, erro
 	if cfg.AuditLog != "stdout" {
 		a.path = cfg.AuditLog
 		if err := a.reopen(); err != nil {
-			return nil, configErr("AUDIT_LOG: %v", err)
+			return nil, configErr("AUDIT_LOG: %w", err)
 		}
 		a.hup = make(chan os.Signal, 1)
 		signal.Notify(a.hup, syscall.SIGHUP)

@@ -223,8 +223,7 @@ func BenchmarkMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		ns := testkit.StartNATS(b)
-		b.Setenv("BRIDGE_COMPLETED_GRACE", "1s")
-		cfg := benchConfig(b, sim, ns.URL)
+		cfg := benchConfig(b, sim, ns.URL, "BRIDGE_COMPLETED_GRACE", "1s")
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		statsCh := make(chan *bridge.Stats, 1)
@@ -267,17 +266,18 @@ func countCompleted(sim *simulator.Server) int {
 	return n
 }
 
-func benchConfig(b *testing.B, sim *simulator.Server, natsURL string) *Config {
+func benchConfig(b *testing.B, sim *simulator.Server, natsURL string, more ...string) *Config {
 	pop := sim.Population()
-	for k, v := range map[string]string{
+	vars := map[string]string{
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
 		"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
 		"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "GENESYS_USER_IDS": strings.Join(pop.Agents[:4], ","),
 		"NATS_URL": natsURL, "HTTP_ADDR": "",
-	} {
-		b.Setenv(k, v)
 	}
-	cfg, err := loadConfig(false)
+	for i := 0; i+1 < len(more); i += 2 {
+		vars[more[i]] = more[i+1]
+	}
+	cfg, err := configFrom(vars)
 	if err != nil {
 		b.Fatal(err)
 	}

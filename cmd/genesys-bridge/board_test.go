@@ -62,14 +62,11 @@ func TestLiveBoardInABrowser(t *testing.T) {
 	t.Cleanup(sim.Close)
 	nats := testkit.StartNATS(t)
 	pop := sim.Population()
-	for k, v := range map[string]string{
+	cfg, err := configFrom(map[string]string{
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret", "GENESYS_API_URL": sim.URL,
 		"GENESYS_LOGIN_URL": sim.URL, "GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "NATS_URL": nats.URL,
 		"HTTP_ADDR": "127.0.0.1:0", "BOARD_ENABLED": "true", "BOARD_SERVICE_LEVEL": serviceLevel.String(),
-	} {
-		t.Setenv(k, v)
-	}
-	cfg, err := loadConfig(false)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +74,7 @@ func TestLiveBoardInABrowser(t *testing.T) {
 		log, logs := testkit.Logger(t, slog.LevelInfo)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
-		go func() { done <- run(ctx, cfg, log, io.Discard) }()
+		go func() { done <- serve(ctx, cfg, log, io.Discard) }()
 		return logValue(t, logs, "serving the live board", "url"), func() {
 			cancel()
 			if err := <-done; err != nil {

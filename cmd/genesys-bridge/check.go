@@ -281,7 +281,7 @@ func (c *Config) genesysTransport() (genesys.Transport, error) {
 	if c.GenesysCAFile != "" && !c.Demo {
 		pool, err := genesys.LoadCAFile(c.GenesysCAFile)
 		if err != nil {
-			return tr, configErr("GENESYS_CA_FILE: %v", err)
+			return tr, configErr("GENESYS_CA_FILE: %w", err)
 		}
 		tr.RootCAs = pool
 	}

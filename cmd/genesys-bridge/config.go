@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,10 +9,9 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/genesys-bridge/genesys-bridge/board"
 	"github.com/genesys-bridge/genesys-bridge/bridge"
@@ -24,69 +24,69 @@ import (
 // defaultConfig. The README's configuration table lists the same variables
 // and defaults; keep them in step (TestREADMEListsEveryVariable checks).
 type Config struct {
-	GenesysDialect         string         `envconfig:"GENESYS_DIALECT" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
-	GenesysRegion          string         `envconfig:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
-	GenesysClientID        string         `envconfig:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
-	GenesysClientSecret    genesys.Secret `envconfig:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
-	GenesysSecretFile      string         `envconfig:"GENESYS_CLIENT_SECRET_FILE" desc:"read the client secret from this file instead (a mounted secret)"`
-	GenesysCAFile          string         `envconfig:"GENESYS_CA_FILE" desc:"PEM file of further CAs to trust for Genesys (REST and WebSocket), for a TLS-inspecting proxy; HTTPS_PROXY/NO_PROXY are honoured"`
-	GenesysAPIURL          string         `envconfig:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
-	GenesysLoginURL        string         `envconfig:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
-	GenesysQueueIDs        []string       `envconfig:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
-	GenesysUserIDs         []string       `envconfig:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
-	GenesysTopics          []string       `envconfig:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
-	GenesysHeartbeat       time.Duration  `envconfig:"GENESYS_HEARTBEAT_INTERVAL" desc:"expected heartbeat period; silence for twice this kills the socket"`
-	GenesysMaxFrame        int64          `envconfig:"GENESYS_MAX_FRAME_BYTES" desc:"larger frames are rejected and counted"`
-	GenesysRefreshAhead    time.Duration  `envconfig:"GENESYS_TOKEN_REFRESH_AHEAD" desc:"replace the access token this long before it expires"`
-	GenesysChannelMargin   time.Duration  `envconfig:"GENESYS_CHANNEL_MARGIN" desc:"replace a channel this long before its 24 h expiry"`
-	GenesysResumeLookback  time.Duration  `envconfig:"GENESYS_RESUME_LOOKBACK" desc:"on start, load the state of every interaction with a transition this long before the stream's last message, and back-fill the downtime for those open (0: no resume)"`
-	GenesysBackfillLag     time.Duration  `envconfig:"GENESYS_BACKFILL_LAG" desc:"how far Genesys analytics lags: a gap's history is queried this long after the gap"`
-	GenesysBackfillMaxWait time.Duration  `envconfig:"GENESYS_BACKFILL_MAX_WAIT" desc:"after a gap, hold back the frames of interactions that may have changed in it at most this long for their history; then publish them marked incomplete"`
+	GenesysDialect         string         `env:"GENESYS_DIALECT" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
+	GenesysRegion          string         `env:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
+	GenesysClientID        string         `env:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
+	GenesysClientSecret    genesys.Secret `env:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
+	GenesysSecretFile      string         `env:"GENESYS_CLIENT_SECRET_FILE" desc:"read the client secret from this file instead (a mounted secret)"`
+	GenesysCAFile          string         `env:"GENESYS_CA_FILE" desc:"PEM file of further CAs to trust for Genesys (REST and WebSocket), for a TLS-inspecting proxy; HTTPS_PROXY/NO_PROXY are honoured"`
+	GenesysAPIURL          string         `env:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
+	GenesysLoginURL        string         `env:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
+	GenesysQueueIDs        []string       `env:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
+	GenesysUserIDs         []string       `env:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
+	GenesysTopics          []string       `env:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
+	GenesysHeartbeat       time.Duration  `env:"GENESYS_HEARTBEAT_INTERVAL" desc:"expected heartbeat period; silence for twice this kills the socket"`
+	GenesysMaxFrame        int64          `env:"GENESYS_MAX_FRAME_BYTES" desc:"larger frames are rejected and counted"`
+	GenesysRefreshAhead    time.Duration  `env:"GENESYS_TOKEN_REFRESH_AHEAD" desc:"replace the access token this long before it expires"`
+	GenesysChannelMargin   time.Duration  `env:"GENESYS_CHANNEL_MARGIN" desc:"replace a channel this long before its 24 h expiry"`
+	GenesysResumeLookback  time.Duration  `env:"GENESYS_RESUME_LOOKBACK" desc:"on start, load the state of every interaction with a transition this long before the stream's last message, and back-fill the downtime for those open (0: no resume)"`
+	GenesysBackfillLag     time.Duration  `env:"GENESYS_BACKFILL_LAG" desc:"how far Genesys analytics lags: a gap's history is queried this long after the gap"`
+	GenesysBackfillMaxWait time.Duration  `env:"GENESYS_BACKFILL_MAX_WAIT" desc:"after a gap, hold back the frames of interactions that may have changed in it at most this long for their history; then publish them marked incomplete"`
 
-	NATSURL          string         `envconfig:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
-	NATSCreds        string         `envconfig:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file (JWT and nkey)"`
-	NATSNkeySeedFile string         `envconfig:"NATS_NKEY_SEED_FILE" desc:"path of an nkey seed file (user nkey authentication)"`
-	NATSUser         string         `envconfig:"NATS_USER" desc:"user name (with NATS_PASSWORD)"`
-	NATSPassword     genesys.Secret `envconfig:"NATS_PASSWORD" desc:"password of NATS_USER (never logged)"`
-	NATSPasswordFile string         `envconfig:"NATS_PASSWORD_FILE" desc:"read NATS_PASSWORD from this file instead"`
-	NATSToken        genesys.Secret `envconfig:"NATS_TOKEN" desc:"authentication token (never logged)"`
-	NATSTokenFile    string         `envconfig:"NATS_TOKEN_FILE" desc:"read NATS_TOKEN from this file instead"`
-	NATSTLSCAFile    string         `envconfig:"NATS_TLS_CA_FILE" desc:"PEM file of the CA(s) that sign the server's certificate"`
-	NATSTLSCertFile  string         `envconfig:"NATS_TLS_CERT_FILE" desc:"client certificate (PEM) for mutual TLS, with NATS_TLS_KEY_FILE"`
-	NATSTLSKeyFile   string         `envconfig:"NATS_TLS_KEY_FILE" desc:"the client certificate's private key (PEM)"`
-	NATSTLSFirst     bool           `envconfig:"NATS_TLS_HANDSHAKE_FIRST" desc:"start with the TLS handshake, before the server's INFO (servers set to handshake_first)"`
-	NATSStream       string         `envconfig:"NATS_STREAM" desc:"JetStream stream name"`
-	NATSPrefix       string         `envconfig:"NATS_SUBJECT_PREFIX" desc:"subject prefix; the stream covers <prefix>.>"`
-	NATSTimings      string         `envconfig:"NATS_TIMINGS_SUBJECT_PREFIX" desc:"completed interactions' timings go to <prefix>.<channel>.<id>, in the same stream; must not overlap NATS_SUBJECT_PREFIX"`
-	NATSMaxAge       time.Duration  `envconfig:"NATS_STREAM_MAX_AGE" desc:"how long the stream keeps transitions"`
-	NATSDuplicates   time.Duration  `envconfig:"NATS_DUPLICATE_WINDOW" desc:"the stream's duplicate window for Nats-Msg-Id"`
-	NATSReplicas     int            `envconfig:"NATS_STREAM_REPLICAS" desc:"stream replicas (1, 3 or 5 in a cluster)"`
-	NATSAckTimeout   time.Duration  `envconfig:"NATS_ACK_TIMEOUT" desc:"wait this long for a publish acknowledgement before retrying with the same id"`
-	NATSMaxPending   int            `envconfig:"NATS_MAX_PENDING" desc:"transitions in flight (unacknowledged) before reading pauses"`
-	NATSDeadLetters  bool           `envconfig:"NATS_DEAD_LETTERS" desc:"store every rejected frame (bounded body, reason, error, topic, time) in a stream of its own"`
-	NATSDLStream     string         `envconfig:"NATS_DEAD_LETTER_STREAM" desc:"the dead letters' stream"`
-	NATSDLPrefix     string         `envconfig:"NATS_DEAD_LETTER_SUBJECT_PREFIX" desc:"dead letters go to <prefix>.<reason>; must not overlap NATS_SUBJECT_PREFIX"`
-	NATSDLMaxAge     time.Duration  `envconfig:"NATS_DEAD_LETTER_MAX_AGE" desc:"how long a dead letter is kept"`
-	NATSDLMaxBytes   int64          `envconfig:"NATS_DEAD_LETTER_MAX_BYTES" desc:"size cap of the dead letters' stream (the oldest go first)"`
-	NATSEmbeddedAddr string         `envconfig:"NATS_EMBEDDED_ADDR" desc:"client address of the embedded server (NATS_URL empty)"`
-	NATSEmbeddedDir  string         `envconfig:"NATS_EMBEDDED_STORE_DIR" desc:"JetStream store directory of the embedded server"`
+	NATSURL          string         `env:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
+	NATSCreds        string         `env:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file (JWT and nkey)"`
+	NATSNkeySeedFile string         `env:"NATS_NKEY_SEED_FILE" desc:"path of an nkey seed file (user nkey authentication)"`
+	NATSUser         string         `env:"NATS_USER" desc:"user name (with NATS_PASSWORD)"`
+	NATSPassword     genesys.Secret `env:"NATS_PASSWORD" desc:"password of NATS_USER (never logged)"`
+	NATSPasswordFile string         `env:"NATS_PASSWORD_FILE" desc:"read NATS_PASSWORD from this file instead"`
+	NATSToken        genesys.Secret `env:"NATS_TOKEN" desc:"authentication token (never logged)"`
+	NATSTokenFile    string         `env:"NATS_TOKEN_FILE" desc:"read NATS_TOKEN from this file instead"`
+	NATSTLSCAFile    string         `env:"NATS_TLS_CA_FILE" desc:"PEM file of the CA(s) that sign the server's certificate"`
+	NATSTLSCertFile  string         `env:"NATS_TLS_CERT_FILE" desc:"client certificate (PEM) for mutual TLS, with NATS_TLS_KEY_FILE"`
+	NATSTLSKeyFile   string         `env:"NATS_TLS_KEY_FILE" desc:"the client certificate's private key (PEM)"`
+	NATSTLSFirst     bool           `env:"NATS_TLS_HANDSHAKE_FIRST" desc:"start with the TLS handshake, before the server's INFO (servers set to handshake_first)"`
+	NATSStream       string         `env:"NATS_STREAM" desc:"JetStream stream name"`
+	NATSPrefix       string         `env:"NATS_SUBJECT_PREFIX" desc:"subject prefix; the stream covers <prefix>.>"`
+	NATSTimings      string         `env:"NATS_TIMINGS_SUBJECT_PREFIX" desc:"completed interactions' timings go to <prefix>.<channel>.<id>, in the same stream; must not overlap NATS_SUBJECT_PREFIX"`
+	NATSMaxAge       time.Duration  `env:"NATS_STREAM_MAX_AGE" desc:"how long the stream keeps transitions"`
+	NATSDuplicates   time.Duration  `env:"NATS_DUPLICATE_WINDOW" desc:"the stream's duplicate window for Nats-Msg-Id"`
+	NATSReplicas     int            `env:"NATS_STREAM_REPLICAS" desc:"stream replicas (1, 3 or 5 in a cluster)"`
+	NATSAckTimeout   time.Duration  `env:"NATS_ACK_TIMEOUT" desc:"wait this long for a publish acknowledgement before retrying with the same id"`
+	NATSMaxPending   int            `env:"NATS_MAX_PENDING" desc:"transitions in flight (unacknowledged) before reading pauses"`
+	NATSDeadLetters  bool           `env:"NATS_DEAD_LETTERS" desc:"store every rejected frame (bounded body, reason, error, topic, time) in a stream of its own"`
+	NATSDLStream     string         `env:"NATS_DEAD_LETTER_STREAM" desc:"the dead letters' stream"`
+	NATSDLPrefix     string         `env:"NATS_DEAD_LETTER_SUBJECT_PREFIX" desc:"dead letters go to <prefix>.<reason>; must not overlap NATS_SUBJECT_PREFIX"`
+	NATSDLMaxAge     time.Duration  `env:"NATS_DEAD_LETTER_MAX_AGE" desc:"how long a dead letter is kept"`
+	NATSDLMaxBytes   int64          `env:"NATS_DEAD_LETTER_MAX_BYTES" desc:"size cap of the dead letters' stream (the oldest go first)"`
+	NATSEmbeddedAddr string         `env:"NATS_EMBEDDED_ADDR" desc:"client address of the embedded server (NATS_URL empty)"`
+	NATSEmbeddedDir  string         `env:"NATS_EMBEDDED_STORE_DIR" desc:"JetStream store directory of the embedded server"`
 
-	BridgeChannelTypes []string      `envconfig:"BRIDGE_CHANNEL_TYPES" desc:"publish only these channel types (comma-separated; empty = all)"`
-	BridgeStatuses     []string      `envconfig:"BRIDGE_STATUSES" desc:"publish only transitions into these statuses (empty = all)"`
-	BridgeGrace        time.Duration `envconfig:"BRIDGE_COMPLETED_GRACE" desc:"keep a completed interaction's state this long for late frames"`
-	BridgeIdleTTL      time.Duration `envconfig:"BRIDGE_IDLE_TTL" desc:"release an interaction not heard of for this long"`
-	BridgeDryRun       bool          `envconfig:"BRIDGE_DRY_RUN" desc:"everything but publishing: no NATS; transitions are derived, counted in metrics and logged at debug level; /readyz reflects Genesys alone"`
-	BridgeShutdown     time.Duration `envconfig:"BRIDGE_SHUTDOWN_TIMEOUT" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
+	BridgeChannelTypes []string      `env:"BRIDGE_CHANNEL_TYPES" desc:"publish only these channel types (comma-separated; empty = all)"`
+	BridgeStatuses     []string      `env:"BRIDGE_STATUSES" desc:"publish only transitions into these statuses (empty = all)"`
+	BridgeGrace        time.Duration `env:"BRIDGE_COMPLETED_GRACE" desc:"keep a completed interaction's state this long for late frames"`
+	BridgeIdleTTL      time.Duration `env:"BRIDGE_IDLE_TTL" desc:"release an interaction not heard of for this long"`
+	BridgeDryRun       bool          `env:"BRIDGE_DRY_RUN" desc:"everything but publishing: no NATS; transitions are derived, counted in metrics and logged at debug level; /readyz reflects Genesys alone"`
+	BridgeShutdown     time.Duration `env:"BRIDGE_SHUTDOWN_TIMEOUT" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
 
-	BoardEnabled      bool          `envconfig:"BOARD_ENABLED" desc:"serve the live board at /board/ on HTTP_ADDR, read from the stream (-demo turns it on unless HTTP_ADDR is empty)"`
-	BoardServiceLevel time.Duration `envconfig:"BOARD_SERVICE_LEVEL" desc:"the board counts an answer within this toward the service level"`
-	BoardWindow       time.Duration `envconfig:"BOARD_WINDOW" desc:"span of the board's offered, answered, abandoned, service level and averages"`
-	BoardLookback     time.Duration `envconfig:"BOARD_LOOKBACK" desc:"how far back the board reads the stream when it starts; an interaction without a transition in it is not shown as open"`
+	BoardEnabled      bool          `env:"BOARD_ENABLED" desc:"serve the live board at /board/ on HTTP_ADDR, read from the stream (-demo turns it on unless HTTP_ADDR is empty)"`
+	BoardServiceLevel time.Duration `env:"BOARD_SERVICE_LEVEL" desc:"the board counts an answer within this toward the service level"`
+	BoardWindow       time.Duration `env:"BOARD_WINDOW" desc:"span of the board's offered, answered, abandoned, service level and averages"`
+	BoardLookback     time.Duration `env:"BOARD_LOOKBACK" desc:"how far back the board reads the stream when it starts; an interaction without a transition in it is not shown as open"`
 
-	HTTPAddr  string     `envconfig:"HTTP_ADDR" desc:"address of /healthz, /readyz and /metrics; empty disables"`
-	LogLevel  slog.Level `envconfig:"LOG_LEVEL" desc:"debug, info, warn or error"`
-	LogFormat string     `envconfig:"LOG_FORMAT" desc:"text or json"`
-	AuditLog  string     `envconfig:"AUDIT_LOG" desc:"audit trail of every acknowledged transition, a JSON line each: empty (off), stdout, or a file path (reopened on SIGHUP)"`
+	HTTPAddr  string     `env:"HTTP_ADDR" desc:"address of /healthz, /readyz and /metrics; empty disables"`
+	LogLevel  slog.Level `env:"LOG_LEVEL" desc:"debug, info, warn or error"`
+	LogFormat string     `env:"LOG_FORMAT" desc:"text or json"`
+	AuditLog  string     `env:"AUDIT_LOG" desc:"audit trail of every acknowledged transition, a JSON line each: empty (off), stdout, or a file path (reopened on SIGHUP)"`
 
 	// Set from flags, not the environment.
 	Demo bool `ignored:"true"`
@@ -98,12 +98,19 @@ type Config struct {
 }
 
 // ConfigError is a setting that stops start-up: main exits 2.
-type ConfigError struct{ Msg string }
+type ConfigError struct {
+	Msg string
+	Err error // the cause, if any (a %w in configErr's format)
+}
 
 func (e *ConfigError) Error() string { return "configuration: " + e.Msg }
+func (e *ConfigError) Unwrap() error { return e.Err }
 
+// configErr is a ConfigError whose message is the format's; a %w in it
+// names the cause, which the error unwraps to.
 func configErr(format string, args ...any) error {
-	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
+	err := fmt.Errorf(format, args...)
+	return &ConfigError{Msg: err.Error(), Err: errors.Unwrap(err)}
 }
 
 // defaultConfig is the configuration before the environment is read: the
@@ -181,14 +188,10 @@ func defaultText(v reflect.Value) string {
 
 // loadConfig reads the environment over the defaults, validates it and
 // resolves what follows from it.
-func loadConfig(demo bool) (*Config, error) {
+func loadConfig(lookup func(name string) (string, bool), demo bool) (*Config, error) {
 	c := defaultConfig()
-	if err := envconfig.Process("", &c); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			return nil, configErr("%s: cannot read %q as %s", pe.KeyName, text.Truncate(pe.Value, 40), pe.TypeName)
-		}
-		return nil, configErr("%v", err)
+	if err := c.read(lookup); err != nil {
+		return nil, err
 	}
 	c.Demo = demo
 	if demo && c.HTTPAddr != "" {
@@ -204,6 +207,70 @@ func loadConfig(demo bool) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// read sets each field tagged env:"NAME" whose name lookup finds (main
+// passes os.LookupEnv; tests a map, never touching the process's
+// environment). A value is read as its field's type: a type's own
+// UnmarshalText (LOG_LEVEL), else a duration, a number (decimal, 0x, 0o,
+// 0b), a boolean (strconv.ParseBool), text, or a comma-separated list
+// (empty or blank: none).
+func (c *Config) read(lookup func(name string) (string, bool)) error {
+	rv, rt := reflect.ValueOf(c).Elem(), reflect.TypeFor[Config]()
+	for i := range rt.NumField() {
+		name := rt.Field(i).Tag.Get("env")
+		if name == "" {
+			continue
+		}
+		v, ok := lookup(name)
+		if !ok {
+			continue
+		}
+		if err := setField(rv.Field(i), v); err != nil {
+			return configErr("%s: cannot read %q as %s: %w", name, text.Truncate(v, 40), rt.Field(i).Type, err)
+		}
+	}
+	return nil
+}
+
+// setField parses v into f (see read).
+func setField(f reflect.Value, v string) error {
+	if u, ok := f.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return u.UnmarshalText([]byte(v))
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(v)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		if f.Type() == reflect.TypeFor[time.Duration]() {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			f.SetInt(int64(d))
+			return nil
+		}
+		n, err := strconv.ParseInt(v, 0, f.Type().Bits())
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	case reflect.Slice:
+		var parts []string
+		if strings.TrimSpace(v) != "" {
+			parts = strings.Split(v, ",")
+		}
+		f.Set(reflect.ValueOf(parts).Convert(f.Type()))
+	default:
+		return fmt.Errorf("no reader for %s", f.Type())
+	}
+	return nil
 }
 
 // validate checks each setting on its own and against the others.
@@ -250,11 +317,11 @@ func (c *Config) checkNATS() error {
 		return configErr("NATS_MAX_PENDING must be between 1 and 1048576 (got %d)", c.NATSMaxPending)
 	}
 	if err := c.publishConfig(nil).Validate(); err != nil {
-		return configErr("NATS_STREAM / NATS_SUBJECT_PREFIX / NATS_DUPLICATE_WINDOW / NATS_STREAM_MAX_AGE / NATS_STREAM_REPLICAS: %v", err)
+		return configErr("NATS_STREAM / NATS_SUBJECT_PREFIX / NATS_DUPLICATE_WINDOW / NATS_STREAM_MAX_AGE / NATS_STREAM_REPLICAS: %w", err)
 	}
 	if c.NATSDeadLetters {
 		if err := c.deadLetterConfig(nil).Validate(c.publishConfig(nil)); err != nil {
-			return configErr("NATS_DEAD_LETTER_STREAM / NATS_DEAD_LETTER_SUBJECT_PREFIX / NATS_DEAD_LETTER_MAX_BYTES: %v", err)
+			return configErr("NATS_DEAD_LETTER_STREAM / NATS_DEAD_LETTER_SUBJECT_PREFIX / NATS_DEAD_LETTER_MAX_BYTES: %w", err)
 		}
 	}
 	if c.NATSURL != "" {
@@ -303,7 +370,7 @@ func (c *Config) checkNATSAuth() error {
 			continue
 		}
 		if _, err := os.ReadFile(f.path); err != nil {
-			return configErr("%s: cannot read %s: %v", f.name, f.path, errors.Unwrap(err))
+			return configErr("%s: cannot read %s: %w", f.name, f.path, errors.Unwrap(err))
 		}
 	}
 	return nil
@@ -326,7 +393,7 @@ func (c *Config) readSecretFiles() error {
 		}
 		data, err := os.ReadFile(s.path)
 		if err != nil {
-			return configErr("%s_FILE: cannot read %s: %v", s.name, s.path, errors.Unwrap(err))
+			return configErr("%s_FILE: cannot read %s: %w", s.name, s.path, errors.Unwrap(err))
 		}
 		v := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 		if v == "" {
@@ -384,14 +451,14 @@ func (c *Config) resolve() error {
 	for _, s := range c.BridgeChannelTypes {
 		ct, err := bridge.ParseChannelType(strings.TrimSpace(s))
 		if err != nil {
-			return configErr("BRIDGE_CHANNEL_TYPES: %v", err)
+			return configErr("BRIDGE_CHANNEL_TYPES: %w", err)
 		}
 		c.filter.ChannelTypes = append(c.filter.ChannelTypes, ct)
 	}
 	for _, s := range c.BridgeStatuses {
 		st, err := bridge.ParseStatus(strings.TrimSpace(s))
 		if err != nil {
-			return configErr("BRIDGE_STATUSES: %v", err)
+			return configErr("BRIDGE_STATUSES: %w", err)
 		}
 		c.filter.Statuses = append(c.filter.Statuses, st)
 	}
@@ -406,7 +473,7 @@ func (c *Config) resolve() error {
 	}
 	ep, err := genesys.EndpointsFor(c.GenesysRegion, c.GenesysAPIURL, c.GenesysLoginURL)
 	if err != nil {
-		return configErr("GENESYS_REGION / GENESYS_API_URL / GENESYS_LOGIN_URL: %v", err)
+		return configErr("GENESYS_REGION / GENESYS_API_URL / GENESYS_LOGIN_URL: %w", err)
 	}
 	c.endpoints = ep
 	if c.GenesysDialect == "interactions" {
@@ -417,7 +484,7 @@ func (c *Config) resolve() error {
 	}
 	topics, err := genesys.Topics(trimAll(c.GenesysQueueIDs), trimAll(c.GenesysUserIDs), trimAll(c.GenesysTopics))
 	if err != nil {
-		return configErr("GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_TOPICS: %v", err)
+		return configErr("GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_TOPICS: %w", err)
 	}
 	if len(topics) == 0 {
 		return configErr("no topics: set GENESYS_QUEUE_IDS, GENESYS_USER_IDS or GENESYS_TOPICS")

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,16 +19,14 @@ var validEnv = map[string]string{
 	"GENESYS_QUEUE_IDS":     "q1,q2",
 }
 
-func setEnv(t *testing.T, env map[string]string) {
-	t.Helper()
-	// Start from a clean slate for every variable the bridge reads.
-	for _, name := range configVars() {
-		t.Setenv(name, "")
-		os.Unsetenv(name)
+// environ is vars as KEY=value: tests give the configuration to run and
+// loadConfig this way, and never read or change the process's environment.
+func environ(vars map[string]string) []string {
+	var kv []string
+	for k, v := range vars {
+		kv = append(kv, k+"="+v)
 	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	return kv
 }
 
 func configVars() []string {
@@ -129,8 +128,7 @@ func TestConfigErrors(t *testing.T) {
 			for k, v := range tt.set {
 				env[k] = v
 			}
-			setEnv(t, env)
-			cfg, err := loadConfig(tt.demo)
+			cfg, err := loadConfig(lookupIn(environ(env)), tt.demo)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -169,7 +167,7 @@ func TestDefaultText(t *testing.T) {
 }
 
 // Every default comes from defaultConfig, which takes the packages' own:
-// no envconfig default tag may repeat (and drift from) them.
+// no default tag may repeat (and drift from) them (read ignores one).
 func TestNoDefaultTags(t *testing.T) {
 	rt := reflect.TypeFor[Config]()
 	for i := range rt.NumField() {
@@ -179,13 +177,64 @@ func TestNoDefaultTags(t *testing.T) {
 	}
 }
 
+// Each kind of setting is read from the lookup function as its type; a
+// value that is not one is a ConfigError naming the variable, which
+// unwraps to the parser's error.
+func TestConfigReadsEachKind(t *testing.T) {
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for k, v := range validEnv {
+			m[k] = v
+		}
+		m[k] = v
+		return m
+	}
+	for _, tc := range []struct {
+		name, value string
+		got         func(*Config) any
+		want        any
+	}{
+		{"NATS_STREAM", "S1", func(c *Config) any { return c.NATSStream }, "S1"},
+		{"NATS_TLS_HANDSHAKE_FIRST", "true", func(c *Config) any { return c.NATSTLSFirst }, true},
+		{"NATS_MAX_PENDING", "0x40", func(c *Config) any { return c.NATSMaxPending }, 64},
+		{"NATS_DEAD_LETTER_MAX_BYTES", "1048576", func(c *Config) any { return c.NATSDLMaxBytes }, int64(1 << 20)},
+		{"NATS_ACK_TIMEOUT", "7s", func(c *Config) any { return c.NATSAckTimeout }, 7 * time.Second},
+		{"GENESYS_USER_IDS", "u1,u2", func(c *Config) any { return strings.Join(c.GenesysUserIDs, "|") }, "u1|u2"},
+		{"GENESYS_USER_IDS", " ", func(c *Config) any { return len(c.GenesysUserIDs) }, 0},
+		{"LOG_LEVEL", "warn", func(c *Config) any { return c.LogLevel }, slog.LevelWarn},
+		{"GENESYS_CLIENT_SECRET", "other", func(c *Config) any { return string(c.GenesysClientSecret) }, "other"},
+	} {
+		cfg, err := configFrom(with(tc.name, tc.value))
+		if err != nil {
+			t.Errorf("%s=%q: %v", tc.name, tc.value, err)
+			continue
+		}
+		if got := tc.got(cfg); got != tc.want {
+			t.Errorf("%s=%q: read %v, want %v", tc.name, tc.value, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name, value string
+		cause       error
+	}{
+		{"NATS_TLS_HANDSHAKE_FIRST", "maybe", strconv.ErrSyntax},
+		{"NATS_MAX_PENDING", "99999999999999999999", strconv.ErrRange},
+		{"NATS_MAX_PENDING", "ten", strconv.ErrSyntax},
+	} {
+		_, err := configFrom(with(tc.name, tc.value))
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !errors.Is(err, tc.cause) || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s=%q: %v (%T), want a ConfigError naming it that unwraps to %v", tc.name, tc.value, err, err, tc.cause)
+		}
+	}
+}
+
 func TestConfigFilters(t *testing.T) {
 	env := map[string]string{"BRIDGE_CHANNEL_TYPES": "voice, Chat", "BRIDGE_STATUSES": "queued,CONNECTED"}
 	for k, v := range validEnv {
 		env[k] = v
 	}
-	setEnv(t, env)
-	cfg, err := loadConfig(false)
+	cfg, err := configFrom(env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +253,7 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 	rt, defaults := reflect.TypeFor[Config](), reflect.ValueOf(defaultConfig())
 	for i := range rt.NumField() {
 		f := rt.Field(i)
-		name := f.Tag.Get("envconfig")
+		name := f.Tag.Get("env")
 		if name == "" {
 			continue
 		}
@@ -227,13 +276,36 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 // -demo shows the board where it serves HTTP, and runs without both.
 func TestDemoBoard(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", ""} {
-		setEnv(t, map[string]string{"HTTP_ADDR": addr})
-		cfg, err := loadConfig(true)
+		cfg, err := loadConfig(lookupIn([]string{"HTTP_ADDR=" + addr}), true)
 		if err != nil {
 			t.Fatalf("HTTP_ADDR=%q: %v", addr, err)
 		}
 		if cfg.BoardEnabled != (addr != "") {
 			t.Errorf("HTTP_ADDR=%q: board enabled %v", addr, cfg.BoardEnabled)
+		}
+	}
+}
+
+// run takes flags and configuration as arguments and returns the exit
+// code (main only exits with it): a bad flag or setting is 2, told on
+// stderr, and -check prints the failed step.
+func TestRunExitCodes(t *testing.T) {
+	bad := environ(map[string]string{"GENESYS_REGION": "eu-west-1", "NATS_STREAM": "no spaces allowed"})
+	for _, tc := range []struct {
+		name         string
+		args, env    []string
+		code         int
+		stdout, errs string
+	}{
+		{"version", []string{"-version"}, nil, exitOK, "genesys-bridge", ""},
+		{"unknown flag", []string{"-nope"}, nil, exitConfig, "", "flag provided but not defined"},
+		{"bad configuration", nil, bad, exitConfig, "", "configuration:"},
+		{"check, bad configuration", []string{"-check"}, bad, exitConfig, "FAIL  configuration", "configuration:"},
+	} {
+		var stdout, stderr strings.Builder
+		if code := run(tc.args, tc.env, &stdout, &stderr); code != tc.code ||
+			!strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.errs) {
+			t.Errorf("%s: exit %d, want %d; stdout %q (want %q); stderr %q (want %q)", tc.name, code, tc.code, stdout.String(), tc.stdout, stderr.String(), tc.errs)
 		}
 	}
 }

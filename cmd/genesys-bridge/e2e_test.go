@@ -268,15 +268,12 @@ func TestEndToEnd(t *testing.T) {
 	natsURL := testkit.StartNATS(t).URL
 	pop := sim.Population()
 
-	t.Setenv("GENESYS_CLIENT_ID", "sim-client")
-	t.Setenv("GENESYS_CLIENT_SECRET", "sim-secret")
-	t.Setenv("GENESYS_API_URL", sim.URL)
-	t.Setenv("GENESYS_LOGIN_URL", sim.URL)
-	t.Setenv("GENESYS_QUEUE_IDS", strings.Join(pop.Queues, ","))
-	t.Setenv("GENESYS_USER_IDS", strings.Join(pop.Agents[:4], ","))
-	t.Setenv("NATS_URL", natsURL)
-	t.Setenv("HTTP_ADDR", "127.0.0.1:0")
-	cfg, err := loadConfig(false)
+	cfg, err := configFrom(map[string]string{
+		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
+		"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
+		"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "GENESYS_USER_IDS": strings.Join(pop.Agents[:4], ","),
+		"NATS_URL": natsURL, "HTTP_ADDR": "127.0.0.1:0",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +281,7 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, log, io.Discard) }()
+	go func() { done <- serve(ctx, cfg, log, io.Discard) }()
 
 	waitSimulator(t, sim, done)
 	truth := sim.Truth()
@@ -402,12 +399,11 @@ func checkHTTP(t *testing.T, addr string, want int) {
 // The demo runs the whole path on embedded defaults (embedded NATS,
 // embedded simulator, no credentials) and publishes within seconds.
 func TestDemo(t *testing.T) {
-	setEnv(t, map[string]string{
-		"NATS_EMBEDDED_ADDR":      "127.0.0.1:0",
-		"NATS_EMBEDDED_STORE_DIR": t.TempDir(),
-		"HTTP_ADDR":               "127.0.0.1:0",
-	})
-	cfg, err := loadConfig(true)
+	cfg, err := loadConfig(lookupIn([]string{
+		"NATS_EMBEDDED_ADDR=127.0.0.1:0",
+		"NATS_EMBEDDED_STORE_DIR=" + t.TempDir(),
+		"HTTP_ADDR=127.0.0.1:0",
+	}), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +412,7 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, log, out) }()
+	go func() { done <- serve(ctx, cfg, log, out) }()
 
 	url := logValue(t, logs, "started an embedded NATS server", "url")
 	nc, err := nats.Connect(url)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -313,37 +312,9 @@ func testSeed(t *testing.T) uint64 {
 // unset, as a value in startHarness's env, removes the variable.
 const unset = "<unset>"
 
-// envMu serialises configFrom: the configuration is read from the process
-// environment, which parallel tests share.
-var envMu sync.Mutex
-
-// configFrom loads the configuration from exactly vars (every other
-// variable the bridge reads unset), for tests that run in parallel.
+// configFrom loads the configuration from exactly vars.
 func configFrom(vars map[string]string) (*Config, error) {
-	envMu.Lock()
-	defer envMu.Unlock()
-	saved := map[string]*string{}
-	for _, name := range configVars() {
-		if v, ok := os.LookupEnv(name); ok {
-			saved[name] = &v
-		} else {
-			saved[name] = nil
-		}
-		os.Unsetenv(name)
-	}
-	defer func() {
-		for name, v := range saved {
-			if v == nil {
-				os.Unsetenv(name)
-			} else {
-				os.Setenv(name, *v)
-			}
-		}
-	}()
-	for k, v := range vars {
-		os.Setenv(k, v)
-	}
-	return loadConfig(false)
+	return loadConfig(lookupIn(environ(vars)), false)
 }
 
 // The tutorial's dialect, end to end: token in the query, the filter
@@ -440,7 +411,7 @@ func TestTwoReplicas(t *testing.T) {
 	log2, logs2 := testkit.Logger(t, slog.LevelDebug)
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	done2 := make(chan error, 1)
-	go func() { done2 <- run(ctx2, &cfg2, log2, io.Discard) }()
+	go func() { done2 <- serve(ctx2, &cfg2, log2, io.Discard) }()
 	h.replicas = append(h.replicas, func() error { cancel2(); return <-done2 })
 	h.waitTransitions(100)
 	h.sim.DropSockets() // both replicas lose their socket and back-fill
@@ -468,7 +439,7 @@ func TestResumeAfterDowntime(t *testing.T) {
 	h.logs = logs
 	ctx, cancel := context.WithCancel(t.Context())
 	h.cancel, h.done = cancel, make(chan error, 1)
-	go func() { h.done <- run(ctx, h.cfg, log, io.Discard) }()
+	go func() { h.done <- serve(ctx, h.cfg, log, io.Discard) }()
 	h.finish()
 	if !h.logHas("resuming after an earlier run") {
 		t.Error("the second run did not resume from the stream")

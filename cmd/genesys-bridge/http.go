@@ -19,7 +19,7 @@ import (
 func listen(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, configErr("HTTP_ADDR: cannot listen on %s: %v", addr, err)
+		return nil, configErr("HTTP_ADDR: cannot listen on %s: %w", addr, err)
 	}
 	return ln, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,7 +19,22 @@ import (
 )
 
 func main() {
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// Exit codes of run.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the bridge stopped on an error, or -check found a failure
+	exitConfig = 2 // bad flags or configuration
+)
+
+// run is the command: flags from args, configuration from environ
+// (KEY=value), and the bridge until SIGINT or SIGTERM. It returns the exit
+// code, after its deferred cleanup ran.
+func run(args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("genesys-bridge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	demo := fs.Bool("demo", false, "run against an embedded Genesys simulator (no credentials needed) and show what happens")
 	version := fs.Bool("version", false, "print the version and the commit it was built from, and exit")
 	checkOnly := fs.Bool("check", false, "check the configuration, Genesys (token, channel and topics, analytics) and NATS (JetStream, the streams' settings) once, print each step, exit 0 if all passed and 1 if not")
@@ -29,46 +45,61 @@ func main() {
 		fmt.Fprintf(w, "\nConfiguration comes from the environment (README.md explains each):\n\n")
 		printVariables(w)
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
+			return exitOK
 		}
-		os.Exit(2)
+		return exitConfig
 	}
 	if *version {
-		fmt.Println(versionText())
-		return
+		fmt.Fprintln(stdout, versionText())
+		return exitOK
 	}
-	cfg, err := loadConfig(*demo)
+	cfg, err := loadConfig(lookupIn(environ), *demo)
 	if err != nil {
 		if *checkOnly {
-			fmt.Printf("FAIL  %-22s %v\n", "configuration", err)
+			fmt.Fprintf(stdout, "FAIL  %-22s %v\n", "configuration", err)
 		}
-		fmt.Fprintln(os.Stderr, "genesys-bridge:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "genesys-bridge:", err)
+		return exitConfig
 	}
 	if *checkOnly {
-		for _, u := range unknownVariables(os.Environ()) {
-			fmt.Printf("WARN  %-22s %s is not read by the bridge: %s?\n", "configuration", u[0], u[1])
+		for _, u := range unknownVariables(environ) {
+			fmt.Fprintf(stdout, "WARN  %-22s %s is not read by the bridge: %s?\n", "configuration", u[0], u[1])
 		}
-		if !check(context.Background(), cfg, os.Stdout) {
-			os.Exit(1)
+		if !check(context.Background(), cfg, stdout) {
+			return exitFailed
 		}
-		return
+		return exitOK
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := newLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	for _, u := range unknownVariables(os.Environ()) {
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	for _, u := range unknownVariables(environ) {
 		log.Warn("environment variable not read by the bridge: misspelt?", "name", u[0], "closest_known", u[1])
 	}
-	if err := run(ctx, cfg, log, os.Stdout); err != nil {
+	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("genesys-bridge stopped", "err", err)
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			os.Exit(2)
+		if _, ok := errors.AsType[*ConfigError](err); ok {
+			return exitConfig
 		}
-		os.Exit(1)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// lookupIn looks names up in environ (KEY=value; the last one wins, as
+// in os.Getenv).
+func lookupIn(environ []string) func(string) (string, bool) {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
 	}
 }
 
@@ -80,9 +111,9 @@ func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// run is the whole bridge: it returns nil after a clean shutdown (ctx
+// serve is the whole bridge: it returns nil after a clean shutdown (ctx
 // ended and every outstanding transition acknowledged).
-func run(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) error {
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) error {
 	return runWith(ctx, cfg, log, out, hooks{})
 }
 

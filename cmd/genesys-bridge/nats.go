@@ -116,10 +116,10 @@ func openNATS(cfg *Config, log *slog.Logger) (nc *nats.Conn, close func(), err e
 func startEmbedded(cfg *Config, log *slog.Logger) (*server.Server, error) {
 	dir, err := filepath.Abs(cfg.NATSEmbeddedDir)
 	if err != nil {
-		return nil, configErr("NATS_EMBEDDED_STORE_DIR: %v", err)
+		return nil, configErr("NATS_EMBEDDED_STORE_DIR: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, configErr("NATS_EMBEDDED_STORE_DIR: %v", err)
+		return nil, configErr("NATS_EMBEDDED_STORE_DIR: %w", err)
 	}
 	ns, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: cfg.NATSEmbeddedAddr, StoreDir: dir})
 	if err != nil {
@@ -247,7 +247,7 @@ func natsAuth(cfg *Config) ([]nats.Option, error) {
 	case cfg.NATSNkeySeedFile != "":
 		o, err := nats.NkeyOptionFromSeed(cfg.NATSNkeySeedFile)
 		if err != nil {
-			return nil, configErr("NATS_NKEY_SEED_FILE: %v", err)
+			return nil, configErr("NATS_NKEY_SEED_FILE: %w", err)
 		}
 		opts = append(opts, o)
 	case cfg.NATSUser != "":

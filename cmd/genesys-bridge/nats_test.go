@@ -37,7 +37,7 @@ func TestNATSUnreachableIsNamed(t *testing.T) {
 			log, logs := testkit.Logger(t, slog.LevelInfo)
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error, 1)
-			go func() { done <- run(ctx, cfg, log, io.Discard) }()
+			go func() { done <- serve(ctx, cfg, log, io.Discard) }()
 			testkit.Eventually(t, 5*time.Second, "a log line naming the server and the cause", func() bool {
 				for _, line := range strings.Split(logs.String(), "\n") {
 					if strings.Contains(line, "NATS unreachable") && strings.Contains(line, tc.url) && strings.Contains(line, tc.cause) {

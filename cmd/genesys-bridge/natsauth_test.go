@@ -184,7 +184,7 @@ func TestNATSAuthAndTLS(t *testing.T) {
 			blog, blogs := testkit.Logger(t, slog.LevelInfo)
 			done := make(chan error, 1)
 			bctx, bcancel := context.WithCancel(t.Context())
-			go func() { done <- run(bctx, with(tc.bad), blog, io.Discard) }()
+			go func() { done <- serve(bctx, with(tc.bad), blog, io.Discard) }()
 			cause := regexp.MustCompile(`cause="?(` + tc.cause + `)`)
 			testkit.Eventually(t, 10*time.Second, "a log line that NATS refused", func() bool {
 				for _, line := range strings.Split(blogs.String(), "\n") {

@@ -72,7 +72,7 @@ func newSource(ctx context.Context, cfg *Config, target genesysTarget, client *g
 			SocketConfig: sock})
 	}
 	if err != nil {
-		return nil, configErr("%v", err)
+		return nil, configErr("%w", err)
 	}
 	return stream, nil
 }

@@ -23,7 +23,7 @@ func variables() []variable {
 	var vs []variable
 	for i := range rt.NumField() {
 		f := rt.Field(i)
-		if name := f.Tag.Get("envconfig"); name != "" {
+		if name := f.Tag.Get("env"); name != "" {
 			vs = append(vs, variable{Name: name, Default: defaultText(defaults.Field(i)), Desc: f.Tag.Get("desc")})
 		}
 	}
