@@ -18,6 +18,7 @@ type APIError struct {
 	Status        int    // HTTP status
 	Code          string // Genesys error code ("too.many.requests.retry.after", "invalid_client")
 	Message       string
+	Err           error         // the transport's error, when no response came (URL redacted)
 	CorrelationID string        // ININ-Correlation-Id
 	RetryAfter    time.Duration // from Retry-After, if the server sent one
 }
@@ -30,24 +31,31 @@ func (e *APIError) Error() string {
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
 	if e.CorrelationID != "" {
 		s += " (correlation id " + e.CorrelationID + ")"
 	}
 	return s
 }
 
+func (e *APIError) Unwrap() error { return e.Err }
+
 // Temporary reports whether retrying later may succeed.
 func (e *APIError) Temporary() bool {
 	return e.Status == http.StatusTooManyRequests || (e.Status >= 500 && e.Status != http.StatusNotImplemented) || e.Status == 0
 }
 
-// scrubURLError keeps a transport error's cause without its URL's query.
-func scrubURLError(err error) string {
+// redactURLError is err with its *url.Error's URL stripped of query and
+// credentials (a token can ride in a query); the cause stays wrapped, for
+// errors.Is and errors.As.
+func redactURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Op + " " + text.RedactURL(ue.URL) + ": " + ue.Err.Error()
+		return &url.Error{Op: ue.Op, URL: text.RedactURL(ue.URL), Err: ue.Err}
 	}
-	return err.Error()
+	return err
 }
 
 func retryAfter(v string) time.Duration {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -252,5 +255,26 @@ func TestTopics(t *testing.T) {
 	}
 	if _, err := Topics(nil, nil, []string{strings.Repeat("x", 200)}); err == nil {
 		t.Error("a 200-byte topic was accepted")
+	}
+}
+
+// A transport error keeps its cause (errors.Is and errors.As reach it)
+// and loses its URL's query and credentials, where a token can ride.
+func TestTransportErrorsWrapped(t *testing.T) {
+	err := redactURLError(&url.Error{Op: "Get", URL: "wss://u:p@host/stream?access_token=t0ken-value", Err: syscall.ECONNREFUSED})
+	if !errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "t0ken-value") || strings.Contains(err.Error(), "u:p") {
+		t.Errorf("redacted: %v; want the cause kept and no query or credentials", err)
+	}
+	f := newFakeAPI(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // no response at all
+		}
+	})
+	_, err = f.client("s3cret-value").CreateChannel(t.Context())
+	var ae *APIError
+	var ue *url.Error
+	if !errors.As(err, &ae) || ae.Status != 0 || !errors.As(err, &ue) || !errors.Is(err, io.EOF) {
+		t.Fatalf("err = %v (%T); want an APIError without status wrapping the transport's *url.Error and its io.EOF", err, err)
 	}
 }

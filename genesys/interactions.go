@@ -180,11 +180,11 @@ func (s *InteractionStream) dial(ctx context.Context) (*websocket.Conn, cachedTo
 			return nil, ct, &APIError{Op: "connect interactions stream", Status: resp.StatusCode}
 		}
 		// Never log the dial URL: it carries the token.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
+		err = redactURLError(err)
+		if tok := ct.tok.AccessToken; tok != "" && strings.Contains(err.Error(), tok) {
+			return nil, ct, fmt.Errorf("connect interactions stream %s: %s", s.streamURL(), strings.ReplaceAll(err.Error(), tok, "[redacted]"))
 		}
-		return nil, ct, fmt.Errorf("connect interactions stream %s: %s", s.streamURL(), strings.ReplaceAll(err.Error(), ct.tok.AccessToken, "[redacted]"))
+		return nil, ct, fmt.Errorf("connect interactions stream %s: %w", s.streamURL(), err)
 	}
 	return ws, ct, nil
 }

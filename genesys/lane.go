@@ -433,7 +433,7 @@ func (l *lane) open(ctx context.Context, gated bool) (*conn, error) {
 		if resp != nil {
 			return nil, &APIError{Op: "connect socket", Status: resp.StatusCode, CorrelationID: resp.Header.Get("ININ-Correlation-Id")}
 		}
-		return nil, fmt.Errorf("connect socket: %s", scrubURLError(err))
+		return nil, fmt.Errorf("connect socket: %w", redactURLError(err))
 	}
 	c := &conn{ch: ch, sock: watchSocket(ctx, ws, s.cfg.HeartbeatInterval, notificationPing), opened: time.Now(), dialed: dialed, s: s,
 		dead: make(chan struct{}), closing: make(chan struct{}), gate: make(chan struct{}), pong: make(chan struct{}, 1),

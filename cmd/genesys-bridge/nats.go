@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -216,18 +215,21 @@ func natsCause(err error) string {
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var recordErr tls.RecordHeaderError
+	var opErr *net.OpError
 	var netErr net.Error
-	msg := strings.ToLower(err.Error())
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused: nothing listens at that address"
 	case errors.As(err, &dnsErr):
 		return "DNS: the host name does not resolve"
+	// The server's -ERR during the handshake is a client error that Is the
+	// matching value.
 	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
-		strings.Contains(msg, "authorization violation"), strings.Contains(msg, "authentication"):
+		errors.Is(err, nats.ErrAccountAuthExpired), errors.Is(err, nats.ErrNkeysNotSupported):
 		return "authorization: the server rejected the credentials"
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &recordErr),
-		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted), strings.Contains(msg, "tls"):
+		errors.As(err, &opErr) && opErr.Op == "remote error", // crypto/tls's for an alert the server sent
+		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted):
 		return "TLS: the handshake failed (certificate, CA or a TLS/plain mismatch)"
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return "timeout: no answer from that address"

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -63,9 +65,10 @@ func TestNATSCause(t *testing.T) {
 		want string
 	}{
 		{nats.ErrAuthorization, "authorization"},
-		{errors.New("nats: Authorization Violation"), "authorization"},
+		{fmt.Errorf("connect: %w", nats.ErrAuthExpired), "authorization"},
 		{nats.ErrSecureConnRequired, "TLS"},
-		{errors.New("tls: first record does not look like a TLS handshake"), "TLS"},
+		{tls.RecordHeaderError{Msg: "tls: first record does not look like a TLS handshake"}, "TLS"},
+		{&net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}, "TLS"},
 		{fmt.Errorf("read: %w", io.EOF), "closed"},
 		{errors.New("something else"), "other"},
 	} {
