@@ -35,7 +35,11 @@
 //   - Stream: splits its topics over channels of at most 1,000 topics
 //     (lanes, at most 19 so one channel stays free), subscribes with
 //     ignoreErrors=true (a rejected topic is logged, the rest carry on),
-//     dials connectUri and reads frames. A watchdog pings after one quiet
+//     dials connectUri and reads frames. Each socket's reader only reads
+//     and decodes, and sends the frames in order to its lane's goroutine,
+//     which owns the connection's state (what is delivered, held, skipped)
+//     and is the one that hands frames to the pipeline; no lock is shared.
+//     A watchdog pings after one quiet
 //     heartbeat interval and kills the socket after two; time the reader
 //     spends blocked on a slow consumer does not count. Before the token is
 //     due for rotation, before the channel expires, and on socket_closing, a

@@ -139,7 +139,11 @@ func (s *InteractionStream) session(ctx context.Context) error {
 		wg.Wait()
 		sock.close(nil)
 	}()
-	err = s.readSocket(ctx, sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time) error {
+	err = s.readSocket(ctx, sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time, rejected error) error {
+		if rejected != nil {
+			s.deliver(ctx, sock.wd, item{err: rejected})
+			return nil
+		}
 		ev, seq, err := DecodeInteraction(data, now)
 		if err != nil {
 			s.deliver(ctx, sock.wd, item{err: err})

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
@@ -50,42 +50,56 @@ func (l *lane) run(ctx context.Context) error {
 
 // session connects the lane (back-filling the gap before it, if any) and
 // holds the connection, replacing its channel make-before-break before it
-// expires, until its socket dies.
+// expires, until its socket dies. The lane's goroutine owns the
+// connection's state: each socket's reader only reads, decodes and sends
+// it frames, in order; this goroutine alone decides what is delivered,
+// held or skipped, and hands frames to the feed.
 func (l *lane) session(ctx context.Context) error {
 	s := l.s
 	l.connected = false
-	cur, err := l.open(ctx, !l.gapFrom.IsZero())
+	cur, err := l.open(ctx)
 	if err != nil {
 		return err
 	}
 	l.connected = true
 	defer func() { cur.close(nil) }()
 	if !l.gapFrom.IsZero() {
+		// The gap is announced before any frame of the new socket is
+		// taken: those frames wait in the reader's channel meanwhile.
 		s.log.Warn("genesys socket restored", "lane", l.index, "channel_id", cur.ch.ID, "gap", time.Since(l.gapFrom).Round(time.Millisecond).String())
 		if !s.openGap(ctx, l, l.gapFrom, cur.opened) {
 			return ctx.Err()
 		}
-		if err := cur.release(ctx); err != nil {
-			return err
-		}
 		l.gapFrom = time.Time{}
 	}
+	rotate := time.NewTimer(0)
+	defer rotate.Stop()
 	for {
 		rotateAt, why := cur.rotateAt(s.cfg.ChannelMargin)
-		timer := time.NewTimer(time.Until(rotateAt))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-cur.dead:
-			timer.Stop()
-			l.gapFrom = cur.lastFrame()
-			s.reconnects.Add(1)
-			return fmt.Errorf("channel %s: %w", cur.ch.ID, cur.err)
-		case <-cur.closing:
-			timer.Stop()
-			why = "server announced socket_closing"
-		case <-timer.C:
+		if cur.announced { // socket_closing came while its frames were held
+			rotateAt, why = time.Now(), "server announced socket_closing"
+		}
+		rotate.Reset(time.Until(rotateAt))
+		for rolling := false; !rolling; {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case f, ok := <-cur.frames:
+				if !ok {
+					l.gapFrom = cur.last
+					s.reconnects.Add(1)
+					return fmt.Errorf("channel %s: %w", cur.ch.ID, cur.readErr)
+				}
+				closing, err := l.take(ctx, cur, f)
+				if err != nil {
+					return err
+				}
+				if closing {
+					rolling, why = true, "server announced socket_closing"
+				}
+			case <-rotate.C:
+				rolling = true
+			}
 		}
 		next, died, err := l.rollover(ctx, cur, why)
 		if err != nil {
@@ -98,23 +112,124 @@ func (l *lane) session(ctx context.Context) error {
 	}
 }
 
+// take handles a frame of c, whose frames flow: an event is delivered
+// unless it repeats the replaced socket's last frames; a rejected frame
+// is delivered as such. It reports socket_closing.
+func (l *lane) take(ctx context.Context, c *conn, f sockFrame) (closing bool, err error) {
+	c.last = f.at
+	switch {
+	case f.err != nil:
+		if !l.s.deliver(ctx, c.sock.wd, item{err: f.err}) {
+			return false, ctx.Err()
+		}
+	case f.kind == FrameEvent:
+		if c.overlap.skip(f.fp, f.at) {
+			return false, nil
+		}
+		if !l.s.deliver(ctx, c.sock.wd, item{ev: f.ev}) {
+			return false, ctx.Err()
+		}
+		c.delivered.add(f.fp, f.at)
+	case f.kind == FrameSocketClosing:
+		l.s.log.Info("genesys announced socket_closing", "channel_id", c.ch.ID, "reason", f.reason)
+		return true, nil
+	}
+	return false, nil
+}
+
 // rollover opens a replacement for cur, and only then closes cur. It
 // reports whether the switch may have lost frames (a gap, back-filled):
-// cur died before the replacement was up, or never drained.
+// cur died before the replacement was up, or never drained. cur's frames
+// are taken while the replacement opens.
 func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool, error) {
+	s := l.s
+	opened := make(chan openResult, 1)
+	go func() { opened <- l.openReplacement(ctx, why) }()
+	var r openResult
+	for waiting := true; waiting; {
+		select {
+		case r = <-opened:
+			waiting = false
+		case f, ok := <-cur.framesOrNil():
+			if !ok {
+				cur.ended = true // it died: the switch is a gap
+				continue
+			}
+			if _, err := l.take(ctx, cur, f); err != nil {
+				r = <-opened // ctx ended: so does the opening
+				if r.err == nil {
+					r.next.close(err)
+				}
+				return nil, false, err
+			}
+		}
+	}
+	if r.err != nil {
+		return nil, false, r.err
+	}
+	next := r.next
+	// The old socket may still hold frames sent before the new one was
+	// subscribed: they reach no other socket. Read them all before
+	// closing it; the new socket's frames are held meanwhile.
+	d := drain{l: l, cur: cur, next: next}
+	drained, err := d.run(ctx, rolloverSettle, max(time.Second, 2*s.cfg.HeartbeatInterval))
+	if err != nil {
+		next.close(err)
+		return nil, false, err
+	}
+	died := cur.ended || drained == drainDead || drained == drainTimedOut
+	cur.close(errRolledOver)
+	// Both sockets carried the notifications sent while both were open:
+	// the new one skips those the old one delivered, so no older frame is
+	// applied again after newer ones.
+	next.overlap.start(cur.delivered.since(next.dialed))
+	if died && !s.openGap(ctx, l, cur.last, next.opened) {
+		next.close(ctx.Err())
+		return nil, false, ctx.Err()
+	}
+	closing := false
+	for _, f := range d.held {
+		c, err := l.take(ctx, next, f)
+		if err != nil {
+			next.close(err)
+			return nil, false, err
+		}
+		closing = closing || c
+	}
+	if closing {
+		next.announced = true
+	}
+	s.rollovers.Add(1)
+	if died {
+		s.log.Warn("genesys channel replaced after the old socket died or stopped answering", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID,
+			"channel_id", next.ch.ID, "err", cur.readErr, "drained", drained.String(), "gap", time.Since(cur.last).Round(time.Millisecond).String())
+	} else {
+		s.log.Info("genesys channel replaced make-before-break; no gap", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID, "channel_id", next.ch.ID,
+			"drained", drained.String())
+	}
+	return next, died, nil
+}
+
+// openResult is a replacement channel, or why there is none.
+type openResult struct {
+	next *conn
+	err  error
+}
+
+// openReplacement opens cur's replacement (one rollover of the stream at a
+// time), retrying until it is up, ctx ends or an error is permanent.
+func (l *lane) openReplacement(ctx context.Context, why string) openResult {
 	s := l.s
 	select {
 	case s.rollSem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		return openResult{err: ctx.Err()}
 	}
 	defer func() { <-s.rollSem }()
 	var next *conn
 	err := s.retry.Do(ctx, time.Time{}, func(ctx context.Context) error {
 		var err error
-		// Gated: the new socket's frames are held until the old socket
-		// has delivered its last ones, so the two never interleave.
-		next, err = l.open(ctx, true)
+		next, err = l.open(ctx)
 		if permanent(err) {
 			return retry.Permanent(err)
 		}
@@ -122,36 +237,7 @@ func (l *lane) rollover(ctx context.Context, cur *conn, why string) (*conn, bool
 	}, func(a retry.Attempt) {
 		s.log.Warn("opening a replacement channel failed; retrying", "lane", l.index, "why", why, "err", a.Err, "attempt", a.N, "wait", a.Wait.String())
 	})
-	if err != nil {
-		return nil, false, err
-	}
-	// The old socket may still hold frames sent before the new one was
-	// subscribed: they reach no other socket. Read them all before
-	// closing it.
-	drained := cur.drain(ctx, next, rolloverSettle, max(time.Second, 2*s.cfg.HeartbeatInterval))
-	died := cur.isDead() || drained == drainTimedOut
-	cur.close(errRolledOver)
-	// Both sockets carried the notifications sent while both were open:
-	// the new one skips those the old one delivered, so no older frame is
-	// applied again after newer ones.
-	next.overlap.start(cur.delivered.since(next.dialed))
-	if died && !s.openGap(ctx, l, cur.lastFrame(), next.opened) {
-		next.close(ctx.Err())
-		return nil, false, ctx.Err()
-	}
-	if err := next.release(ctx); err != nil {
-		next.close(err)
-		return nil, false, err
-	}
-	s.rollovers.Add(1)
-	if died {
-		s.log.Warn("genesys channel replaced after the old socket died or stopped answering", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID,
-			"channel_id", next.ch.ID, "err", cur.err, "drained", drained.String(), "gap", time.Since(cur.lastFrame()).Round(time.Millisecond).String())
-	} else {
-		s.log.Info("genesys channel replaced make-before-break; no gap", "lane", l.index, "why", why, "old_channel_id", cur.ch.ID, "channel_id", next.ch.ID,
-			"drained", drained.String())
-	}
-	return next, died, nil
+	return openResult{next: next, err: err}
 }
 
 // rolloverSettle is how long a rollover goes on reading the old socket
@@ -173,218 +259,157 @@ func (d drainEnd) String() string {
 	return [...]string{"common frame", "ping answered, then quiet", "socket died", "timed out"}[d]
 }
 
-// conn is one channel and its socket.
+// conn is one channel and its socket. Its reader goroutine reads the
+// socket, decodes each frame and sends it on frames, in order; everything
+// else belongs to the lane's goroutine, which receives them.
 type conn struct {
-	ch      Channel
-	sock    *socket
-	opened  time.Time
-	dialed  time.Time // when dialing began: the server may send from then on
-	last    atomic.Int64
-	dead    chan struct{}
-	err     error // why the socket ended; valid after dead is closed
-	closing chan struct{}
-	// announceClosing closes closing (socket_closing may come twice).
-	announceClosing sync.Once
-	gate            chan struct{} // closed when live frames may flow
-	releaseGate     sync.Once
-	wg              sync.WaitGroup
-	s               *Stream
+	ch     Channel
+	sock   *socket
+	opened time.Time
+	dialed time.Time      // when dialing began: the server may send from then on
+	frames chan sockFrame // the reader's frames; closed when it ended
+	stop   chan struct{}  // closed by close: the reader sends no more
+	wg     sync.WaitGroup
+	// readErr is why the reader ended; the reader writes it before it
+	// closes frames, the lane reads it after.
+	readErr error
 
-	// While the gate is closed the reader keeps reading, and holds what
-	// it reads (at most recentCap items; then it waits for the gate): a
-	// rollover can see which frames the new socket has. heldFPs are the
-	// held event frames' fingerprints.
-	hmu      sync.Mutex
-	released bool
-	held     []heldItem
-	heldFPs  map[uint64]struct{}
-	// progress is signalled when the reader delivers or holds an event.
-	progress chan struct{}
-
+	// The lane's goroutine's alone.
+	last      time.Time // when the last frame taken was read
+	ended     bool      // frames was seen closed
+	announced bool      // socket_closing came while its frames were held
 	// delivered remembers the event frames this socket delivered lately;
 	// overlap skips, on the socket that replaces another, what that one
 	// already delivered (see overlap.go).
 	delivered recentFrames
 	overlap   overlap
-	// pongs counts pong frames read; pong is signalled on each.
-	pongs atomic.Uint64
-	pong  chan struct{}
 }
 
-// heldItem is an item read while the gate was closed.
-type heldItem struct {
-	it    item
-	fp    uint64 // an event frame's fingerprint
-	event bool
-	at    time.Time
+// sockFrame is a frame as the reader read it: an event (ev, fp), a
+// rejected frame (err), or a control frame (kind, reason).
+type sockFrame struct {
+	kind   FrameKind
+	ev     bridge.Event
+	fp     uint64 // an event frame's fingerprint
+	err    error
+	reason string
+	at     time.Time
 }
 
-// drain reads c, the socket next replaces, until it has delivered every
-// frame sent to it before next was subscribed. Genesys promises no order
-// between notifications and a ping's answer, so the pong alone proves
-// nothing; a frame that both sockets received does: it was sent after
-// next subscribed, so on c it comes after everything sent before that.
-// Without traffic no such frame comes: then c is read until it answered a
-// ping and delivered nothing for settle (unless next holds frames by then:
-// c lags behind it, and drain waits on for a common frame). drain gives up
-// after timeout, or when c dies.
-//
-// A frame byte-identical to one sent to c alone before next subscribed
-// (Genesys repeats notifications) can end the drain early; that needs the
-// repeat to reach next before c delivers the original.
-func (c *conn) drain(ctx context.Context, next *conn, settle, timeout time.Duration) drainEnd {
-	if c.isDead() {
-		return drainDead
+// framesOrNil is c's frames, nil (never ready) once they ended.
+func (c *conn) framesOrNil() chan sockFrame {
+	if c.ended {
+		return nil
 	}
-	before := c.pongs.Load()
-	if err := notificationPing(c.sock); err != nil {
-		return drainDead
+	return c.frames
+}
+
+// drain reads cur, the socket next replaces, until it has delivered every
+// frame sent to it before next was subscribed, holding next's frames
+// (in held). Genesys promises no order between notifications and a ping's
+// answer, so the pong alone proves nothing; a frame that both sockets
+// received does: it was sent after next subscribed, so on cur it comes
+// after everything sent before that. Without traffic no such frame comes:
+// then cur is read until it answered a ping and delivered nothing for
+// settle (unless next holds frames by then: cur lags behind it, and the
+// drain waits on for a common frame). It gives up after timeout, or when
+// cur dies.
+//
+// A frame byte-identical to one sent to cur alone before next subscribed
+// (Genesys repeats notifications) can end the drain early; that needs the
+// repeat to reach next before cur delivers the original.
+type drain struct {
+	l         *lane
+	cur, next *conn
+	held      []sockFrame         // next's frames, in order
+	heldFPs   map[uint64]struct{} // of the held events
+	curSince  map[uint64]struct{} // events cur delivered since next began dialing
+}
+
+func (d *drain) run(ctx context.Context, settle, timeout time.Duration) (drainEnd, error) {
+	cur, next := d.cur, d.next
+	if cur.ended {
+		return drainDead, nil
+	}
+	if err := notificationPing(cur.sock); err != nil {
+		return drainDead, nil
+	}
+	d.heldFPs, d.curSince = map[uint64]struct{}{}, map[uint64]struct{}{}
+	for _, fp := range cur.delivered.since(next.dialed) {
+		d.curSince[fp] = struct{}{}
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	// quiet runs from the pong, and again from each frame c delivers after
-	// it: c has settled when it delivered nothing for settle.
+	// quiet runs from the pong, and again from each frame cur delivers
+	// after it: cur has settled when it delivered nothing for settle.
 	quiet := time.NewTimer(settle)
 	quiet.Stop()
 	defer quiet.Stop()
 	ponged := false
-	for !c.caughtUp(next) {
+	for {
+		nextFrames := next.framesOrNil()
+		if len(d.held) >= recentCap {
+			nextFrames = nil // full: next's reader waits (back-pressure)
+		}
 		select {
-		case <-c.progress:
-			if ponged {
-				quiet.Reset(settle)
+		case f, ok := <-cur.frames:
+			if !ok {
+				cur.ended = true
+				return drainDead, nil
 			}
-		case <-next.progress:
-		case <-c.pong:
-			if !ponged && c.pongs.Load() != before {
+			if f.kind == FramePong && !ponged {
 				ponged = true
 				quiet.Reset(settle)
 			}
+			if _, err := d.l.take(ctx, cur, f); err != nil {
+				return drainTimedOut, err
+			}
+			if f.kind == FrameEvent && f.err == nil {
+				if ponged {
+					quiet.Reset(settle)
+				}
+				if !f.at.Before(next.dialed) {
+					d.curSince[f.fp] = struct{}{}
+					if _, ok := d.heldFPs[f.fp]; ok {
+						return drainCommon, nil
+					}
+				}
+			}
+		case f, ok := <-nextFrames:
+			if !ok {
+				next.ended = true // its death shows once it is current
+				continue
+			}
+			next.last = f.at
+			d.held = append(d.held, f)
+			if f.kind == FrameEvent && f.err == nil {
+				d.heldFPs[f.fp] = struct{}{}
+				if _, ok := d.curSince[f.fp]; ok {
+					return drainCommon, nil
+				}
+			}
 		case <-quiet.C:
-			if !next.holdsEvents() {
-				return drainQuiet
+			if len(d.heldFPs) == 0 {
+				return drainQuiet, nil
 			}
 			// The new socket has frames the old one has not delivered:
 			// the old one lags; wait for them (up to timeout).
-		case <-c.dead:
-			return drainDead
 		case <-t.C:
-			return drainTimedOut
+			return drainTimedOut, nil
 		case <-ctx.Done():
-			return drainTimedOut
+			return drainTimedOut, ctx.Err()
 		}
 	}
-	return drainCommon
 }
-
-// caughtUp reports whether c delivered, since next began dialing, an event
-// frame that next holds.
-func (c *conn) caughtUp(next *conn) bool {
-	fps := c.delivered.since(next.dialed)
-	next.hmu.Lock()
-	defer next.hmu.Unlock()
-	for _, fp := range fps {
-		if _, ok := next.heldFPs[fp]; ok {
-			return true
-		}
-	}
-	return false
-}
-
-// holdsEvents reports whether event frames are held (the gate closed).
-func (c *conn) holdsEvents() bool {
-	c.hmu.Lock()
-	defer c.hmu.Unlock()
-	return len(c.heldFPs) > 0
-}
-
-// signal notes progress for a drain waiting on it.
-func (c *conn) signal() {
-	select {
-	case c.progress <- struct{}{}:
-	default:
-	}
-}
-
-// release lets the socket's frames flow: the held ones first, in order
-// (through the overlap skip), then the reader delivers as it reads.
-func (c *conn) release(ctx context.Context) error {
-	var err error
-	c.releaseGate.Do(func() {
-		c.hmu.Lock()
-		defer c.hmu.Unlock()
-		for _, h := range c.held {
-			if err = c.pass(ctx, h); err != nil {
-				break
-			}
-		}
-		c.held, c.heldFPs, c.released = nil, nil, true
-		close(c.gate)
-	})
-	return err
-}
-
-// take delivers an item the reader read, or holds it while the gate is
-// closed (waiting for the gate once recentCap items are held).
-func (c *conn) take(ctx context.Context, h heldItem) error {
-	c.hmu.Lock()
-	if !c.released && len(c.held) >= recentCap {
-		c.hmu.Unlock()
-		c.sock.wd.busy.Store(true) // frames wait in the socket; not a silence
-		select {
-		case <-c.gate:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		c.sock.wd.busy.Store(false)
-		c.sock.wd.kick()
-		c.hmu.Lock()
-	}
-	if !c.released {
-		c.held = append(c.held, h)
-		if h.event {
-			c.heldFPs[h.fp] = struct{}{}
-		}
-		c.hmu.Unlock()
-		c.signal()
-		return nil
-	}
-	c.hmu.Unlock()
-	return c.pass(ctx, h)
-}
-
-// pass hands an item on to Read: an event frame unless it repeats the
-// replaced socket's last frames.
-func (c *conn) pass(ctx context.Context, h heldItem) error {
-	if !h.event {
-		c.s.deliver(ctx, c.sock.wd, h.it)
-		return nil
-	}
-	if c.overlap.skip(h.fp, h.at) {
-		return nil
-	}
-	if !c.s.deliver(ctx, c.sock.wd, h.it) {
-		return ctx.Err()
-	}
-	c.delivered.add(h.fp, h.at)
-	c.signal()
-	return nil
-}
-
-func (c *conn) isDead() bool {
-	select {
-	case <-c.dead:
-		return true
-	default:
-		return false
-	}
-}
-
-func (c *conn) lastFrame() time.Time { return time.Unix(0, c.last.Load()) }
 
 // close kills the socket (if still open) and waits for its reader.
 func (c *conn) close(why error) {
 	c.sock.kill(why)
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
 	c.wg.Wait()
 }
 
@@ -403,9 +428,9 @@ func (c *conn) rotateAt(margin time.Duration) (time.Time, string) {
 }
 
 // open creates a channel, subscribes the lane's topics and connects the
-// socket. The returned conn is delivering events, or, if gated, will once
-// release is called (after a gap, history from the back-fill goes first).
-func (l *lane) open(ctx context.Context, gated bool) (*conn, error) {
+// socket, and starts its reader: its frames wait for the lane to take
+// them.
+func (l *lane) open(ctx context.Context) (*conn, error) {
 	s := l.s
 	cl := s.cfg.Client
 	ch, err := cl.CreateChannel(ctx)
@@ -435,47 +460,62 @@ func (l *lane) open(ctx context.Context, gated bool) (*conn, error) {
 		}
 		return nil, fmt.Errorf("connect socket: %w", redactURLError(err))
 	}
-	c := &conn{ch: ch, sock: watchSocket(ctx, ws, s.cfg.HeartbeatInterval, notificationPing), opened: time.Now(), dialed: dialed, s: s,
-		dead: make(chan struct{}), closing: make(chan struct{}), gate: make(chan struct{}), pong: make(chan struct{}, 1),
-		heldFPs: map[uint64]struct{}{}, progress: make(chan struct{}, 1)}
-	if !gated {
-		_ = c.release(ctx) // nothing is held yet
-	}
-	c.last.Store(c.opened.UnixNano())
+	c := &conn{ch: ch, sock: watchSocket(ctx, ws, s.cfg.HeartbeatInterval, notificationPing), opened: time.Now(), dialed: dialed,
+		frames: make(chan sockFrame, connFrames), stop: make(chan struct{})}
+	c.last = c.opened
 	s.log.Info("genesys stream connected", "lane", l.index, "channel_id", ch.ID, "topics", permitted,
 		"channel_expires", ch.Expires.Format(time.RFC3339))
 	c.wg.Go(func() {
-		c.err = s.readLoop(ctx, c)
+		err := s.readLoop(ctx, c)
 		c.sock.close(nil)
-		close(c.dead)
+		c.readErr = err
+		close(c.frames)
 	})
 	return c, nil
 }
 
-// readLoop reads the socket's frames: held while the gate is closed,
-// delivered once it is open.
+// connFrames is how many decoded frames wait between a socket's reader
+// and its lane; then the reader waits (and the watchdog with it).
+const connFrames = 64
+
+// readLoop reads c's socket, decodes each frame and sends it to the lane,
+// until the socket ends, the channel is gone or c is closed.
 func (s *Stream) readLoop(ctx context.Context, c *conn) error {
-	return s.readSocket(ctx, c.sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time) error {
-		c.last.Store(now.UnixNano())
-		f, err := DecodeNotification(data, now)
-		if err != nil {
-			return c.take(ctx, heldItem{it: item{err: err}, at: now})
-		}
-		switch f.Kind {
-		case FrameEvent:
-			return c.take(ctx, heldItem{it: item{ev: f.Event}, fp: f.Fingerprint, event: true, at: now})
-		case FramePong:
-			c.pongs.Add(1)
-			select {
-			case c.pong <- struct{}{}:
-			default:
-			}
-		case FrameSocketClosing:
-			s.log.Info("genesys announced socket_closing", "channel_id", c.ch.ID, "reason", f.Reason)
-			c.announceClosing.Do(func() { close(c.closing) })
-		case FrameChannelGone:
+	return s.readSocket(ctx, c.sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time, rejected error) error {
+		var sf sockFrame
+		switch f, err := DecodeNotification(data, now); {
+		case rejected != nil:
+			sf = sockFrame{err: rejected, at: now}
+		case err != nil:
+			sf = sockFrame{err: err, at: now}
+		case f.Kind == FrameChannelGone:
 			return fmt.Errorf("%w (%s)", errChannelGone, f.Reason)
+		default:
+			sf = sockFrame{kind: f.Kind, ev: f.Event, fp: f.Fingerprint, reason: f.Reason, at: now}
 		}
-		return nil
+		return c.send(ctx, sf)
 	})
+}
+
+// send hands f to the lane; while the lane does not take it, frames wait
+// in the socket, which the watchdog does not count as silence.
+func (c *conn) send(ctx context.Context, f sockFrame) error {
+	select {
+	case c.frames <- f:
+		return nil
+	default:
+	}
+	c.sock.wd.busy.Store(true)
+	defer func() { c.sock.wd.busy.Store(false); c.sock.wd.kick() }()
+	select {
+	case c.frames <- f:
+		return nil
+	case <-c.stop:
+		if why := c.sock.reason(); why != nil {
+			return why
+		}
+		return errRolledOver
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

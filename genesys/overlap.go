@@ -1,9 +1,6 @@
 package genesys
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // During a make-before-break rollover both sockets receive the
 // notifications sent while both are subscribed. The new socket's frames
@@ -20,13 +17,15 @@ import (
 // keeps a later notification that is byte-identical to an earlier one (an
 // unhold after a second hold) from being swallowed.
 
+// recentFrames and overlap belong to the lane's goroutine, like the rest
+// of a conn's state: no locks.
+
 // recentCap bounds the frames a socket remembers.
 const recentCap = 4096
 
 // recentFrames is a ring of the fingerprints of the event frames a socket
 // delivered, with when.
 type recentFrames struct {
-	mu   sync.Mutex
 	ring []delivered
 	next int
 }
@@ -37,8 +36,6 @@ type delivered struct {
 }
 
 func (r *recentFrames) add(fp uint64, at time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if len(r.ring) < recentCap {
 		r.ring = append(r.ring, delivered{fp, at})
 		return
@@ -49,8 +46,6 @@ func (r *recentFrames) add(fp uint64, at time.Time) {
 
 // since lists, oldest first, the fingerprints delivered at or after t.
 func (r *recentFrames) since(t time.Time) []uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []uint64
 	for i := range r.ring {
 		d := r.ring[(r.next+i)%len(r.ring)]
@@ -64,7 +59,6 @@ func (r *recentFrames) since(t time.Time) []uint64 {
 // overlap is the run of frames a new socket may repeat from the socket it
 // replaces.
 type overlap struct {
-	mu    sync.Mutex
 	run   []uint64 // the old socket's last frames, oldest first
 	pos   int      // the next frame expected; -1 before the first match
 	until time.Time
@@ -76,16 +70,12 @@ const overlapLife = 5 * time.Second
 // start arms the overlap with the old socket's frames since the new one
 // began dialing.
 func (o *overlap) start(run []uint64) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	o.run, o.pos, o.until = run, -1, time.Now().Add(overlapLife)
 }
 
 // skip reports whether a frame with this fingerprint repeats the old
 // socket's run; the first frame that does not ends the overlap.
 func (o *overlap) skip(fp uint64, now time.Time) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.run == nil {
 		return false
 	}

@@ -94,10 +94,10 @@ func (s *socket) reason() error {
 // readSocket is the one read loop of both dialects. It reads sock's frames
 // until the socket ends or handle fails, and returns why. Each frame kicks
 // the watchdog and marks the feed healthy; a frame over maxFrame bytes is
-// rejected (counted) and skipped without closing the socket; the others go
-// to handle with the time they arrived. data is valid only until handle
-// returns: one buffer serves every frame.
-func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, handle func(data []byte, now time.Time) error) error {
+// rejected without closing the socket: handle gets its rejection (and its
+// first bytes); the others go to handle with the time they arrived. data is
+// valid only until handle returns: one buffer serves every frame.
+func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, handle func(data []byte, now time.Time, rejected error) error) error {
 	var buf bytes.Buffer
 	var limited io.LimitedReader // one for every frame, not one allocated per frame
 	for {
@@ -112,14 +112,13 @@ func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, han
 		sock.wd.last.Store(now.UnixNano()) // kick, without a second clock read
 		f.lastHealthy.Store(now.UnixNano())
 		data, err := readFrame(r, maxFrame, &buf, &limited)
+		var rejected error
 		if errors.Is(err, errOversize) {
-			f.deliver(ctx, sock.wd, item{err: bridge.Reject(bridge.ReasonOversize, data, "frame larger than %d bytes skipped", maxFrame)})
-			continue
-		}
-		if err != nil {
+			rejected = bridge.Reject(bridge.ReasonOversize, data, "frame larger than %d bytes skipped", maxFrame)
+		} else if err != nil {
 			return fmt.Errorf("read frame: %w", err)
 		}
-		if err := handle(data, now); err != nil {
+		if err := handle(data, now, rejected); err != nil {
 			return err
 		}
 	}
