@@ -63,7 +63,7 @@ func newFakePublisher(seed uint64) *fakePublisher {
 	return &fakePublisher{rng: rand.New(rand.NewPCG(seed, 0)), inflight: map[string]bool{}}
 }
 
-func (f *fakePublisher) Publish(ctx context.Context, t *Transition, r *Receipt) error {
+func (f *fakePublisher) Publish(ctx context.Context, t *Transition, r Receipt) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.inflight[t.InteractionID] && f.violation == nil {
@@ -73,7 +73,7 @@ func (f *fakePublisher) Publish(ctx context.Context, t *Transition, r *Receipt) 
 	f.published = append(f.published, *t)
 	if f.hold {
 		context.AfterFunc(ctx, func() { r.Complete(false, 0, ctx.Err()) })
-		return nil
+		return
 	}
 	delay := time.Duration(f.rng.IntN(2000)) * time.Microsecond
 	f.wg.Go(func() {
@@ -83,7 +83,6 @@ func (f *fakePublisher) Publish(ctx context.Context, t *Transition, r *Receipt) 
 		f.mu.Unlock()
 		r.Complete(false, 0, nil)
 	})
-	return nil
 }
 
 func (f *fakePublisher) snapshot() []Transition {
@@ -266,7 +265,7 @@ type conflictPublisher struct {
 	ahead     *State // the other writer's state (default: ringing at 2s)
 }
 
-func (c *conflictPublisher) Publish(_ context.Context, t *Transition, r *Receipt) error {
+func (c *conflictPublisher) Publish(_ context.Context, t *Transition, r Receipt) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.seen[t.InteractionID] {
@@ -277,15 +276,14 @@ func (c *conflictPublisher) Publish(_ context.Context, t *Transition, r *Receipt
 			ahead = *c.ahead
 		}
 		r.Complete(false, 0, &ConflictError{InteractionID: t.InteractionID, State: ahead})
-		return nil
+		return
 	}
 	if !t.CheckVersion || t.ExpectVersion != 7 {
 		r.Complete(false, 0, fmt.Errorf("after a conflict the next publish must compare-and-set on version 7 (check %v, expect %d)", t.CheckVersion, t.ExpectVersion))
-		return nil
+		return
 	}
 	c.published = append(c.published, *t)
 	r.Complete(false, 8, nil)
-	return nil
 }
 
 // A writer that finds another ahead adopts its state and publishes only
@@ -353,7 +351,7 @@ type storePublisher struct {
 	loads     []string
 }
 
-func (s *storePublisher) Publish(_ context.Context, t *Transition, r *Receipt) error {
+func (s *storePublisher) Publish(_ context.Context, t *Transition, r Receipt) {
 	s.mu.Lock()
 	st := t.State
 	st.Version = uint64(len(s.published) + 1)
@@ -361,7 +359,6 @@ func (s *storePublisher) Publish(_ context.Context, t *Transition, r *Receipt) e
 	s.published = append(s.published, *t)
 	s.mu.Unlock()
 	r.Complete(false, st.Version, nil)
-	return nil
 }
 
 func (s *storePublisher) Load(_ context.Context, id string) (State, bool, error) {

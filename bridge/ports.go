@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 )
 
 // Source yields events. Read blocks until an event is available, ctx ends or
@@ -14,51 +13,23 @@ type Source interface {
 	Read(ctx context.Context) (Event, error)
 }
 
-// Publisher sends transitions to the durable stream. Publish starts sending
-// t and completes r once the stream has acknowledged it or the publisher has
-// given up (retrying transient failures is the publisher's job). An error
-// from Publish itself means t was not sent; r is then not completed.
+// Publisher sends transitions to the durable stream. Publish hands t over
+// and returns; the outcome comes once, through r.Complete, whenever the
+// stream acknowledged t or the publisher gave up (retrying transient
+// failures is its job; a publisher that cannot send, closed say, completes
+// r with the error). r.Complete may run on any goroutine, even before
+// Publish returns: the caller handles outcomes only from what Complete
+// hands it, one path for all of them. The publisher must not touch t
+// after completing r.
 type Publisher interface {
-	Publish(ctx context.Context, t *Transition, r *Receipt) error
+	Publish(ctx context.Context, t *Transition, r Receipt)
 }
 
-// Receipt is the outcome of one publish.
-type Receipt struct {
-	done      chan struct{} // closed by Complete (NewReceipt's receipts)
-	duplicate bool
-	version   uint64
-	err       error
-
-	// The pipeline's own receipts have no channel: Complete hands the
-	// pending transition back to its shard instead (acks), or, when it
-	// runs inside Publish, leaves it to the shard to see on return.
-	acks  *ackQueue
-	p     *pending
-	state atomic.Uint32 // receiptPublishing, receiptWaiting, receiptCompleted
-}
-
-const (
-	receiptPublishing = iota // inside Publish
-	receiptWaiting           // Publish returned; Complete hands back
-	receiptCompleted         // completed inside Publish
-)
-
-// NewReceipt returns a Receipt that is not yet complete.
-func NewReceipt() *Receipt { return &Receipt{done: make(chan struct{})} }
-
-// Complete records the outcome. duplicate means the stream already held the
-// message (a success); version is the persisted version the transition
-// now has (its stream sequence), 0 if unknown. Complete must be called once.
-func (r *Receipt) Complete(duplicate bool, version uint64, err error) {
-	r.duplicate, r.version, r.err = duplicate, version, err
-	switch {
-	case r.acks == nil:
-		close(r.done)
-	case r.state.CompareAndSwap(receiptPublishing, receiptCompleted):
-		// The shard sees it when Publish returns.
-	default:
-		r.acks.push(r.p)
-	}
+// Receipt is told the outcome of one publish, once: duplicate means the
+// stream already held the message (a success); version is the persisted
+// version the message now has (its stream sequence), 0 if unknown.
+type Receipt interface {
+	Complete(duplicate bool, version uint64, err error)
 }
 
 // ConflictError means another writer persisted a newer state for the
@@ -78,12 +49,3 @@ func (e *ConflictError) Error() string {
 type StateStore interface {
 	Load(ctx context.Context, interactionID string) (State, bool, error)
 }
-
-// Done is closed when the receipt is complete (receipts from NewReceipt).
-func (r *Receipt) Done() <-chan struct{} { return r.done }
-
-// Err is the final error, nil on success. Valid after Done.
-func (r *Receipt) Err() error { return r.err }
-
-// Duplicate reports whether the stream already held the message.
-func (r *Receipt) Duplicate() bool { return r.duplicate }

@@ -25,15 +25,26 @@ type queue struct {
 type pending struct {
 	t       Transition // for timings: only InteractionID is set
 	timings *Timings
-	r       Receipt
 	q       *queue       // the interaction's queue, which holds it
 	held    *interaction // the Machine's record of it (Machine.handle)
+	acks    *ackQueue    // its shard's, where Complete hands it back
+	// The outcome, set by Complete.
+	duplicate bool
+	version   uint64
+	err       error
 }
 
-// ackQueue is where receipts completed outside Publish come back to their
-// shard: unbounded, so a publisher completing a receipt never waits for
-// the shard (which may itself be waiting in Publish), and drained in
-// batches.
+// Complete is the publisher's report on p (p is its Receipt): it records
+// the outcome and hands p back to its shard, which handles it in its own
+// loop. Never blocks.
+func (p *pending) Complete(duplicate bool, version uint64, err error) {
+	p.duplicate, p.version, p.err = duplicate, version, err
+	p.acks.push(p)
+}
+
+// ackQueue is where completed publishes come back to their shard:
+// unbounded, so a publisher completing one never waits for the shard, and
+// drained in batches.
 type ackQueue struct {
 	mu     sync.Mutex
 	items  []*pending
@@ -74,7 +85,6 @@ type shard struct {
 	acked       []*pending // taken from acks
 	freeP       []*pending // recycled: a pending is done with once complete returns
 	freeQ       []*queue
-	done        []*pending // completed inside Publish, not yet handled
 	outstanding int
 	limit       int
 	buf         []Transition
@@ -119,7 +129,6 @@ func (s *shard) run(ctx context.Context) {
 			ev := &batch[next]
 			next++
 			s.handle(ctx, ev)
-			s.completeDone(ctx)
 		}
 		if ended && s.outstanding == 0 {
 			return
@@ -146,20 +155,6 @@ func (s *shard) run(ctx context.Context) {
 			// Drain deadline: whatever is outstanding stays unacknowledged.
 			return
 		}
-		s.completeDone(ctx)
-	}
-}
-
-// completeDone handles the receipts completed inside Publish.
-func (s *shard) completeDone(ctx context.Context) {
-	for len(s.done) > 0 {
-		// complete may publish the next transition, which may land here.
-		s.acked, s.done = s.done, s.acked[:0]
-		now := time.Now()
-		for _, p := range s.acked {
-			s.complete(ctx, p, now)
-		}
-		clear(s.acked)
 	}
 }
 
@@ -256,7 +251,7 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 // push queues p behind the interaction's other transitions, and sends it
 // if it is the only one.
 func (s *shard) push(ctx context.Context, q *queue, p *pending) {
-	p.r.acks, p.r.p, p.q = &s.acks, p, q
+	p.q = q
 	s.outstanding++
 	s.p.stats.Outstanding.Add(1)
 	q.pend = append(q.pend, p)
@@ -306,37 +301,26 @@ func (s *shard) restore(ctx context.Context, store StateStore, id string) (found
 }
 
 func (s *shard) send(ctx context.Context, p *pending) {
-	var err error
 	if p.timings != nil {
-		p.r.state.Store(receiptPublishing)
-		err = s.timings.PublishTimings(ctx, p.timings, &p.r)
-	} else {
-		if v, owned, ok := s.machine.versionOf(p.held, p.t.InteractionID); ok && (!owned || s.p.shared()) {
-			p.t.CheckVersion, p.t.ExpectVersion = true, v
-		}
-		p.r.state.Store(receiptPublishing)
-		err = s.pub.Publish(ctx, &p.t, &p.r)
+		s.timings.PublishTimings(ctx, p.timings, p)
+		return
 	}
-	if err != nil {
-		p.r.Complete(false, 0, err)
+	if v, owned, ok := s.machine.versionOf(p.held, p.t.InteractionID); ok && (!owned || s.p.shared()) {
+		p.t.CheckVersion, p.t.ExpectVersion = true, v
 	}
-	if !p.r.state.CompareAndSwap(receiptPublishing, receiptWaiting) {
-		// Completed inside Publish (a dry run, an error): the run loop
-		// completes it once the current step is done.
-		s.done = append(s.done, p)
-	}
+	s.pub.Publish(ctx, &p.t, p)
 }
 
 // complete handles p's receipt, completed at now.
 func (s *shard) complete(ctx context.Context, p *pending, now time.Time) {
 	st := &s.p.stats
-	if err := p.r.Err(); err != nil {
+	if err := p.err; err != nil {
 		if conflict, ok := errors.AsType[*ConflictError](err); ok {
 			s.conflict(ctx, conflict)
 			return
 		}
 	}
-	switch err := p.r.Err(); {
+	switch err := p.err; {
 	case p.timings != nil && err != nil:
 		st.TimingsFailed.Add(1)
 		s.p.log.Error("publish timings failed", "interaction_id", p.timings.InteractionID, "timings_id", p.timings.ID, "err", err)
@@ -351,13 +335,13 @@ func (s *shard) complete(ctx context.Context, p *pending, now time.Time) {
 			"to_status", string(p.t.ToStatus), "err", err)
 	default:
 		st.Published.Add(1)
-		s.machine.setVersionOf(p.held, p.t.InteractionID, p.r.version)
-		if p.r.Duplicate() {
+		s.machine.setVersionOf(p.held, p.t.InteractionID, p.version)
+		if p.duplicate {
 			st.Duplicates.Add(1)
 			s.p.sawDuplicate(now)
 		}
 		if f := s.p.cfg.OnPublished; f != nil {
-			f(&p.t, p.r.Duplicate(), now)
+			f(&p.t, p.duplicate, now)
 		}
 	}
 	s.outstanding--
@@ -384,12 +368,12 @@ func (s *shard) newPending() *pending {
 		s.freeP = s.freeP[:n-1]
 		return p
 	}
-	return &pending{}
+	return &pending{acks: &s.acks}
 }
 
 func (s *shard) freePending(p *pending) {
 	if len(s.freeP) < freeListMax {
-		*p = pending{}
+		*p = pending{acks: &s.acks}
 		s.freeP = append(s.freeP, p)
 	}
 }

@@ -27,25 +27,24 @@ func (s *streamStore) last(id string) (State, int) {
 	return State{}, 0
 }
 
-func (s *streamStore) Publish(_ context.Context, t *Transition, r *Receipt) error {
+func (s *streamStore) Publish(_ context.Context, t *Transition, r Receipt) {
 	s.mu.Lock()
 	for i, m := range s.msgs {
 		if m.ID == t.ID {
 			s.mu.Unlock()
 			r.Complete(true, uint64(i+1), nil)
-			return nil
+			return
 		}
 	}
 	if st, v := s.last(t.InteractionID); t.CheckVersion && uint64(v) != t.ExpectVersion {
 		s.mu.Unlock()
 		r.Complete(false, 0, &ConflictError{InteractionID: t.InteractionID, State: st})
-		return nil
+		return
 	}
 	s.msgs = append(s.msgs, *t)
 	v := uint64(len(s.msgs))
 	s.mu.Unlock()
 	r.Complete(false, v, nil)
-	return nil
 }
 
 func (s *streamStore) Load(_ context.Context, id string) (State, bool, error) {

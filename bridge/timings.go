@@ -202,5 +202,5 @@ func appendRefs(b []byte, w Who) []byte {
 // timings of completed interactions (a Publisher without it publishes
 // transitions only). PublishTimings follows Publish's contract.
 type TimingsPublisher interface {
-	PublishTimings(ctx context.Context, t *Timings, r *Receipt) error
+	PublishTimings(ctx context.Context, t *Timings, r Receipt)
 }

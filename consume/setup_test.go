@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
@@ -82,33 +83,20 @@ func (e *embedded) publishInteraction(id string, ch bridge.ChannelType, moves ..
 		out, _ := m.Apply(&ev, nil)
 		for i := range out {
 			if tm := out[i].Timings; tm != nil {
-				r := bridge.NewReceipt()
-				if err := e.pub.PublishTimings(context.Background(), tm, r); err != nil {
-					return err
-				}
-				if err := wait(r); err != nil {
+				r := testkit.NewReceipt()
+				e.pub.PublishTimings(context.Background(), tm, r)
+				if err := r.Wait(10 * time.Second); err != nil {
 					return err
 				}
 			}
-			r := bridge.NewReceipt()
-			if err := e.pub.Publish(context.Background(), &out[i], r); err != nil {
-				return err
-			}
-			if err := wait(r); err != nil {
+			r := testkit.NewReceipt()
+			e.pub.Publish(context.Background(), &out[i], r)
+			if err := r.Wait(10 * time.Second); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func wait(r *bridge.Receipt) error {
-	select {
-	case <-r.Done():
-		return r.Err()
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("no acknowledgement")
-	}
 }
 
 // sample publishes three interactions: an answered voice call in queue

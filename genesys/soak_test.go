@@ -37,7 +37,7 @@ type memPublisher struct {
 
 func newMemPublisher() *memPublisher { return &memPublisher{ids: map[string]bool{}} }
 
-func (p *memPublisher) Publish(_ context.Context, t *bridge.Transition, r *bridge.Receipt) error {
+func (p *memPublisher) Publish(_ context.Context, t *bridge.Transition, r bridge.Receipt) {
 	p.mu.Lock()
 	dup := p.ids[t.ID]
 	if dup {
@@ -50,7 +50,6 @@ func (p *memPublisher) Publish(_ context.Context, t *bridge.Transition, r *bridg
 	version := uint64(len(p.msgs))
 	p.mu.Unlock()
 	r.Complete(dup, version, nil)
-	return nil
 }
 
 // states is what publish.JetStream.States reads: the last state of every

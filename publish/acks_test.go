@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
 
@@ -111,10 +110,8 @@ func TestLostAcknowledgementIsRetried(t *testing.T) {
 	defer silent.Unsubscribe()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	r := bridge.NewReceipt()
-	if err := j.send(withSubject(newInflight(ctx, "id-1", "conv-1", r), "silent.x")); err != nil {
-		t.Fatal(err)
-	}
+	r := testkit.NewReceipt()
+	j.send(withSubject(newInflight(ctx, "id-1", "conv-1", r), "silent.x"))
 	testkit.Eventually(t, 30*time.Second, "two retries", func() bool { return j.Retries() >= 2 })
 	select {
 	case <-r.Done():
@@ -143,13 +140,11 @@ func TestMaxPendingWaitsForRoom(t *testing.T) {
 	}
 	defer j.Close()
 	const n = 200
-	receipts := make([]*bridge.Receipt, n)
+	receipts := make([]*testkit.Receipt, n)
 	for i := range n {
 		tr := transition(fmt.Sprintf("conv-%04d", i), i)
-		receipts[i] = bridge.NewReceipt()
-		if err := j.Publish(t.Context(), &tr, receipts[i]); err != nil {
-			t.Fatal(err)
-		}
+		receipts[i] = testkit.NewReceipt()
+		j.Publish(t.Context(), &tr, receipts[i])
 		j.mu.Lock()
 		inFlight := j.inflight.n
 		j.mu.Unlock()

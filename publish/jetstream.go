@@ -151,7 +151,7 @@ type inflight struct {
 	msg         *nats.Msg
 	id          string
 	interaction string
-	r           *bridge.Receipt
+	r           bridge.Receipt
 	sent        time.Time // when it was sent: the sweep fails it after AckTimeout
 	token       uint64    // its reply token while in flight
 	msgRoom     nats.Msg
@@ -185,14 +185,14 @@ var inflights = sync.Pool{New: func() any {
 
 // newInflight returns a publish with Nats-Msg-Id = id, no subject and no
 // other header yet, and its buffers emptied.
-func newInflight(ctx context.Context, id, interaction string, r *bridge.Receipt) *inflight {
+func newInflight(ctx context.Context, id, interaction string, r bridge.Receipt) *inflight {
 	p := inflights.Get().(*inflight)
 	p.reset(ctx, id, interaction, r)
 	return p
 }
 
 // reset makes p a new publish, keeping its room.
-func (p *inflight) reset(ctx context.Context, id, interaction string, r *bridge.Receipt) {
+func (p *inflight) reset(ctx context.Context, id, interaction string, r bridge.Receipt) {
 	p.ctx, p.id, p.interaction, p.r = ctx, id, interaction, r
 	m := p.msg
 	m.Subject, m.Reply, m.Data, p.buf = "", "", m.Data[:0], p.buf[:0]
@@ -432,7 +432,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 // (acks.go); nothing waits per message. Failures that may pass (timeouts, disconnects, no responders, a
 // stream leader election) are retried with the same id until ctx ends; a
 // duplicate acknowledgement is a success.
-func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge.Receipt) error {
+func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r bridge.Receipt) {
 	p := newInflight(ctx, t.ID, t.InteractionID, r)
 	msg := p.msg
 	p.buf = appendSubject(p.buf, j.cfg.SubjectPrefix, t)
@@ -453,16 +453,22 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r *bridge
 	p.buf = appendState(p.buf, &t.State)
 	p.set(HeaderState, p.text(start))
 	msg.Data = t.AppendJSON(msg.Data)
-	return j.send(p)
+	j.send(p)
 }
 
-// send publishes p asynchronously; its acknowledgement settles it.
-func (j *JetStream) send(p *inflight) error {
+// ErrClosed completes what is published after Close.
+var ErrClosed = errors.New("publish: publisher closed")
+
+// send publishes p asynchronously; its acknowledgement settles it (a
+// publisher closed completes it at once, with ErrClosed).
+func (j *JetStream) send(p *inflight) {
 	j.closeMu.RLock()
 	defer j.closeMu.RUnlock()
 	if j.closed {
+		r := p.r
 		release(p)
-		return errors.New("publish: publisher closed")
+		r.Complete(false, 0, ErrClosed)
+		return
 	}
 	p.headersDone()
 	ctx := p.ctx
@@ -470,7 +476,6 @@ func (j *JetStream) send(p *inflight) error {
 	if err := j.sendAsync(ctx, p); err != nil {
 		j.fail(p, err)
 	}
-	return nil
 }
 
 // PublishTimings sends a completed interaction's timings on
@@ -478,7 +483,7 @@ func (j *JetStream) send(p *inflight) error {
 // Publish's contract (asynchronous, retried with the same id until ctx
 // ends). They carry no state: the interaction's state is on its
 // transitions' subjects alone.
-func (j *JetStream) PublishTimings(ctx context.Context, t *bridge.Timings, r *bridge.Receipt) error {
+func (j *JetStream) PublishTimings(ctx context.Context, t *bridge.Timings, r bridge.Receipt) {
 	p := newInflight(ctx, t.ID, t.InteractionID, r)
 	p.buf = appendTimingsSubject(p.buf, j.cfg.TimingsPrefix, t)
 	p.msg.Subject = p.text(0)
@@ -486,7 +491,7 @@ func (j *JetStream) PublishTimings(ctx context.Context, t *bridge.Timings, r *br
 		p.set(HeaderInteractionID, t.InteractionID)
 	}
 	p.msg.Data = t.AppendJSON(p.msg.Data)
-	return j.send(p)
+	j.send(p)
 }
 
 // abort fails every publish still in flight under ctx, which ended, and
@@ -501,8 +506,9 @@ func (j *JetStream) abort(ctx context.Context) {
 }
 
 func (j *JetStream) settle(p *inflight, duplicate bool, seq uint64, err error) {
-	p.r.Complete(duplicate, seq, err)
-	release(p)
+	r := p.r
+	release(p) // the receiver may publish again at once: p is free first
+	r.Complete(duplicate, seq, err)
 	j.open.Done()
 }
 

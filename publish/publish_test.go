@@ -93,12 +93,10 @@ func transition(id string, n int) bridge.Transition {
 	}
 }
 
-func publishWait(t *testing.T, j *JetStream, tr bridge.Transition) *bridge.Receipt {
+func publishWait(t *testing.T, j *JetStream, tr bridge.Transition) *testkit.Receipt {
 	t.Helper()
-	r := bridge.NewReceipt()
-	if err := j.Publish(t.Context(), &tr, r); err != nil {
-		t.Fatal(err)
-	}
+	r := testkit.NewReceipt()
+	j.Publish(t.Context(), &tr, r)
 	select {
 	case <-r.Done():
 	case <-time.After(30 * time.Second):
@@ -231,7 +229,7 @@ func TestPublishAcrossServerRestart(t *testing.T) {
 	}
 	defer j.Close()
 	const n = 2000
-	receipts := make([]*bridge.Receipt, n)
+	receipts := make([]*testkit.Receipt, n)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	for i := range n {
@@ -239,10 +237,8 @@ func TestPublishAcrossServerRestart(t *testing.T) {
 			ns.Restart()
 		}
 		tr := transition(fmt.Sprintf("conv-%04d", i), i)
-		receipts[i] = bridge.NewReceipt()
-		if err := j.Publish(ctx, &tr, receipts[i]); err != nil {
-			t.Fatal(err)
-		}
+		receipts[i] = testkit.NewReceipt()
+		j.Publish(ctx, &tr, receipts[i])
 	}
 	for i, r := range receipts {
 		<-r.Done()
@@ -393,13 +389,11 @@ func TestPublishContextEndFailsWhatIsInFlight(t *testing.T) {
 	ns.Stop()
 	ctx, cancel := context.WithCancel(t.Context())
 	const n = 50
-	receipts := make([]*bridge.Receipt, n)
+	receipts := make([]*testkit.Receipt, n)
 	for i := range n {
 		tr := transition(fmt.Sprintf("conv-%04d", i), i)
-		receipts[i] = bridge.NewReceipt()
-		if err := j.Publish(ctx, &tr, receipts[i]); err != nil {
-			t.Fatal(err)
-		}
+		receipts[i] = testkit.NewReceipt()
+		j.Publish(ctx, &tr, receipts[i])
 	}
 	cancel()
 	deadline := time.After(30 * time.Second) // far below the hour-long ack timeout
@@ -414,8 +408,10 @@ func TestPublishContextEndFailsWhatIsInFlight(t *testing.T) {
 		}
 	}
 	j.Close()
-	if err := j.Publish(t.Context(), new(bridge.Transition), bridge.NewReceipt()); err == nil {
-		t.Fatal("Publish after Close succeeded")
+	r := testkit.NewReceipt()
+	j.Publish(t.Context(), new(bridge.Transition), r)
+	if err := r.Wait(time.Second); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Publish after Close: %v, want ErrClosed", err)
 	}
 }
 

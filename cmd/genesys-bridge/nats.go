@@ -70,22 +70,20 @@ type dryRun struct {
 	prefix string
 }
 
-func (d dryRun) Publish(ctx context.Context, t *bridge.Transition, r *bridge.Receipt) error {
+func (d dryRun) Publish(ctx context.Context, t *bridge.Transition, r bridge.Receipt) {
 	if d.log.Enabled(ctx, slog.LevelDebug) {
 		d.log.Debug("dry run: transition not published", "subject", publish.Subject(d.prefix, t), "id", t.ID,
 			"from", string(t.FromStatus), "to", string(t.ToStatus))
 	}
 	r.Complete(false, 0, nil)
-	return nil
 }
 
-func (d dryRun) PublishTimings(ctx context.Context, t *bridge.Timings, r *bridge.Receipt) error {
+func (d dryRun) PublishTimings(ctx context.Context, t *bridge.Timings, r bridge.Receipt) {
 	if d.log.Enabled(ctx, slog.LevelDebug) {
 		d.log.Debug("dry run: timings not published", "interaction_id", t.InteractionID, "id", t.ID,
 			"wait", t.Wait.String(), "talk", t.Talk.String(), "abandoned", t.Abandoned)
 	}
 	r.Complete(false, 0, nil)
-	return nil
 }
 
 // openNATS connects to NATS_URL, or to an embedded server it starts when

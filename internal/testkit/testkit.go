@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -174,4 +175,40 @@ func (n *NATS) Connect(t testing.TB) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// Receipt is a bridge.Receipt a test can wait on.
+type Receipt struct {
+	done      chan struct{}
+	duplicate bool
+	version   uint64
+	err       error
+}
+
+// NewReceipt returns a Receipt not yet complete.
+func NewReceipt() *Receipt { return &Receipt{done: make(chan struct{})} }
+
+// Complete records the outcome (once).
+func (r *Receipt) Complete(duplicate bool, version uint64, err error) {
+	r.duplicate, r.version, r.err = duplicate, version, err
+	close(r.done)
+}
+
+// Done is closed once the receipt is complete.
+func (r *Receipt) Done() <-chan struct{} { return r.done }
+
+// Err, Duplicate and Version are the outcome; valid after Done.
+func (r *Receipt) Err() error      { return r.err }
+func (r *Receipt) Duplicate() bool { return r.duplicate }
+func (r *Receipt) Version() uint64 { return r.version }
+
+// Wait waits up to d for the outcome and returns its error, or says that
+// none came.
+func (r *Receipt) Wait(d time.Duration) error {
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(d):
+		return errors.New("no acknowledgement within " + d.String())
+	}
 }
