@@ -149,16 +149,24 @@ func (j *JetStream) sendAsync(ctx context.Context, p *inflight) error {
 			j.mu.Unlock()
 			return err
 		}
+		if p.noWait {
+			j.mu.Unlock()
+			return ErrFull
+		}
 		j.waiting++
 		j.room.Wait()
 		j.waiting--
 	}
 	if ctx != j.watched {
-		// One abort per context, not per message: when it ends, what is
-		// still in flight under it fails at once (and a sender waiting
-		// for room wakes).
+		// One abort per context, not per message (nor per switch between
+		// the transitions' and the dead letters' contexts): when it ends,
+		// what is still in flight under it fails at once (and a sender
+		// waiting for room wakes).
 		j.watched = ctx
-		context.AfterFunc(ctx, func() { j.abort(ctx) })
+		if _, ok := j.aborts[ctx]; !ok && ctx.Done() != nil {
+			j.aborts[ctx] = struct{}{}
+			context.AfterFunc(ctx, func() { j.abort(ctx) })
+		}
 	}
 	p.sent = time.Now()
 	j.seq++

@@ -2,13 +2,15 @@ package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
@@ -100,32 +102,47 @@ func overlaps(a, b string) bool {
 // DeadLetters stores rejected frames, each with a bounded body and headers
 // saying why, in a stream of their own (short max age, size-capped), on
 // <prefix>.<reason>: the reason is one of bridge.Reasons, so no frame can
-// choose its subject. Storing is asynchronous and never blocks the
-// pipeline; a dead letter that cannot be stored is counted and logged.
+// choose its subject. They go through the transitions' publisher (the
+// same sending, acknowledgements and retries), each with a deterministic
+// Nats-Msg-Id: a frame Genesys repeats is stored once. Storing never
+// blocks the pipeline: with MaxPending publishes in flight (NATS slow or
+// gone) a dead letter fails at once; one that cannot be stored is counted
+// and logged.
 type DeadLetters struct {
 	cfg            DeadLetterConfig
-	js             jetstream.JetStream
+	pub            *JetStream
+	ctx            context.Context // the publishes' (retries end with it)
+	cancel         context.CancelFunc
+	inflight       sync.WaitGroup
 	stored, failed atomic.Uint64
 	lastLog        atomic.Int64 // unix ns of the last failure logged
 }
 
-// NewDeadLetters provisions the dead-letter stream (see ensureStream).
-func NewDeadLetters(ctx context.Context, nc *nats.Conn, cfg DeadLetterConfig) (*DeadLetters, error) {
+// NewDeadLetters provisions the dead-letter stream (see ensureStream) on
+// pub's connection; dead letters are published through pub.
+func NewDeadLetters(ctx context.Context, pub *JetStream, cfg DeadLetterConfig) (*DeadLetters, error) {
 	cfg = cfg.withDefaults()
-	d := &DeadLetters{cfg: cfg}
-	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(1024),
-		jetstream.WithPublishAsyncTimeout(10*time.Second),
-		jetstream.WithPublishAsyncAckHandler(func(jetstream.JetStream, *nats.Msg, *jetstream.PubAck) { d.stored.Add(1) }),
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { d.fail(m.Subject, err) }))
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	d.js = js
-	if _, err := ensureStream(ctx, js, cfg.StreamConfig(), cfg.Logger); err != nil {
+	if _, err := ensureStream(ctx, pub.js, cfg.StreamConfig(), cfg.Logger); err != nil {
 		return nil, err
 	}
+	d := &DeadLetters{cfg: cfg, pub: pub}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d, nil
+}
+
+// Close waits up to wait for the dead letters in flight, then gives up on
+// the rest (counted failed). Call it before the publisher's Close.
+func (d *DeadLetters) Close(wait time.Duration) {
+	done := make(chan struct{})
+	go func() { d.inflight.Wait(); close(done) }()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	d.cancel()
+	<-done
 }
 
 // StreamConfig is the stream configuration the dead letters want.
@@ -154,22 +171,52 @@ func (c DeadLetterConfig) Subject(reason bridge.Reason) string {
 // bridge.MaxRejectedInput bytes), headers the reason, the error, the topic
 // and the time. It does not wait for the stream.
 func (d *DeadLetters) Put(rej *bridge.RejectError, at time.Time) {
-	msg := nats.NewMsg(d.cfg.Subject(rej.Reason))
-	msg.Header[HeaderReason] = []string{string(rej.Reason.Known())}
-	msg.Header[HeaderError] = []string{headerValue(rej.Msg, 1024)}
+	p := newInflight(d.ctx, DeadLetterID(rej), "", nil)
+	p.buf = append(p.buf, d.cfg.Subject(rej.Reason)...)
+	p.msg.Subject = p.text(0)
+	p.set(HeaderReason, string(rej.Reason.Known()))
+	p.set(HeaderError, headerValue(rej.Msg, 1024))
 	if rej.Topic != "" {
-		msg.Header[HeaderTopic] = []string{headerValue(rej.Topic, 256)}
+		p.set(HeaderTopic, headerValue(rej.Topic, 256))
 	}
-	msg.Header[HeaderReceivedAt] = []string{at.UTC().Format(time.RFC3339Nano)}
+	p.set(HeaderReceivedAt, at.UTC().Format(time.RFC3339Nano))
 	if rej.Reason == bridge.ReasonOversize || len(rej.Input) >= bridge.MaxRejectedInput {
-		msg.Header[HeaderTruncated] = []string{"true"}
+		p.set(HeaderTruncated, "true")
 	}
-	msg.Data = rej.Input
-	// With 1024 dead letters unacknowledged (NATS slow or gone) a new one
-	// is counted as failed at once rather than stalling the reader.
-	if _, err := d.js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Millisecond)); err != nil {
-		d.fail(msg.Subject, err)
+	p.msg.Data = append(p.msg.Data, rej.Input...)
+	p.r = deadLetterReceipt{d: d, subject: p.msg.Subject}
+	p.noWait = true
+	d.inflight.Add(1)
+	d.pub.send(p)
+}
+
+// DeadLetterID is a rejected frame's Nats-Msg-Id: 32 hex digits of the
+// SHA-256 of its reason, topic and body, so the same frame repeated is
+// one dead letter (within the stream's duplicate window).
+func DeadLetterID(rej *bridge.RejectError) string {
+	h := sha256.New()
+	h.Write([]byte(rej.Reason.Known()))
+	h.Write([]byte{0})
+	h.Write([]byte(rej.Topic))
+	h.Write([]byte{0})
+	h.Write(rej.Input)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// deadLetterReceipt counts a dead letter's outcome.
+type deadLetterReceipt struct {
+	d       *DeadLetters
+	subject string
+}
+
+func (r deadLetterReceipt) Complete(_ bool, _ uint64, err error) {
+	if err != nil {
+		r.d.fail(r.subject, err)
+	} else {
+		r.d.stored.Add(1)
 	}
+	r.d.inflight.Done()
 }
 
 func (d *DeadLetters) fail(subject string, err error) {

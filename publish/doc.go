@@ -26,7 +26,16 @@
 // same id, at once and then with backoff, until the caller's context ends
 // (when it ends, what is still in flight under it fails at once). A
 // duplicate acknowledgement is a success. A publish's message, headers and
-// buffers are pooled and reused once its receipt is completed.
+// buffers are pooled and reused once its receipt is completed. Publish
+// returns nothing: every outcome, a publisher closed included, comes
+// through the receipt.
+//
+// # Dead letters
+// DeadLetters stores rejected frames in a stream of their own through the
+// same publisher (sending, acknowledgements, retries), each with a
+// deterministic id (DeadLetterID: its reason, topic and body), so a frame
+// Genesys repeats is stored once. A dead letter never waits for room: at
+// MaxPending it fails at once (ErrFull), counted.
 //
 // # State and compare-and-set
 // Each message carries the interaction's state after the transition
@@ -43,7 +52,8 @@
 //
 // # Invariants
 //   - A Receipt is completed exactly once: acknowledged, or failed with the
-//     reason (a permanent error, or the caller's context ended).
+//     reason (a permanent error, the caller's context ended, ErrClosed,
+//     ErrFull for a dead letter).
 //   - An acknowledgement settles only the publish its reply token names,
 //     and only while that publish is in flight: a late one (after the
 //     sweep or a disconnect failed it) is ignored, and the retry settles it.

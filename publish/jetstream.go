@@ -126,7 +126,8 @@ type JetStream struct {
 	inflight    flights
 	room        *sync.Cond      // on mu: signalled when inflight drops below MaxPending
 	waiting     int             // senders waiting on room
-	watched     context.Context // the last publish context an abort is registered for
+	watched     context.Context              // the last publish context (a fast path for the next lookup in aborts)
+	aborts      map[context.Context]struct{} // the contexts an abort is registered for, until it ran
 	replyPrefix string
 	replies     *nats.Subscription
 	seq         uint64 // on mu: the last reply token's generation
@@ -153,6 +154,7 @@ type inflight struct {
 	interaction string
 	r           bridge.Receipt
 	sent        time.Time // when it was sent: the sweep fails it after AckTimeout
+	noWait      bool      // at MaxPending, fail at once (ErrFull) instead of waiting for room
 	token       uint64    // its reply token while in flight
 	msgRoom     nats.Msg
 	// The headers beyond Nats-Msg-Id this use set (extra), and those an
@@ -193,7 +195,7 @@ func newInflight(ctx context.Context, id, interaction string, r bridge.Receipt) 
 
 // reset makes p a new publish, keeping its room.
 func (p *inflight) reset(ctx context.Context, id, interaction string, r bridge.Receipt) {
-	p.ctx, p.id, p.interaction, p.r = ctx, id, interaction, r
+	p.ctx, p.id, p.interaction, p.r, p.noWait = ctx, id, interaction, r, false
 	m := p.msg
 	m.Subject, m.Reply, m.Data, p.buf = "", "", m.Data[:0], p.buf[:0]
 	p.stale = append(p.stale[:0], p.extra...)
@@ -299,7 +301,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	j := &JetStream{cfg: cfg, nc: nc, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	j := &JetStream{cfg: cfg, nc: nc, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}), aborts: map[context.Context]struct{}{}}
 	j.room = sync.NewCond(&j.mu)
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -473,10 +475,17 @@ func (j *JetStream) send(p *inflight) {
 	p.headersDone()
 	ctx := p.ctx
 	j.open.Add(1)
-	if err := j.sendAsync(ctx, p); err != nil {
+	switch err := j.sendAsync(ctx, p); {
+	case errors.Is(err, ErrFull):
+		j.settle(p, false, 0, err)
+	case err != nil:
 		j.fail(p, err)
 	}
 }
+
+// ErrFull completes a publish that would not wait for room (a dead
+// letter) while MaxPending publishes are in flight.
+var ErrFull = errors.New("publish: MaxPending publishes in flight")
 
 // PublishTimings sends a completed interaction's timings on
 // <timings prefix>.<channelType>.<idToken> with Nats-Msg-Id = t.ID, under
@@ -498,6 +507,10 @@ func (j *JetStream) PublishTimings(ctx context.Context, t *bridge.Timings, r bri
 // wakes the senders waiting for room (those under ctx give up).
 func (j *JetStream) abort(ctx context.Context) {
 	j.mu.Lock()
+	delete(j.aborts, ctx)
+	if j.watched == ctx {
+		j.watched = nil
+	}
 	if j.waiting > 0 {
 		j.room.Broadcast()
 	}

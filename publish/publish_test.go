@@ -445,3 +445,30 @@ func TestDeadLetterConfig(t *testing.T) {
 		t.Errorf("headerValue = %q", got)
 	}
 }
+
+// A dead letter's id is its reason's, topic's and body's: the same frame
+// repeated has the same id, any difference another.
+func TestDeadLetterID(t *testing.T) {
+	base := bridge.RejectError{Reason: bridge.ReasonSchema, Topic: "v2.users.u1.conversations", Input: []byte(`{"x":1}`)}
+	id := DeadLetterID(&base)
+	if len(id) != 32 {
+		t.Fatalf("id %q: want 32 hex digits", id)
+	}
+	again := base
+	again.Msg = "another wording of the same rejection"
+	if DeadLetterID(&again) != id {
+		t.Error("the same frame got another id")
+	}
+	for name, change := range map[string]func(*bridge.RejectError){
+		"reason": func(r *bridge.RejectError) { r.Reason = bridge.ReasonMalformed },
+		"topic":  func(r *bridge.RejectError) { r.Topic = "v2.users.u2.conversations" },
+		"body":   func(r *bridge.RejectError) { r.Input = []byte(`{"x":2}`) },
+		"split":  func(r *bridge.RejectError) { r.Topic, r.Input = r.Topic+"{", r.Input[1:] },
+	} {
+		r := base
+		change(&r)
+		if DeadLetterID(&r) == id {
+			t.Errorf("a different %s, the same id", name)
+		}
+	}
+}

@@ -51,13 +51,16 @@ func openSink(ctx context.Context, cfg *Config, log *slog.Logger) (sink, func(),
 	}
 	var dead *publish.DeadLetters
 	if cfg.NATSDeadLetters {
-		if dead, err = publish.NewDeadLetters(ctx, nc, cfg.deadLetterConfig(log)); err != nil {
+		if dead, err = publish.NewDeadLetters(ctx, js, cfg.deadLetterConfig(log)); err != nil {
 			js.Close()
 			closeNATS()
 			return sink{}, nil, err
 		}
 	}
 	return sink{pub: js, js: js, nc: nc, dead: dead}, func() {
+		if dead != nil {
+			dead.Close(cfg.BridgeShutdown) // before the publisher: it waits for them
+		}
 		js.Close()
 		closeNATS()
 	}, nil
