@@ -1,5 +1,7 @@
 package genesys
 
+import "github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
+
 // decodeConversation reads a conversation body (a notification's eventBody
 // or a GET's response) into c without reflection: the fields Conversation
 // declares, by their exact JSON names; other members are validated and
@@ -7,122 +9,122 @@ package genesys
 // type is an error; a repeated member's last value wins. Strings and raw
 // values are copied: body may be reused once it returns.
 func decodeConversation(body []byte, c *Conversation) error {
-	sc := scanner{data: body}
-	err := sc.object(func(key []byte) error {
+	sc := jsonscan.New(body)
+	err := sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "id":
-			return sc.stringField("id", &c.ID)
+			return sc.StringField("id", &c.ID)
 		case "participants":
 			c.Participants = nil
-			if sc.null() {
+			if sc.Null() {
 				return nil
 			}
 			c.Participants = []Participant{} // [] is empty, not absent, as in encoding/json
-			return sc.array("participants", func() error {
+			return sc.Array("participants", func() error {
 				c.Participants = append(c.Participants, Participant{})
 				return decodeParticipant(&sc, &c.Participants[len(c.Participants)-1])
 			})
 		}
-		return sc.skip()
+		return sc.Skip()
 	})
 	if err != nil {
 		return err
 	}
-	return sc.end()
+	return sc.End()
 }
 
-func decodeParticipant(sc *scanner, p *Participant) error {
-	if sc.null() {
+func decodeParticipant(sc *jsonscan.Scanner, p *Participant) error {
+	if sc.Null() {
 		return nil
 	}
-	return sc.objectField("participant", func(key []byte) error {
+	return sc.ObjectField("participant", func(key []byte) error {
 		switch string(key) {
 		case "id":
-			return sc.stringField("id", &p.ID)
+			return sc.StringField("id", &p.ID)
 		case "purpose":
-			return sc.stringField("purpose", &p.Purpose)
+			return sc.StringField("purpose", &p.Purpose)
 		case "queueId":
-			return sc.stringField("queueId", &p.QueueID)
+			return sc.StringField("queueId", &p.QueueID)
 		case "userId":
-			return sc.stringField("userId", &p.UserID)
+			return sc.StringField("userId", &p.UserID)
 		case "connectedTime":
-			return sc.stringField("connectedTime", &p.ConnectedTime)
+			return sc.StringField("connectedTime", &p.ConnectedTime)
 		case "endTime":
-			return sc.stringField("endTime", &p.EndTime)
+			return sc.StringField("endTime", &p.EndTime)
 		case "startAcwTime":
-			return sc.stringField("startAcwTime", &p.StartAcwTime)
+			return sc.StringField("startAcwTime", &p.StartAcwTime)
 		case "endAcwTime":
-			return sc.stringField("endAcwTime", &p.EndAcwTime)
+			return sc.StringField("endAcwTime", &p.EndAcwTime)
 		case "wrapupRequired":
-			return sc.boolField("wrapupRequired", &p.WrapupRequired)
+			return sc.BoolField("wrapupRequired", &p.WrapupRequired)
 		case "wrapupSkipped":
-			return sc.boolField("wrapupSkipped", &p.WrapupSkipped)
+			return sc.BoolField("wrapupSkipped", &p.WrapupSkipped)
 		case "wrapup":
-			return sc.rawField(&p.Wrapup)
+			return sc.RawField(&p.Wrapup)
 		}
 		for _, m := range mediaTypes {
 			if string(key) == m.key {
 				return decodeCommunications(sc, m.key, m.of(p))
 			}
 		}
-		return sc.skip()
+		return sc.Skip()
 	})
 }
 
-func decodeCommunications(sc *scanner, name string, dst *[]Communication) error {
+func decodeCommunications(sc *jsonscan.Scanner, name string, dst *[]Communication) error {
 	*dst = nil
-	if sc.null() {
+	if sc.Null() {
 		return nil
 	}
 	*dst = []Communication{}
-	return sc.array(name, func() error {
+	return sc.Array(name, func() error {
 		*dst = append(*dst, Communication{})
 		m := &(*dst)[len(*dst)-1]
-		if sc.null() {
+		if sc.Null() {
 			return nil
 		}
-		return sc.objectField(name, func(key []byte) error {
+		return sc.ObjectField(name, func(key []byte) error {
 			switch string(key) {
 			case "id":
-				return sc.stringField("id", &m.ID)
+				return sc.StringField("id", &m.ID)
 			case "state":
-				return sc.stringField("state", &m.State)
+				return sc.StringField("state", &m.State)
 			case "initialState":
-				return sc.stringField("initialState", &m.InitialState)
+				return sc.StringField("initialState", &m.InitialState)
 			case "held":
-				return sc.boolField("held", &m.Held)
+				return sc.BoolField("held", &m.Held)
 			case "startAlertingTime":
-				return sc.stringField("startAlertingTime", &m.StartAlertingTime)
+				return sc.StringField("startAlertingTime", &m.StartAlertingTime)
 			case "connectedTime":
-				return sc.stringField("connectedTime", &m.ConnectedTime)
+				return sc.StringField("connectedTime", &m.ConnectedTime)
 			case "disconnectedTime":
-				return sc.stringField("disconnectedTime", &m.DisconnectedTime)
+				return sc.StringField("disconnectedTime", &m.DisconnectedTime)
 			case "startHoldTime":
-				return sc.stringField("startHoldTime", &m.StartHoldTime)
+				return sc.StringField("startHoldTime", &m.StartHoldTime)
 			case "disconnectType":
-				return sc.stringField("disconnectType", &m.DisconnectType)
+				return sc.StringField("disconnectType", &m.DisconnectType)
 			case "wrapup":
-				return sc.rawField(&m.Wrapup)
+				return sc.RawField(&m.Wrapup)
 			case "afterCallWork":
-				if sc.null() {
+				if sc.Null() {
 					m.AfterCallWork = nil
 					return nil
 				}
 				acw := &AfterCallWork{}
 				m.AfterCallWork = acw
-				return sc.objectField("afterCallWork", func(key []byte) error {
+				return sc.ObjectField("afterCallWork", func(key []byte) error {
 					switch string(key) {
 					case "state":
-						return sc.stringField("state", &acw.State)
+						return sc.StringField("state", &acw.State)
 					case "startTime":
-						return sc.stringField("startTime", &acw.StartTime)
+						return sc.StringField("startTime", &acw.StartTime)
 					case "endTime":
-						return sc.stringField("endTime", &acw.EndTime)
+						return sc.StringField("endTime", &acw.EndTime)
 					}
-					return sc.skip()
+					return sc.Skip()
 				})
 			}
-			return sc.skip()
+			return sc.Skip()
 		})
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"strings"
 	"time"
 
@@ -288,16 +289,16 @@ func wrapupEnd(raw json.RawMessage) (time.Time, error) {
 	if !hasObject(raw) {
 		return time.Time{}, nil
 	}
-	sc := scanner{data: raw}
+	sc := jsonscan.New(raw)
 	var end string
-	err := sc.object(func(key []byte) error {
+	err := sc.Object(func(key []byte) error {
 		if string(key) == "endTime" {
-			return sc.stringField("endTime", &end)
+			return sc.StringField("endTime", &end)
 		}
-		return sc.skip()
+		return sc.Skip()
 	})
 	if err == nil {
-		err = sc.end()
+		err = sc.End()
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("not a wrap-up object: %v", err)

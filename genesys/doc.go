@@ -15,8 +15,8 @@
 //     after a rollover; backfill.go: a gap's history.
 //   - interactions.go: the tutorial's dialect.
 //   - notification.go and conversation.go: frames and the conversation
-//     model (with the one media table); jsonscan.go and
-//     conversation_decode.go: the strict reader of frames, without
+//     model (with the one media table); conversation_decode.go: the
+//     strict reader of frames, on internal/jsonscan, without
 //     reflection (the envelope, conversation bodies, tutorial events; GET
 //     responses still use encoding/json); rules.go: the status rules both
 //     derivations share (roles, phases, signals, the one step builder);

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -246,19 +247,19 @@ type interactionFields struct {
 // timestamp (strings) and attributes (an object) are kept, the others
 // validated and skipped; null counts as missing; a repeated member's last
 // value wins. The strings alias data or sc's buffers.
-func scanInteraction(sc *scanner, f *interactionFields) error {
-	err := sc.object(func(key []byte) error {
+func scanInteraction(sc *jsonscan.Scanner, f *interactionFields) error {
+	err := sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "attributes":
 			f.queueID, f.userID = nil, nil
-			if sc.null() {
+			if sc.Null() {
 				f.badAttributes = false
 				return nil
 			}
-			if f.badAttributes = sc.peek() != '{'; f.badAttributes {
-				return sc.skip()
+			if f.badAttributes = sc.Peek() != '{'; f.badAttributes {
+				return sc.Skip()
 			}
-			return sc.object(func(key []byte) error {
+			return sc.Object(func(key []byte) error {
 				var dst *[]byte
 				switch string(key) {
 				case "queueId":
@@ -266,29 +267,29 @@ func scanInteraction(sc *scanner, f *interactionFields) error {
 				case "userId":
 					dst = &f.userID
 				default:
-					return sc.skip()
+					return sc.Skip()
 				}
-				if sc.peek() != '"' {
+				if sc.Peek() != '"' {
 					*dst = nil // not a string: unknown
-					return sc.skip()
+					return sc.Skip()
 				}
-				v, err := sc.str()
-				if len(sc.buf) > 0 && len(v) > 0 && &v[0] == &sc.buf[0] {
+				v, err := sc.Str()
+				if sc.Unescaped(v) {
 					v = append([]byte(nil), v...)
 				}
 				*dst = v
 				return err
 			})
 		case "sequence":
-			if sc.null() {
+			if sc.Null() {
 				f.sequence, f.hasSeq = 0, false
 				return nil
 			}
-			if c := sc.peek(); c != '-' && (c < '0' || c > '9') {
+			if c := sc.Peek(); c != '-' && (c < '0' || c > '9') {
 				return fmt.Errorf("field sequence: want an integer")
 			}
-			v, err := sc.int64()
-			if errors.Is(err, errNotInt) {
+			v, err := sc.Int64()
+			if errors.Is(err, jsonscan.ErrNotInt) {
 				return fmt.Errorf("field sequence: want an int64")
 			}
 			f.sequence, f.hasSeq = v, true
@@ -297,20 +298,20 @@ func scanInteraction(sc *scanner, f *interactionFields) error {
 		dst, has, name := f.stringMember(key)
 		switch {
 		case dst == nil:
-			return sc.skip()
-		case sc.null():
+			return sc.Skip()
+		case sc.Null():
 			*dst, *has = nil, false
 			return nil
-		case sc.peek() != '"':
-			if err := sc.skip(); err != nil {
+		case sc.Peek() != '"':
+			if err := sc.Skip(); err != nil {
 				return err
 			}
 			return fmt.Errorf("field %s: want a string", name)
 		}
-		v, err := sc.str()
+		v, err := sc.Str()
 		// The scanner's buffer is reused by the next string: copy an
 		// unescaped one out.
-		if len(sc.buf) > 0 && len(v) > 0 && &v[0] == &sc.buf[0] {
+		if sc.Unescaped(v) {
 			v = append([]byte(nil), v...)
 		}
 		*dst, *has = v, true
@@ -319,7 +320,7 @@ func scanInteraction(sc *scanner, f *interactionFields) error {
 	if err != nil {
 		return err
 	}
-	return sc.end()
+	return sc.End()
 }
 
 // stringMember returns where the string member named key goes, or nil for
@@ -347,7 +348,7 @@ func (f *interactionFields) stringMember(key []byte) (dst *[]byte, has *bool, na
 // without reflection (scanInteraction); member names are matched exactly.
 func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, error) {
 	var f interactionFields
-	sc := scanner{data: data}
+	sc := jsonscan.New(data)
 	if err := scanInteraction(&sc, &f); err != nil {
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonMalformed, data, "decode interaction event: %v", err)
 	}

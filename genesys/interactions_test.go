@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -101,11 +102,12 @@ func FuzzDecodeInteraction(f *testing.F) {
 func checkScanMatchesEncodingJSON(t *testing.T, data []byte) {
 	t.Helper()
 	var got interactionFields
-	err := scanInteraction(&scanner{data: data}, &got)
+	first := jsonscan.New(data)
+	err := scanInteraction(&first, &got)
 
 	valid := json.Valid(data) && utf8.Valid(data)
-	sc := &scanner{data: data}
-	if scanValid := sc.skip() == nil && sc.end() == nil; valid != scanValid {
+	sc := jsonscan.New(data)
+	if scanValid := sc.Skip() == nil && sc.End() == nil; valid != scanValid {
 		t.Fatalf("scanner and encoding/json disagree on validity of %q (json.Valid && utf8.Valid = %v)", data, valid)
 	}
 	var m map[string]json.RawMessage

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"hash/maphash"
 	"strconv"
 	"strings"
@@ -64,27 +65,27 @@ type envelope struct {
 // frame must be UTF-8 JSON; member names match exactly; null is absent),
 // without reflection and without copying the body.
 func scanEnvelope(data []byte, env *envelope) error {
-	sc := scanner{data: data}
+	sc := jsonscan.New(data)
 	str := func(name string, dst *string) error {
-		if sc.null() {
+		if sc.Null() {
 			*dst = ""
 			return nil
 		}
-		if sc.peek() != '"' {
+		if sc.Peek() != '"' {
 			return fmt.Errorf("field %s: want a string", name)
 		}
-		v, err := sc.str()
+		v, err := sc.Str()
 		*dst = string(v)
 		return err
 	}
 	raw := func(dst *[]byte) error {
-		sc.ws()
-		start := sc.pos
-		err := sc.skip()
-		*dst = data[start:sc.pos]
+		sc.WS()
+		start := sc.Pos()
+		err := sc.Skip()
+		*dst = data[start:sc.Pos()]
 		return err
 	}
-	err := sc.object(func(key []byte) error {
+	err := sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "topicName":
 			return str("topicName", &env.TopicName)
@@ -93,20 +94,20 @@ func scanEnvelope(data []byte, env *envelope) error {
 		case "result":
 			return raw(&env.Result)
 		case "metadata":
-			if sc.null() {
+			if sc.Null() {
 				return nil
 			}
-			if sc.peek() != '{' {
+			if sc.Peek() != '{' {
 				return errors.New("field metadata: want an object")
 			}
-			return sc.object(func(key []byte) error {
+			return sc.Object(func(key []byte) error {
 				if string(key) == "CorrelationId" {
 					return str("metadata.CorrelationId", &env.CorrelationID)
 				}
-				return sc.skip()
+				return sc.Skip()
 			})
 		default:
-			return sc.skip()
+			return sc.Skip()
 		}
 	})
 	if err != nil {
@@ -115,7 +116,7 @@ func scanEnvelope(data []byte, env *envelope) error {
 	if bytes.Equal(env.Result, []byte("null")) {
 		env.Result = nil
 	}
-	return sc.end()
+	return sc.End()
 }
 
 type metadataBody struct {

@@ -1,4 +1,11 @@
-package genesys
+// Package jsonscan reads JSON strictly and without reflection: RFC 8259,
+// UTF-8 as it requires between systems, every skipped value validated, so
+// a text it accepts is valid JSON throughout. It is the hot path's reader
+// of Genesys frames; it knows nothing of them.
+//
+// It owns only the scan of one text held in memory; it never imports
+// anything beyond the standard library and internal/text.
+package jsonscan
 
 import (
 	"encoding/binary"
@@ -12,27 +19,27 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
-// scanner reads one JSON text strictly (RFC 8259, and UTF-8 as RFC 8259
+// Scanner reads one JSON text strictly (RFC 8259, and UTF-8 as RFC 8259
 // requires of JSON exchanged between systems) without reflection, for the
 // hot path of flat frames. It validates what it skips, so a frame it
 // accepts is valid JSON throughout.
-type scanner struct {
+type Scanner struct {
 	data []byte
 	pos  int
 	buf  []byte // unescaped strings
 }
 
-// errSyntax is the kind of every error a scanner returns.
-var errSyntax = errors.New("invalid JSON")
+// ErrSyntax is the kind of every error a scanner returns.
+var ErrSyntax = errors.New("invalid JSON")
 
 // maxDepth bounds nesting in skipped values (encoding/json's limit).
 const maxDepth = 10000
 
-func (s *scanner) fail(what string) error {
-	return fmt.Errorf("%w at byte %d: %s", errSyntax, s.pos, what)
+func (s *Scanner) fail(what string) error {
+	return fmt.Errorf("%w at byte %d: %s", ErrSyntax, s.pos, what)
 }
 
-func (s *scanner) ws() {
+func (s *Scanner) WS() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -43,53 +50,53 @@ func (s *scanner) ws() {
 	}
 }
 
-// peek returns the next byte after white space, or 0 at the end.
-func (s *scanner) peek() byte {
-	s.ws()
+// Peek returns the next byte after white space, or 0 at the end.
+func (s *Scanner) Peek() byte {
+	s.WS()
 	if s.pos < len(s.data) {
 		return s.data[s.pos]
 	}
 	return 0
 }
 
-func (s *scanner) expect(c byte) error {
-	if s.peek() != c {
+func (s *Scanner) Expect(c byte) error {
+	if s.Peek() != c {
 		return s.fail(fmt.Sprintf("want %q", c))
 	}
 	s.pos++
 	return nil
 }
 
-// end checks that only white space follows.
-func (s *scanner) end() error {
-	if s.peek() != 0 || s.pos < len(s.data) {
+// End checks that only white space follows.
+func (s *Scanner) End() error {
+	if s.Peek() != 0 || s.pos < len(s.data) {
 		return s.fail("data after the top-level value")
 	}
 	return nil
 }
 
-// object calls field with each member's key (unescaped, valid until the
+// Object calls field with each member's key (unescaped, valid until the
 // next string read); field must consume the member's value.
-func (s *scanner) object(field func(key []byte) error) error {
-	if err := s.expect('{'); err != nil {
+func (s *Scanner) Object(field func(key []byte) error) error {
+	if err := s.Expect('{'); err != nil {
 		return err
 	}
-	if s.peek() == '}' {
+	if s.Peek() == '}' {
 		s.pos++
 		return nil
 	}
 	for {
-		key, err := s.str()
+		key, err := s.Str()
 		if err != nil {
 			return err
 		}
-		if err := s.expect(':'); err != nil {
+		if err := s.Expect(':'); err != nil {
 			return err
 		}
 		if err := field(key); err != nil {
 			return err
 		}
-		switch s.peek() {
+		switch s.Peek() {
 		case ',':
 			s.pos++
 		case '}':
@@ -101,13 +108,13 @@ func (s *scanner) object(field func(key []byte) error) error {
 	}
 }
 
-// elements reads an array, calling elem for each element (elem must
+// Elements reads an array, calling elem for each element (elem must
 // consume it).
-func (s *scanner) elements(elem func() error) error {
-	if err := s.expect('['); err != nil {
+func (s *Scanner) Elements(elem func() error) error {
+	if err := s.Expect('['); err != nil {
 		return err
 	}
-	if s.peek() == ']' {
+	if s.Peek() == ']' {
 		s.pos++
 		return nil
 	}
@@ -115,7 +122,7 @@ func (s *scanner) elements(elem func() error) error {
 		if err := elem(); err != nil {
 			return err
 		}
-		switch s.peek() {
+		switch s.Peek() {
 		case ',':
 			s.pos++
 		case ']':
@@ -127,19 +134,19 @@ func (s *scanner) elements(elem func() error) error {
 	}
 }
 
-// null consumes a null literal if one is next.
-func (s *scanner) null() bool {
-	if s.peek() == 'n' && len(s.data)-s.pos >= 4 && string(s.data[s.pos:s.pos+4]) == "null" {
+// Null consumes a null literal if one is next.
+func (s *Scanner) Null() bool {
+	if s.Peek() == 'n' && len(s.data)-s.pos >= 4 && string(s.data[s.pos:s.pos+4]) == "null" {
 		s.pos += 4
 		return true
 	}
 	return false
 }
 
-// str reads a string and returns its unescaped bytes: a sub-slice of the
+// Str reads a string and returns its unescaped bytes: a sub-slice of the
 // input when it has no escapes, else the scanner's buffer.
-func (s *scanner) str() ([]byte, error) {
-	if s.peek() != '"' {
+func (s *Scanner) Str() ([]byte, error) {
+	if s.Peek() != '"' {
 		return nil, s.fail("want a string")
 	}
 	s.pos++
@@ -175,7 +182,7 @@ func (s *scanner) str() ([]byte, error) {
 }
 
 // escaped continues a string with escapes into s.buf.
-func (s *scanner) escaped() ([]byte, error) {
+func (s *Scanner) escaped() ([]byte, error) {
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch {
@@ -243,7 +250,7 @@ func (s *scanner) escaped() ([]byte, error) {
 	return nil, s.fail("unterminated string")
 }
 
-func (s *scanner) hex4() (rune, bool) {
+func (s *Scanner) hex4() (rune, bool) {
 	if len(s.data)-s.pos < 4 {
 		return 0, false
 	}
@@ -266,8 +273,8 @@ func (s *scanner) hex4() (rune, bool) {
 }
 
 // number reads a number and returns its text.
-func (s *scanner) number() ([]byte, error) {
-	s.ws()
+func (s *Scanner) number() ([]byte, error) {
+	s.WS()
 	start := s.pos
 	if s.pos < len(s.data) && s.data[s.pos] == '-' {
 		s.pos++
@@ -296,7 +303,7 @@ func (s *scanner) number() ([]byte, error) {
 	return s.data[start:s.pos], nil
 }
 
-func (s *scanner) digits() int {
+func (s *Scanner) digits() int {
 	n := 0
 	for s.pos < len(s.data) && '0' <= s.data[s.pos] && s.data[s.pos] <= '9' {
 		s.pos++
@@ -305,12 +312,12 @@ func (s *scanner) digits() int {
 	return n
 }
 
-// errNotInt is a number that is not an int64 (a fraction, an exponent, or
+// ErrNotInt is a number that is not an int64 (a fraction, an exponent, or
 // out of range).
-var errNotInt = errors.New("not an integer")
+var ErrNotInt = errors.New("not an integer")
 
-// int64 reads a number that must be an integer in int64's range.
-func (s *scanner) int64() (int64, error) {
+// Int64 reads a number that must be an integer in int64's range.
+func (s *Scanner) Int64() (int64, error) {
 	txt, err := s.number()
 	if err != nil {
 		return 0, err
@@ -322,10 +329,10 @@ func (s *scanner) int64() (int64, error) {
 	var v uint64
 	for _, c := range txt {
 		if c < '0' || c > '9' {
-			return 0, errNotInt
+			return 0, ErrNotInt
 		}
 		if v > (math.MaxUint64-9)/10 {
-			return 0, errNotInt
+			return 0, ErrNotInt
 		}
 		v = v*10 + uint64(c-'0')
 	}
@@ -335,23 +342,23 @@ func (s *scanner) int64() (int64, error) {
 	case !neg && v < 1<<63:
 		return int64(v), nil
 	}
-	return 0, errNotInt
+	return 0, ErrNotInt
 }
 
-// skip validates and consumes any value.
-func (s *scanner) skip() error { return s.skipDepth(0) }
+// Skip validates and consumes any value.
+func (s *Scanner) Skip() error { return s.skipDepth(0) }
 
-func (s *scanner) skipDepth(depth int) error {
+func (s *Scanner) skipDepth(depth int) error {
 	if depth > maxDepth {
 		return s.fail("nested too deeply")
 	}
-	switch c := s.peek(); {
+	switch c := s.Peek(); {
 	case c == '{':
-		return s.object(func([]byte) error { return s.skipDepth(depth + 1) })
+		return s.Object(func([]byte) error { return s.skipDepth(depth + 1) })
 	case c == '[':
-		return s.elements(func() error { return s.skipDepth(depth + 1) })
+		return s.Elements(func() error { return s.skipDepth(depth + 1) })
 	case c == '"':
-		_, err := s.str()
+		_, err := s.Str()
 		return err
 	case c == '-' || ('0' <= c && c <= '9'):
 		_, err := s.number()
@@ -367,25 +374,25 @@ func (s *scanner) skipDepth(depth int) error {
 	}
 }
 
-// stringField reads a string member into dst (null leaves it as it is,
+// StringField reads a string member into dst (null leaves it as it is,
 // as encoding/json does).
-func (s *scanner) stringField(name string, dst *string) error {
-	if s.null() {
+func (s *Scanner) StringField(name string, dst *string) error {
+	if s.Null() {
 		return nil
 	}
-	if s.peek() != '"' {
+	if s.Peek() != '"' {
 		return fmt.Errorf("field %s: want a string", name)
 	}
-	v, err := s.str()
+	v, err := s.Str()
 	if err == nil {
 		*dst = string(v)
 	}
 	return err
 }
 
-// boolField reads true, false or null (left as it is).
-func (s *scanner) boolField(name string, dst *bool) error {
-	if s.null() {
+// BoolField reads true, false or null (left as it is).
+func (s *Scanner) BoolField(name string, dst *bool) error {
+	if s.Null() {
 		return nil
 	}
 	for _, lit := range [...]string{"true", "false"} {
@@ -398,34 +405,47 @@ func (s *scanner) boolField(name string, dst *bool) error {
 	return fmt.Errorf("field %s: want a boolean", name)
 }
 
-// rawField copies any value's text (null included, as json.RawMessage
+// RawField copies any value's text (null included, as json.RawMessage
 // keeps it).
-func (s *scanner) rawField(dst *json.RawMessage) error {
-	s.ws()
+func (s *Scanner) RawField(dst *json.RawMessage) error {
+	s.WS()
 	start := s.pos
-	if err := s.skip(); err != nil {
+	if err := s.Skip(); err != nil {
 		return err
 	}
 	*dst = append([]byte(nil), s.data[start:s.pos]...)
 	return nil
 }
 
-// objectField reads an object member (the caller handled null).
-func (s *scanner) objectField(name string, field func(key []byte) error) error {
-	if s.peek() != '{' {
+// ObjectField reads an object member (the caller handled null).
+func (s *Scanner) ObjectField(name string, field func(key []byte) error) error {
+	if s.Peek() != '{' {
 		return fmt.Errorf("field %s: want an object", name)
 	}
-	return s.object(field)
+	return s.Object(field)
 }
 
-// array calls elem for each element of an array member (null is an empty
-// array); elem must consume the element.
-func (s *scanner) array(name string, elem func() error) error {
-	if s.null() {
+// Array calls elem for each element of an array member (null is an empty
+// Array); elem must consume the element.
+func (s *Scanner) Array(name string, elem func() error) error {
+	if s.Null() {
 		return nil
 	}
-	if s.peek() != '[' {
+	if s.Peek() != '[' {
 		return fmt.Errorf("field %s: want an array", name)
 	}
-	return s.elements(elem)
+	return s.Elements(elem)
+}
+
+// New returns a Scanner of data.
+func New(data []byte) Scanner { return Scanner{data: data} }
+
+// Pos is the offset of the next byte to read.
+func (s *Scanner) Pos() int { return s.pos }
+
+// Unescaped reports whether v, a string Str returned, lives in the
+// scanner's own buffer (it had escapes, and the next string overwrites it)
+// rather than in the data.
+func (s *Scanner) Unescaped(v []byte) bool {
+	return len(s.buf) > 0 && len(v) > 0 && &v[0] == &s.buf[0]
 }
