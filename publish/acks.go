@@ -7,7 +7,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,8 +25,7 @@ import (
 // AckTimeout; it is sent again with the same id.
 var errAckTimeout = errors.New("no acknowledgement within the ack timeout")
 
-// startAcks subscribes to the acknowledgement inbox and starts the sweep
-// for late acknowledgements and the watch for disconnects.
+// startAcks subscribes to the acknowledgement inbox.
 func (j *JetStream) startAcks() error {
 	j.replyPrefix = j.nc.NewInbox() + "."
 	sub, err := j.nc.Subscribe(j.replyPrefix+"*", j.onReply)
@@ -41,37 +39,7 @@ func (j *JetStream) startAcks() error {
 		return err
 	}
 	j.replies = sub
-	status := j.nc.StatusChanged(nats.RECONNECTING, nats.CLOSED)
-	j.wg.Go(func() { j.watchAcks(status) })
 	return nil
-}
-
-// watchAcks fails, with a retryable error, what is in flight when the
-// connection drops (its acknowledgements may never come; the retry sends
-// each again with the same id) and what is older than AckTimeout, until
-// Close.
-func (j *JetStream) watchAcks(status chan nats.Status) {
-	defer j.nc.RemoveStatusListener(status)
-	every := max(j.cfg.AckTimeout/4, 10*time.Millisecond)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-j.stop:
-			return
-		case s, ok := <-status:
-			if !ok {
-				return
-			}
-			j.failWhere(nats.ErrDisconnected, func(*inflight) bool { return true })
-			if s == nats.CLOSED {
-				return
-			}
-		case now := <-tick.C:
-			limit := now.Add(-j.cfg.AckTimeout)
-			j.failWhere(errAckTimeout, func(p *inflight) bool { return p.sent.Before(limit) })
-		}
-	}
 }
 
 // flights holds the publishes in flight by reply token: a token's low 32
@@ -116,113 +84,29 @@ func (f *flights) take(token uint64) *inflight {
 	return p
 }
 
-// failWhere fails with err every publish in flight that match selects.
-func (j *JetStream) failWhere(err error, match func(*inflight) bool) {
-	var late []*inflight
-	j.mu.Lock()
-	for _, p := range j.inflight.slots {
-		if p != nil && match(p) {
-			late = append(late, j.inflight.take(p.token))
-		}
-	}
-	j.roomLocked()
-	j.mu.Unlock()
-	for _, p := range late {
-		j.fail(p, err)
-	}
-}
-
-// roomLocked wakes senders waiting for room in flight; j.mu is held.
-func (j *JetStream) roomLocked() {
-	if j.waiting > 0 && j.inflight.n < j.cfg.MaxPending {
-		j.room.Broadcast()
-	}
-}
-
-// sendAsync publishes p.msg with a reply subject of its own and registers
-// p for its acknowledgement. It waits while MaxPending publishes are in
-// flight (until ctx ends).
-func (j *JetStream) sendAsync(ctx context.Context, p *inflight) error {
-	j.mu.Lock()
-	for j.inflight.n >= j.cfg.MaxPending {
-		if err := ctx.Err(); err != nil {
-			j.mu.Unlock()
-			return err
-		}
-		if p.noWait {
-			j.mu.Unlock()
-			return ErrFull
-		}
-		j.waiting++
-		j.room.Wait()
-		j.waiting--
-	}
-	if ctx != j.watched {
-		// One abort per context, not per message (nor per switch between
-		// the transitions' and the dead letters' contexts): when it ends,
-		// what is still in flight under it fails at once (and a sender
-		// waiting for room wakes).
-		j.watched = ctx
-		if _, ok := j.aborts[ctx]; !ok && ctx.Done() != nil {
-			j.aborts[ctx] = struct{}{}
-			context.AfterFunc(ctx, func() { j.abort(ctx) })
-		}
-	}
-	p.sent = time.Now()
-	j.seq++
-	token := j.inflight.put(p, j.seq)
-	// The reply subject is set before p is visible to anything else (mu
-	// is held) and never changed: once registered, the sweep may fail it
-	// and the retry goroutine read the message (a retry is a request of
-	// its own and ignores the reply subject).
-	start := len(p.buf)
-	p.buf = strconv.AppendUint(append(p.buf, j.replyPrefix...), token, 36)
-	p.msg.Reply = p.text(start)
-	j.mu.Unlock()
-
-	if err := j.nc.PublishMsg(p.msg); err != nil {
-		// Not sent: no acknowledgement comes.
-		if j.takeToken(token) == nil {
-			return nil // failed meanwhile (the sweep, a disconnect, ctx): settled there
-		}
-		return err
-	}
-	return nil
-}
-
-// takeToken removes and returns the publish registered under token, if it
-// is still in flight.
-func (j *JetStream) takeToken(token uint64) *inflight {
-	j.mu.Lock()
-	p := j.inflight.take(token)
-	if p != nil {
-		j.roomLocked()
-	}
-	j.mu.Unlock()
-	return p
-}
-
-// onReply is the acknowledgement subscription's handler: it settles the
-// publish the reply subject names.
+// onReply is the acknowledgement subscription's handler: it hands the
+// reply to the owner, which settles the publish its subject names.
 func (j *JetStream) onReply(m *nats.Msg) {
 	token, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, j.replyPrefix), 36, 64)
 	if err != nil {
 		return
 	}
-	p := j.takeToken(token)
-	if p == nil {
-		return // failed already (late, or the connection dropped): the retry settles it
-	}
+	j.ops.Push(context.Background(), op{kind: opReply, token: token, reply: m})
+}
+
+// acknowledged settles p by the acknowledgement m, or hands it to the
+// retry: a 503 (no responders) or an error the server sent.
+func (o *owner) acknowledged(p *inflight, m *nats.Msg) {
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
-		j.fail(p, jetstream.ErrNoStreamResponse)
+		o.fail(p, jetstream.ErrNoStreamResponse)
 		return
 	}
 	ack, err := parsePubAck(m.Data)
 	if err != nil {
-		j.fail(p, err)
+		o.fail(p, err)
 		return
 	}
-	j.settle(p, ack.duplicate, ack.seq, nil)
+	o.j.settle(p, ack.duplicate, ack.seq, nil)
 }
 
 type pubAck struct {

@@ -145,10 +145,7 @@ func TestMaxPendingWaitsForRoom(t *testing.T) {
 		tr := transition(fmt.Sprintf("conv-%04d", i), i)
 		receipts[i] = testkit.NewReceipt()
 		j.Publish(t.Context(), &tr, receipts[i])
-		j.mu.Lock()
-		inFlight := j.inflight.n
-		j.mu.Unlock()
-		if inFlight > 1 {
+		if inFlight := len(j.room); inFlight > 1 {
 			t.Fatalf("%d publishes in flight, MaxPending 1", inFlight)
 		}
 	}

@@ -19,9 +19,12 @@
 // older than AckTimeout; the client's default is no timeout, which would
 // wedge on a lost ack), a second map, and encoding/json for every
 // acknowledgement (the server's usual form is read by hand, anything else
-// by encoding/json). At most MaxPending publishes are in flight; a sender
-// waits for room. When the connection drops, what is in flight fails at
-// once. A failure that may pass (timeout, disconnect, no responders, no
+// by encoding/json). The publishes in flight have one owner, the
+// goroutine in own.go: Publish, the acknowledgement subscription, an ended
+// context and Close send it messages (a queue it empties a batch at a
+// time); no lock guards the flight. At most MaxPending publishes are in
+// flight; a sender waits for room (a token of a channel the owner gives
+// back). When the connection drops, what is in flight fails at once. A failure that may pass (timeout, disconnect, no responders, no
 // leader) goes to one retry goroutine, which publishes it again with the
 // same id, at once and then with backoff, until the caller's context ends
 // (when it ends, what is still in flight under it fails at once). A

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/handoff"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
@@ -119,28 +120,21 @@ type JetStream struct {
 	stream jetstream.Stream
 	log    *slog.Logger
 
-	// inflight holds each message sent and not yet settled under its
-	// reply token: the acknowledgement subscription (acks.go) finds it
-	// there.
-	mu          sync.Mutex
-	inflight    flights
-	room        *sync.Cond      // on mu: signalled when inflight drops below MaxPending
-	waiting     int             // senders waiting on room
-	watched     context.Context              // the last publish context (a fast path for the next lookup in aborts)
-	aborts      map[context.Context]struct{} // the contexts an abort is registered for, until it ran
 	replyPrefix string
 	replies     *nats.Subscription
-	seq         uint64 // on mu: the last reply token's generation
-	// failed holds the publishes whose first send failed, for the retry
-	// goroutine, in the order they failed.
-	failed  []failure
-	wake    chan struct{} // a token while failed is not empty
-	stop    chan struct{} // closed by Close: the retry goroutine ends
-	open    sync.WaitGroup
+
+	// ops are the messages to the owner goroutine (own.go), which alone
+	// holds the publishes in flight: new publishes, acknowledgements,
+	// aborts, retries ended, Close.
+	ops *handoff.Queue[op]
+	// room holds a token per publish in flight: at MaxPending, a sender
+	// waits (the owner takes a token back as a publish leaves the flight).
+	room chan struct{}
+	// toRetry hands the owner's failed publishes to the retry goroutine.
+	toRetry chan []failure
+	done    chan struct{} // closed when the owner ended, after Close
 	retries atomic.Uint64
 	wg      sync.WaitGroup
-	closeMu sync.RWMutex // held shared by Publish, so Close cannot start under it
-	closed  bool
 }
 
 // inflight is one publish, from Publish until its receipt is completed;
@@ -301,8 +295,8 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	j := &JetStream{cfg: cfg, nc: nc, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}), aborts: map[context.Context]struct{}{}}
-	j.room = sync.NewCond(&j.mu)
+	j := &JetStream{cfg: cfg, nc: nc, log: log, ops: handoff.New[op](2*cfg.MaxPending + 64), room: make(chan struct{}, cfg.MaxPending),
+		toRetry: make(chan []failure), done: make(chan struct{})}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -312,10 +306,10 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 		return nil, err
 	}
 	if err := j.startAcks(); err != nil {
-		close(j.stop)
-		j.wg.Wait()
 		return nil, fmt.Errorf("subscribe to acknowledgements: %w", err)
 	}
+	status := j.nc.StatusChanged(nats.RECONNECTING, nats.CLOSED)
+	j.wg.Go(func() { j.own(status) })
 	j.wg.Go(j.retryLoop)
 	return j, nil
 }
@@ -461,25 +455,38 @@ func (j *JetStream) Publish(ctx context.Context, t *bridge.Transition, r bridge.
 // ErrClosed completes what is published after Close.
 var ErrClosed = errors.New("publish: publisher closed")
 
-// send publishes p asynchronously; its acknowledgement settles it (a
-// publisher closed completes it at once, with ErrClosed).
+// send hands p to the owner, which sends it; its acknowledgement settles
+// it. It waits for room while MaxPending publishes are in flight (a dead
+// letter does not: ErrFull), until p's context ends; a publisher closed
+// completes it at once, with ErrClosed.
 func (j *JetStream) send(p *inflight) {
-	j.closeMu.RLock()
-	defer j.closeMu.RUnlock()
-	if j.closed {
-		r := p.r
-		release(p)
-		r.Complete(false, 0, ErrClosed)
-		return
-	}
 	p.headersDone()
 	ctx := p.ctx
-	j.open.Add(1)
-	switch err := j.sendAsync(ctx, p); {
-	case errors.Is(err, ErrFull):
+	if p.noWait {
+		select {
+		case j.room <- struct{}{}:
+		default:
+			j.settle(p, false, 0, ErrFull)
+			return
+		}
+	} else {
+		select {
+		case j.room <- struct{}{}:
+		case <-ctx.Done():
+			j.settle(p, false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, ctx.Err()))
+			return
+		case <-j.done:
+			j.settle(p, false, 0, ErrClosed)
+			return
+		}
+	}
+	if !j.ops.Push(ctx, op{kind: opSend, p: p}) {
+		<-j.room
+		err := ErrClosed
+		if ctx.Err() != nil {
+			err = fmt.Errorf("publish %s: %w", p.msg.Subject, ctx.Err())
+		}
 		j.settle(p, false, 0, err)
-	case err != nil:
-		j.fail(p, err)
 	}
 }
 
@@ -503,55 +510,22 @@ func (j *JetStream) PublishTimings(ctx context.Context, t *bridge.Timings, r bri
 	j.send(p)
 }
 
-// abort fails every publish still in flight under ctx, which ended, and
-// wakes the senders waiting for room (those under ctx give up).
-func (j *JetStream) abort(ctx context.Context) {
-	j.mu.Lock()
-	delete(j.aborts, ctx)
-	if j.watched == ctx {
-		j.watched = nil
-	}
-	if j.waiting > 0 {
-		j.room.Broadcast()
-	}
-	j.mu.Unlock()
-	j.failWhere(ctx.Err(), func(p *inflight) bool { return p.ctx == ctx })
-}
-
+// settle completes p's receipt, after freeing p (the receiver may
+// publish again at once).
 func (j *JetStream) settle(p *inflight, duplicate bool, seq uint64, err error) {
 	r := p.r
-	release(p) // the receiver may publish again at once: p is free first
+	release(p)
 	r.Complete(duplicate, seq, err)
-	j.open.Done()
-}
-
-func (j *JetStream) fail(p *inflight, err error) {
-	j.mu.Lock()
-	j.failed = append(j.failed, failure{p, err})
-	j.mu.Unlock()
-	select {
-	case j.wake <- struct{}{}:
-	default:
-	}
 }
 
 // retryLoop retries failed publishes one at a time, in the order they
-// failed, until Close.
+// failed, and tells the owner when a batch is done, until Close.
 func (j *JetStream) retryLoop() {
-	var batch []failure
-	for {
-		select {
-		case <-j.wake:
-		case <-j.stop:
-			return
-		}
-		j.mu.Lock()
-		batch, j.failed = j.failed, batch[:0]
-		j.mu.Unlock()
+	for batch := range j.toRetry {
 		for _, f := range batch {
 			j.retry(f.p, f.err)
 		}
-		clear(batch)
+		j.ops.Push(context.Background(), op{kind: opRetried, n: len(batch)})
 	}
 }
 
@@ -625,17 +599,12 @@ func retryable(err error) bool {
 // process" code.
 const errDuplicateInProcess = 10158
 
-// Close stops accepting publishes and waits until every accepted publish is
-// settled (acknowledged, or failed because its context ended).
+// Close lets what is in flight settle (acknowledged, or failed when its
+// context ends) and stops the publisher; later publishes complete with
+// ErrClosed.
 func (j *JetStream) Close() {
-	j.closeMu.Lock()
-	first := !j.closed
-	j.closed = true
-	j.closeMu.Unlock()
-	j.open.Wait()
-	if first {
-		close(j.stop)
-		_ = j.replies.Unsubscribe()
-	}
+	j.ops.Push(context.Background(), op{kind: opClose}) // refused once the owner ended
+	<-j.done
 	j.wg.Wait()
+	_ = j.replies.Unsubscribe()
 }
