@@ -1,13 +1,10 @@
 package bridge
 
 import (
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
 
 // allowedImports is everything the domain may import: standard library
@@ -27,23 +24,9 @@ var allowedImports = []string{
 
 // The domain imports only what allowedImports lists.
 func TestImportsOnlyTheAllowList(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			if !slices.Contains(allowedImports, path) {
-				t.Errorf("%s imports %s, which is not in allowedImports", name, path)
-			}
+	for _, path := range testkit.Imports(t, ".") {
+		if !slices.Contains(allowedImports, path) {
+			t.Errorf("bridge imports %s, which is not in allowedImports", path)
 		}
 	}
 }

@@ -132,5 +132,7 @@
 //
 // # Not here
 // State across restarts (the pipeline and publisher own delivery), and
-// back-fill for the interactions dialect, which defines none.
+// back-fill for the interactions dialect, which defines none. It never
+// imports the JetStream side (publish), NATS, the daemon or the simulator
+// (TestGenesysImports); JSON is read by internal/jsonscan.
 package genesys

@@ -1,7 +1,9 @@
-// Package publish is the NATS side of the bridge: it provisions the
-// JetStream stream, maps transitions to subjects, publishes them
-// asynchronously with a deterministic Nats-Msg-Id, and runs an embedded
-// NATS server when no NATS_URL is given.
+// Package publish is the JetStream side of the bridge: it provisions the
+// stream, maps transitions to subjects, publishes them asynchronously with
+// a deterministic Nats-Msg-Id, reads states back (the state store) and
+// stores dead letters. It owns the publishes in flight; it never imports
+// the Genesys side (genesys), the server (internal/embedded starts one) or
+// anything of the daemon. TestPublishImports holds it to that.
 //
 // # Subjects
 // <prefix>.<channelType>.<toStatus>.<idToken>. Channel types and statuses

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/embedded"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
@@ -121,7 +122,7 @@ func startEmbedded(cfg *Config, log *slog.Logger) (*server.Server, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, configErr("NATS_EMBEDDED_STORE_DIR: %w", err)
 	}
-	ns, err := publish.StartEmbedded(publish.EmbeddedConfig{Addr: cfg.NATSEmbeddedAddr, StoreDir: dir})
+	ns, err := embedded.StartJetStream(embedded.JetStreamConfig{Addr: cfg.NATSEmbeddedAddr, StoreDir: dir})
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,13 @@ package testkit
 import (
 	"bytes"
 	"errors"
+	"go/parser"
+	"go/token"
 	"log/slog"
 	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -210,5 +215,47 @@ func (r *Receipt) Wait(d time.Duration) error {
 		return r.err
 	case <-time.After(d):
 		return errors.New("no acknowledgement within " + d.String())
+	}
+}
+
+// Imports lists the packages the non-test Go files of dir import (once
+// each), for the tests that hold a package to what it may import.
+func Imports(t testing.TB, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if !seen[path] {
+				seen[path] = true
+				out = append(out, path)
+			}
+		}
+	}
+	return out
+}
+
+// ForbidImports fails the test for each import of dir under one of the
+// forbidden path prefixes.
+func ForbidImports(t testing.TB, dir string, forbidden ...string) {
+	t.Helper()
+	for _, path := range Imports(t, dir) {
+		for _, f := range forbidden {
+			if path == f || strings.HasPrefix(path, f+"/") {
+				t.Errorf("%s imports %s, which it must never import", dir, path)
+			}
+		}
 	}
 }

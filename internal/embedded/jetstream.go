@@ -1,4 +1,4 @@
-package publish
+package embedded
 
 import (
 	"errors"
@@ -7,12 +7,10 @@ import (
 	"strconv"
 
 	"github.com/nats-io/nats-server/v2/server"
-
-	"github.com/genesys-bridge/genesys-bridge/internal/embedded"
 )
 
-// EmbeddedConfig configures an in-process NATS server with JetStream.
-type EmbeddedConfig struct {
+// JetStreamConfig configures an in-process NATS server with JetStream.
+type JetStreamConfig struct {
 	// Addr is the client listen address. Default 127.0.0.1:4222; use port
 	// 0 or -1 for a port the OS picks.
 	Addr string
@@ -23,10 +21,10 @@ type EmbeddedConfig struct {
 	ServerName string
 }
 
-// StartEmbedded starts a NATS server with JetStream in this process. It
+// StartJetStream starts a NATS server with JetStream in this process. It
 // never installs signal handlers (NoSigs), so SIGINT and SIGTERM stay with
 // the caller. Shut it down with Shutdown and WaitForShutdown.
-func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
+func StartJetStream(cfg JetStreamConfig) (*server.Server, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("embedded nats: no store directory")
 	}
@@ -56,7 +54,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		}
 		ln.Close()
 	}
-	return embedded.Start(&server.Options{
+	return Start(&server.Options{
 		ServerName: cfg.ServerName,
 		Host:       host,
 		Port:       port,
