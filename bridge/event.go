@@ -125,8 +125,24 @@ type Event struct {
 	validated bool
 }
 
-// first is the earliest time the event knows of the interaction.
-func (e *Event) first() time.Time {
+// MarkReplayed marks e as applied again after a conflict, or on a state
+// loaded from the stream (the engine's mark): like a back-filled event,
+// its untimed status proves nothing on its own.
+func (e *Event) MarkReplayed(replayed bool) { e.replayed = replayed }
+
+// MarkIncomplete marks e as applied without the history of a gap it waited
+// for (the engine's mark): its transitions are published marked Incomplete.
+func (e *Event) MarkIncomplete(incomplete bool) { e.incomplete = incomplete }
+
+// Incomplete reports MarkIncomplete's mark.
+func (e *Event) Incomplete() bool { return e.incomplete }
+
+// Validated reports whether Validate accepted e (and nothing changed it
+// since, the source's promise): the engine does not check it again.
+func (e *Event) Validated() bool { return e.validated }
+
+// First is the earliest time the event knows of the interaction.
+func (e *Event) First() time.Time {
 	switch {
 	case len(e.Steps) > 0:
 		return e.Steps[0].At
@@ -136,9 +152,9 @@ func (e *Event) first() time.Time {
 	return e.ObservedAt
 }
 
-// truncated returns what a back-filled event proves up to t: its steps at
+// Truncated returns what a back-filled event proves up to t: its steps at
 // or before t and the status then. ok is false if it proves no status by t.
-func (e *Event) truncated(t time.Time) (Event, bool) {
+func (e *Event) Truncated(t time.Time) (Event, bool) {
 	out := *e
 	out.Steps = nil
 	for _, s := range e.Steps {
@@ -315,10 +331,10 @@ var Reasons = [...]Reason{ReasonMalformed, ReasonSchema, ReasonOversize, ReasonU
 
 // Known returns r if Reasons lists it, and ReasonUnknown otherwise: a value
 // safe to put in a subject or a metric label.
-func (r Reason) Known() Reason { return Reasons[r.index()] }
+func (r Reason) Known() Reason { return Reasons[r.Index()] }
 
-// index is r's position in Reasons; a reason not listed counts as unknown.
-func (r Reason) index() int {
+// Index is r's position in Reasons; a reason not listed counts as unknown.
+func (r Reason) Index() int {
 	for i, x := range Reasons {
 		if x == r {
 			return i

@@ -77,7 +77,7 @@ func (s *shard) hold(ev *Event) bool {
 		if len(s.gaps) == 0 || s.machine.Known(id) {
 			return false
 		}
-		first := ev.first()
+		first := ev.First()
 		var gaps []*Gap
 		for _, g := range s.gaps {
 			if first.Before(g.To) {
@@ -121,7 +121,7 @@ func (s *shard) history(ctx context.Context, ev *Event) {
 	if known || s.waits[id] != nil || s.machine.Status(id) == StatusCompleted {
 		return
 	}
-	first := ev.first()
+	first := ev.First()
 	var gaps []*Gap
 	for _, g := range s.gaps {
 		if g.ID != ev.HistoryOf && first.Before(g.To) {
@@ -193,7 +193,7 @@ func (s *shard) release(ctx context.Context, id string) {
 				var ok bool
 				// (Cut a little after the gap's end: the same moment may be a
 				// few milliseconds later in analytics' clock.)
-				if h, ok = a.history.truncated(a.gap.To.Add(CrossSourceTolerance)); ok {
+				if h, ok = a.history.Truncated(a.gap.To.Add(CrossSourceTolerance)); ok {
 					s.apply(ctx, &h)
 				}
 			} else {
@@ -203,7 +203,7 @@ func (s *shard) release(ctx context.Context, id string) {
 		now := time.Now()
 		for i := range a.held {
 			he := &a.held[i]
-			he.ev.incomplete = a.incomplete
+			he.ev.MarkIncomplete(a.incomplete)
 			s.p.stats.Held.Add(-1)
 			waited := now.Sub(he.since)
 			if f := s.p.cfg.OnHeld; f != nil {

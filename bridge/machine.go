@@ -601,31 +601,35 @@ func (m *Machine) SetVersion(id string, v uint64) {
 	}
 }
 
-// handle returns the record of a held interaction (nil if none) for
-// versionOf and setVersionOf, which then need no lookup by id: the shards
-// keep one with each transition they publish.
-func (m *Machine) handle(id string) *interaction {
+// Handle is a held interaction's record, opaque, for VersionOf and
+// SetVersionOf, which then need no lookup by id: the engine keeps one with
+// each transition it publishes. The zero Handle looks the id up.
+type Handle struct{ in *interaction }
+
+// Handle returns the record of a held interaction (the zero Handle if
+// none).
+func (m *Machine) Handle(id string) Handle {
 	st, _ := m.find(id)
-	return st
+	return Handle{st}
 }
 
-// versionOf is Version through a handle for id.
-func (m *Machine) versionOf(h *interaction, id string) (version uint64, owned, ok bool) {
-	if h == nil || h.detached {
+// VersionOf is Version through a handle for id.
+func (m *Machine) VersionOf(h Handle, id string) (version uint64, owned, ok bool) {
+	if h.in == nil || h.in.detached {
 		return m.Version(id)
 	}
-	return h.version, h.owned, true
+	return h.in.version, h.in.owned, true
 }
 
-// setVersionOf is SetVersion through a handle for id.
-func (m *Machine) setVersionOf(h *interaction, id string, v uint64) {
-	if h == nil || h.detached {
+// SetVersionOf is SetVersion through a handle for id.
+func (m *Machine) SetVersionOf(h Handle, id string, v uint64) {
+	if h.in == nil || h.in.detached {
 		m.SetVersion(id, v)
 		return
 	}
-	h.owned = true
-	if v > h.version {
-		h.version = v
+	h.in.owned = true
+	if v > h.in.version {
+		h.in.version = v
 	}
 }
 

@@ -289,28 +289,28 @@ func TestMachineHandleFollowsTheRecord(t *testing.T) {
 	m := NewMachine(MachineConfig{})
 	ev := snap("h1", "alerting", "alerting@10")
 	m.Apply(&ev, nil)
-	h := m.handle("h1")
-	if h == nil {
+	h := m.Handle("h1")
+	if h == (Handle{}) {
 		t.Fatal("no handle for a held interaction")
 	}
-	m.setVersionOf(h, "h1", 7)
+	m.SetVersionOf(h, "h1", 7)
 	if v, owned, ok := m.Version("h1"); !ok || !owned || v != 7 {
 		t.Fatalf("through the record: version %d owned %v held %v", v, owned, ok)
 	}
 	m.Restore("h1", State{Channel: ChannelVoice, Status: StatusConnected, Version: 9}, at(20))
-	if v, owned, _ := m.versionOf(h, "h1"); v != 9 || owned {
+	if v, owned, _ := m.VersionOf(h, "h1"); v != 9 || owned {
 		t.Fatalf("after Restore: version %d owned %v, want the restored 9, not owned", v, owned)
 	}
-	m.setVersionOf(h, "h1", 12)
+	m.SetVersionOf(h, "h1", 12)
 	if v, owned, _ := m.Version("h1"); v != 12 || !owned {
 		t.Fatalf("set through a replaced record: version %d owned %v, want 12 owned", v, owned)
 	}
-	h = m.handle("h1")
+	h = m.Handle("h1")
 	m.Sweep(at(20).Add(100 * 24 * time.Hour)) // idle: released
-	if _, _, ok := m.versionOf(h, "h1"); ok {
+	if _, _, ok := m.VersionOf(h, "h1"); ok {
 		t.Fatal("a released interaction is still found through its handle")
 	}
-	m.setVersionOf(h, "h1", 15) // nothing to set
+	m.SetVersionOf(h, "h1", 15) // nothing to set
 	if _, _, ok := m.Version("h1"); ok {
 		t.Fatal("setting through a released record brought it back")
 	}

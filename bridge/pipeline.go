@@ -258,7 +258,7 @@ func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard
 		}
 		targets := shards
 		if ev.Kind == KindObservation {
-			if !ev.validated { // a source may have validated it, with its input
+			if !ev.Validated() { // a source may have validated it, with its input
 				if err := ev.Validate(); err != nil {
 					var rej *RejectError
 					errors.As(err, &rej)
@@ -286,7 +286,7 @@ func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard
 }
 
 func (p *Pipeline) rejected(rej *RejectError) {
-	p.stats.Rejected[rej.Reason.index()].Add(1)
+	p.stats.Rejected[rej.Reason.Index()].Add(1)
 	p.log.Warn("input rejected", "reason", string(rej.Reason), "err", rej.Msg, "excerpt", rej.Excerpt)
 	if p.cfg.OnRejected != nil {
 		p.cfg.OnRejected(rej)

@@ -25,9 +25,9 @@ type queue struct {
 type pending struct {
 	t       Transition // for timings: only InteractionID is set
 	timings *Timings
-	q       *queue       // the interaction's queue, which holds it
-	held    *interaction // the Machine's record of it (Machine.handle)
-	acks    *ackQueue    // its shard's, where Complete hands it back
+	q       *queue    // the interaction's queue, which holds it
+	held    Handle    // the Machine's record of it
+	acks    *ackQueue // its shard's, where Complete hands it back
 	// The outcome, set by Complete.
 	duplicate bool
 	version   uint64
@@ -181,7 +181,7 @@ func (s *shard) apply(ctx context.Context, ev *Event) {
 		}
 		// The stored state may be ahead of this event (another writer saw
 		// newer frames): like a replay, its untimed status proves nothing.
-		ev.replayed = found
+		ev.MarkReplayed(found)
 	}
 	before, _ := s.machine.Len()
 	var verdict Verdict
@@ -199,7 +199,7 @@ func (s *shard) apply(ctx context.Context, ev *Event) {
 	if verdict != VerdictApplied && ev.Backfilled {
 		s.p.log.Debug("back-filled event changed nothing", "interaction_id", ev.InteractionID, "verdict", verdict.String(), "status", string(ev.Status))
 	}
-	if ev.incomplete {
+	if ev.Incomplete() {
 		for i := range s.buf {
 			s.buf[i].Incomplete = true
 		}
@@ -233,7 +233,7 @@ func (s *shard) enqueue(ctx context.Context, ev *Event) {
 			s.queues[t.InteractionID] = q
 		}
 		q.ev = *ev
-		held := s.machine.handle(t.InteractionID)
+		held := s.machine.Handle(t.InteractionID)
 		if t.Timings != nil && s.timings != nil {
 			// The timings go first: if the completion is not stored (the
 			// process dies), it is derived again after a restart, and so
@@ -267,7 +267,7 @@ func (s *shard) push(ctx context.Context, q *queue, p *pending) {
 // and forgotten it (Machine.Forgotten). (Another writer publishing it
 // since is caught by the compare-and-set on its first transition.)
 func (s *shard) mayBePersisted(ev *Event) bool {
-	first := ev.first()
+	first := ev.First()
 	if forgotten := s.machine.Forgotten(); !forgotten.IsZero() && !first.After(forgotten.Add(s.p.cfg.ClockSkew)) {
 		return true
 	}
@@ -305,7 +305,7 @@ func (s *shard) send(ctx context.Context, p *pending) {
 		s.timings.PublishTimings(ctx, p.timings, p)
 		return
 	}
-	if v, owned, ok := s.machine.versionOf(p.held, p.t.InteractionID); ok && (!owned || s.p.shared()) {
+	if v, owned, ok := s.machine.VersionOf(p.held, p.t.InteractionID); ok && (!owned || s.p.shared()) {
 		p.t.CheckVersion, p.t.ExpectVersion = true, v
 	}
 	s.pub.Publish(ctx, &p.t, p)
@@ -335,7 +335,7 @@ func (s *shard) complete(ctx context.Context, p *pending, now time.Time) {
 			"to_status", string(p.t.ToStatus), "err", err)
 	default:
 		st.Published.Add(1)
-		s.machine.setVersionOf(p.held, p.t.InteractionID, p.version)
+		s.machine.SetVersionOf(p.held, p.t.InteractionID, p.version)
 		if p.duplicate {
 			st.Duplicates.Add(1)
 			s.p.sawDuplicate(now)
@@ -410,7 +410,7 @@ func (s *shard) conflict(ctx context.Context, c *ConflictError) {
 	st.Outstanding.Add(-int64(len(q.pend)))
 	st.Conflicts.Add(1)
 	s.machine.Restore(c.InteractionID, c.State, time.Now())
-	q.ev.replayed = true // the other writer may have applied newer frames
+	q.ev.MarkReplayed(true) // the other writer may have applied newer frames
 	s.buf, _ = s.machine.Apply(&q.ev, s.buf[:0])
 	s.p.log.Warn("another writer is ahead for this interaction; adopted its state and re-applied the last event", "interaction_id", c.InteractionID,
 		"status", string(c.State.Status), "version", c.State.Version, "dropped", len(q.pend), "re-derived", len(s.buf))

@@ -33,7 +33,7 @@ type Stats struct {
 }
 
 // RejectedBy returns the rejected count for one reason.
-func (s *Stats) RejectedBy(r Reason) uint64 { return s.Rejected[r.index()].Load() }
+func (s *Stats) RejectedBy(r Reason) uint64 { return s.Rejected[r.Index()].Load() }
 
 // RejectedTotal returns the rejected count over every reason.
 func (s *Stats) RejectedTotal() uint64 {

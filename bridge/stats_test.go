@@ -32,10 +32,10 @@ func TestEveryReasonIsCounted(t *testing.T) {
 	}
 	var s Stats
 	for i, r := range Reasons {
-		if r.index() != i || slices.Index(Reasons[:], r) != i {
+		if r.Index() != i || slices.Index(Reasons[:], r) != i {
 			t.Fatalf("reason %q is not counted at its own place", r)
 		}
-		s.Rejected[r.index()].Add(uint64(i + 1))
+		s.Rejected[r.Index()].Add(uint64(i + 1))
 	}
 	for i, r := range Reasons {
 		if got := s.RejectedBy(r); got != uint64(i+1) {
