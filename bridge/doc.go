@@ -1,17 +1,16 @@
 // Package bridge is the domain of genesys-bridge: the normalised Event, its
 // validation, the per-interaction state Machine that turns events into
-// Transitions, and the Pipeline that moves events from a Source to a
-// Publisher.
+// Transitions, their timings and their JSON, and the ports the engine
+// needs from outside (ports.go: Source, Publisher, Receipt, StateStore).
+// The engine that runs the Machine (shards, the gap hold, the
+// acknowledgements) is package bridge/engine.
 //
-// It imports no network library (only the standard library and the
-// module's internal/handoff, internal/retry and internal/text, which
-// import nothing else; TestImportsOnlyTheAllowList holds it to an explicit
-// list). ports.go declares what it needs from the outside (Source,
-// Publisher, StateStore);
-// pipeline.go and shard.go are the engine; stats.go its counters. Dialects (package genesys) produce Events;
-// sinks (package publish) implement Publisher. The Pipeline pulls from the
-// Source and waits on the Publisher, so a slow stream slows the reader
-// instead of filling memory.
+// It imports no network library and nothing of the engine or the adapters
+// (only the standard library and the module's internal/handoff,
+// internal/retry and internal/text, which import nothing else;
+// TestImportsOnlyTheAllowList holds it to an explicit list). Dialects
+// (package genesys) produce Events; sinks (package publish) implement
+// Publisher.
 //
 // # Status and order
 //
@@ -59,7 +58,7 @@
 // A source that missed a span (a dead socket, a restart) sends a
 // KindGapOpened marker before anything that follows the span, then the
 // span's history of each interaction it concerns (HistoryOf), then
-// KindGapClosed. Meanwhile a shard holds back the events of every
+// KindGapClosed. Meanwhile the engine holds back the events of every
 // interaction that may have changed in the gap (open when it began, or
 // first seen after it with a start before its end); everything else flows.
 // When its history arrives it is applied first, cut at the gap's end, then

@@ -20,7 +20,8 @@ type MachineConfig struct {
 	IdleTTL time.Duration
 }
 
-func (c MachineConfig) withDefaults() MachineConfig {
+// WithDefaults fills in the documented defaults of the zero values.
+func (c MachineConfig) WithDefaults() MachineConfig {
 	if c.Grace <= 0 {
 		c.Grace = 30 * time.Second
 	}
@@ -250,7 +251,7 @@ type Machine struct {
 
 // NewMachine returns an empty Machine.
 func NewMachine(cfg MachineConfig) *Machine {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	return &Machine{
 		cfg:        cfg,
 		states:     make(map[string]*interaction),

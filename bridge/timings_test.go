@@ -1,10 +1,7 @@
 package bridge
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"testing"
 	"time"
 )
@@ -109,38 +106,5 @@ func TestTimingsSurviveRestore(t *testing.T) {
 	tm := out[0].Timings
 	if tm == nil || tm.Wait != 30*time.Second || tm.Talk != 60*time.Second || tm.UserID != "a1" || tm.QueueID != "q1" || !tm.Answered {
 		t.Fatalf("timings after a restore: %+v", tm)
-	}
-}
-
-// timingsPublisher records the order of what it is given.
-type timingsPublisher struct{ order []string }
-
-func (p *timingsPublisher) Publish(_ context.Context, t *Transition, r Receipt) {
-	p.order = append(p.order, string(t.ToStatus))
-	r.Complete(false, uint64(len(p.order)), nil)
-}
-
-func (p *timingsPublisher) PublishTimings(_ context.Context, t *Timings, r Receipt) {
-	p.order = append(p.order, "timings")
-	r.Complete(false, 0, nil)
-}
-
-// TestPipelinePublishesTimingsBeforeTheCompletion: a restart that lost the
-// completion derives it, and the timings with the same id, again.
-func TestPipelinePublishesTimingsBeforeTheCompletion(t *testing.T) {
-	pub := &timingsPublisher{}
-	var seen []*Timings
-	src := &sliceSource{events: []Event{
-		seqEvent("c1", StatusQueued, 0, Who{QueueID: "q1"}), seqEvent("c1", StatusCompleted, 20, Who{}),
-	}, end: io.EOF}
-	p := NewPipeline(PipelineConfig{Shards: 1, OnTimings: func(tm *Timings) { seen = append(seen, tm) }})
-	if err := p.Run(context.Background(), src, pub); !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	if got := pub.order; len(got) != 3 || got[0] != "queued" || got[1] != "timings" || got[2] != "completed" {
-		t.Fatalf("published %v, want queued, timings, completed", got)
-	}
-	if len(seen) != 1 || seen[0].Wait != 20*time.Second || !seen[0].Abandoned || p.Stats().Timings.Load() != 1 {
-		t.Fatalf("OnTimings saw %+v, stats %d", seen, p.Stats().Timings.Load())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
@@ -67,7 +68,7 @@ func replayCorpusItem(t *testing.T, it genesys.CorpusItem, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tweak := func(sc *genesys.StreamConfig, _ *bridge.PipelineConfig) {
+	tweak := func(sc *genesys.StreamConfig, _ *engine.Config) {
 		sc.Topics, sc.HeartbeatInterval, sc.BackfillLag, sc.BackfillMaxWait = topics, 5*time.Second, lag, 10*time.Minute
 	}
 	b := startBubbleBridge(t, sim, mem, pub, log, false, tweak)

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
@@ -104,7 +105,7 @@ func (h *heldStats) String() string {
 // synctest bubble on an in-memory network.
 type bubbleBridge struct {
 	stream *genesys.Stream
-	pipe   *bridge.Pipeline
+	pipe   *engine.Pipeline
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	client *http.Transport
@@ -113,19 +114,19 @@ type bubbleBridge struct {
 // startBubbleBridge starts a bridge on mem; with resume, it preloads the
 // publisher's states and treats the time since its last message as a gap.
 func startBubbleBridge(t *testing.T, sim *simulator.Server, mem *simulator.MemNet, pub *memPublisher, log *slog.Logger,
-	resume bool, tweak func(*genesys.StreamConfig, *bridge.PipelineConfig)) *bubbleBridge {
+	resume bool, tweak func(*genesys.StreamConfig, *engine.Config)) *bubbleBridge {
 	t.Helper()
 	b := &bubbleBridge{client: &http.Transport{DialContext: mem.DialContext}}
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: genesys.Endpoints{API: sim.URL, Login: sim.URL},
 		ClientID: "sim-client", ClientSecret: "sim-secret", HTTPClient: &http.Client{Transport: b.client, Timeout: 30 * time.Second}, Logger: log})
 	topics, _ := genesys.Topics(sim.Population().Queues, nil, nil)
-	pc := bridge.PipelineConfig{Logger: log}
+	pc := engine.Config{Logger: log}
 	sc := genesys.StreamConfig{Client: client, Topics: topics, BackfillLag: time.Second,
 		SocketConfig: genesys.SocketConfig{Dialer: &websocket.Dialer{NetDialContext: mem.DialContext, HandshakeTimeout: 15 * time.Second}, Logger: log}}
 	if tweak != nil {
 		tweak(&sc, &pc)
 	}
-	b.pipe = bridge.NewPipeline(pc)
+	b.pipe = engine.New(pc)
 	if resume {
 		states, last := pub.states()
 		b.pipe.Preload(states, last.Add(-4*time.Hour))
@@ -222,7 +223,7 @@ func TestSoak(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: soakLevel}))
 		pub := newMemPublisher()
 		var held heldStats
-		b := startBubbleBridge(t, sim, mem, pub, log, false, func(sc *genesys.StreamConfig, pc *bridge.PipelineConfig) {
+		b := startBubbleBridge(t, sim, mem, pub, log, false, func(sc *genesys.StreamConfig, pc *engine.Config) {
 			sc.HeartbeatInterval, sc.BackfillLag = heartbeat, analyticsLag
 			pc.OnHeld = held.add
 		})

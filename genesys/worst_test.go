@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
@@ -44,7 +45,7 @@ func worstMoments(t *testing.T, restart bool) {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	pub := newMemPublisher()
 	var held heldStats
-	tweak := func(sc *genesys.StreamConfig, pc *bridge.PipelineConfig) {
+	tweak := func(sc *genesys.StreamConfig, pc *engine.Config) {
 		sc.HeartbeatInterval, sc.BackfillLag, sc.BackfillMaxWait = 5*time.Second, lag, 10*time.Minute
 		pc.OnHeld = held.add
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 	"github.com/genesys-bridge/genesys-bridge/publish"
@@ -126,7 +127,7 @@ func BenchmarkPublishPath(b *testing.B) {
 		}
 		// Fresh interaction ids each round, so nothing is a duplicate.
 		events = benchEvents(msgs)
-		pipe := bridge.NewPipeline(bridge.PipelineConfig{})
+		pipe := engine.New(engine.Config{})
 		start := time.Now()
 		err = pipe.Run(context.Background(), &eventSource{events: events}, pub)
 		elapsed := time.Since(start)
@@ -172,9 +173,9 @@ func BenchmarkFrameToAck(b *testing.B) {
 		var mu sync.Mutex
 		var lat []time.Duration
 		var recording atomic.Bool
-		statsCh := make(chan *bridge.Stats, 1)
+		statsCh := make(chan *engine.Stats, 1)
 		h := hooks{
-			stats: func(s *bridge.Stats, _ source) { statsCh <- s },
+			stats: func(s *engine.Stats, _ source) { statsCh <- s },
 			published: func(t *bridge.Transition, ackedAt time.Time) {
 				if recording.Load() {
 					mu.Lock()
@@ -226,9 +227,9 @@ func BenchmarkMemory(b *testing.B) {
 		cfg := benchConfig(b, sim, ns.URL, "BRIDGE_COMPLETED_GRACE", "1s")
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		statsCh := make(chan *bridge.Stats, 1)
+		statsCh := make(chan *engine.Stats, 1)
 		go func() {
-			done <- runWith(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard, hooks{stats: func(s *bridge.Stats, _ source) { statsCh <- s }})
+			done <- runWith(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard, hooks{stats: func(s *engine.Stats, _ source) { statsCh <- s }})
 		}()
 		stats := <-statsCh
 		heapAt := func(convs int) (float64, int64) {

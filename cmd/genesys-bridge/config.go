@@ -15,6 +15,7 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/board"
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 	"github.com/genesys-bridge/genesys-bridge/publish"
@@ -118,7 +119,7 @@ func configErr(format string, args ...any) error {
 // and the daemon's.
 func defaultConfig() Config {
 	st, cl := genesys.DefaultStreamConfig(), genesys.DefaultClientConfig()
-	pc, pl, dl := publish.DefaultConfig(), bridge.DefaultPipelineConfig(), publish.DefaultDeadLetterConfig()
+	pc, pl, dl := publish.DefaultConfig(), engine.DefaultConfig(), publish.DefaultDeadLetterConfig()
 	bc := board.DefaultConfig()
 	return Config{
 		GenesysDialect:         "notifications",
@@ -533,13 +534,13 @@ func (c *Config) deadLetterConfig(log *slog.Logger) publish.DeadLetterConfig {
 // pipelineConfig is the pipeline's configuration: the stream (if any) is
 // its state store, and each acknowledged or held-back transition is reported to the
 // metrics, the audit log and the demo's view (if any) and the hooks.
-func (c *Config) pipelineConfig(out sink, log *slog.Logger, m *metrics, view *demoView, audit *auditLog, h hooks) bridge.PipelineConfig {
+func (c *Config) pipelineConfig(out sink, log *slog.Logger, m *metrics, view *demoView, audit *auditLog, h hooks) engine.Config {
 	js := out.js
 	var state bridge.StateStore // a nil *JetStream must not become a non-nil interface
 	if js != nil {
 		state = js
 	}
-	return bridge.PipelineConfig{
+	return engine.Config{
 		MaxOutstanding: c.NATSMaxPending,
 		DrainTimeout:   c.BridgeShutdown,
 		// Another writer shows itself by duplicates, which the stream

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/publish"
@@ -78,7 +79,7 @@ func (d *demoView) transition(t *bridge.Transition, dup bool) {
 		t.ChannelType, from, t.ToStatus, t.InteractionID[:min(8, len(t.InteractionID))], publish.Subject(d.prefix, t), note)
 }
 
-func (d *demoView) summaries(ctx context.Context, st *bridge.Stats, every time.Duration) {
+func (d *demoView) summaries(ctx context.Context, st *engine.Stats, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastEvents, last := st.Events.Load(), time.Now()

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
@@ -131,7 +131,7 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	}
 	for _, src := range []source{notifications, interactions} {
 		m := newMetrics()
-		m.register(new(bridge.Stats), src, &nats.Conn{}, &publish.JetStream{}, &publish.DeadLetters{})
+		m.register(new(engine.Stats), src, &nats.Conn{}, &publish.JetStream{}, &publish.DeadLetters{})
 		families, err := m.reg.Gather()
 		if err != nil {
 			t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
@@ -33,7 +33,7 @@ type harness struct {
 	logs       *testkit.LogBuffer
 	cancel     context.CancelFunc
 	done       chan error
-	stats      *bridge.Stats
+	stats      *engine.Stats
 	src        source
 	// replicas are further bridges: finish stops them before comparing.
 	replicas []func() error
@@ -92,12 +92,12 @@ func startHarness(t *testing.T, simCfg simulator.Config, env map[string]string) 
 	ctx, cancel := context.WithCancel(t.Context())
 	h.cancel = cancel
 	type started struct {
-		stats *bridge.Stats
+		stats *engine.Stats
 		src   source
 	}
 	startedCh := make(chan started, 1)
 	go func() {
-		h.done <- runWith(ctx, h.cfg, log, io.Discard, hooks{stats: func(s *bridge.Stats, src source) { startedCh <- started{s, src} }})
+		h.done <- runWith(ctx, h.cfg, log, io.Discard, hooks{stats: func(s *engine.Stats, src source) { startedCh <- started{s, src} }})
 	}()
 	select {
 	case st := <-startedCh:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/board"
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 )
 
 func main() {
@@ -119,7 +120,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) er
 
 // hooks let tests and benchmarks observe a running bridge.
 type hooks struct {
-	stats     func(*bridge.Stats, source) // called once, when the pipeline and the source exist
+	stats     func(*engine.Stats, source) // called once, when the pipeline and the source exist
 	published func(t *bridge.Transition, ackedAt time.Time)
 	held      func(waited time.Duration, incomplete bool)
 }
@@ -156,7 +157,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 		}
 		target, view = simTarget, newDemoView(w, cfg.NATSPrefix, natsURL)
 	}
-	pipe := bridge.NewPipeline(cfg.pipelineConfig(out, log, m, view, audit, h))
+	pipe := engine.New(cfg.pipelineConfig(out, log, m, view, audit, h))
 	client, tr, err := cfg.genesysClient(target, log)
 	if err != nil {
 		return err
@@ -193,7 +194,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 
 // pump runs the source and the pipeline until ctx ends and the pipeline
 // has drained.
-func pump(ctx context.Context, cfg *Config, pipe *bridge.Pipeline, stream source, pub bridge.Publisher, view *demoView, log *slog.Logger) error {
+func pump(ctx context.Context, cfg *Config, pipe *engine.Pipeline, stream source, pub bridge.Publisher, view *demoView, log *slog.Logger) error {
 	streamCtx, stopStream := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = stream.Run(streamCtx) })

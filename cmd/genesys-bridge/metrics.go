@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
@@ -142,7 +143,7 @@ func (m *metrics) timings(t *bridge.Timings) {
 
 func (m *metrics) held(waited time.Duration) { m.heldFor.Observe(waited.Seconds()) }
 
-func (m *metrics) register(st *bridge.Stats, stream source, nc *nats.Conn, js *publish.JetStream, dead *publish.DeadLetters) {
+func (m *metrics) register(st *engine.Stats, stream source, nc *nats.Conn, js *publish.JetStream, dead *publish.DeadLetters) {
 	counter := func(name, help string, f func() uint64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
@@ -67,9 +67,9 @@ func testRestart(t *testing.T, dialect string) {
 		log, _ := testkit.Logger(t, slog.LevelDebug)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
-		stats := make(chan *bridge.Stats, 1)
+		stats := make(chan *engine.Stats, 1)
 		go func() {
-			done <- runWith(ctx, bcfg, log, io.Discard, hooks{stats: func(s *bridge.Stats, _ source) { stats <- s }})
+			done <- runWith(ctx, bcfg, log, io.Discard, hooks{stats: func(s *engine.Stats, _ source) { stats <- s }})
 		}()
 		st := <-stats
 		<-sim.Done()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
@@ -50,7 +51,7 @@ func (c *Config) genesysClient(target genesysTarget, log *slog.Logger) (*genesys
 // interactions an earlier run published lately (so none of them costs a
 // request when first met), and the notification dialect resumes where that
 // run left off.
-func newSource(ctx context.Context, cfg *Config, target genesysTarget, client *genesys.Client, tr genesys.Transport, pub *publish.JetStream, pipe *bridge.Pipeline, log *slog.Logger) (source, error) {
+func newSource(ctx context.Context, cfg *Config, target genesysTarget, client *genesys.Client, tr genesys.Transport, pub *publish.JetStream, pipe *engine.Pipeline, log *slog.Logger) (source, error) {
 	sock := genesys.SocketConfig{MaxFrameSize: cfg.GenesysMaxFrame, Dialer: tr.Dialer(), Logger: log}
 	var err error
 	var resume time.Time
@@ -83,7 +84,7 @@ func newSource(ctx context.Context, cfg *Config, target genesysTarget, client *g
 // are known (and, in the notification dialect, their downtime back-filled
 // like a gap) and none of them is loaded one by one. It returns the zero
 // time when the stream is empty (then nothing is loaded at all).
-func resumeFrom(ctx context.Context, pub *publish.JetStream, pipe *bridge.Pipeline, lookback time.Duration, log *slog.Logger) (time.Time, error) {
+func resumeFrom(ctx context.Context, pub *publish.JetStream, pipe *engine.Pipeline, lookback time.Duration, log *slog.Logger) (time.Time, error) {
 	last, err := pub.LastStored(ctx)
 	if err != nil {
 		return last, err

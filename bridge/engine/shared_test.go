@@ -1,10 +1,12 @@
-package bridge
+package engine
 
 import (
 	"context"
 	"sync"
 	"testing"
 	"testing/synctest"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
 // streamStore is a stream as two writers share it: message ids are
@@ -13,10 +15,10 @@ import (
 // last message; Load gives that message's state.
 type streamStore struct {
 	mu   sync.Mutex
-	msgs []Transition // version = index + 1
+	msgs []bridge.Transition // version = index + 1
 }
 
-func (s *streamStore) last(id string) (State, int) {
+func (s *streamStore) last(id string) (bridge.State, int) {
 	for i := len(s.msgs) - 1; i >= 0; i-- {
 		if s.msgs[i].InteractionID == id {
 			st := s.msgs[i].State
@@ -24,10 +26,10 @@ func (s *streamStore) last(id string) (State, int) {
 			return st, i + 1
 		}
 	}
-	return State{}, 0
+	return bridge.State{}, 0
 }
 
-func (s *streamStore) Publish(_ context.Context, t *Transition, r Receipt) {
+func (s *streamStore) Publish(_ context.Context, t *bridge.Transition, r bridge.Receipt) {
 	s.mu.Lock()
 	for i, m := range s.msgs {
 		if m.ID == t.ID {
@@ -38,7 +40,7 @@ func (s *streamStore) Publish(_ context.Context, t *Transition, r Receipt) {
 	}
 	if st, v := s.last(t.InteractionID); t.CheckVersion && uint64(v) != t.ExpectVersion {
 		s.mu.Unlock()
-		r.Complete(false, 0, &ConflictError{InteractionID: t.InteractionID, State: st})
+		r.Complete(false, 0, &bridge.ConflictError{InteractionID: t.InteractionID, State: st})
 		return
 	}
 	s.msgs = append(s.msgs, *t)
@@ -47,7 +49,7 @@ func (s *streamStore) Publish(_ context.Context, t *Transition, r Receipt) {
 	r.Complete(false, v, nil)
 }
 
-func (s *streamStore) Load(_ context.Context, id string) (State, bool, error) {
+func (s *streamStore) Load(_ context.Context, id string) (bridge.State, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, v := s.last(id)
@@ -67,7 +69,7 @@ func TestReplicasThatSawDifferentFramesKeepOneHistory(t *testing.T) {
 		store := &streamStore{}
 		ctx, cancel := context.WithCancel(t.Context())
 		start := func() (chanSource, chan error) {
-			p := NewPipeline(PipelineConfig{State: store, Shards: 1})
+			p := New(Config{State: store, Shards: 1})
 			p.Preload(nil, t0) // the interaction is new to both: no load
 			src, done := make(chanSource), make(chan error, 1)
 			go func() { done <- p.Run(ctx, src, store) }()
@@ -75,20 +77,20 @@ func TestReplicasThatSawDifferentFramesKeepOneHistory(t *testing.T) {
 		}
 		a, doneA := start()
 		b, doneB := start()
-		send := func(src chanSource, to Status, sec int) {
-			src <- seqEvent("c1", to, sec, Who{QueueID: "q"})
+		send := func(src chanSource, to bridge.Status, sec int) {
+			src <- seqEvent("c1", to, sec, bridge.Who{QueueID: "q"})
 			synctest.Wait()
 		}
-		send(a, StatusQueued, 0)
-		send(b, StatusQueued, 0) // a duplicate: b now knows of another writer
-		send(a, StatusConnected, 10)
-		send(b, StatusConnected, 10)
-		send(a, StatusHeld, 20) // b never sees the hold
-		send(a, StatusConnected, 30)
-		send(b, StatusWrapup, 40)
-		send(a, StatusWrapup, 40)
-		send(a, StatusCompleted, 50)
-		send(b, StatusCompleted, 50)
+		send(a, bridge.StatusQueued, 0)
+		send(b, bridge.StatusQueued, 0) // a duplicate: b now knows of another writer
+		send(a, bridge.StatusConnected, 10)
+		send(b, bridge.StatusConnected, 10)
+		send(a, bridge.StatusHeld, 20) // b never sees the hold
+		send(a, bridge.StatusConnected, 30)
+		send(b, bridge.StatusWrapup, 40)
+		send(a, bridge.StatusWrapup, 40)
+		send(a, bridge.StatusCompleted, 50)
+		send(b, bridge.StatusCompleted, 50)
 		cancel()
 		for _, done := range []chan error{doneA, doneB} {
 			if err := <-done; err != nil {

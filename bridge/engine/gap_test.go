@@ -1,4 +1,4 @@
-package bridge
+package engine
 
 import (
 	"context"
@@ -8,23 +8,25 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
-func gapOpened(g *Gap) Event { return Event{Kind: KindGapOpened, Gap: g} }
-func gapClosed(g *Gap) Event { return Event{Kind: KindGapClosed, Gap: g} }
+func gapOpened(g *bridge.Gap) bridge.Event { return bridge.Event{Kind: bridge.KindGapOpened, Gap: g} }
+func gapClosed(g *bridge.Gap) bridge.Event { return bridge.Event{Kind: bridge.KindGapClosed, Gap: g} }
 
-func history(gap uint64, ev Event) Event {
+func history(gap uint64, ev bridge.Event) bridge.Event {
 	ev.Backfilled, ev.HistoryOf = true, gap
 	return ev
 }
 
 // runEvents runs a one-shard pipeline over evs and returns what was
 // published, in publish order, per interaction and overall.
-func runEvents(t *testing.T, evs []Event) (map[string][]string, []Transition, *Pipeline) {
+func runEvents(t *testing.T, evs []bridge.Event) (map[string][]string, []bridge.Transition, *Pipeline) {
 	t.Helper()
 	src := &sliceSource{events: evs, end: io.EOF}
 	pub := newFakePublisher(11)
-	p := NewPipeline(PipelineConfig{Shards: 1})
+	p := New(Config{Shards: 1})
 	_ = p.Run(context.Background(), src, pub)
 	pub.wg.Wait()
 	if pub.violation != nil {
@@ -33,7 +35,7 @@ func runEvents(t *testing.T, evs []Event) (map[string][]string, []Transition, *P
 	all := pub.snapshot()
 	by := map[string][]string{}
 	for _, tr := range all {
-		by[tr.InteractionID] = append(by[tr.InteractionID], describe([]Transition{tr})...)
+		by[tr.InteractionID] = append(by[tr.InteractionID], describe([]bridge.Transition{tr})...)
 	}
 	return by, all, p
 }
@@ -42,8 +44,8 @@ func runEvents(t *testing.T, evs []Event) (map[string][]string, []Transition, *P
 // history; the history goes first, cut at the gap's end, then the frames
 // that waited; everything else flows at once.
 func TestGapHoldsBackUntilHistory(t *testing.T) {
-	g := &Gap{ID: 1, From: at(4), To: at(20), Deadline: at(10_000)}
-	evs := []Event{
+	g := &bridge.Gap{ID: 1, From: at(4), To: at(20), Deadline: at(10_000)}
+	evs := []bridge.Event{
 		snap("c1", "connected", "queued@1", "ringing@2", "connected@3"),
 		gapOpened(g),
 		// After the gap: c1 hung up; the hold it had in the gap is not in
@@ -68,8 +70,8 @@ func TestGapHoldsBackUntilHistory(t *testing.T) {
 			t.Errorf("%s: published %s, want %s", id, g, w)
 		}
 	}
-	c3 := slices.IndexFunc(all, func(tr Transition) bool { return tr.InteractionID == "c3" })
-	hold := slices.IndexFunc(all, func(tr Transition) bool { return tr.InteractionID == "c1" && tr.ToStatus == StatusHeld })
+	c3 := slices.IndexFunc(all, func(tr bridge.Transition) bool { return tr.InteractionID == "c3" })
+	hold := slices.IndexFunc(all, func(tr bridge.Transition) bool { return tr.InteractionID == "c1" && tr.ToStatus == bridge.StatusHeld })
 	if c3 > hold {
 		t.Errorf("c3, which began after the gap, waited for c1's history")
 	}
@@ -87,8 +89,8 @@ func TestGapHoldsBackUntilHistory(t *testing.T) {
 // Without frames waiting behind it, the history is applied whole: what
 // analytics knows is all there is.
 func TestGapHistoryWithoutFramesIsWhole(t *testing.T) {
-	g := &Gap{ID: 1, From: at(4), To: at(20)}
-	by, _, _ := runEvents(t, []Event{
+	g := &bridge.Gap{ID: 1, From: at(4), To: at(20)}
+	by, _, _ := runEvents(t, []bridge.Event{
 		snap("c1", "connected", "queued@1", "ringing@2", "connected@3"),
 		gapOpened(g),
 		history(1, snap("c1", "completed", "queued@1", "ringing@2", "connected@3", "wrapup@18", "completed@22")),
@@ -102,9 +104,9 @@ func TestGapHistoryWithoutFramesIsWhole(t *testing.T) {
 // Two gaps in a row: each history goes before the frames that came after
 // its gap, even when the later history arrives first.
 func TestGapsInOrder(t *testing.T) {
-	g1 := &Gap{ID: 1, From: at(4), To: at(20)}
-	g2 := &Gap{ID: 2, From: at(30), To: at(40)}
-	by, _, _ := runEvents(t, []Event{
+	g1 := &bridge.Gap{ID: 1, From: at(4), To: at(20)}
+	g2 := &bridge.Gap{ID: 2, From: at(30), To: at(40)}
+	by, _, _ := runEvents(t, []bridge.Event{
 		snap("c1", "connected", "queued@1", "ringing@2", "connected@3"),
 		gapOpened(g1),
 		snap("c1", "connected", "queued@1", "ringing@2", "connected@3"), // after g1, before g2: an unhold
@@ -124,31 +126,31 @@ func TestGapsInOrder(t *testing.T) {
 // deadline, releases what waited for it, marked incomplete.
 func TestGapReleasedIncomplete(t *testing.T) {
 	t.Run("history failed", func(t *testing.T) {
-		g := &Gap{ID: 1, From: at(4), To: at(20)}
+		g := &bridge.Gap{ID: 1, From: at(4), To: at(20)}
 		closed := *g
 		closed.Incomplete = true
-		_, all, p := runEvents(t, []Event{
+		_, all, p := runEvents(t, []bridge.Event{
 			snap("c1", "connected", "queued@1", "ringing@2", "connected@3"),
 			gapOpened(g),
 			snap("c1", "wrapup", "queued@1", "ringing@2", "connected@3", "wrapup@25"),
 			gapClosed(&closed),
 		})
 		last := all[len(all)-1]
-		if last.ToStatus != StatusWrapup || !last.Incomplete || p.Stats().Incomplete.Load() != 1 {
+		if last.ToStatus != bridge.StatusWrapup || !last.Incomplete || p.Stats().Incomplete.Load() != 1 {
 			t.Errorf("last %s>%s incomplete %v; incomplete count %d", last.FromStatus, last.ToStatus, last.Incomplete, p.Stats().Incomplete.Load())
 		}
 	})
 	t.Run("deadline", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			g := &Gap{ID: 1, From: at(4), To: at(20), Deadline: time.Now().Add(time.Minute)}
-			src := &sliceSource{events: []Event{
+			g := &bridge.Gap{ID: 1, From: at(4), To: at(20), Deadline: time.Now().Add(time.Minute)}
+			src := &sliceSource{events: []bridge.Event{
 				snap("c1", "connected", "queued@1", "ringing@2", "connected@3"),
 				gapOpened(g),
 				snap("c1", "wrapup", "queued@1", "ringing@2", "connected@3", "wrapup@25"),
 			}}
 			pub := newFakePublisher(12)
 			var waited []time.Duration
-			p := NewPipeline(PipelineConfig{Shards: 1, OnHeld: func(w time.Duration, incomplete bool) {
+			p := New(Config{Shards: 1, OnHeld: func(w time.Duration, incomplete bool) {
 				if incomplete {
 					waited = append(waited, w)
 				}

@@ -1,10 +1,12 @@
-package bridge
+package engine
 
 import (
 	"cmp"
 	"context"
 	"slices"
 	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
 // After a gap in the source (a dead socket, a restart), the changes an
@@ -30,21 +32,21 @@ type waiting struct {
 // awaited is one gap an interaction waits for, and the observations that
 // arrived while it was the newest such gap.
 type awaited struct {
-	gap        *Gap
-	history    *Event // the gap's history of the interaction, once it arrived
-	resolved   bool   // history arrived, or the gap closed or expired
-	incomplete bool   // resolved without the history
+	gap        *bridge.Gap
+	history    *bridge.Event // the gap's history of the interaction, once it arrived
+	resolved   bool          // history arrived, or the gap closed or expired
+	incomplete bool          // resolved without the history
 	held       []heldEvent
 }
 
 type heldEvent struct {
-	ev    Event
+	ev    bridge.Event
 	since time.Time
 }
 
 // gapOpened makes every open interaction wait for g's history, and every
 // interaction already waiting (it may have changed in g too).
-func (s *shard) gapOpened(g *Gap) {
+func (s *shard) gapOpened(g *bridge.Gap) {
 	s.gaps[g.ID] = g
 	for id := range s.waits {
 		s.await(id, g)
@@ -57,7 +59,7 @@ func (s *shard) gapOpened(g *Gap) {
 }
 
 // await adds g to the gaps id waits for.
-func (s *shard) await(id string, g *Gap) {
+func (s *shard) await(id string, g *bridge.Gap) {
 	w := s.waits[id]
 	if w == nil {
 		w = &waiting{}
@@ -70,7 +72,7 @@ func (s *shard) await(id string, g *Gap) {
 // hold keeps ev back if its interaction waits for a gap's history, or is
 // new but began before the end of a gap still open. It reports whether it
 // did.
-func (s *shard) hold(ev *Event) bool {
+func (s *shard) hold(ev *bridge.Event) bool {
 	id := ev.InteractionID
 	w := s.waits[id]
 	if w == nil {
@@ -78,7 +80,7 @@ func (s *shard) hold(ev *Event) bool {
 			return false
 		}
 		first := ev.First()
-		var gaps []*Gap
+		var gaps []*bridge.Gap
 		for _, g := range s.gaps {
 			if first.Before(g.To) {
 				gaps = append(gaps, g)
@@ -87,7 +89,7 @@ func (s *shard) hold(ev *Event) bool {
 		if len(gaps) == 0 {
 			return false
 		}
-		slices.SortFunc(gaps, func(a, b *Gap) int { return cmp.Compare(a.ID, b.ID) })
+		slices.SortFunc(gaps, func(a, b *bridge.Gap) int { return cmp.Compare(a.ID, b.ID) })
 		for _, g := range gaps {
 			s.await(id, g)
 		}
@@ -104,7 +106,7 @@ func (s *shard) hold(ev *Event) bool {
 // observations held for that gap, or, if nothing waits for it, is applied
 // at once. An interaction first met this way may have lived through other
 // gaps still open (it was not known when they began): it waits for them.
-func (s *shard) history(ctx context.Context, ev *Event) {
+func (s *shard) history(ctx context.Context, ev *bridge.Event) {
 	id := ev.InteractionID
 	if w := s.waits[id]; w != nil {
 		for _, a := range w.gaps {
@@ -118,24 +120,24 @@ func (s *shard) history(ctx context.Context, ev *Event) {
 	}
 	known := s.machine.Known(id)
 	s.apply(ctx, ev)
-	if known || s.waits[id] != nil || s.machine.Status(id) == StatusCompleted {
+	if known || s.waits[id] != nil || s.machine.Status(id) == bridge.StatusCompleted {
 		return
 	}
 	first := ev.First()
-	var gaps []*Gap
+	var gaps []*bridge.Gap
 	for _, g := range s.gaps {
 		if g.ID != ev.HistoryOf && first.Before(g.To) {
 			gaps = append(gaps, g)
 		}
 	}
-	slices.SortFunc(gaps, func(a, b *Gap) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(gaps, func(a, b *bridge.Gap) int { return cmp.Compare(a.ID, b.ID) })
 	for _, g := range gaps {
 		s.await(id, g)
 	}
 }
 
 // gapClosed resolves g for every interaction still waiting for it.
-func (s *shard) gapClosed(ctx context.Context, g *Gap) {
+func (s *shard) gapClosed(ctx context.Context, g *bridge.Gap) {
 	if _, open := s.gaps[g.ID]; !open {
 		return // expired earlier
 	}
@@ -193,7 +195,7 @@ func (s *shard) release(ctx context.Context, id string) {
 				var ok bool
 				// (Cut a little after the gap's end: the same moment may be a
 				// few milliseconds later in analytics' clock.)
-				if h, ok = a.history.Truncated(a.gap.To.Add(CrossSourceTolerance)); ok {
+				if h, ok = a.history.Truncated(a.gap.To.Add(bridge.CrossSourceTolerance)); ok {
 					s.apply(ctx, &h)
 				}
 			} else {

@@ -1,4 +1,4 @@
-package bridge
+package engine
 
 import (
 	"context"
@@ -11,20 +11,22 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
 // sliceSource yields its events, then blocks until ctx ends (or returns
 // end, if set).
 type sliceSource struct {
 	mu     sync.Mutex
-	events []Event
+	events []bridge.Event
 	errs   map[int]error // error returned instead of the event at index
 	i      int
 	end    error
 	reads  int
 }
 
-func (s *sliceSource) Read(ctx context.Context) (Event, error) {
+func (s *sliceSource) Read(ctx context.Context) (bridge.Event, error) {
 	s.mu.Lock()
 	if s.i < len(s.events) {
 		i := s.i
@@ -32,16 +34,16 @@ func (s *sliceSource) Read(ctx context.Context) (Event, error) {
 		s.reads++
 		s.mu.Unlock()
 		if err := s.errs[i]; err != nil {
-			return Event{}, err
+			return bridge.Event{}, err
 		}
 		return s.events[i], nil
 	}
 	s.mu.Unlock()
 	if s.end != nil {
-		return Event{}, s.end
+		return bridge.Event{}, s.end
 	}
 	<-ctx.Done()
-	return Event{}, ctx.Err()
+	return bridge.Event{}, ctx.Err()
 }
 
 func (s *sliceSource) count() int { s.mu.Lock(); defer s.mu.Unlock(); return s.reads }
@@ -53,7 +55,7 @@ type fakePublisher struct {
 	mu        sync.Mutex
 	rng       *rand.Rand
 	inflight  map[string]bool
-	published []Transition
+	published []bridge.Transition
 	violation error
 	hold      bool // never acknowledge
 	wg        sync.WaitGroup
@@ -63,7 +65,7 @@ func newFakePublisher(seed uint64) *fakePublisher {
 	return &fakePublisher{rng: rand.New(rand.NewPCG(seed, 0)), inflight: map[string]bool{}}
 }
 
-func (f *fakePublisher) Publish(ctx context.Context, t *Transition, r Receipt) {
+func (f *fakePublisher) Publish(ctx context.Context, t *bridge.Transition, r bridge.Receipt) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.inflight[t.InteractionID] && f.violation == nil {
@@ -85,21 +87,21 @@ func (f *fakePublisher) Publish(ctx context.Context, t *Transition, r Receipt) {
 	})
 }
 
-func (f *fakePublisher) snapshot() []Transition {
+func (f *fakePublisher) snapshot() []bridge.Transition {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Transition(nil), f.published...)
+	return append([]bridge.Transition(nil), f.published...)
 }
 
 // conversation returns the events of one interaction that passes through
 // ivr, queued, ringing, connected, wrapup, completed.
-func conversation(id string, base time.Time) []Event {
-	statuses := []Status{StatusIVR, StatusQueued, StatusRinging, StatusConnected, StatusWrapup, StatusCompleted}
-	var evs []Event
+func conversation(id string, base time.Time) []bridge.Event {
+	statuses := []bridge.Status{bridge.StatusIVR, bridge.StatusQueued, bridge.StatusRinging, bridge.StatusConnected, bridge.StatusWrapup, bridge.StatusCompleted}
+	var evs []bridge.Event
 	for i := range statuses {
-		ev := Event{InteractionID: id, ChannelType: ChannelVoice, ObservedAt: base, Status: statuses[i]}
+		ev := bridge.Event{InteractionID: id, ChannelType: bridge.ChannelVoice, ObservedAt: base, Status: statuses[i]}
 		for j := 0; j <= i; j++ {
-			ev.Steps = append(ev.Steps, Step{Status: statuses[j], At: base.Add(time.Duration(j) * time.Second)})
+			ev.Steps = append(ev.Steps, bridge.Step{Status: statuses[j], At: base.Add(time.Duration(j) * time.Second)})
 		}
 		ev.Horizon = ev.Steps[i].At
 		evs = append(evs, ev)
@@ -107,12 +109,12 @@ func conversation(id string, base time.Time) []Event {
 	return evs
 }
 
-func interleaved(n int, base time.Time) []Event {
-	var all [][]Event
+func interleaved(n int, base time.Time) []bridge.Event {
+	var all [][]bridge.Event
 	for i := range n {
 		all = append(all, conversation(fmt.Sprintf("conv-%03d", i), base))
 	}
-	var out []Event
+	var out []bridge.Event
 	for step := range 6 {
 		for i := range all {
 			out = append(out, all[i][step])
@@ -124,7 +126,7 @@ func interleaved(n int, base time.Time) []Event {
 func TestPipelineOrderAndCompleteness(t *testing.T) {
 	src := &sliceSource{events: interleaved(200, t0), end: io.EOF}
 	pub := newFakePublisher(1)
-	p := NewPipeline(PipelineConfig{Shards: 4, MaxOutstanding: 64})
+	p := New(Config{Shards: 4, MaxOutstanding: 64})
 	err := p.Run(context.Background(), src, pub)
 	if err == nil || !errors.Is(err, io.EOF) {
 		t.Fatalf("Run = %v, want the source's io.EOF", err)
@@ -133,7 +135,7 @@ func TestPipelineOrderAndCompleteness(t *testing.T) {
 	if pub.violation != nil {
 		t.Fatal(pub.violation)
 	}
-	got := map[string][]Status{}
+	got := map[string][]bridge.Status{}
 	for _, tr := range pub.snapshot() {
 		got[tr.InteractionID] = append(got[tr.InteractionID], tr.ToStatus)
 	}
@@ -154,24 +156,24 @@ func TestPipelineOrderAndCompleteness(t *testing.T) {
 func TestPipelineFilterRejectsAndDuplicates(t *testing.T) {
 	evs := conversation("conv-1", t0)
 	evs = append(evs, evs...) // every event twice
-	bad := Event{InteractionID: "", ChannelType: ChannelVoice, Status: StatusQueued, ObservedAt: t0}
+	bad := bridge.Event{InteractionID: "", ChannelType: bridge.ChannelVoice, Status: bridge.StatusQueued, ObservedAt: t0}
 	evs = append(evs, bad)
 	src := &sliceSource{events: evs, end: io.EOF,
-		errs: map[int]error{3: Reject(ReasonMalformed, []byte("{"), "bad json")}}
+		errs: map[int]error{3: bridge.Reject(bridge.ReasonMalformed, []byte("{"), "bad json")}}
 	pub := newFakePublisher(2)
-	p := NewPipeline(PipelineConfig{Filter: Filter{Statuses: []Status{StatusConnected, StatusCompleted}}})
+	p := New(Config{Filter: bridge.Filter{Statuses: []bridge.Status{bridge.StatusConnected, bridge.StatusCompleted}}})
 	_ = p.Run(context.Background(), src, pub)
 	pub.wg.Wait()
 	got := pub.snapshot()
-	if len(got) != 2 || got[0].ToStatus != StatusConnected || got[1].ToStatus != StatusCompleted {
+	if len(got) != 2 || got[0].ToStatus != bridge.StatusConnected || got[1].ToStatus != bridge.StatusCompleted {
 		t.Fatalf("published %v", describe(got))
 	}
-	if got[0].FromStatus != StatusRinging {
+	if got[0].FromStatus != bridge.StatusRinging {
 		t.Fatalf("fromStatus %q: a filtered status is still the previous status", got[0].FromStatus)
 	}
 	st := p.Stats()
-	if st.Filtered.Load() != 4 || st.RejectedBy(ReasonMalformed) != 1 || st.RejectedBy(ReasonSchema) != 1 {
-		t.Fatalf("filtered %d, malformed %d, schema %d", st.Filtered.Load(), st.RejectedBy(ReasonMalformed), st.RejectedBy(ReasonSchema))
+	if st.Filtered.Load() != 4 || st.RejectedBy(bridge.ReasonMalformed) != 1 || st.RejectedBy(bridge.ReasonSchema) != 1 {
+		t.Fatalf("filtered %d, malformed %d, schema %d", st.Filtered.Load(), st.RejectedBy(bridge.ReasonMalformed), st.RejectedBy(bridge.ReasonSchema))
 	}
 }
 
@@ -182,7 +184,7 @@ func TestPipelineBackpressureAndDrainDeadline(t *testing.T) {
 		src := &sliceSource{events: interleaved(100, t0)}
 		pub := newFakePublisher(3)
 		pub.hold = true
-		p := NewPipeline(PipelineConfig{Shards: 2, MaxOutstanding: 10, DrainTimeout: 3 * time.Second})
+		p := New(Config{Shards: 2, MaxOutstanding: 10, DrainTimeout: 3 * time.Second})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx, src, pub) }()
@@ -211,7 +213,7 @@ func TestPipelineCleanDrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := &sliceSource{events: interleaved(50, t0)}
 		pub := newFakePublisher(4)
-		p := NewPipeline(PipelineConfig{DrainTimeout: time.Minute})
+		p := New(Config{DrainTimeout: time.Minute})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx, src, pub) }()
@@ -238,7 +240,7 @@ func TestPipelineReleasesCompleted(t *testing.T) {
 			src.events[i].ObservedAt = base
 		}
 		pub := newFakePublisher(5)
-		p := NewPipeline(PipelineConfig{Machine: MachineConfig{Grace: 10 * time.Second}})
+		p := New(Config{Machine: bridge.MachineConfig{Grace: 10 * time.Second}})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx, src, pub) }()
@@ -261,21 +263,21 @@ func TestPipelineReleasesCompleted(t *testing.T) {
 type conflictPublisher struct {
 	mu        sync.Mutex
 	seen      map[string]bool
-	published []Transition
-	ahead     *State // the other writer's state (default: ringing at 2s)
+	published []bridge.Transition
+	ahead     *bridge.State // the other writer's state (default: ringing at 2s)
 }
 
-func (c *conflictPublisher) Publish(_ context.Context, t *Transition, r Receipt) {
+func (c *conflictPublisher) Publish(_ context.Context, t *bridge.Transition, r bridge.Receipt) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.seen[t.InteractionID] {
 		c.seen[t.InteractionID] = true
-		ahead := State{Channel: ChannelVoice, Status: StatusRinging, Anchor: t0.Add(2 * time.Second), StepAt: t0.Add(2 * time.Second),
+		ahead := bridge.State{Channel: bridge.ChannelVoice, Status: bridge.StatusRinging, Anchor: t0.Add(2 * time.Second), StepAt: t0.Add(2 * time.Second),
 			Horizon: t0.Add(2 * time.Second), Version: 7}
 		if c.ahead != nil {
 			ahead = *c.ahead
 		}
-		r.Complete(false, 0, &ConflictError{InteractionID: t.InteractionID, State: ahead})
+		r.Complete(false, 0, &bridge.ConflictError{InteractionID: t.InteractionID, State: ahead})
 		return
 	}
 	if !t.CheckVersion || t.ExpectVersion != 7 {
@@ -292,9 +294,9 @@ func TestPipelineConflictAdoptsAndRederives(t *testing.T) {
 	evs := conversation("c1", t0)[3:4] // the connected event: ivr, queued, ringing, connected
 	src := &sliceSource{events: evs, end: io.EOF}
 	pub := &conflictPublisher{seen: map[string]bool{}}
-	p := NewPipeline(PipelineConfig{})
+	p := New(Config{})
 	_ = p.Run(context.Background(), src, pub)
-	if len(pub.published) != 1 || pub.published[0].FromStatus != StatusRinging || pub.published[0].ToStatus != StatusConnected {
+	if len(pub.published) != 1 || pub.published[0].FromStatus != bridge.StatusRinging || pub.published[0].ToStatus != bridge.StatusConnected {
 		t.Fatalf("published %v, want ringing>connected", describe(pub.published))
 	}
 	if c := p.Stats().Conflicts.Load(); c != 1 || p.Stats().Failed.Load() != 0 {
@@ -306,11 +308,11 @@ func TestPipelineConflictAdoptsAndRederives(t *testing.T) {
 // predates: re-applying that event must not unhold.
 func TestPipelineConflictDoesNotUnhold(t *testing.T) {
 	ev := conversation("c1", t0)[3] // connected, steps up to 3s
-	src := &sliceSource{events: []Event{ev}, end: io.EOF}
-	held := State{Channel: ChannelVoice, Status: StatusHeld, Anchor: t0.Add(5 * time.Second), StepAt: t0.Add(3 * time.Second),
+	src := &sliceSource{events: []bridge.Event{ev}, end: io.EOF}
+	held := bridge.State{Channel: bridge.ChannelVoice, Status: bridge.StatusHeld, Anchor: t0.Add(5 * time.Second), StepAt: t0.Add(3 * time.Second),
 		Horizon: t0.Add(3 * time.Second), Version: 7}
 	pub := &conflictPublisher{seen: map[string]bool{}, ahead: &held}
-	p := NewPipeline(PipelineConfig{})
+	p := New(Config{})
 	_ = p.Run(context.Background(), src, pub)
 	if len(pub.published) != 0 {
 		t.Fatalf("published %v after adopting a newer hold", describe(pub.published))
@@ -320,8 +322,8 @@ func TestPipelineConflictDoesNotUnhold(t *testing.T) {
 // heldStore says the stream already holds the interaction as held.
 type heldStore struct{}
 
-func (heldStore) Load(context.Context, string) (State, bool, error) {
-	return State{Channel: ChannelVoice, Status: StatusHeld, Anchor: t0.Add(5 * time.Second), StepAt: t0.Add(3 * time.Second),
+func (heldStore) Load(context.Context, string) (bridge.State, bool, error) {
+	return bridge.State{Channel: bridge.ChannelVoice, Status: bridge.StatusHeld, Anchor: t0.Add(5 * time.Second), StepAt: t0.Add(3 * time.Second),
 		Horizon: t0.Add(3 * time.Second), Version: 7}, true, nil
 }
 
@@ -329,9 +331,9 @@ func (heldStore) Load(context.Context, string) (State, bool, error) {
 // (another writer saw newer frames): it must not unhold.
 func TestPipelineEventAfterLoadDoesNotUnhold(t *testing.T) {
 	ev := conversation("c1", t0)[3] // connected, steps up to 3s: a pre-hold frame
-	src := &sliceSource{events: []Event{ev}, end: io.EOF}
+	src := &sliceSource{events: []bridge.Event{ev}, end: io.EOF}
 	pub := newFakePublisher(9)
-	p := NewPipeline(PipelineConfig{State: heldStore{}})
+	p := New(Config{State: heldStore{}})
 	_ = p.Run(context.Background(), src, pub)
 	pub.wg.Wait()
 	if got := pub.snapshot(); len(got) != 0 {
@@ -346,12 +348,12 @@ func TestPipelineEventAfterLoadDoesNotUnhold(t *testing.T) {
 // returns the State of the last transition published for an interaction.
 type storePublisher struct {
 	mu        sync.Mutex
-	states    map[string]State
-	published []Transition
+	states    map[string]bridge.State
+	published []bridge.Transition
 	loads     []string
 }
 
-func (s *storePublisher) Publish(_ context.Context, t *Transition, r Receipt) {
+func (s *storePublisher) Publish(_ context.Context, t *bridge.Transition, r bridge.Receipt) {
 	s.mu.Lock()
 	st := t.State
 	st.Version = uint64(len(s.published) + 1)
@@ -361,7 +363,7 @@ func (s *storePublisher) Publish(_ context.Context, t *Transition, r Receipt) {
 	r.Complete(false, st.Version, nil)
 }
 
-func (s *storePublisher) Load(_ context.Context, id string) (State, bool, error) {
+func (s *storePublisher) Load(_ context.Context, id string) (bridge.State, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loads = append(s.loads, id)
@@ -370,14 +372,14 @@ func (s *storePublisher) Load(_ context.Context, id string) (State, bool, error)
 }
 
 // chanSource yields what is sent on it.
-type chanSource chan Event
+type chanSource chan bridge.Event
 
-func (c chanSource) Read(ctx context.Context) (Event, error) {
+func (c chanSource) Read(ctx context.Context) (bridge.Event, error) {
 	select {
 	case ev := <-c:
 		return ev, nil
 	case <-ctx.Done():
-		return Event{}, ctx.Err()
+		return bridge.Event{}, ctx.Err()
 	}
 }
 
@@ -387,9 +389,9 @@ func (c chanSource) Read(ctx context.Context) (Event, error) {
 func TestPipelineForgottenInteractionIsLoaded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		base := time.Now()
-		store := &storePublisher{states: map[string]State{}}
-		p := NewPipeline(PipelineConfig{State: store, ClockSkew: time.Second,
-			Machine: MachineConfig{Grace: time.Second, TombstoneTTL: 2 * time.Second}})
+		store := &storePublisher{states: map[string]bridge.State{}}
+		p := New(Config{State: store, ClockSkew: time.Second,
+			Machine: bridge.MachineConfig{Grace: time.Second, TombstoneTTL: 2 * time.Second}})
 		p.Preload(nil, base) // nothing was published before
 		src := make(chanSource)
 		ctx, cancel := context.WithCancel(t.Context())

@@ -1,11 +1,13 @@
-package bridge
+package engine
+
+import "github.com/genesys-bridge/genesys-bridge/bridge"
 
 import "sync/atomic"
 
 // Stats are the pipeline's counters. All fields are safe to read at any time.
 type Stats struct {
-	Events      atomic.Uint64               // valid events read
-	Rejected    [len(Reasons)]atomic.Uint64 // by reason, in the order of Reasons
+	Events      atomic.Uint64                      // valid events read
+	Rejected    [len(bridge.Reasons)]atomic.Uint64 // by reason, in the order of Reasons
 	Stale       atomic.Uint64
 	Unchanged   atomic.Uint64
 	Late        atomic.Uint64
@@ -33,7 +35,7 @@ type Stats struct {
 }
 
 // RejectedBy returns the rejected count for one reason.
-func (s *Stats) RejectedBy(r Reason) uint64 { return s.Rejected[r.Index()].Load() }
+func (s *Stats) RejectedBy(r bridge.Reason) uint64 { return s.Rejected[r.Index()].Load() }
 
 // RejectedTotal returns the rejected count over every reason.
 func (s *Stats) RejectedTotal() uint64 {

@@ -1,4 +1,4 @@
-package bridge
+package engine
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/internal/handoff"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
@@ -16,18 +17,18 @@ import (
 // again after a conflict.
 type queue struct {
 	pend []*pending
-	ev   Event
+	ev   bridge.Event
 	room [2]*pending // pend's first backing array
 }
 
 // pending is one transition, or one completion's timings, handed to the
 // publisher.
 type pending struct {
-	t       Transition // for timings: only InteractionID is set
-	timings *Timings
-	q       *queue    // the interaction's queue, which holds it
-	held    Handle    // the Machine's record of it
-	acks    *ackQueue // its shard's, where Complete hands it back
+	t       bridge.Transition // for timings: only InteractionID is set
+	timings *bridge.Timings
+	q       *queue        // the interaction's queue, which holds it
+	held    bridge.Handle // the Machine's record of it
+	acks    *ackQueue     // its shard's, where Complete hands it back
 	// The outcome, set by Complete.
 	duplicate bool
 	version   uint64
@@ -73,10 +74,10 @@ func (q *ackQueue) take(buf []*pending) []*pending {
 
 type shard struct {
 	p       *Pipeline
-	pub     Publisher
-	timings TimingsPublisher // nil: pub publishes no timings
-	in      *handoff.Queue[Event]
-	machine *Machine
+	pub     bridge.Publisher
+	timings bridge.TimingsPublisher // nil: pub publishes no timings
+	in      *handoff.Queue[bridge.Event]
+	machine *bridge.Machine
 	// queues holds, per interaction, transitions not yet acknowledged; the
 	// head is in flight. At most one transition per interaction is in
 	// flight, so retries cannot reorder an interaction's transitions.
@@ -87,29 +88,29 @@ type shard struct {
 	freeQ       []*queue
 	outstanding int
 	limit       int
-	buf         []Transition
+	buf         []bridge.Transition
 	queries     chan chan []string
 	stopped     chan struct{}
 	// gaps are the source's gaps whose history is still awaited; waits are
 	// the interactions waiting for them, with their held observations.
-	gaps  map[uint64]*Gap
+	gaps  map[uint64]*bridge.Gap
 	waits map[string]*waiting
 }
 
-func newShard(p *Pipeline, pub Publisher, limit int) *shard {
-	tp, _ := pub.(TimingsPublisher)
+func newShard(p *Pipeline, pub bridge.Publisher, limit int) *shard {
+	tp, _ := pub.(bridge.TimingsPublisher)
 	return &shard{
 		p:       p,
 		pub:     pub,
 		timings: tp,
-		in:      handoff.New[Event](64),
-		machine: NewMachine(p.cfg.Machine),
+		in:      handoff.New[bridge.Event](64),
+		machine: bridge.NewMachine(p.cfg.Machine),
 		queues:  make(map[string]*queue),
 		acks:    ackQueue{signal: make(chan struct{}, 1)},
 		limit:   limit,
 		queries: make(chan chan []string),
 		stopped: make(chan struct{}),
-		gaps:    make(map[uint64]*Gap),
+		gaps:    make(map[uint64]*bridge.Gap),
 		waits:   make(map[string]*waiting),
 	}
 }
@@ -118,7 +119,7 @@ func (s *shard) run(ctx context.Context) {
 	defer close(s.stopped)
 	tick := time.NewTicker(s.p.cfg.SweepInterval)
 	defer tick.Stop()
-	var batch []Event // taken from s.in; batch[next:] not handled yet
+	var batch []bridge.Event // taken from s.in; batch[next:] not handled yet
 	next, ended := 0, false
 	for {
 		if next == len(batch) && !ended {
@@ -158,11 +159,11 @@ func (s *shard) run(ctx context.Context) {
 	}
 }
 
-func (s *shard) handle(ctx context.Context, ev *Event) {
+func (s *shard) handle(ctx context.Context, ev *bridge.Event) {
 	switch {
-	case ev.Kind == KindGapOpened:
+	case ev.Kind == bridge.KindGapOpened:
 		s.gapOpened(ev.Gap)
-	case ev.Kind == KindGapClosed:
+	case ev.Kind == bridge.KindGapClosed:
 		s.gapClosed(ctx, ev.Gap)
 	case ev.HistoryOf != 0:
 		s.history(ctx, ev)
@@ -172,7 +173,7 @@ func (s *shard) handle(ctx context.Context, ev *Event) {
 }
 
 // apply applies one observation and publishes what it causes.
-func (s *shard) apply(ctx context.Context, ev *Event) {
+func (s *shard) apply(ctx context.Context, ev *bridge.Event) {
 	st := &s.p.stats
 	if store := s.p.cfg.State; store != nil && !s.machine.Known(ev.InteractionID) && s.mayBePersisted(ev) {
 		found, ok := s.restore(ctx, store, ev.InteractionID)
@@ -184,19 +185,19 @@ func (s *shard) apply(ctx context.Context, ev *Event) {
 		ev.MarkReplayed(found)
 	}
 	before, _ := s.machine.Len()
-	var verdict Verdict
+	var verdict bridge.Verdict
 	s.buf, verdict = s.machine.Apply(ev, s.buf[:0])
 	after, _ := s.machine.Len()
 	st.Open.Add(int64(after - before))
 	switch verdict {
-	case VerdictStale:
+	case bridge.VerdictStale:
 		st.Stale.Add(1)
-	case VerdictUnchanged:
+	case bridge.VerdictUnchanged:
 		st.Unchanged.Add(1)
-	case VerdictLate:
+	case bridge.VerdictLate:
 		st.Late.Add(1)
 	}
-	if verdict != VerdictApplied && ev.Backfilled {
+	if verdict != bridge.VerdictApplied && ev.Backfilled {
 		s.p.log.Debug("back-filled event changed nothing", "interaction_id", ev.InteractionID, "verdict", verdict.String(), "status", string(ev.Status))
 	}
 	if ev.Incomplete() {
@@ -209,7 +210,7 @@ func (s *shard) apply(ctx context.Context, ev *Event) {
 
 // enqueue hands the transitions in s.buf to the publisher, at most one in
 // flight per interaction.
-func (s *shard) enqueue(ctx context.Context, ev *Event) {
+func (s *shard) enqueue(ctx context.Context, ev *bridge.Event) {
 	st := &s.p.stats
 	for i := range s.buf {
 		t := &s.buf[i]
@@ -266,7 +267,7 @@ func (s *shard) push(ctx context.Context, q *queue, p *pending) {
 // before what they cover; or this run may have published it, released it
 // and forgotten it (Machine.Forgotten). (Another writer publishing it
 // since is caught by the compare-and-set on its first transition.)
-func (s *shard) mayBePersisted(ev *Event) bool {
+func (s *shard) mayBePersisted(ev *bridge.Event) bool {
 	first := ev.First()
 	if forgotten := s.machine.Forgotten(); !forgotten.IsZero() && !first.After(forgotten.Add(s.p.cfg.ClockSkew)) {
 		return true
@@ -279,7 +280,7 @@ func (s *shard) mayBePersisted(ev *Event) bool {
 
 // restore loads a persisted state, retrying while the store is
 // unreachable (the shard stalls, which is the backpressure).
-func (s *shard) restore(ctx context.Context, store StateStore, id string) (found, ok bool) {
+func (s *shard) restore(ctx context.Context, store bridge.StateStore, id string) (found, ok bool) {
 	err := retry.Policy{Base: 100 * time.Millisecond, Max: 5 * time.Second}.Do(ctx, time.Time{}, func(ctx context.Context) error {
 		state, ok, err := store.Load(ctx, id)
 		if err != nil {
@@ -315,7 +316,7 @@ func (s *shard) send(ctx context.Context, p *pending) {
 func (s *shard) complete(ctx context.Context, p *pending, now time.Time) {
 	st := &s.p.stats
 	if err := p.err; err != nil {
-		if conflict, ok := errors.AsType[*ConflictError](err); ok {
+		if conflict, ok := errors.AsType[*bridge.ConflictError](err); ok {
 			s.conflict(ctx, conflict)
 			return
 		}
@@ -402,7 +403,7 @@ func (s *shard) freeQueue(q *queue) {
 // the stream has moved past) and applies the interaction's last event again
 // on top of the adopted state: whatever it proves beyond that state is
 // published, with a compare-and-set on the adopted version.
-func (s *shard) conflict(ctx context.Context, c *ConflictError) {
+func (s *shard) conflict(ctx context.Context, c *bridge.ConflictError) {
 	st := &s.p.stats
 	q := s.queues[c.InteractionID]
 	delete(s.queues, c.InteractionID)

@@ -1,4 +1,4 @@
-package bridge
+package engine
 
 import (
 	"context"
@@ -9,10 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
-// PipelineConfig configures a Pipeline. Zero values are the defaults.
-type PipelineConfig struct {
+// Config configures a Pipeline. Zero values are the defaults.
+type Config struct {
 	// Shards is the number of goroutines that own interactions (by hash of
 	// the id). Default GOMAXPROCS.
 	Shards int
@@ -26,13 +28,13 @@ type PipelineConfig struct {
 	// SweepInterval is how often completed interactions are released.
 	// Default 1s.
 	SweepInterval time.Duration
-	Filter        Filter
-	Machine       MachineConfig
+	Filter        bridge.Filter
+	Machine       bridge.MachineConfig
 	// State, if set, is asked for the persisted state of an interaction the
 	// pipeline meets for the first time, unless the interaction began after
 	// the pipeline started (plus ClockSkew): no earlier run can have
 	// published it, and a concurrent writer is caught by the compare-and-set.
-	State StateStore
+	State bridge.StateStore
 	// SharedFor is how long after a duplicate acknowledgement (the stream
 	// already held a transition: another writer, such as a replica, stored
 	// it) every publish compare-and-sets on the version this writer knows,
@@ -48,13 +50,13 @@ type PipelineConfig struct {
 	// OnPublished, if set, is called once per transition after the stream
 	// acknowledged it, from a shard goroutine: it must not block, and t is
 	// valid only during the call (the pipeline reuses it).
-	OnPublished func(t *Transition, duplicate bool, ackedAt time.Time)
+	OnPublished func(t *bridge.Transition, duplicate bool, ackedAt time.Time)
 	// OnTimings, if set, is called once per completion's timings after the
 	// stream acknowledged them, from a shard goroutine: it must not block.
-	OnTimings func(t *Timings)
+	OnTimings func(t *bridge.Timings)
 	// OnRejected, if set, is called for each rejected input (after it is
 	// counted and logged), from the reading goroutine: it must not block.
-	OnRejected func(rej *RejectError)
+	OnRejected func(rej *bridge.RejectError)
 	// OnHeld, if set, is called for each observation released after it was
 	// held back for a gap's history, with how long it waited, from a shard
 	// goroutine: it must not block.
@@ -65,7 +67,7 @@ type PipelineConfig struct {
 // and publishes the transitions. See the package documentation for its
 // invariants.
 type Pipeline struct {
-	cfg   PipelineConfig
+	cfg   Config
 	log   *slog.Logger
 	stats Stats
 
@@ -79,7 +81,7 @@ type Pipeline struct {
 	started time.Time // when Run started
 	// preload is the persisted state Run starts with, of every interaction
 	// the store holds a transition of since preloadedFrom.
-	preload       map[string]State
+	preload       map[string]bridge.State
 	preloadedFrom time.Time
 }
 
@@ -88,7 +90,7 @@ type Pipeline struct {
 // publish.JetStream.States): Run starts with them, so the interactions that
 // were open are known (a source asks for them after a gap), and only an
 // interaction that began before since is still loaded when first met.
-func (p *Pipeline) Preload(states map[string]State, since time.Time) {
+func (p *Pipeline) Preload(states map[string]bridge.State, since time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.preload, p.preloadedFrom = states, since
@@ -110,10 +112,10 @@ func (p *Pipeline) shared() bool {
 	return at != 0 && time.Now().UnixNano()-at < p.cfg.SharedFor.Nanoseconds()
 }
 
-// DefaultPipelineConfig is the configuration the zero values stand for.
-func DefaultPipelineConfig() PipelineConfig { return PipelineConfig{}.withDefaults() }
+// DefaultConfig is the configuration the zero values stand for.
+func DefaultConfig() Config { return Config{}.withDefaults() }
 
-func (cfg PipelineConfig) withDefaults() PipelineConfig {
+func (cfg Config) withDefaults() Config {
 	if cfg.Shards <= 0 {
 		cfg.Shards = runtime.GOMAXPROCS(0)
 	}
@@ -132,15 +134,15 @@ func (cfg PipelineConfig) withDefaults() PipelineConfig {
 	if cfg.ClockSkew <= 0 {
 		cfg.ClockSkew = time.Minute
 	}
-	cfg.Machine = cfg.Machine.withDefaults()
+	cfg.Machine = cfg.Machine.WithDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return cfg
 }
 
-// NewPipeline returns a Pipeline.
-func NewPipeline(cfg PipelineConfig) *Pipeline {
+// New returns a Pipeline.
+func New(cfg Config) *Pipeline {
 	cfg = cfg.withDefaults()
 	return &Pipeline{cfg: cfg, log: cfg.Logger}
 }
@@ -156,7 +158,7 @@ var ErrUnacknowledged = errors.New("transitions left unacknowledged at shutdown"
 // DrainTimeout for every outstanding transition to be acknowledged. It
 // returns nil after a clean drain, the source's error if it failed, or an
 // error wrapping ErrUnacknowledged.
-func (p *Pipeline) Run(ctx context.Context, src Source, pub Publisher) error {
+func (p *Pipeline) Run(ctx context.Context, src bridge.Source, pub bridge.Publisher) error {
 	// Publishing outlives reading by at most DrainTimeout.
 	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPub()
@@ -242,11 +244,11 @@ func (p *Pipeline) OpenInteractions(ctx context.Context) []string {
 	return ids
 }
 
-func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard) error {
+func (p *Pipeline) read(ctx, pubCtx context.Context, src bridge.Source, shards []*shard) error {
 	for {
 		ev, err := src.Read(ctx)
 		if err != nil {
-			var rej *RejectError
+			var rej *bridge.RejectError
 			if errors.As(err, &rej) {
 				p.rejected(rej)
 				continue
@@ -257,10 +259,10 @@ func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard
 			return fmt.Errorf("read events: %w", err)
 		}
 		targets := shards
-		if ev.Kind == KindObservation {
+		if ev.Kind == bridge.KindObservation {
 			if !ev.Validated() { // a source may have validated it, with its input
 				if err := ev.Validate(); err != nil {
-					var rej *RejectError
+					var rej *bridge.RejectError
 					errors.As(err, &rej)
 					p.rejected(rej)
 					continue
@@ -270,7 +272,7 @@ func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard
 			targets = shards[shardOf(ev.InteractionID, len(shards)):][:1]
 		} else if ev.Gap == nil {
 			return fmt.Errorf("read events: gap marker without a gap")
-		} else if ev.Kind == KindGapOpened {
+		} else if ev.Kind == bridge.KindGapOpened {
 			p.stats.Gaps.Add(1)
 			p.stats.GapsOpen.Add(1)
 		} else {
@@ -285,7 +287,7 @@ func (p *Pipeline) read(ctx, pubCtx context.Context, src Source, shards []*shard
 	}
 }
 
-func (p *Pipeline) rejected(rej *RejectError) {
+func (p *Pipeline) rejected(rej *bridge.RejectError) {
 	p.stats.Rejected[rej.Reason.Index()].Add(1)
 	p.log.Warn("input rejected", "reason", string(rej.Reason), "err", rej.Msg, "excerpt", rej.Excerpt)
 	if p.cfg.OnRejected != nil {
