@@ -3,6 +3,7 @@ package genesys
 import (
 	"context"
 	"errors"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"net/http"
 	"slices"
 	"time"
@@ -21,7 +22,7 @@ const detailsChunk = 50
 // It reports false if ctx ended first.
 func (s *Stream) openGap(ctx context.Context, l *lane, from, to time.Time) bool {
 	g := &bridge.Gap{ID: s.gapSeq.Add(1), From: from.Add(-s.cfg.BackfillSlack), To: to, Deadline: to.Add(s.cfg.BackfillMaxWait)}
-	if !s.deliver(ctx, nil, item{ev: bridge.Event{Kind: bridge.KindGapOpened, Gap: g}}) {
+	if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapOpened, Gap: g}}) {
 		return false
 	}
 	s.bf.Go(func() { s.backfill(ctx, l, g) })
@@ -68,7 +69,7 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 			}
 		}
 	}
-	if !s.deliver(ctx, nil, item{ev: bridge.Event{Kind: bridge.KindGapClosed, Gap: &bridge.Gap{ID: g.ID, From: g.From, To: g.To, Incomplete: failed}}}) {
+	if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapClosed, Gap: &bridge.Gap{ID: g.ID, From: g.From, To: g.To, Incomplete: failed}}}) {
 		return
 	}
 	s.backfilled.Add(uint64(histories + states))
@@ -113,7 +114,7 @@ func (s *Stream) deliverHistories(ctx context.Context, l *lane, g *bridge.Gap, o
 				continue
 			}
 			ev.HistoryOf = g.ID
-			if !s.deliver(ctx, nil, item{ev: ev}) {
+			if !s.Deliver(ctx, nil, wsock.Item{Ev: ev}) {
 				return histories, failed, false
 			}
 			histories++
@@ -178,7 +179,7 @@ func (s *Stream) fetchState(ctx context.Context, id string, g *bridge.Gap) (ok, 
 		return true, false
 	}
 	ev.Backfilled, ev.HistoryOf = true, g.ID
-	return s.deliver(ctx, nil, item{ev: ev}), true
+	return s.Deliver(ctx, nil, wsock.Item{Ev: ev}), true
 }
 
 // chunks splits a filter into filters of at most detailsChunk predicates.

@@ -6,10 +6,10 @@
 //   - client.go, token.go, apierror.go, secret.go: the REST client, its token
 //     cache, its errors, the secret type; channels.go and rest.go: the
 //     Notification Service calls and the conversation and analytics calls.
-//   - socket.go: the one socket reader (readSocket), the socket wrapper and
-//     its watchdog; supervisor.go: the one reconnect loop (supervise); both
-//     dialects use both. feed.go: what sockets deliver to the pipeline and
-//     the settings both dialects share (SocketConfig).
+//   - internal/wsock: the socket layer both dialects use: the one socket
+//     reader, the socket wrapper and its watchdog, the one reconnect loop,
+//     the feed to the pipeline; socketconfig.go: the settings both
+//     dialects share (SocketConfig).
 //   - stream.go and lane.go: the Notification Service source, its lanes and
 //     make-before-break rollovers; overlap.go: the skip of repeated frames
 //     after a rollover; backfill.go: a gap's history.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"log/slog"
 	"net/http"
@@ -47,7 +48,7 @@ const CloseTokenExpired = 4001
 // {sequence,id,type,status,channelType,timestamp,attributes}. Unlike the
 // tutorial, every status change of an interaction becomes a transition.
 type InteractionStream struct {
-	*feed
+	*wsock.Feed
 	cfg         InteractionsConfig
 	log         *slog.Logger
 	lastSeq     atomic.Int64 // highest sequence delivered; -1 before the first
@@ -67,8 +68,8 @@ func NewInteractionStream(cfg InteractionsConfig) (*InteractionStream, error) {
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second
 	}
-	cfg.SocketConfig = cfg.SocketConfig.withDefaults()
-	s := &InteractionStream{feed: newFeed(cfg.PingInterval), cfg: cfg, log: cfg.Logger}
+	cfg.SocketConfig = socketDefaults(cfg.SocketConfig)
+	s := &InteractionStream{Feed: wsock.NewFeed(cfg.PingInterval), cfg: cfg, log: cfg.Logger}
 	s.lastSeq.Store(-1)
 	return s, nil
 }
@@ -94,15 +95,15 @@ func (s *InteractionStream) streamURL() string {
 // Run connects and reconnects until ctx ends or the credentials are refused.
 func (s *InteractionStream) Run(ctx context.Context) error {
 	err := s.run(ctx)
-	s.finish(err)
+	s.Finish(err)
 	return err
 }
 
 func (s *InteractionStream) run(ctx context.Context) error {
-	return supervise(ctx, s.cfg.retryPolicy(), 4*s.cfg.PingInterval, s.session, func(err error, attempt int, wait time.Duration) {
+	return wsock.Supervise(ctx, s.cfg.RetryPolicy(), 4*s.cfg.PingInterval, permanent, s.session, func(err error, attempt int, wait time.Duration) {
 		s.reconnects.Add(1)
 		s.log.Warn("interactions stream lost; reconnecting", "err", err, "attempt", attempt, "wait", wait.String(),
-			"since_last_frame", time.Since(time.Unix(0, s.lastHealthy.Load())).Round(time.Millisecond).String())
+			"since_last_frame", time.Since(time.Unix(0, s.LastHealthy.Load())).Round(time.Millisecond).String())
 	})
 }
 
@@ -123,11 +124,11 @@ func (s *InteractionStream) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sock := watchSocket(ctx, ws, s.cfg.PingInterval, controlPing)
-	ws.SetPongHandler(func(string) error { sock.wd.kick(); return nil })
+	sock := wsock.Watch(ctx, ws, s.cfg.PingInterval, wsock.ControlPing)
+	ws.SetPongHandler(func(string) error { sock.WD.Kick(); return nil })
 	fm := filterMessageOf(s.cfg.Filter)
-	if err := sock.writeJSON(fm); err != nil {
-		sock.close(nil)
+	if err := sock.WriteJSON(fm); err != nil {
+		sock.Close(nil)
 		return fmt.Errorf("send filter: %w", err)
 	}
 	s.log.Info("interactions stream connected", "url", s.streamURL(), "types", fm.Filter.Types, "status", fm.Filter.Status)
@@ -138,16 +139,16 @@ func (s *InteractionStream) session(ctx context.Context) error {
 	defer func() {
 		stopRefresh()
 		wg.Wait()
-		sock.close(nil)
+		sock.Close(nil)
 	}()
-	err = s.readSocket(ctx, sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time, rejected error) error {
+	err = s.ReadSocket(ctx, sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time, rejected error) error {
 		if rejected != nil {
-			s.deliver(ctx, sock.wd, item{err: rejected})
+			s.Deliver(ctx, sock.WD, wsock.Item{Err: rejected})
 			return nil
 		}
 		ev, seq, err := DecodeInteraction(data, now)
 		if err != nil {
-			s.deliver(ctx, sock.wd, item{err: err})
+			s.Deliver(ctx, sock.WD, wsock.Item{Err: err})
 			return nil
 		}
 		if last := s.lastSeq.Load(); seq <= last {
@@ -156,14 +157,14 @@ func (s *InteractionStream) session(ctx context.Context) error {
 			return nil
 		}
 		s.lastSeq.Store(seq)
-		if !s.deliver(ctx, sock.wd, item{ev: ev}) {
+		if !s.Deliver(ctx, sock.WD, wsock.Item{Ev: ev}) {
 			return ctx.Err()
 		}
 		return nil
 	})
 	if ce, ok := errors.AsType[*websocket.CloseError](err); ok && ce.Code == CloseTokenExpired {
 		s.cfg.Client.InvalidateToken(nil) // drop whatever is cached; fetch anew at once
-		return fmt.Errorf("%w: %w", errReconnectNow, err)
+		return fmt.Errorf("%w: %w", wsock.ErrReconnectNow, err)
 	}
 	return err
 }
@@ -210,7 +211,7 @@ func filterMessageOf(f bridge.Filter) filterMessage {
 
 // refreshLoop sends {"type":"refresh","access_token":...} in-band before
 // each token is due for replacement.
-func (s *InteractionStream) refreshLoop(ctx context.Context, sock *socket, refreshAt time.Time) {
+func (s *InteractionStream) refreshLoop(ctx context.Context, sock *wsock.Socket, refreshAt time.Time) {
 	for {
 		if !retry.Sleep(ctx, time.Until(refreshAt)) {
 			return
@@ -219,12 +220,12 @@ func (s *InteractionStream) refreshLoop(ctx context.Context, sock *socket, refre
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("token refresh failed; reconnecting", "err", err)
-				sock.kill(fmt.Errorf("token refresh: %w", err))
+				sock.Kill(fmt.Errorf("token refresh: %w", err))
 			}
 			return
 		}
-		if err := sock.writeJSON(refreshMessage{Type: "refresh", AccessToken: ct.tok.AccessToken}); err != nil {
-			sock.kill(fmt.Errorf("send token refresh: %w", err))
+		if err := sock.WriteJSON(refreshMessage{Type: "refresh", AccessToken: ct.tok.AccessToken}); err != nil {
+			sock.Kill(fmt.Errorf("send token refresh: %w", err))
 			return
 		}
 		s.log.Info("access token refreshed in-band")

@@ -3,6 +3,7 @@ package genesys
 import (
 	"context"
 	"fmt"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"sync"
 	"time"
 
@@ -38,7 +39,7 @@ func (l *lane) run(ctx context.Context) error {
 		s.log.Info("resuming after an earlier run; back-filling since it stopped", "lane", l.index,
 			"last_published", s.cfg.ResumeFrom.UTC().Format(time.RFC3339Nano))
 	}
-	return supervise(ctx, s.retry, 4*s.cfg.HeartbeatInterval, l.session, func(err error, attempt int, wait time.Duration) {
+	return wsock.Supervise(ctx, s.retry, 4*s.cfg.HeartbeatInterval, permanent, l.session, func(err error, attempt int, wait time.Duration) {
 		if !l.connected {
 			s.log.Warn("genesys connect failed; retrying", "lane", l.index, "err", err, "attempt", attempt, "wait", wait.String())
 			return
@@ -119,14 +120,14 @@ func (l *lane) take(ctx context.Context, c *conn, f sockFrame) (closing bool, er
 	c.last = f.at
 	switch {
 	case f.err != nil:
-		if !l.s.deliver(ctx, c.sock.wd, item{err: f.err}) {
+		if !l.s.Deliver(ctx, c.sock.WD, wsock.Item{Err: f.err}) {
 			return false, ctx.Err()
 		}
 	case f.kind == FrameEvent:
 		if c.overlap.skip(f.fp, f.at) {
 			return false, nil
 		}
-		if !l.s.deliver(ctx, c.sock.wd, item{ev: f.ev}) {
+		if !l.s.Deliver(ctx, c.sock.WD, wsock.Item{Ev: f.ev}) {
 			return false, ctx.Err()
 		}
 		c.delivered.add(f.fp, f.at)
@@ -264,7 +265,7 @@ func (d drainEnd) String() string {
 // else belongs to the lane's goroutine, which receives them.
 type conn struct {
 	ch     Channel
-	sock   *socket
+	sock   *wsock.Socket
 	opened time.Time
 	dialed time.Time      // when dialing began: the server may send from then on
 	frames chan sockFrame // the reader's frames; closed when it ended
@@ -331,7 +332,7 @@ func (d *drain) run(ctx context.Context, settle, timeout time.Duration) (drainEn
 	if cur.ended {
 		return drainDead, nil
 	}
-	if err := notificationPing(cur.sock); err != nil {
+	if err := wsock.NotificationPing(cur.sock); err != nil {
 		return drainDead, nil
 	}
 	d.heldFPs, d.curSince = map[uint64]struct{}{}, map[uint64]struct{}{}
@@ -404,7 +405,7 @@ func (d *drain) run(ctx context.Context, settle, timeout time.Duration) (drainEn
 
 // close kills the socket (if still open) and waits for its reader.
 func (c *conn) close(why error) {
-	c.sock.kill(why)
+	c.sock.Kill(why)
 	select {
 	case <-c.stop:
 	default:
@@ -460,14 +461,14 @@ func (l *lane) open(ctx context.Context) (*conn, error) {
 		}
 		return nil, fmt.Errorf("connect socket: %w", redactURLError(err))
 	}
-	c := &conn{ch: ch, sock: watchSocket(ctx, ws, s.cfg.HeartbeatInterval, notificationPing), opened: time.Now(), dialed: dialed,
+	c := &conn{ch: ch, sock: wsock.Watch(ctx, ws, s.cfg.HeartbeatInterval, wsock.NotificationPing), opened: time.Now(), dialed: dialed,
 		frames: make(chan sockFrame, connFrames), stop: make(chan struct{})}
 	c.last = c.opened
 	s.log.Info("genesys stream connected", "lane", l.index, "channel_id", ch.ID, "topics", permitted,
 		"channel_expires", ch.Expires.Format(time.RFC3339))
 	c.wg.Go(func() {
 		err := s.readLoop(ctx, c)
-		c.sock.close(nil)
+		c.sock.Close(nil)
 		c.readErr = err
 		close(c.frames)
 	})
@@ -481,7 +482,7 @@ const connFrames = 64
 // readLoop reads c's socket, decodes each frame and sends it to the lane,
 // until the socket ends, the channel is gone or c is closed.
 func (s *Stream) readLoop(ctx context.Context, c *conn) error {
-	return s.readSocket(ctx, c.sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time, rejected error) error {
+	return s.ReadSocket(ctx, c.sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time, rejected error) error {
 		var sf sockFrame
 		switch f, err := DecodeNotification(data, now); {
 		case rejected != nil:
@@ -505,13 +506,13 @@ func (c *conn) send(ctx context.Context, f sockFrame) error {
 		return nil
 	default:
 	}
-	c.sock.wd.busy.Store(true)
-	defer func() { c.sock.wd.busy.Store(false); c.sock.wd.kick() }()
+	c.sock.WD.Busy.Store(true)
+	defer func() { c.sock.WD.Busy.Store(false); c.sock.WD.Kick() }()
 	select {
 	case c.frames <- f:
 		return nil
 	case <-c.stop:
-		if why := c.sock.reason(); why != nil {
+		if why := c.sock.Reason(); why != nil {
 			return why
 		}
 		return errRolledOver

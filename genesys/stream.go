@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -62,7 +63,7 @@ type StreamConfig struct {
 // back-fills the gap over REST. Read yields the decoded events of all
 // lanes, live and back-filled.
 type Stream struct {
-	*feed
+	*wsock.Feed
 	cfg     StreamConfig
 	log     *slog.Logger
 	lanes   []*lane
@@ -95,7 +96,7 @@ func (cfg StreamConfig) withDefaults() StreamConfig {
 	if cfg.BackfillMaxWait <= 0 {
 		cfg.BackfillMaxWait = 5 * time.Minute
 	}
-	cfg.SocketConfig = cfg.SocketConfig.withDefaults()
+	cfg.SocketConfig = socketDefaults(cfg.SocketConfig)
 	return cfg
 }
 
@@ -111,7 +112,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		return nil, fmt.Errorf("genesys stream: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	s := &Stream{feed: newFeed(cfg.HeartbeatInterval), cfg: cfg, log: cfg.Logger, retry: cfg.retryPolicy(), rollSem: make(chan struct{}, 1)}
+	s := &Stream{Feed: wsock.NewFeed(cfg.HeartbeatInterval), cfg: cfg, log: cfg.Logger, retry: cfg.RetryPolicy(), rollSem: make(chan struct{}, 1)}
 	for i := 0; i < len(cfg.Topics); i += MaxTopicsPerChannel {
 		l := &lane{s: s, index: len(s.lanes), topics: cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))]}
 		for _, t := range l.topics {
@@ -143,7 +144,6 @@ func (s *Stream) Backfilled() uint64 { return s.backfilled.Load() }
 // Errors that end a socket and say why.
 var (
 	errChannelGone = errors.New("channel gone")
-	errHeartbeat   = errors.New("missed heartbeats")
 	errRolledOver  = errors.New("replaced by a new channel")
 	// ErrNoTopicPermitted means the server rejected every topic of a channel.
 	ErrNoTopicPermitted = errors.New("genesys: no topic was permitted")
@@ -171,6 +171,6 @@ func (s *Stream) Run(ctx context.Context) error {
 	wg.Wait()
 	cancel()
 	s.bf.Wait()
-	s.finish(first)
+	s.Finish(first)
 	return first
 }

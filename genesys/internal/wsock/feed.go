@@ -1,4 +1,4 @@
-package genesys
+package wsock
 
 import (
 	"context"
@@ -14,50 +14,50 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
 
-// feed is the pull side shared by the dialects: sockets deliver items, the
+// Feed is the pull side shared by the dialects: sockets deliver items, the
 // pipeline Reads them. Delivery blocks while the pipeline is busy, which
 // is the bridge's backpressure.
-type feed struct {
-	q           *handoff.Queue[item]
-	batch       []item // taken from q; batch[next:] not read yet (Read's goroutine only)
+type Feed struct {
+	q           *handoff.Queue[Item]
+	batch       []Item // taken from q; batch[next:] not read yet (Read's goroutine only)
 	next        int
 	done        chan struct{}
 	runErr      error
-	lastHealthy atomic.Int64
+	LastHealthy atomic.Int64
 	heartbeat   time.Duration
 }
 
-type item struct {
-	ev  bridge.Event
-	err error
+type Item struct {
+	Ev  bridge.Event
+	Err error
 }
 
-func newFeed(heartbeat time.Duration) *feed {
-	return &feed{q: handoff.New[item](256), done: make(chan struct{}), heartbeat: heartbeat}
+func NewFeed(heartbeat time.Duration) *Feed {
+	return &Feed{q: handoff.New[Item](256), done: make(chan struct{}), heartbeat: heartbeat}
 }
 
-// finish records Run's result; Read returns it once the items are drained.
-func (f *feed) finish(err error) {
+// Finish records Run's result; Read returns it once the items are drained.
+func (f *Feed) Finish(err error) {
 	f.runErr = err
 	close(f.done)
 }
 
 // Healthy reports whether a frame arrived within two heartbeat intervals.
-func (f *feed) Healthy() bool {
-	last := f.lastHealthy.Load()
+func (f *Feed) Healthy() bool {
+	last := f.LastHealthy.Load()
 	return last != 0 && time.Since(time.Unix(0, last)) < 2*f.heartbeat
 }
 
 // Read returns the next event. A *bridge.RejectError reports one rejected
 // frame; reading may go on. After Run ended, Read returns its error (or
 // io.EOF after a clean stop). It is called from one goroutine.
-func (f *feed) Read(ctx context.Context) (bridge.Event, error) {
+func (f *Feed) Read(ctx context.Context) (bridge.Event, error) {
 	for {
 		if f.next < len(f.batch) {
 			it := f.batch[f.next]
-			f.batch[f.next] = item{}
+			f.batch[f.next] = Item{}
 			f.next++
-			return it.ev, it.err
+			return it.Ev, it.Err
 		}
 		f.batch, _ = f.q.Take(f.batch)
 		f.next = 0
@@ -81,34 +81,34 @@ func (f *feed) Read(ctx context.Context) (bridge.Event, error) {
 	}
 }
 
-// deliver hands an item to Read. While it waits (backpressure), the
+// Deliver hands an item to Read. While it waits (backpressure), the
 // watchdog (if any) does not count silence against the socket.
-func (f *feed) deliver(ctx context.Context, wd *watchdog, it item) bool {
+func (f *Feed) Deliver(ctx context.Context, wd *Watchdog, it Item) bool {
 	if f.q.TryPush(it) {
 		return true
 	}
 	if wd != nil {
-		wd.busy.Store(true)
-		defer func() { wd.busy.Store(false); wd.kick() }()
+		wd.Busy.Store(true)
+		defer func() { wd.Busy.Store(false); wd.Kick() }()
 	}
 	return f.q.Push(ctx, it)
 }
 
-// SocketConfig holds the settings both dialects share. Zero values are
+// Config holds the settings both dialects share. Zero values are
 // the documented defaults.
-type SocketConfig struct {
+type Config struct {
 	// MaxFrameSize bounds one frame; a larger frame is rejected (counted)
 	// and skipped without closing the socket. Default 1 MiB.
 	MaxFrameSize int64
 	// BackoffBase and BackoffMax bound the reconnect delay (exponential with
 	// jitter, internal/retry). Defaults 500ms and 30s.
 	BackoffBase, BackoffMax time.Duration
-	// Dialer dials the socket. Default: Transport{}.Dialer().
+	// Dialer dials the socket (each dialect sets its default).
 	Dialer *websocket.Dialer
 	Logger *slog.Logger
 }
 
-func (c SocketConfig) withDefaults() SocketConfig {
+func (c Config) WithDefaults() Config {
 	if c.MaxFrameSize <= 0 {
 		c.MaxFrameSize = 1 << 20
 	}
@@ -118,16 +118,13 @@ func (c SocketConfig) withDefaults() SocketConfig {
 	if c.BackoffMax <= 0 {
 		c.BackoffMax = 30 * time.Second
 	}
-	if c.Dialer == nil {
-		c.Dialer = Transport{}.Dialer()
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
 
-// retryPolicy is the reconnect policy.
-func (c *SocketConfig) retryPolicy() retry.Policy {
+// RetryPolicy is the reconnect policy.
+func (c *Config) RetryPolicy() retry.Policy {
 	return retry.Policy{Base: c.BackoffBase, Max: c.BackoffMax}
 }

@@ -1,4 +1,4 @@
-package genesys
+package wsock
 
 import (
 	"context"
@@ -8,16 +8,16 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
 
-// errReconnectNow ends a session that should be replaced at once, without
+// ErrReconnectNow ends a session that should be replaced at once, without
 // backoff (the interactions stream closed it for an expired token).
-var errReconnectNow = errors.New("reconnect at once")
+var ErrReconnectNow = errors.New("reconnect at once")
 
-// supervise is the one reconnect loop of both dialects. It runs session
+// Supervise is the one reconnect loop of both dialects. It runs session
 // after session until ctx ends (nil) or one fails permanently (that
 // error). After a session ends it waits the policy's backoff, counted
 // from the first of a run of failures; a session that lasted healthyAfter
 // starts the count over. lost reports each end with the wait ahead.
-func supervise(ctx context.Context, policy retry.Policy, healthyAfter time.Duration,
+func Supervise(ctx context.Context, policy retry.Policy, healthyAfter time.Duration, permanent func(error) bool,
 	session func(ctx context.Context) error, lost func(err error, attempt int, wait time.Duration)) error {
 	b := policy.Backoff()
 	for {
@@ -33,7 +33,7 @@ func supervise(ctx context.Context, policy retry.Policy, healthyAfter time.Durat
 			b.Reset()
 		}
 		attempt, wait := 0, time.Duration(0)
-		if !errors.Is(err, errReconnectNow) {
+		if !errors.Is(err, ErrReconnectNow) {
 			attempt, wait = b.Next()
 		}
 		lost(err, attempt, wait)

@@ -1,4 +1,4 @@
-package genesys
+package wsock
 
 import (
 	"bytes"
@@ -15,12 +15,12 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 )
 
-// socket is one WebSocket of either dialect: writes are serialised, the
+// Socket is one WebSocket of either dialect: writes are serialised, the
 // reason it was killed is kept, a watchdog pings it when quiet and kills
 // it when silent, and it is killed when its context ends.
-type socket struct {
+type Socket struct {
 	conn *websocket.Conn
-	wd   *watchdog
+	WD   *Watchdog
 	wmu  sync.Mutex // serialises writes
 	mu   sync.Mutex // guards why
 	why  error
@@ -30,23 +30,23 @@ type socket struct {
 	stopKill  func() bool
 }
 
-// watchSocket wraps ws and starts its watchdog: ping is sent after one
+// Watch wraps ws and starts its watchdog: ping is sent after one
 // interval without a frame, and the socket is killed after two. close
 // stops it.
-func watchSocket(ctx context.Context, ws *websocket.Conn, interval time.Duration, ping func(*socket) error) *socket {
-	s := &socket{conn: ws}
-	s.wd = &watchdog{interval: interval, ping: func() error { return ping(s) }, kill: s.kill}
-	s.wd.kick()
+func Watch(ctx context.Context, ws *websocket.Conn, interval time.Duration, ping func(*Socket) error) *Socket {
+	s := &Socket{conn: ws}
+	s.WD = &Watchdog{interval: interval, ping: func() error { return ping(s) }, kill: s.Kill}
+	s.WD.Kick()
 	wctx, cancel := context.WithCancel(ctx)
 	s.stopWatch = cancel
-	s.wg.Go(func() { s.wd.run(wctx) })
-	s.stopKill = context.AfterFunc(ctx, func() { s.kill(ctx.Err()) })
+	s.wg.Go(func() { s.WD.run(wctx) })
+	s.stopKill = context.AfterFunc(ctx, func() { s.Kill(ctx.Err()) })
 	return s
 }
 
 // close kills the socket (if still open) and stops its watchdog.
-func (s *socket) close(why error) {
-	s.kill(why)
+func (s *Socket) Close(why error) {
+	s.Kill(why)
 	s.stopKill()
 	s.stopWatch()
 	s.wg.Wait()
@@ -56,7 +56,7 @@ var pingFrame = []byte(`{"message":"ping"}`)
 
 // notificationPing sends the Notification Service's ping message, which
 // the server answers with a pong frame after the frames queued before it.
-func notificationPing(s *socket) error {
+func NotificationPing(s *Socket) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -64,11 +64,11 @@ func notificationPing(s *socket) error {
 }
 
 // controlPing sends a WebSocket ping control frame.
-func controlPing(s *socket) error {
+func ControlPing(s *Socket) error {
 	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second))
 }
 
-func (s *socket) writeJSON(v any) error {
+func (s *Socket) WriteJSON(v any) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -76,7 +76,7 @@ func (s *socket) writeJSON(v any) error {
 }
 
 // kill closes the socket; the first reason given is the one reason reports.
-func (s *socket) kill(why error) {
+func (s *Socket) Kill(why error) {
 	s.mu.Lock()
 	if s.why == nil {
 		s.why = why
@@ -85,32 +85,32 @@ func (s *socket) kill(why error) {
 	_ = s.conn.Close()
 }
 
-func (s *socket) reason() error {
+func (s *Socket) Reason() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.why
 }
 
-// readSocket is the one read loop of both dialects. It reads sock's frames
+// ReadSocket is the one read loop of both dialects. It reads sock's frames
 // until the socket ends or handle fails, and returns why. Each frame kicks
 // the watchdog and marks the feed healthy; a frame over maxFrame bytes is
 // rejected without closing the socket: handle gets its rejection (and its
 // first bytes); the others go to handle with the time they arrived. data is
 // valid only until handle returns: one buffer serves every frame.
-func (f *feed) readSocket(ctx context.Context, sock *socket, maxFrame int64, handle func(data []byte, now time.Time, rejected error) error) error {
+func (f *Feed) ReadSocket(ctx context.Context, sock *Socket, maxFrame int64, handle func(data []byte, now time.Time, rejected error) error) error {
 	var buf bytes.Buffer
 	var limited io.LimitedReader // one for every frame, not one allocated per frame
 	for {
 		_, r, err := sock.conn.NextReader()
 		if err != nil {
-			if why := sock.reason(); why != nil {
+			if why := sock.Reason(); why != nil {
 				return why
 			}
 			return fmt.Errorf("read socket: %w", err)
 		}
 		now := time.Now()
-		sock.wd.last.Store(now.UnixNano()) // kick, without a second clock read
-		f.lastHealthy.Store(now.UnixNano())
+		sock.WD.last.Store(now.UnixNano()) // kick, without a second clock read
+		f.LastHealthy.Store(now.UnixNano())
 		data, err := readFrame(r, maxFrame, &buf, &limited)
 		var rejected error
 		if errors.Is(err, errOversize) {
@@ -150,20 +150,23 @@ func readFrame(r io.Reader, limit int64, buf *bytes.Buffer, lr *io.LimitedReader
 	return buf.Bytes(), nil
 }
 
-// watchdog pings a quiet socket after one heartbeat interval and kills it
+// ErrHeartbeat is why a silent socket was killed.
+var ErrHeartbeat = errors.New("missed heartbeats")
+
+// Watchdog pings a quiet socket after one heartbeat interval and kills it
 // after two intervals without any frame. Time spent waiting for the
 // consumer (busy) does not count.
-type watchdog struct {
+type Watchdog struct {
 	interval time.Duration
 	ping     func() error
 	kill     func(error)
 	last     atomic.Int64
-	busy     atomic.Bool
+	Busy     atomic.Bool
 }
 
-func (w *watchdog) kick() { w.last.Store(time.Now().UnixNano()) }
+func (w *Watchdog) Kick() { w.last.Store(time.Now().UnixNano()) }
 
-func (w *watchdog) run(ctx context.Context) {
+func (w *Watchdog) run(ctx context.Context) {
 	tick := time.NewTicker(w.interval / 4)
 	defer tick.Stop()
 	pinged := int64(0) // the kick time a ping was sent for
@@ -173,14 +176,14 @@ func (w *watchdog) run(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if w.busy.Load() {
+		if w.Busy.Load() {
 			continue
 		}
 		last := w.last.Load()
 		quiet := time.Since(time.Unix(0, last))
 		switch {
 		case quiet >= 2*w.interval:
-			w.kill(fmt.Errorf("%w: nothing received for %s", errHeartbeat, quiet.Round(time.Second)))
+			w.kill(fmt.Errorf("%w: nothing received for %s", ErrHeartbeat, quiet.Round(time.Second)))
 			return
 		case quiet >= w.interval && pinged != last:
 			pinged = last
