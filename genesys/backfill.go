@@ -3,12 +3,12 @@ package genesys
 import (
 	"context"
 	"errors"
-	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )

@@ -2,7 +2,6 @@ package genesys_test
 
 import (
 	"encoding/json"
-
 	"log/slog"
 	"slices"
 	"strings"

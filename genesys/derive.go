@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"strings"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 )
 
 // commTimes are a communication's phase now and parsed timestamps.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
-	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,7 +15,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"github.com/genesys-bridge/genesys-bridge/internal/intern"
+	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"strings"
 	"testing"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 )
 
 func TestDecodeInteraction(t *testing.T) {

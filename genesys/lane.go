@@ -3,11 +3,11 @@ package genesys
 import (
 	"context"
 	"fmt"
-	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"sync"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"hash/maphash"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
 

@@ -10,10 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/genesys-bridge/genesys-bridge/board"
-	"github.com/genesys-bridge/genesys-bridge/genesys"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/genesys-bridge/genesys-bridge/board"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
 )
 
 func listen(addr string) (net.Listener, error) {

@@ -63,4 +63,3 @@ func TestWatchdog(t *testing.T) {
 		}
 	})
 }
-
