@@ -1,14 +1,10 @@
 package genesys
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // APIError is a failed Genesys REST call. It keeps what the caller needs to
@@ -45,17 +41,6 @@ func (e *APIError) Unwrap() error { return e.Err }
 // Temporary reports whether retrying later may succeed.
 func (e *APIError) Temporary() bool {
 	return e.Status == http.StatusTooManyRequests || (e.Status >= 500 && e.Status != http.StatusNotImplemented) || e.Status == 0
-}
-
-// redactURLError is err with its *url.Error's URL stripped of query and
-// credentials (a token can ride in a query); the cause stays wrapped, for
-// errors.Is and errors.As.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: text.RedactURL(ue.URL), Err: ue.Err}
-	}
-	return err
 }
 
 func retryAfter(v string) time.Duration {

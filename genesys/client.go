@@ -173,12 +173,12 @@ func (c *Client) once(ctx context.Context, op, method, path string, payload []by
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", op, ctx.Err())
 		}
-		return &APIError{Op: op, Err: redactURLError(err)}, nil
+		return &APIError{Op: op, Err: text.RedactURLError(err)}, nil
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return &APIError{Op: op, Status: resp.StatusCode, Message: "read response", Err: redactURLError(err)}, nil
+		return &APIError{Op: op, Status: resp.StatusCode, Message: "read response", Err: text.RedactURLError(err)}, nil
 	}
 	if resp.StatusCode/100 != 2 {
 		ae := &APIError{Op: op, Status: resp.StatusCode, CorrelationID: resp.Header.Get("ININ-Correlation-Id"),

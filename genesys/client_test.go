@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
 // fakeAPI is an httptest Genesys with a token endpoint and one scripted
@@ -261,7 +263,7 @@ func TestTopics(t *testing.T) {
 // A transport error keeps its cause (errors.Is and errors.As reach it)
 // and loses its URL's query and credentials, where a token can ride.
 func TestTransportErrorsWrapped(t *testing.T) {
-	err := redactURLError(&url.Error{Op: "Get", URL: "wss://u:p@host/stream?access_token=t0ken-value", Err: syscall.ECONNREFUSED})
+	err := text.RedactURLError(&url.Error{Op: "Get", URL: "wss://u:p@host/stream?access_token=t0ken-value", Err: syscall.ECONNREFUSED})
 	if !errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "t0ken-value") || strings.Contains(err.Error(), "u:p") {
 		t.Errorf("redacted: %v; want the cause kept and no query or credentials", err)
 	}

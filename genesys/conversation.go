@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/rfc3339"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
@@ -128,22 +129,7 @@ func detail(p *Participant) string {
 			break
 		}
 	}
-	return detailToken(p.Purpose, 32) + ":" + detailToken(state, 32)
-}
-
-// detailToken bounds a Genesys value (a purpose, a state) for a Detail
-// entry: "unknown" when empty, "invalid" when not a plain token.
-func detailToken(s string, n int) string {
-	if s == "" {
-		return "unknown"
-	}
-	if len(s) > n {
-		s = s[:n]
-	}
-	if !text.IsToken(s) {
-		return "invalid"
-	}
-	return s
+	return text.DetailToken(p.Purpose, 32) + ":" + text.DetailToken(state, 32)
 }
 
 // parseTime parses a Genesys ISO-8601 timestamp; "" is the zero time.
@@ -151,7 +137,7 @@ func parseTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	t, err := parseRFC3339(s)
+	t, err := rfc3339.Parse(s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("timestamp %q is not RFC 3339", text.Truncate(s, 40))
 	}

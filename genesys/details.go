@@ -88,7 +88,7 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		if h := pt.horizon(); h.After(ev.Horizon) {
 			ev.Horizon = h
 		}
-		ev.Detail = append(ev.Detail, detailToken(p.Purpose, 32)+":"+detailState(pt.spans))
+		ev.Detail = append(ev.Detail, text.DetailToken(p.Purpose, 32)+":"+detailState(pt.spans))
 		parts = append(parts, pt)
 	}
 	if best == len(mediaTypes) {
@@ -284,7 +284,7 @@ func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status,
 func detailState(spans []span) string {
 	for _, s := range spans {
 		if s.end.IsZero() {
-			return detailToken(s.kind, 32)
+			return text.DetailToken(s.kind, 32)
 		}
 	}
 	return "ended"

@@ -13,7 +13,8 @@
 //   - stream.go and lane.go: the Notification Service source, its lanes and
 //     make-before-break rollovers; overlap.go: the skip of repeated frames
 //     after a rollover; backfill.go: a gap's history.
-//   - interactions.go: the tutorial's dialect.
+//   - interactions/: the tutorial's dialect, a package of its own on the
+//     same client and socket layer; internal/rfc3339: the timestamps.
 //   - notification.go and conversation.go: frames and the conversation
 //     model (with the one media table); conversation_decode.go: the
 //     strict reader of frames, on internal/jsonscan, without
@@ -67,12 +68,11 @@
 //     (ResumeFrom) is such a gap. Frames over MaxFrameSize are drained and
 //     rejected without closing the socket; a {"result":...} frame other
 //     than 404 is rejected (counted), the socket kept.
-//   - InteractionStream: the tutorial's dialect (see its doc).
+//   - The tutorial's dialect is package genesys/interactions.
 //   - Decoding: DecodeNotification classifies frames; Derive turns a
 //     conversation snapshot (a live frame's, or GET's) into an Event with the
 //     status rules documented on Derive, and the statuses the snapshot's
-//     timestamps prove; DeriveDetails does the same from analytics segments;
-//     DecodeInteraction validates the tutorial's flat events.
+//     timestamps prove; DeriveDetails does the same from analytics segments.
 //
 // # One history from three sources
 //

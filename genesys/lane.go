@@ -39,7 +39,7 @@ func (l *lane) run(ctx context.Context) error {
 		s.log.Info("resuming after an earlier run; back-filling since it stopped", "lane", l.index,
 			"last_published", s.cfg.ResumeFrom.UTC().Format(time.RFC3339Nano))
 	}
-	return wsock.Supervise(ctx, s.retry, 4*s.cfg.HeartbeatInterval, permanent, l.session, func(err error, attempt int, wait time.Duration) {
+	return wsock.Supervise(ctx, s.retry, 4*s.cfg.HeartbeatInterval, Permanent, l.session, func(err error, attempt int, wait time.Duration) {
 		if !l.connected {
 			s.log.Warn("genesys connect failed; retrying", "lane", l.index, "err", err, "attempt", attempt, "wait", wait.String())
 			return
@@ -231,7 +231,7 @@ func (l *lane) openReplacement(ctx context.Context, why string) openResult {
 	err := s.retry.Do(ctx, time.Time{}, func(ctx context.Context) error {
 		var err error
 		next, err = l.open(ctx)
-		if permanent(err) {
+		if Permanent(err) {
 			return retry.Permanent(err)
 		}
 		return err
@@ -459,7 +459,7 @@ func (l *lane) open(ctx context.Context) (*conn, error) {
 		if resp != nil {
 			return nil, &APIError{Op: "connect socket", Status: resp.StatusCode, CorrelationID: resp.Header.Get("ININ-Correlation-Id")}
 		}
-		return nil, fmt.Errorf("connect socket: %w", redactURLError(err))
+		return nil, fmt.Errorf("connect socket: %w", text.RedactURLError(err))
 	}
 	c := &conn{ch: ch, sock: wsock.Watch(ctx, ws, s.cfg.HeartbeatInterval, wsock.NotificationPing), opened: time.Now(), dialed: dialed,
 		frames: make(chan sockFrame, connFrames), stop: make(chan struct{})}

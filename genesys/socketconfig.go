@@ -7,8 +7,9 @@ import "github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 // 1 MiB, reconnects backing off from 500ms to 30s, Transport{}.Dialer().
 type SocketConfig = wsock.Config
 
-// socketDefaults fills in c's defaults, the dialer included.
-func socketDefaults(c SocketConfig) SocketConfig {
+// SocketDefaults fills in c's defaults, the dialer included (each
+// dialect's configuration calls it).
+func SocketDefaults(c SocketConfig) SocketConfig {
 	c = c.WithDefaults()
 	if c.Dialer == nil {
 		c.Dialer = Transport{}.Dialer()

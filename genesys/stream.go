@@ -96,7 +96,7 @@ func (cfg StreamConfig) withDefaults() StreamConfig {
 	if cfg.BackfillMaxWait <= 0 {
 		cfg.BackfillMaxWait = 5 * time.Minute
 	}
-	cfg.SocketConfig = socketDefaults(cfg.SocketConfig)
+	cfg.SocketConfig = SocketDefaults(cfg.SocketConfig)
 	return cfg
 }
 
@@ -149,7 +149,9 @@ var (
 	ErrNoTopicPermitted = errors.New("genesys: no topic was permitted")
 )
 
-func permanent(err error) bool {
+// Permanent reports whether err ends a stream of either dialect instead of
+// a reconnect: the credentials refused, or every topic of a channel.
+func Permanent(err error) bool {
 	return errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrNoTopicPermitted)
 }
 

@@ -22,11 +22,18 @@ var ErrBadCredentials = errors.New("genesys: client credentials refused")
 // Token returns a valid access token, fetching a new one when the cached one
 // is within RefreshAhead of expiry.
 func (c *Client) Token(ctx context.Context) (*oauth2.Token, error) {
-	ct, err := c.token(ctx)
+	tok, _, err := c.TokenDue(ctx)
+	return tok, err
+}
+
+// TokenDue is Token and when the token is due for replacement (a socket
+// that carries it refreshes it then).
+func (c *Client) TokenDue(ctx context.Context) (*oauth2.Token, time.Time, error) {
+	ct, err := c.tokens.get(ctx, true)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return ct.tok, nil
+	return ct.tok, ct.refreshAt, nil
 }
 
 // cachedToken is a token and when it should be replaced.
@@ -149,9 +156,6 @@ func (t *tokens) invalidate(tok *oauth2.Token) {
 	}
 	t.mu.Unlock()
 }
-
-// token returns a token not yet due for replacement.
-func (c *Client) token(ctx context.Context) (cachedToken, error) { return c.tokens.get(ctx, true) }
 
 // InvalidateToken drops the cached token if it is tok (after a 401), or
 // whatever is cached if tok is nil.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/genesys/interactions"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
@@ -125,7 +126,7 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	interactions, err := genesys.NewInteractionStream(genesys.InteractionsConfig{Client: client, APIURL: "http://x"})
+	interactions, err := interactions.New(interactions.Config{Client: client, APIURL: "http://x"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
-	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/genesys/interactions"
 	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
 	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
 )
@@ -321,10 +321,10 @@ func configFrom(vars map[string]string) (*Config, error) {
 // message, flat events, duplicated frames; every status change is a
 // transition (the tutorial kept only the first per interaction).
 func TestInteractionsDialect(t *testing.T) {
-	interactions := map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_QUEUE_IDS": unset, "GENESYS_USER_IDS": unset}
+	tutorial := map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_QUEUE_IDS": unset, "GENESYS_USER_IDS": unset}
 	t.Run("every transition once", func(t *testing.T) {
 		t.Parallel()
-		h := startHarness(t, simulator.Config{}, interactions)
+		h := startHarness(t, simulator.Config{}, tutorial)
 		h.finish()
 		if !h.logHas("interactions stream connected") || h.logHas("access_token=") {
 			t.Error("not connected over the interactions dialect, or the token URL was logged")
@@ -332,7 +332,7 @@ func TestInteractionsDialect(t *testing.T) {
 	})
 	t.Run("in-band token refresh", func(t *testing.T) {
 		t.Parallel()
-		h := startHarness(t, simulator.Config{TokenLifetime: 3 * time.Second}, interactions)
+		h := startHarness(t, simulator.Config{TokenLifetime: 3 * time.Second}, tutorial)
 		h.finish()
 		if h.sim.TokensIssued() < 3 || !h.logHas("access token refreshed in-band") || h.logHas("interactions stream lost") {
 			t.Errorf("tokens issued %d; want in-band refreshes and no reconnect", h.sim.TokensIssued())
@@ -340,7 +340,7 @@ func TestInteractionsDialect(t *testing.T) {
 	})
 	t.Run("close 4001 reconnects with a new token", func(t *testing.T) {
 		t.Parallel()
-		h := startHarness(t, simulator.Config{Conversations: 200}, interactions)
+		h := startHarness(t, simulator.Config{Conversations: 200}, tutorial)
 		h.waitTransitions(60)
 		h.sim.RevokeTokens()
 		published := h.stats.Published.Load()
@@ -357,7 +357,7 @@ func TestInteractionsDialect(t *testing.T) {
 	t.Run("filter message and sequence regressions", func(t *testing.T) {
 		t.Parallel()
 		env := map[string]string{"BRIDGE_CHANNEL_TYPES": "chat", "BRIDGE_STATUSES": "queued,connected,completed"}
-		for k, v := range interactions {
+		for k, v := range tutorial {
 			env[k] = v
 		}
 		h := startHarness(t, simulator.Config{ReorderRate: 0.3}, env)
@@ -365,7 +365,7 @@ func TestInteractionsDialect(t *testing.T) {
 		// Every frame sent was read (as an event, or dropped as a
 		// sequence regression) and acknowledged.
 		testkit.Eventually(t, time.Minute, "every frame read", func() bool {
-			return h.stats.Events.Load()+h.src.(*genesys.InteractionStream).SequenceRegressions() >= h.sim.FramesSent()
+			return h.stats.Events.Load()+h.src.(*interactions.Stream).SequenceRegressions() >= h.sim.FramesSent()
 		})
 		h.waitIdle()
 		h.cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/genesys/interactions"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
@@ -169,7 +170,7 @@ func (m *metrics) register(st *engine.Stats, stream source, nc *nats.Conn, js *p
 	case *genesys.Stream:
 		counter("genesys_bridge_genesys_rollovers_total", "Genesys channels replaced make-before-break (token rotation, channel expiry, socket_closing).", s.Rollovers)
 		counter("genesys_bridge_genesys_backfilled_total", "Conversations fetched over REST to fill gaps.", s.Backfilled)
-	case *genesys.InteractionStream:
+	case *interactions.Stream:
 		counter("genesys_bridge_sequence_regressions_total", "Interactions-stream events dropped because their sequence went backwards.", s.SequenceRegressions)
 	}
 	for _, r := range bridge.Reasons {

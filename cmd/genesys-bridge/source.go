@@ -8,6 +8,7 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/bridge"
 	"github.com/genesys-bridge/genesys-bridge/bridge/engine"
 	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/genesys/interactions"
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
@@ -64,7 +65,7 @@ func newSource(ctx context.Context, cfg *Config, target genesysTarget, client *g
 	if cfg.GenesysDialect == "interactions" {
 		// The tutorial's stream has no history to back-fill: the states
 		// loaded above only spare a request per interaction.
-		stream, err = genesys.NewInteractionStream(genesys.InteractionsConfig{Client: client, APIURL: target.endpoints.API,
+		stream, err = interactions.New(interactions.Config{Client: client, APIURL: target.endpoints.API,
 			Filter: cfg.filter, PingInterval: cfg.GenesysHeartbeat, SocketConfig: sock})
 	} else {
 		stream, err = genesys.NewStream(genesys.StreamConfig{Client: client, Topics: target.topics, ResumeFrom: resume,

@@ -259,3 +259,23 @@ func ForbidImports(t testing.TB, dir string, forbidden ...string) {
 		}
 	}
 }
+
+// Poisoned returns data once per JSON string in it (member names and
+// values alike), each time with bad bytes (not UTF-8) put at the start of
+// that string.
+func Poisoned(data string, bad string) []string {
+	var out []string
+	in := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case in && c == '\\':
+			i++
+		case c == '"' && !in:
+			in = true
+			out = append(out, data[:i+1]+bad+data[i+1:])
+		case c == '"':
+			in = false
+		}
+	}
+	return out
+}

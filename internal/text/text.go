@@ -1,6 +1,7 @@
 package text
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -55,4 +56,31 @@ func PlainWord(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q, bs := x^(ones*'"'), x^(ones*'\\')
 	return ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x|x)&highs == 0
+}
+
+// DetailToken bounds a value (a Genesys purpose or state) to n bytes for
+// a transition's detail: "unknown" when empty, "invalid" when not a plain
+// token.
+func DetailToken(s string, n int) string {
+	if s == "" {
+		return "unknown"
+	}
+	if len(s) > n {
+		s = s[:n]
+	}
+	if !IsToken(s) {
+		return "invalid"
+	}
+	return s
+}
+
+// RedactURLError is err with its *url.Error's URL stripped of query and
+// credentials (a token can ride in a query); the cause stays wrapped, for
+// errors.Is and errors.As.
+func RedactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: RedactURL(ue.URL), Err: ue.Err}
+	}
+	return err
 }

@@ -1,4 +1,4 @@
-package genesys
+package rfc3339
 
 import (
 	"testing"
@@ -28,7 +28,7 @@ func TestParseRFC3339(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, fast := parseUTC(tt.in)
-		got, err := parseRFC3339(tt.in)
+		got, err := Parse(tt.in)
 		want, wantErr := time.Parse(time.RFC3339Nano, tt.in)
 		if fast != tt.fast || (err == nil) != tt.ok || (wantErr == nil) != tt.ok || got != want {
 			t.Errorf("%q: by hand %v, got %v (%v), time.Parse %v (%v)", tt.in, fast, got, err, want, wantErr)

@@ -1,4 +1,4 @@
-package genesys
+package interactions
 
 import (
 	"bytes"
@@ -13,9 +13,9 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 )
 
-func TestDecodeInteraction(t *testing.T) {
+func TestDecode(t *testing.T) {
 	const good = `{"sequence":7,"id":"int-1","type":"interaction.updated","status":"queued","channelType":"voice","timestamp":"2026-11-27T09:00:00.120Z","attributes":{"queueId":"q1"}}`
-	ev, seq, err := DecodeInteraction([]byte(good), observed)
+	ev, seq, err := Decode([]byte(good), observed)
 	if err != nil || seq != 7 || ev.Status != bridge.StatusQueued || ev.ChannelType != bridge.ChannelVoice ||
 		len(ev.Steps) != 1 || ev.Steps[0].At.IsZero() || ev.InteractionID != "int-1" {
 		t.Fatalf("decode: %+v seq %d err %v", ev, seq, err)
@@ -53,7 +53,7 @@ func TestDecodeInteraction(t *testing.T) {
 	}
 	t.Run("escaped and repeated members", func(t *testing.T) {
 		frame := strings.Replace(good, `"id":"int-1"`, `"id":"x","\u0069d":"int\u002d1"`, 1)
-		ev, _, err := DecodeInteraction([]byte(frame), observed)
+		ev, _, err := Decode([]byte(frame), observed)
 		if err != nil || ev.InteractionID != "int-1" {
 			t.Fatalf("got %q, %v; want the last id, unescaped", ev.InteractionID, err)
 		}
@@ -61,14 +61,14 @@ func TestDecodeInteraction(t *testing.T) {
 	t.Run("null attributes, and null after a bad one", func(t *testing.T) {
 		for _, attrs := range []string{`null`, `[1],"attributes":null`} {
 			frame := strings.Replace(good, `{"queueId":"q1"}`, attrs, 1)
-			if _, _, err := DecodeInteraction([]byte(frame), observed); err != nil {
+			if _, _, err := Decode([]byte(frame), observed); err != nil {
 				t.Errorf("%s: %v", frame, err)
 			}
 		}
 	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := DecodeInteraction([]byte(tt.frame), observed)
+			_, _, err := Decode([]byte(tt.frame), observed)
 			rej, ok := err.(*bridge.RejectError)
 			if !ok || rej.Reason != tt.reason || !strings.Contains(rej.Msg, tt.msg) {
 				t.Fatalf("err = %v, want %s containing %q", err, tt.reason, tt.msg)
@@ -77,13 +77,13 @@ func TestDecodeInteraction(t *testing.T) {
 	}
 }
 
-func FuzzDecodeInteraction(f *testing.F) {
+func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"sequence":7,"id":"int-1","type":"t","status":"queued","channelType":"voice","timestamp":"2026-11-27T09:00:00Z"}`))
 	f.Add([]byte(`{"sequence":1e30,"id":"","type":"t","status":"held","channelType":"chat","timestamp":"2026-11-27T09:00:00+02:00","attributes":null}`))
 	f.Add([]byte(`{"id":"a\ud83d\ude00\udc00\ud800\u0041","sequence":-0,"x":[{"y":[true,false,null,1.5e-3]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkScanMatchesEncodingJSON(t, data)
-		ev, seq, err := DecodeInteraction(data, observed)
+		ev, seq, err := Decode(data, observed)
 		if err != nil {
 			if _, ok := err.(*bridge.RejectError); !ok {
 				t.Fatalf("error %T is not a *bridge.RejectError", err)
@@ -169,7 +169,7 @@ func checkScanMatchesEncodingJSON(t *testing.T, data []byte) {
 // The tutorial's attributes name the queue always and the agent only in
 // the statuses an agent has; an id that is not one is left out, never a
 // rejection.
-func TestDecodeInteractionWho(t *testing.T) {
+func TestDecodeWho(t *testing.T) {
 	frame := func(status, attrs string) []byte {
 		return []byte(`{"sequence":1,"id":"c1","type":"t","status":"` + status + `","channelType":"voice","timestamp":"2026-11-27T09:00:00Z","attributes":` + attrs + `}`)
 	}
@@ -185,7 +185,7 @@ func TestDecodeInteractionWho(t *testing.T) {
 		{"completed", `null`, bridge.Who{}},
 	}
 	for _, tt := range tests {
-		ev, _, err := DecodeInteraction(frame(tt.status, tt.attrs), observed)
+		ev, _, err := Decode(frame(tt.status, tt.attrs), observed)
 		if err != nil {
 			t.Fatalf("%s %s: %v", tt.status, tt.attrs, err)
 		}

@@ -1,4 +1,4 @@
-package genesys
+package interactions
 
 import (
 	"context"
@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/oauth2"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/rfc3339"
 	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
 	"github.com/genesys-bridge/genesys-bridge/internal/intern"
 	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
@@ -22,10 +25,10 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
-// InteractionsConfig configures the "interactions stream" dialect of the
+// Config configures the "interactions stream" dialect of the
 // original tutorial. Zero values are the documented defaults.
-type InteractionsConfig struct {
-	Client *Client
+type Config struct {
+	Client *genesys.Client
 	// APIURL is the API base URL; the socket is <APIURL>/api/v2/interactions/stream
 	// with wss (ws for an http base).
 	APIURL string
@@ -35,29 +38,29 @@ type InteractionsConfig struct {
 	// WebSocket pings and treats two intervals without any frame or pong as
 	// a dead socket. Default 30s.
 	PingInterval time.Duration
-	SocketConfig
+	genesys.SocketConfig
 }
 
 // CloseTokenExpired is the close code the interactions stream uses for an
 // expired or invalid token.
 const CloseTokenExpired = 4001
 
-// InteractionStream speaks the tutorial's dialect: the token in the
+// Stream speaks the tutorial's dialect: the token in the
 // access_token query parameter, a filter message on open, in-band token
 // refresh, close code 4001 for a bad token, and flat events
 // {sequence,id,type,status,channelType,timestamp,attributes}. Unlike the
 // tutorial, every status change of an interaction becomes a transition.
-type InteractionStream struct {
+type Stream struct {
 	*wsock.Feed
-	cfg         InteractionsConfig
+	cfg         Config
 	log         *slog.Logger
 	lastSeq     atomic.Int64 // highest sequence delivered; -1 before the first
 	regressions atomic.Uint64
 	reconnects  atomic.Uint64
 }
 
-// NewInteractionStream returns an InteractionStream; Run starts it.
-func NewInteractionStream(cfg InteractionsConfig) (*InteractionStream, error) {
+// New returns a Stream; Run starts it.
+func New(cfg Config) (*Stream, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("interactions stream: no client")
 	}
@@ -68,21 +71,21 @@ func NewInteractionStream(cfg InteractionsConfig) (*InteractionStream, error) {
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second
 	}
-	cfg.SocketConfig = socketDefaults(cfg.SocketConfig)
-	s := &InteractionStream{Feed: wsock.NewFeed(cfg.PingInterval), cfg: cfg, log: cfg.Logger}
+	cfg.SocketConfig = genesys.SocketDefaults(cfg.SocketConfig)
+	s := &Stream{Feed: wsock.NewFeed(cfg.PingInterval), cfg: cfg, log: cfg.Logger}
 	s.lastSeq.Store(-1)
 	return s, nil
 }
 
 // SequenceRegressions counts events dropped because their sequence was not
 // above the last one delivered (replays and reordering).
-func (s *InteractionStream) SequenceRegressions() uint64 { return s.regressions.Load() }
+func (s *Stream) SequenceRegressions() uint64 { return s.regressions.Load() }
 
 // Reconnects counts sockets replaced.
-func (s *InteractionStream) Reconnects() uint64 { return s.reconnects.Load() }
+func (s *Stream) Reconnects() uint64 { return s.reconnects.Load() }
 
 // streamURL is the socket URL without the token (safe to log).
-func (s *InteractionStream) streamURL() string {
+func (s *Stream) streamURL() string {
 	base := strings.TrimRight(s.cfg.APIURL, "/")
 	if rest, ok := strings.CutPrefix(base, "https://"); ok {
 		base = "wss://" + rest
@@ -93,14 +96,14 @@ func (s *InteractionStream) streamURL() string {
 }
 
 // Run connects and reconnects until ctx ends or the credentials are refused.
-func (s *InteractionStream) Run(ctx context.Context) error {
+func (s *Stream) Run(ctx context.Context) error {
 	err := s.run(ctx)
 	s.Finish(err)
 	return err
 }
 
-func (s *InteractionStream) run(ctx context.Context) error {
-	return wsock.Supervise(ctx, s.cfg.RetryPolicy(), 4*s.cfg.PingInterval, permanent, s.session, func(err error, attempt int, wait time.Duration) {
+func (s *Stream) run(ctx context.Context) error {
+	return wsock.Supervise(ctx, s.cfg.RetryPolicy(), 4*s.cfg.PingInterval, genesys.Permanent, s.session, func(err error, attempt int, wait time.Duration) {
 		s.reconnects.Add(1)
 		s.log.Warn("interactions stream lost; reconnecting", "err", err, "attempt", attempt, "wait", wait.String(),
 			"since_last_frame", time.Since(time.Unix(0, s.LastHealthy.Load())).Round(time.Millisecond).String())
@@ -119,7 +122,7 @@ type refreshMessage struct {
 	AccessToken string `json:"access_token"`
 }
 
-func (s *InteractionStream) session(ctx context.Context) error {
+func (s *Stream) session(ctx context.Context) error {
 	ws, ct, err := s.dial(ctx)
 	if err != nil {
 		return err
@@ -146,7 +149,7 @@ func (s *InteractionStream) session(ctx context.Context) error {
 			s.Deliver(ctx, sock.WD, wsock.Item{Err: rejected})
 			return nil
 		}
-		ev, seq, err := DecodeInteraction(data, now)
+		ev, seq, err := Decode(data, now)
 		if err != nil {
 			s.Deliver(ctx, sock.WD, wsock.Item{Err: err})
 			return nil
@@ -169,11 +172,18 @@ func (s *InteractionStream) session(ctx context.Context) error {
 	return err
 }
 
+// dialToken is the token a socket was opened with and when it is due.
+type dialToken struct {
+	tok       *oauth2.Token
+	refreshAt time.Time
+}
+
 // dial connects the socket with a token in the access_token parameter,
 // and returns the token. Neither the URL nor an error quotes the token.
-func (s *InteractionStream) dial(ctx context.Context) (*websocket.Conn, cachedToken, error) {
-	ct, err := s.cfg.Client.token(ctx)
-	if err != nil {
+func (s *Stream) dial(ctx context.Context) (*websocket.Conn, dialToken, error) {
+	var ct dialToken
+	var err error
+	if ct.tok, ct.refreshAt, err = s.cfg.Client.TokenDue(ctx); err != nil {
 		return nil, ct, err
 	}
 	target := s.streamURL() + "?access_token=" + url.QueryEscape(ct.tok.AccessToken)
@@ -183,10 +193,10 @@ func (s *InteractionStream) dial(ctx context.Context) (*websocket.Conn, cachedTo
 			if resp.StatusCode == http.StatusUnauthorized {
 				s.cfg.Client.InvalidateToken(ct.tok)
 			}
-			return nil, ct, &APIError{Op: "connect interactions stream", Status: resp.StatusCode}
+			return nil, ct, &genesys.APIError{Op: "connect interactions stream", Status: resp.StatusCode}
 		}
 		// Never log the dial URL: it carries the token.
-		err = redactURLError(err)
+		err = text.RedactURLError(err)
 		if tok := ct.tok.AccessToken; tok != "" && strings.Contains(err.Error(), tok) {
 			return nil, ct, fmt.Errorf("connect interactions stream %s: %s", s.streamURL(), strings.ReplaceAll(err.Error(), tok, "[redacted]"))
 		}
@@ -211,12 +221,12 @@ func filterMessageOf(f bridge.Filter) filterMessage {
 
 // refreshLoop sends {"type":"refresh","access_token":...} in-band before
 // each token is due for replacement.
-func (s *InteractionStream) refreshLoop(ctx context.Context, sock *wsock.Socket, refreshAt time.Time) {
+func (s *Stream) refreshLoop(ctx context.Context, sock *wsock.Socket, refreshAt time.Time) {
 	for {
 		if !retry.Sleep(ctx, time.Until(refreshAt)) {
 			return
 		}
-		ct, err := s.cfg.Client.token(ctx)
+		tok, due, err := s.cfg.Client.TokenDue(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("token refresh failed; reconnecting", "err", err)
@@ -224,12 +234,12 @@ func (s *InteractionStream) refreshLoop(ctx context.Context, sock *wsock.Socket,
 			}
 			return
 		}
-		if err := sock.WriteJSON(refreshMessage{Type: "refresh", AccessToken: ct.tok.AccessToken}); err != nil {
+		if err := sock.WriteJSON(refreshMessage{Type: "refresh", AccessToken: tok.AccessToken}); err != nil {
 			sock.Kill(fmt.Errorf("send token refresh: %w", err))
 			return
 		}
 		s.log.Info("access token refreshed in-band")
-		refreshAt = ct.refreshAt
+		refreshAt = due
 	}
 }
 
@@ -342,12 +352,12 @@ func (f *interactionFields) stringMember(key []byte) (dst *[]byte, has *bool, na
 	return nil, nil, ""
 }
 
-// DecodeInteraction validates one flat event strictly (valid UTF-8 JSON,
+// Decode validates one flat event strictly (valid UTF-8 JSON,
 // every field present with its type, status and channelType from the
 // canonical sets, timestamp RFC 3339, attributes an object if present) and
 // returns it as a bridge event with its sequence. It reads the frame
 // without reflection (scanInteraction); member names are matched exactly.
-func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, error) {
+func Decode(data []byte, observedAt time.Time) (bridge.Event, int64, error) {
 	var f interactionFields
 	sc := jsonscan.New(data)
 	if err := scanInteraction(&sc, &f); err != nil {
@@ -378,7 +388,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 		_, err := bridge.ParseChannelType(string(f.channelType))
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: %v", err)
 	}
-	ts, err := parseRFC3339(string(f.timestamp))
+	ts, err := rfc3339.Parse(string(f.timestamp))
 	if err != nil {
 		return bridge.Event{}, 0, bridge.Reject(bridge.ReasonSchema, data, "interaction event: timestamp %q is not RFC 3339", text.Truncate(string(f.timestamp), 40))
 	}
@@ -391,7 +401,7 @@ func DecodeInteraction(data []byte, observedAt time.Time) (bridge.Event, int64, 
 	if status.HasAgent() {
 		user = f.userID
 	}
-	who := Who{QueueID: refs.Bytes(f.queueID), UserID: refs.Bytes(user)}
+	who := bridge.Who{QueueID: refs.Bytes(f.queueID), UserID: refs.Bytes(user)}
 	ev := bridge.Event{
 		InteractionID: string(f.id), ChannelType: ch, Status: status, Who: who,
 		Steps:   []bridge.Step{{Status: status, At: ts, Who: who}},
@@ -428,7 +438,7 @@ func typeDetail(typ []byte) []string {
 	if d, ok := typeDetails.m[string(typ)]; ok {
 		return d
 	}
-	d := []string{"type:" + detailToken(string(typ), 64)}
+	d := []string{"type:" + text.DetailToken(string(typ), 64)}
 	if typeDetails.m == nil {
 		typeDetails.m = map[string][]string{}
 	}
