@@ -231,7 +231,7 @@ func natsCause(err error) string {
 		return "authorization: the server rejected the credentials"
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &recordErr),
 		errors.As(err, &opErr) && opErr.Op == "remote error", // crypto/tls's for an alert the server sent
-		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted):
+		errors.Is(err, nats.ErrTLS), errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted):
 		return "TLS: the handshake failed (certificate, CA or a TLS/plain mismatch)"
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return "timeout: no answer from that address"

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,6 +68,9 @@ func TestNATSCause(t *testing.T) {
 		{nats.ErrAuthorization, "authorization"},
 		{fmt.Errorf("connect: %w", nats.ErrAuthExpired), "authorization"},
 		{nats.ErrSecureConnRequired, "TLS"},
+		// What the client says when the server hangs up right after the
+		// handshake (mutual TLS without a client certificate).
+		{fmt.Errorf("%w: connection closed by remote after TLS handshake: %w", nats.ErrTLS, syscall.EPIPE), "TLS"},
 		{tls.RecordHeaderError{Msg: "tls: first record does not look like a TLS handshake"}, "TLS"},
 		{&net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}, "TLS"},
 		{fmt.Errorf("read: %w", io.EOF), "closed"},
