@@ -483,10 +483,11 @@ const connFrames = 64
 // until the socket ends, the channel is gone or c is closed.
 func (s *Stream) readLoop(ctx context.Context, c *conn) error {
 	return s.ReadSocket(ctx, c.sock, s.cfg.MaxFrameSize, func(data []byte, now time.Time, rejected error) error {
+		if rejected != nil { // nothing to decode: data is the frame's first bytes
+			return c.send(ctx, sockFrame{err: rejected, at: now})
+		}
 		var sf sockFrame
 		switch f, err := DecodeNotification(data, now); {
-		case rejected != nil:
-			sf = sockFrame{err: rejected, at: now}
 		case err != nil:
 			sf = sockFrame{err: err, at: now}
 		case f.Kind == FrameChannelGone:

@@ -461,25 +461,34 @@ var ErrClosed = errors.New("publish: publisher closed")
 // completes it at once, with ErrClosed.
 func (j *JetStream) send(p *inflight) {
 	p.headersDone()
-	ctx := p.ctx
-	if p.noWait {
-		select {
-		case j.room <- struct{}{}:
-		default:
+	select {
+	case j.room <- struct{}{}: // room now: the usual case, one channel operation
+		j.enqueue(p)
+	default:
+		if p.noWait {
 			j.settle(p, false, 0, ErrFull)
 			return
 		}
-	} else {
-		select {
-		case j.room <- struct{}{}:
-		case <-ctx.Done():
-			j.settle(p, false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, ctx.Err()))
-			return
-		case <-j.done:
-			j.settle(p, false, 0, ErrClosed)
-			return
-		}
+		j.waitRoom(p)
 	}
+}
+
+// waitRoom waits for room for p, then hands it to the owner; or completes
+// it if p's context ends or the publisher closes first.
+func (j *JetStream) waitRoom(p *inflight) {
+	select {
+	case j.room <- struct{}{}:
+		j.enqueue(p)
+	case <-p.ctx.Done():
+		j.settle(p, false, 0, fmt.Errorf("publish %s: %w", p.msg.Subject, p.ctx.Err()))
+	case <-j.done:
+		j.settle(p, false, 0, ErrClosed)
+	}
+}
+
+// enqueue hands p, which holds a room token, to the owner.
+func (j *JetStream) enqueue(p *inflight) {
+	ctx := p.ctx
 	if !j.ops.Push(ctx, op{kind: opSend, p: p}) {
 		<-j.room
 		err := ErrClosed

@@ -89,8 +89,9 @@ func (j *JetStream) own(status chan nats.Status) {
 	// Closed and settled: refuse what comes now, and end the retries.
 	j.ops.Close()
 	close(j.done)
-	for {
-		var ended bool
+	// Closed, the queue takes no more: what it holds is taken, then Take
+	// reports the end.
+	for ended := false; !ended; {
 		batch, ended = j.ops.Take(batch)
 		for i := range batch {
 			if op := &batch[i]; op.kind == opSend {
@@ -98,10 +99,6 @@ func (j *JetStream) own(status chan nats.Status) {
 				j.settle(op.p, false, 0, ErrClosed)
 			}
 		}
-		if ended {
-			break
-		}
-		<-j.ops.Ready()
 	}
 	close(j.toRetry)
 }
