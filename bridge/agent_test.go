@@ -29,7 +29,7 @@ func TestAgentStatusesParse(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want Presence
-	}{{"ON_QUEUE", PresenceOnQueue}, {"AVAILABLE", PresenceAvailable}, {"break", PresenceBreak}, {"OFFLINE", PresenceOffline}} {
+	}{{"ON_QUEUE", PresenceOnQueue}, {"On Queue", PresenceOnQueue}, {"Available", PresenceAvailable}, {"AVAILABLE", PresenceAvailable}, {"break", PresenceBreak}, {"OFFLINE", PresenceOffline}} {
 		if got, err := ParsePresence(tc.in); err != nil || got != tc.want {
 			t.Errorf("ParsePresence(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}

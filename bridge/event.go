@@ -112,6 +112,11 @@ type Event struct {
 	// Detail is the raw per-participant state, for consumers that need more
 	// than the canonical status ("customer:connected", "agent:alerting").
 	Detail []string
+	// Agent, when set, makes this an observation of an agent, not of an
+	// interaction: InteractionID is the agent's user id (the engine's key:
+	// its shard, its gap hold, its persisted state), and ChannelType,
+	// Steps, Status, Who and Horizon are unused.
+	Agent *AgentObservation
 
 	// replayed marks an event applied again after a conflict: like a
 	// back-filled one, its untimed status proves nothing on its own.
@@ -144,6 +149,8 @@ func (e *Event) Validated() bool { return e.validated }
 // First is the earliest time the event knows of the interaction.
 func (e *Event) First() time.Time {
 	switch {
+	case e.Agent != nil:
+		return e.Agent.Steps[0].At
 	case len(e.Steps) > 0:
 		return e.Steps[0].At
 	case !e.Horizon.IsZero():
@@ -156,6 +163,11 @@ func (e *Event) First() time.Time {
 // or before t and the status then. ok is false if it proves no status by t.
 func (e *Event) Truncated(t time.Time) (Event, bool) {
 	out := *e
+	if e.Agent != nil {
+		var ok bool
+		out.Agent, ok = e.Agent.truncated(t)
+		return out, ok
+	}
 	out.Steps = nil
 	for _, s := range e.Steps {
 		if s.At.After(t) {
@@ -198,6 +210,12 @@ func (e *Event) Validate() error {
 func (e *Event) validate() error {
 	if err := ValidateInteractionID(e.InteractionID); err != nil {
 		return reject(ReasonSchema, "%v", err)
+	}
+	if e.Agent != nil {
+		if e.ObservedAt.IsZero() || !representable(e.ObservedAt) {
+			return reject(ReasonSchema, "agent %s: no observation time", e.InteractionID)
+		}
+		return e.Agent.validate(e.InteractionID)
 	}
 	if _, ok := LookupChannelType(string(e.ChannelType)); !ok {
 		_, err := ParseChannelType(string(e.ChannelType))

@@ -87,6 +87,9 @@ type State struct {
 	Version uint64
 	// Tally is the interaction's contact-center durations so far.
 	Tally Tally
+	// Agent, when set, makes this an agent's state: Channel, Status,
+	// Anchor, Horizon, EndedHold and Tally are unused.
+	Agent *AgentState
 }
 
 // live is the applied state of one interaction while an event is applied
@@ -233,6 +236,7 @@ func entry[T ~string](set []T, i uint8) T {
 type Machine struct {
 	cfg    MachineConfig
 	states map[string]*interaction
+	agents map[string]*agent // agentmachine.go
 	// memo is the interaction found last, under memoID: one frame asks
 	// for its interaction several times (Known, Apply, Version), and the
 	// map is large enough that each lookup is a cache miss.
@@ -255,6 +259,7 @@ func NewMachine(cfg MachineConfig) *Machine {
 	return &Machine{
 		cfg:        cfg,
 		states:     make(map[string]*interaction),
+		agents:     make(map[string]*agent),
 		tombstones: newTombstones(cfg.TombstoneTTL),
 	}
 }
@@ -286,6 +291,9 @@ func NewMachine(cfg MachineConfig) *Machine {
 //     one with no newer timestamp whose change is not one of those untimed
 //     moves (it is older than the state).
 func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
+	if ev.Agent != nil {
+		return m.applyAgent(ev, out)
+	}
 	held, ok := m.find(ev.InteractionID)
 	if !ok {
 		if m.tombstones.has(ev.InteractionID) {
@@ -523,9 +531,13 @@ func shrink[K comparable, V any](m map[K]V, peak int) (map[K]V, int) {
 // Len reports how many interactions and tombstones the Machine holds.
 func (m *Machine) Len() (open, tombstones int) { return len(m.states), m.tombstones.len() }
 
-// OpenIDs lists the interactions held that have not completed.
+// OpenIDs lists the interactions held that have not completed, and the
+// agents (always open).
 func (m *Machine) OpenIDs() []string {
-	ids := make([]string, 0, len(m.states))
+	ids := make([]string, 0, len(m.states)+len(m.agents))
+	for id := range m.agents {
+		ids = append(ids, id)
+	}
 	completed := position(Statuses, StatusCompleted)
 	for id, st := range m.states {
 		if st.status != completed {
@@ -546,6 +558,9 @@ func (m *Machine) Known(id string) bool {
 	if _, ok := m.find(id); ok {
 		return true
 	}
+	if _, ok := m.agents[id]; ok {
+		return true
+	}
 	return m.tombstones.has(id)
 }
 
@@ -564,6 +579,10 @@ func (m *Machine) find(id string) (*interaction, bool) {
 // Restore sets an interaction's state from its persisted form (after a
 // restart, or when another writer got ahead), observed at now.
 func (m *Machine) Restore(id string, s State, now time.Time) {
+	if s.Agent != nil {
+		m.restoreAgent(id, s)
+		return
+	}
 	l := live{State: s, lastSeen: now}
 	if s.Status == StatusCompleted {
 		l.completedAt = now
@@ -586,6 +605,9 @@ func (m *Machine) Restore(id string, s State, now time.Time) {
 func (m *Machine) Version(id string) (version uint64, owned, ok bool) {
 	st, ok := m.find(id)
 	if !ok {
+		if a := m.agents[id]; a != nil {
+			return a.state.Version, a.owned, true
+		}
 		return 0, false, false
 	}
 	return st.version, st.owned, true
@@ -599,23 +621,40 @@ func (m *Machine) SetVersion(id string, v uint64) {
 		if v > st.version {
 			st.version = v
 		}
+	} else if a := m.agents[id]; a != nil {
+		a.setVersion(v)
+	}
+}
+
+func (a *agent) setVersion(v uint64) {
+	a.owned = true
+	if v > a.state.Version {
+		a.state.Version = v
 	}
 }
 
 // Handle is a held interaction's record, opaque, for VersionOf and
 // SetVersionOf, which then need no lookup by id: the engine keeps one with
 // each transition it publishes. The zero Handle looks the id up.
-type Handle struct{ in *interaction }
+type Handle struct {
+	in *interaction
+	ag *agent
+}
 
-// Handle returns the record of a held interaction (the zero Handle if
-// none).
+// Handle returns the record of a held interaction or agent (the zero
+// Handle if none).
 func (m *Machine) Handle(id string) Handle {
-	st, _ := m.find(id)
-	return Handle{st}
+	if st, ok := m.find(id); ok {
+		return Handle{in: st}
+	}
+	return Handle{ag: m.agents[id]}
 }
 
 // VersionOf is Version through a handle for id.
 func (m *Machine) VersionOf(h Handle, id string) (version uint64, owned, ok bool) {
+	if h.ag != nil && !h.ag.detached {
+		return h.ag.state.Version, h.ag.owned, true
+	}
 	if h.in == nil || h.in.detached {
 		return m.Version(id)
 	}
@@ -624,6 +663,10 @@ func (m *Machine) VersionOf(h Handle, id string) (version uint64, owned, ok bool
 
 // SetVersionOf is SetVersion through a handle for id.
 func (m *Machine) SetVersionOf(h Handle, id string, v uint64) {
+	if h.ag != nil && !h.ag.detached {
+		h.ag.setVersion(v)
+		return
+	}
 	if h.in == nil || h.in.detached {
 		m.SetVersion(id, v)
 		return

@@ -45,6 +45,11 @@ type Transition struct {
 	// Detail is the raw per-participant state of the observation.
 	Detail []string
 
+	// Agent, when set, makes this an agent's transition: InteractionID is
+	// the agent's user id, and ChannelType, QueueID, UserID, FromStatus,
+	// ToStatus, Detail and Timings are unused.
+	Agent *AgentChange
+
 	// Timings, on a transition to completed, are the interaction's
 	// figures, published as a message of their own before the transition
 	// (a TimingsPublisher's PublishTimings).
@@ -92,6 +97,9 @@ func TransitionID(interactionID string, seq uint64, from, to Status) string {
 //
 // queueId and userId are left out when unknown.
 func (t *Transition) AppendJSON(b []byte) []byte {
+	if t.Agent != nil {
+		return t.appendAgentJSON(b)
+	}
 	b = appendHead(b, t.ID, t.InteractionID, t.ChannelType, Who{QueueID: t.QueueID, UserID: t.UserID})
 	b = append(b, `,"fromStatus":`...)
 	if t.FromStatus == "" {

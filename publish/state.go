@@ -29,6 +29,9 @@ const HeaderState = "Genesys-Bridge-State"
 // nanoseconds, flags 1 for answered plus 2 for partial, and "-" for an
 // unknown id (ids hold no space: bridge.ValidRef).
 func appendState(b []byte, s *bridge.State) []byte {
+	if s.Agent != nil {
+		return appendAgentState(b, s)
+	}
 	b = append(b, "v3 "...)
 	b = append(b, s.Channel...)
 	b = append(b, ' ')
@@ -79,6 +82,8 @@ func decodeState(v string, own *intern.Table) (bridge.State, error) {
 	f := fields(room[:0], v)
 	var s bridge.State
 	switch {
+	case len(f) == 8 && f[0] == "a1":
+		return decodeAgentState(f, own)
 	case len(f) == 20 && f[0] == "v3":
 	case len(f) == 8 && f[0] == "v2":
 		s.Tally.Partial = true
@@ -86,7 +91,7 @@ func decodeState(v string, own *intern.Table) (bridge.State, error) {
 		s.Tally.Partial = true
 		f = append(f[:3], append([]string{"0"}, f[3:]...)...)
 	default:
-		return s, fmt.Errorf("state header %q: want v3 with 20 fields, v2 with 8 or v1 with 7", text.Truncate(v, 64))
+		return s, fmt.Errorf("state header %q: want v3 with 20 fields, v2 with 8, v1 with 7 or a1 with 8", text.Truncate(v, 64))
 	}
 	n, err := strconv.ParseUint(f[3], 10, 64)
 	if err != nil {
@@ -270,4 +275,90 @@ func (j *JetStream) States(ctx context.Context, since time.Time) (map[string]bri
 			return out, nil
 		}
 	}
+}
+
+// appendAgentState appends an agent's state rendered as "a1 <routing>
+// <presence> <seq> <stepAt> <since> <presenceId> <queueIds>", times in
+// unix nanoseconds (0 for none), "-" for an unknown presence id and for no
+// queues, queue ids joined by commas. Ids hold no space (bridge.ValidRef)
+// but may hold a comma: such a queue id is left out of the state (the
+// next live frame gives it again) rather than split wrongly.
+func appendAgentState(b []byte, s *bridge.State) []byte {
+	a := s.Agent
+	b = append(b, "a1 "...)
+	b = append(b, a.Routing...)
+	b = append(b, ' ')
+	b = append(b, a.Presence...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, s.Seq, 10)
+	for _, at := range [...]time.Time{s.StepAt, a.Since} {
+		b = append(b, ' ')
+		if at.IsZero() {
+			b = append(b, '0')
+		} else {
+			b = strconv.AppendInt(b, at.UnixNano(), 10)
+		}
+	}
+	b = append(b, ' ')
+	if a.PresenceID == "" {
+		b = append(b, '-')
+	} else {
+		b = append(b, a.PresenceID...)
+	}
+	b = append(b, ' ')
+	n := 0
+	for _, q := range a.Queues {
+		if strings.IndexByte(q, ',') >= 0 {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, q...)
+		n++
+	}
+	if n == 0 {
+		b = append(b, '-')
+	}
+	return b
+}
+
+func decodeAgentState(f []string, own *intern.Table) (bridge.State, error) {
+	var s bridge.State
+	a := &bridge.AgentState{}
+	s.Agent = a
+	var err error
+	if a.Routing, err = bridge.ParseRoutingStatus(f[1]); err != nil {
+		return s, fmt.Errorf("state header: %w", err)
+	}
+	if a.Presence, err = bridge.ParsePresence(f[2]); err != nil {
+		return s, fmt.Errorf("state header: %w", err)
+	}
+	if s.Seq, err = strconv.ParseUint(f[3], 10, 64); err != nil {
+		return s, fmt.Errorf("state header seq: %w", err)
+	}
+	for i, dst := range [...]*time.Time{&s.StepAt, &a.Since} {
+		n, err := strconv.ParseInt(f[4+i], 10, 64)
+		if err != nil {
+			return s, fmt.Errorf("state header field %d: %w", 4+i, err)
+		}
+		if n != 0 {
+			*dst = time.Unix(0, n).UTC()
+		}
+	}
+	if id := f[6]; id != "-" {
+		if !bridge.ValidRef(id) {
+			return s, fmt.Errorf("state header field 6: not a valid id")
+		}
+		a.PresenceID = own.String(id)
+	}
+	if qs := f[7]; qs != "-" {
+		for q := range strings.SplitSeq(qs, ",") {
+			if !bridge.ValidRef(q) {
+				return s, fmt.Errorf("state header field 7: not a list of valid ids")
+			}
+			a.Queues = append(a.Queues, own.String(q))
+		}
+	}
+	return s, nil
 }

@@ -56,6 +56,41 @@ func TestStateHeaderOlderFormsAndErrors(t *testing.T) {
 	}
 }
 
+// An agent's state ("a1") goes round, and its bad forms are refused.
+func TestAgentStateHeader(t *testing.T) {
+	at := time.Date(2026, 12, 3, 9, 0, 1, 5, time.UTC)
+	for _, s := range []bridge.State{
+		{Seq: 3, StepAt: at, Agent: &bridge.AgentState{Routing: bridge.RoutingIdle, Presence: bridge.PresenceOnQueue, Since: at,
+			PresenceID: "e08eaf1b-ee47-4fa9-a231-1200e284798f", Queues: []string{"q1", "q2"}}},
+		{Seq: 1, Agent: &bridge.AgentState{Routing: bridge.RoutingOffQueue, Presence: bridge.PresenceMeal}},
+	} {
+		got, err := decodeState(encodeState(&s), nil)
+		if err != nil || !reflect.DeepEqual(got, s) {
+			t.Errorf("round trip of %+v:\n got %+v %+v (%v)\n via %q", s, got, got.Agent, err, encodeState(&s))
+		}
+	}
+	comma := bridge.State{Seq: 1, Agent: &bridge.AgentState{Routing: bridge.RoutingIdle, Presence: bridge.PresenceOnQueue, Queues: []string{"a,b", "c"}}}
+	if got, err := decodeState(encodeState(&comma), nil); err != nil || !reflect.DeepEqual(got.Agent.Queues, []string{"c"}) {
+		t.Errorf("a queue id with a comma: %+v %v", got.Agent, err)
+	}
+	good := "a1 idle on_queue 1 0 0 - -"
+	if _, err := decodeState(good, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{
+		strings.Replace(good, "idle", "lunch", 1),
+		strings.Replace(good, "on_queue", "lunch", 1),
+		strings.Replace(good, " 1 ", " x ", 1),
+		strings.Replace(good, "- -", "- q1,,q2", 1),
+		strings.Replace(good, "- -", "\x7f -", 1),
+		good + " extra",
+	} {
+		if _, err := decodeState(bad, nil); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
 // FuzzDecodeState: a state header from anywhere (another writer, an old
 // version, a hand-edited stream) never panics the reader, and whatever it
 // accepts is written back and read again as the same state.
@@ -64,6 +99,7 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add("v2 chat queued 1 1764320400000000000 1764320400000000000 1764320400000000000 0")
 	f.Add("v1 email ringing 1764320400000000000 0 0 0")
 	f.Add("v3  voice")
+	f.Add("a1 interacting on_queue 7 1764320400000000000 1764320400000000000 6a3af858-942f-489d-9700-5f9bcdcdae9b q1,q2")
 	f.Fuzz(func(t *testing.T, v string) {
 		s, err := decodeState(v, nil)
 		if err != nil {

@@ -37,8 +37,12 @@ func IDToken(id string) (string, bool) {
 	return "_" + hex.EncodeToString(sum[:16]), true
 }
 
-// Subject returns <prefix>.<channelType>.<toStatus>.<idToken>. Channel
-// types and statuses are closed sets of safe tokens (package bridge).
+// Subject returns <prefix>.<channelType>.<toStatus>.<idToken>, or for an
+// agent's transition <prefix>.agents.<toRoutingStatus>.<userIdToken>.
+// Channel types, statuses and routing statuses are closed sets of safe
+// tokens (package bridge), and "agents" is no channel type, so the two
+// never meet; both have four tokens after the prefix, so
+// <prefix>.*.*.<idToken> finds the last state of either.
 func Subject(prefix string, t *bridge.Transition) string {
 	return string(appendSubject(make([]byte, 0, len(prefix)+64), prefix, t))
 }
@@ -47,6 +51,13 @@ func appendSubject(b []byte, prefix string, t *bridge.Transition) []byte {
 	tok, _ := IDToken(t.InteractionID)
 	b = append(b, prefix...)
 	b = append(b, '.')
+	if t.Agent != nil {
+		b = append(b, AgentsToken...)
+		b = append(b, '.')
+		b = append(b, t.Agent.ToRouting...)
+		b = append(b, '.')
+		return append(b, tok...)
+	}
 	b = append(b, t.ChannelType...)
 	b = append(b, '.')
 	b = append(b, t.ToStatus...)
@@ -64,3 +75,7 @@ func appendTimingsSubject(b []byte, prefix string, t *bridge.Timings) []byte {
 	b = append(b, '.')
 	return append(b, tok...)
 }
+
+// AgentsToken is the subject token after the prefix that agents'
+// transitions have in place of a channel type.
+const AgentsToken = "agents"

@@ -224,7 +224,7 @@ func (s *shard) enqueue(ctx context.Context, ev *bridge.Event) {
 			s.p.log.Warn("transition published without the gap's complete history", "interaction_id", t.InteractionID,
 				"from", string(t.FromStatus), "to", string(t.ToStatus))
 		}
-		if !s.p.cfg.Filter.Match(t.ChannelType, t.ToStatus) {
+		if t.Agent == nil && !s.p.cfg.Filter.Match(t.ChannelType, t.ToStatus) {
 			st.Filtered.Add(1)
 			continue
 		}
