@@ -10,7 +10,9 @@ import (
 
 var agentT0 = time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 
-func agentAt(min, sec int) time.Time { return agentT0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second) }
+func agentAt(min, sec int) time.Time {
+	return agentT0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second)
+}
 
 // liveActivity is the Event a live v2.users.{id}.activity frame gives:
 // the routing status timed by its startTime, the presence by its
