@@ -124,6 +124,16 @@ func (m *Machine) emitAgent(out []Transition, st *State, a *AgentState, ev *Even
 	})
 }
 
+// AgentIDs lists the agents held (every one is open: each may change in
+// any gap).
+func (m *Machine) AgentIDs() []string {
+	ids := make([]string, 0, len(m.agents))
+	for id := range m.agents {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // Agents reports how many agents the Machine holds.
 func (m *Machine) Agents() int { return len(m.agents) }
 

@@ -531,13 +531,10 @@ func shrink[K comparable, V any](m map[K]V, peak int) (map[K]V, int) {
 // Len reports how many interactions and tombstones the Machine holds.
 func (m *Machine) Len() (open, tombstones int) { return len(m.states), m.tombstones.len() }
 
-// OpenIDs lists the interactions held that have not completed, and the
-// agents (always open).
+// OpenIDs lists the interactions held that have not completed (not the
+// agents: AgentIDs).
 func (m *Machine) OpenIDs() []string {
-	ids := make([]string, 0, len(m.states)+len(m.agents))
-	for id := range m.agents {
-		ids = append(ids, id)
-	}
+	ids := make([]string, 0, len(m.states))
 	completed := position(Statuses, StatusCompleted)
 	for id, st := range m.states {
 		if st.status != completed {

@@ -56,6 +56,12 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 	if !ok {
 		return
 	}
+	agents, agentsFailed, ok := s.deliverAgentHistories(ctx, l, g)
+	if !ok {
+		return
+	}
+	histories += agents
+	failed = failed || agentsFailed
 	states := 0
 	if failed {
 		for _, id := range open {
@@ -111,6 +117,49 @@ func (s *Stream) deliverHistories(ctx context.Context, l *lane, g *bridge.Gap, o
 			ev, err := DeriveDetails(dc, time.Now())
 			if err != nil {
 				s.log.Warn("back-fill: details not derivable", "interaction_id", text.Truncate(dc.ConversationID, 64), "err", err)
+				continue
+			}
+			ev.HistoryOf = g.ID
+			if !s.Deliver(ctx, nil, wsock.Item{Ev: ev}) {
+				return histories, failed, false
+			}
+			histories++
+		}
+	}
+	return histories, failed, true
+}
+
+// deliverAgentHistories queries analytics for the routing status and
+// presence intervals of the lane's agents in gap g and delivers each
+// agent's as its history. failed reports a query that failed for good
+// (the agents then wait for the gap's close and go on marked incomplete);
+// ok is false if ctx ended.
+func (s *Stream) deliverAgentHistories(ctx context.Context, l *lane, g *bridge.Gap) (histories int, failed, ok bool) {
+	for i := 0; i < len(l.agents); i += detailsChunk {
+		ids := l.agents[i:min(i+detailsChunk, len(l.agents))]
+		var uds []UserDetail
+		err := s.retry.Do(ctx, g.Deadline, func(ctx context.Context) error {
+			var err error
+			uds, err = s.cfg.Client.QueryUserDetails(ctx, g.From, g.To.Add(time.Second), ids)
+			if err != nil && !retryQuery(err) {
+				return retry.Permanent(err)
+			}
+			return err
+		}, func(a retry.Attempt) {
+			s.log.Warn("back-fill: users details query failed; retrying", "lane", l.index, "gap", g.ID, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return histories, failed, false
+			}
+			failed = true
+			s.log.Error("back-fill: users details query failed; the gap's agent transitions may be incomplete", "lane", l.index, "gap", g.ID, "err", err)
+			continue
+		}
+		for i := range uds {
+			ev, err := DeriveUserDetail(&uds[i], time.Now())
+			if err != nil {
+				s.log.Warn("back-fill: user details not derivable", "user_id", text.Truncate(uds[i].UserID, 64), "err", err)
 				continue
 			}
 			ev.HistoryOf = g.ID

@@ -63,7 +63,7 @@ func replayCorpusItem(t *testing.T, it genesys.CorpusItem, path string) {
 	defer sim.Close()
 	log, logs := testkit.Logger(t, slog.LevelInfo)
 	pub := newMemPublisher()
-	topics, err := genesys.Topics(queues, users, nil)
+	topics, err := genesys.Topics(queues, users, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

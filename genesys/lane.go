@@ -19,6 +19,7 @@ type lane struct {
 	index  int
 	topics []string
 	filter DetailsFilter // queue and user ids, for the analytics query
+	agents []string      // the agents of its activity topics, for the users details query
 
 	// gapFrom is when the lane last heard from Genesys, while it has no
 	// socket (zero while it has one): the next socket starts after a gap.

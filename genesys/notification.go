@@ -175,6 +175,25 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 	case strings.HasPrefix(topic, "v2.system.no_longer_subscribed"), strings.HasPrefix(topic, "v2.system.token_revoked"):
 		f.Kind, f.Reason = FrameChannelGone, strings.TrimPrefix(topic, "v2.system.")
 		return f, nil
+	case strings.HasSuffix(topic, activitySuffix):
+		user, ok := activityUser(topic)
+		if !ok {
+			break
+		}
+		if len(env.EventBody) == 0 || bytes.Equal(env.EventBody, []byte("null")) {
+			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: no eventBody", text.Truncate(topic, 200))
+		}
+		var a Activity
+		if err := json.Unmarshal(env.EventBody, &a); err != nil {
+			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode activity: %s", text.Truncate(topic, 200), jsonErr(err))
+		}
+		ev, err := DeriveActivity(&a, user, observedAt)
+		if err != nil {
+			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(topic, 200), err)
+		}
+		f.Kind, f.Event = FrameEvent, ev
+		f.Fingerprint = fingerprint(topic, env.EventBody)
+		return f, nil
 	case isConversationTopic(topic):
 		if len(env.EventBody) == 0 || bytes.Equal(env.EventBody, []byte("null")) {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: no eventBody", text.Truncate(topic, 200))
@@ -191,15 +210,20 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(topic, 200), err)
 		}
 		f.Kind, f.Event = FrameEvent, ev
-		var h maphash.Hash // a tenth of FNV's cost on bodies of several KiB
-		h.SetSeed(fingerprintSeed)
-		h.WriteString(topic)
-		h.Write(env.EventBody)
-		f.Fingerprint = h.Sum64()
+		f.Fingerprint = fingerprint(topic, env.EventBody)
 		return f, nil
 	}
 	f.Kind = FrameIgnored
 	return f, nil
+}
+
+// fingerprint is Frame.Fingerprint of a body on a topic.
+func fingerprint(topic string, body []byte) uint64 {
+	var h maphash.Hash // a tenth of FNV's cost on bodies of several KiB
+	h.SetSeed(fingerprintSeed)
+	h.WriteString(topic)
+	h.Write(body)
+	return h.Sum64()
 }
 
 // isConversationTopic matches v2.routing.queues.{id}.conversations and

@@ -116,6 +116,10 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	for i := 0; i < len(cfg.Topics); i += MaxTopicsPerChannel {
 		l := &lane{s: s, index: len(s.lanes), topics: cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))]}
 		for _, t := range l.topics {
+			if user, ok := activityUser(t); ok {
+				l.agents = append(l.agents, user)
+				continue
+			}
 			switch prefix, id, suffix, _ := splitTopic(t); {
 			case suffix != "":
 			case prefix == queuePrefix:

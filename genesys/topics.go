@@ -8,8 +8,8 @@ import (
 )
 
 // Topics builds the subscription list: v2.routing.queues.{id}.conversations
-// per queue id, v2.users.{id}.conversations per user id, then extra topics
-// verbatim. Ids must be non-empty, without dots or whitespace; topics must
+// per queue id, v2.users.{id}.conversations per user id,
+// v2.users.{id}.activity per agent id, then extra topics verbatim. Ids must be non-empty, without dots or whitespace; topics must
 // be under 200 bytes. Repeats are removed. At most MaxTopics.
 //
 // An extra topic must be one of those two forms: the media-suffixed forms
@@ -17,7 +17,7 @@ import (
 // ...conversations.summaries another body again; the bridge decodes neither,
 // so every frame of them would be rejected. They are refused with the form
 // to use instead.
-func Topics(queueIDs, userIDs, extra []string) ([]string, error) {
+func Topics(queueIDs, userIDs, agentIDs, extra []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	add := func(t string) error {
@@ -39,6 +39,7 @@ func Topics(queueIDs, userIDs, extra []string) ([]string, error) {
 	}{
 		{"queue", queuePrefix + "%s.conversations", queueIDs},
 		{"user", userPrefix + "%s.conversations", userIDs},
+		{"agent", userPrefix + "%s" + activitySuffix, agentIDs},
 	} {
 		for _, id := range set.ids {
 			if id == "" || strings.ContainsAny(id, ". \t\r\n*>?&") {
@@ -85,6 +86,9 @@ func splitTopic(t string) (prefix, id, suffix string, ok bool) {
 
 // checkTopic accepts the conversation topics the bridge decodes.
 func checkTopic(t string) error {
+	if _, ok := activityUser(t); ok {
+		return nil
+	}
 	prefix, id, suffix, ok := splitTopic(t)
 	switch {
 	case ok && suffix == "":
@@ -94,7 +98,7 @@ func checkTopic(t string) error {
 	case ok:
 		return fmt.Errorf("topic %q: media-suffixed topics carry a flattened participant, which the bridge does not decode; subscribe %sconversations (it carries every medium)", text.Truncate(t, 80), prefix+id+".")
 	}
-	return fmt.Errorf("topic %q is not one the bridge decodes: use v2.routing.queues.{id}.conversations or v2.users.{id}.conversations (or GENESYS_QUEUE_IDS / GENESYS_USER_IDS)", text.Truncate(t, 80))
+	return fmt.Errorf("topic %q is not one the bridge decodes: use v2.routing.queues.{id}.conversations, v2.users.{id}.conversations or v2.users.{id}.activity (or GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_AGENT_IDS)", text.Truncate(t, 80))
 }
 
 // checkTopicCount refuses more topics than one bridge can hold.

@@ -44,16 +44,19 @@ type heldEvent struct {
 	since time.Time
 }
 
-// gapOpened makes every open interaction wait for g's history, and every
-// interaction already waiting (it may have changed in g too).
+// gapOpened makes every open interaction and every agent wait for g's
+// history, and every interaction already waiting (it may have changed in
+// g too).
 func (s *shard) gapOpened(g *bridge.Gap) {
 	s.gaps[g.ID] = g
 	for id := range s.waits {
 		s.await(id, g)
 	}
-	for _, id := range s.machine.OpenIDs() {
-		if s.waits[id] == nil {
-			s.await(id, g)
+	for _, ids := range [...][]string{s.machine.OpenIDs(), s.machine.AgentIDs()} {
+		for _, id := range ids {
+			if s.waits[id] == nil {
+				s.await(id, g)
+			}
 		}
 	}
 }

@@ -114,6 +114,9 @@ func (a *auditLog) reopen() error {
 // write adds the line of one acknowledged transition. It is called from
 // the pipeline's shards and does not block on the disk.
 func (a *auditLog) write(t *bridge.Transition, duplicate bool, ackedAt time.Time) {
+	if t.Agent != nil {
+		return // the audit log is the tutorial's record of interactions
+	}
 	line := auditLine{
 		Timestamp: ackedAt.UTC().Format(time.RFC3339Nano), Type: "INTERACTION_STATE_CHANGE",
 		InteractionID: t.InteractionID, ChannelType: string(t.ChannelType), CurrentStatus: string(t.ToStatus),

@@ -35,6 +35,7 @@ type Config struct {
 	GenesysLoginURL        string         `env:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
 	GenesysQueueIDs        []string       `env:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
 	GenesysUserIDs         []string       `env:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
+	GenesysAgentIDs        []string       `env:"GENESYS_AGENT_IDS" desc:"comma-separated user ids of agents; each subscribes v2.users.{id}.activity and publishes the agent's routing status and presence on <prefix>.agents.<routingStatus>.<userId>"`
 	GenesysTopics          []string       `env:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
 	GenesysHeartbeat       time.Duration  `env:"GENESYS_HEARTBEAT_INTERVAL" desc:"expected heartbeat period; silence for twice this kills the socket"`
 	GenesysMaxFrame        int64          `env:"GENESYS_MAX_FRAME_BYTES" desc:"larger frames are rejected and counted"`
@@ -478,17 +479,17 @@ func (c *Config) resolve() error {
 	}
 	c.endpoints = ep
 	if c.GenesysDialect == "interactions" {
-		if len(trimAll(c.GenesysQueueIDs))+len(trimAll(c.GenesysUserIDs))+len(trimAll(c.GenesysTopics)) > 0 {
-			return configErr("GENESYS_QUEUE_IDS, GENESYS_USER_IDS and GENESYS_TOPICS have no effect with GENESYS_DIALECT=interactions (that stream is filtered by BRIDGE_CHANNEL_TYPES and BRIDGE_STATUSES); unset them")
+		if len(trimAll(c.GenesysQueueIDs))+len(trimAll(c.GenesysUserIDs))+len(trimAll(c.GenesysAgentIDs))+len(trimAll(c.GenesysTopics)) > 0 {
+			return configErr("GENESYS_QUEUE_IDS, GENESYS_USER_IDS, GENESYS_AGENT_IDS and GENESYS_TOPICS have no effect with GENESYS_DIALECT=interactions (that stream is filtered by BRIDGE_CHANNEL_TYPES and BRIDGE_STATUSES); unset them")
 		}
 		return nil
 	}
-	topics, err := genesys.Topics(trimAll(c.GenesysQueueIDs), trimAll(c.GenesysUserIDs), trimAll(c.GenesysTopics))
+	topics, err := genesys.Topics(trimAll(c.GenesysQueueIDs), trimAll(c.GenesysUserIDs), trimAll(c.GenesysAgentIDs), trimAll(c.GenesysTopics))
 	if err != nil {
-		return configErr("GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_TOPICS: %w", err)
+		return configErr("GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_AGENT_IDS / GENESYS_TOPICS: %w", err)
 	}
 	if len(topics) == 0 {
-		return configErr("no topics: set GENESYS_QUEUE_IDS, GENESYS_USER_IDS or GENESYS_TOPICS")
+		return configErr("no topics: set GENESYS_QUEUE_IDS, GENESYS_USER_IDS, GENESYS_AGENT_IDS or GENESYS_TOPICS")
 	}
 	c.topics = topics
 	return nil

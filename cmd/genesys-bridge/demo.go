@@ -27,7 +27,7 @@ func startDemo(cfg *Config, log *slog.Logger) (*simulator.Server, genesysTarget,
 	if err != nil {
 		return nil, genesysTarget{}, err
 	}
-	topics, err := genesys.Topics(sim.Population().Queues, nil, nil)
+	topics, err := genesys.Topics(sim.Population().Queues, nil, sim.Population().Agents, nil)
 	if err != nil {
 		sim.Close()
 		return nil, genesysTarget{}, err
@@ -61,6 +61,18 @@ func newDemoView(out io.Writer, prefix, natsURL string) *demoView {
 }
 
 func (d *demoView) transition(t *bridge.Transition, dup bool) {
+	if c := t.Agent; c != nil {
+		from := string(c.FromRouting) + "/" + string(c.FromPresence)
+		if c.FromRouting == "" {
+			from = "(new)"
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.counts["agent "+string(c.ToRouting)]++
+		fmt.Fprintf(d.out, "%-12s %-9s %-9s -> %-9s %-8s %s\n", t.OccurredAt.Local().Format("15:04:05.000"),
+			"agent", from, string(c.ToRouting)+"/"+string(c.ToPresence), t.InteractionID[:min(8, len(t.InteractionID))], publish.Subject(d.prefix, t))
+		return
+	}
 	from := string(t.FromStatus)
 	if from == "" {
 		from = "(new)"

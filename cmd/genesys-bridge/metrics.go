@@ -33,6 +33,7 @@ type metrics struct {
 	completed   *prometheus.CounterVec
 	timingBy    [][]prometheus.Observer
 	completedBy [][2]prometheus.Counter
+	agents      *agentMetrics
 }
 
 // timingFigures are the timings exported as histograms.
@@ -104,12 +105,17 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.latency, m.byChannel, m.duplicates, m.heldFor, m.completed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.agents = newAgentMetrics(m.reg)
 	return m
 }
 
 func (m *metrics) published(t *bridge.Transition, dup bool, ackedAt time.Time) {
 	m.latency.Observe(ackedAt.Sub(t.ObservedAt).Seconds())
-	m.counterOf(t.ChannelType, t.ToStatus).Inc()
+	if t.Agent != nil {
+		m.agents.transition(t)
+	} else {
+		m.counterOf(t.ChannelType, t.ToStatus).Inc()
+	}
 	if dup {
 		m.duplicates.Inc()
 	}

@@ -121,6 +121,7 @@ type Server struct {
 	channels map[string]*channel
 	truth    []Truth
 	store    conversationStore
+	agents   *agentWorld // agents.go
 	faults   faultState
 	isocks   map[*interactionsSock]bool
 	seq      atomic.Int64
@@ -173,6 +174,7 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, ln: ln, URL: scheme + ln.Addr().String(),
 		pop:      pop,
+		agents:   newAgentWorld(pop, rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.StepScale),
 		tokens:   map[string]time.Time{},
 		channels: map[string]*channel{},
 		isocks:   map[*interactionsSock]bool{},
@@ -466,6 +468,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v2/conversations/{id}", s.auth(s.handleGetConversation))
 	mux.HandleFunc("GET /api/v2/routing/queues/{id}", s.auth(s.handleGetQueue))
 	mux.HandleFunc("POST /api/v2/analytics/conversations/details/query", s.auth(s.handleDetailsQuery))
+	mux.HandleFunc("POST /api/v2/analytics/users/details/query", s.auth(s.handleUserDetailsQuery))
 	return mux
 }
 
@@ -476,7 +479,7 @@ func (s *Server) permitted(t string) (bool, string) {
 		}
 	}
 	for _, a := range s.pop.Agents {
-		if t == "v2.users."+a+".conversations" {
+		if t == "v2.users."+a+".conversations" || t == "v2.users."+a+".activity" {
 			return true, ""
 		}
 	}
@@ -619,7 +622,9 @@ func (s *Server) send(f *Frame) {
 		isocks = append(isocks, is)
 	}
 	s.mu.Unlock()
-	s.sendInteraction(f, isocks)
+	if f.ConversationID != "" { // not an agent's activity (agents.go)
+		s.sendInteraction(f, isocks)
+	}
 	for i, sock := range targets {
 		msg := fmt.Appendf(nil, `{"topicName":%q,"version":"2","eventBody":%s,"metadata":{"CorrelationId":%q}}`,
 			topics[i], f.Body, uuidFromCrypto())
@@ -647,6 +652,8 @@ func (s *Server) generate() {
 		simStart = s.cfg.Start.Truncate(time.Millisecond)
 	}
 	wallStart := time.Now()
+	arng := rand.New(rand.NewPCG(s.cfg.Seed, 3)) // the agents' own: conversations stay as the seed makes them
+	s.sendAgents(s.agents.login(simStart))
 	q := &frameQueue{}
 	nextArrival := simStart
 	started := 0
@@ -682,7 +689,9 @@ func (s *Server) generate() {
 			return
 		default:
 		}
+		s.sendAgents(s.agents.due(it.f.At, arng))
 		s.record(it)
+		s.sendAgents(s.agents.observe(it.f, arng))
 		if prev := held[it.f.ConversationID]; prev != nil {
 			delete(held, it.f.ConversationID)
 			s.sendMaybeTwice(it.f, rng)

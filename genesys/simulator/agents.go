@@ -1,0 +1,428 @@
+package simulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+)
+
+// Agents' lives (issue 24), driven by the conversations: an agent is
+// interacting while a conversation rings it, is connected to it, holds it
+// or waits for its wrap-up; not responding for a while after an offer it
+// let time out (the conversation went back to the queue); idle otherwise;
+// and now and then on a break, a meal or logged off (off queue) when it
+// became idle, back on queue when that ends or a conversation reaches it.
+// Every agent logs in when the first socket subscribes (its history, in
+// every source, starts there).
+//
+// Two sources show them, each with its real counterpart's fields
+// (docs/agents.md):
+//   - the live v2.users.{id}.activity notification
+//     (AgentActivityChangedTopicAgentActivity): routing status and its
+//     startTime, presence (definition id, systemPresence in the
+//     presence-definition spelling, "On Queue") and its modifiedDate,
+//     outOfOffice, activeQueueIds, dateActiveQueuesChanged;
+//   - the users details query (AnalyticsUserDetail): routing status and
+//     primary presence intervals (systemPresence in the enum spelling,
+//     ON_QUEUE), every boundary in the agent's analytics clock a few
+//     milliseconds off the live one, as of AnalyticsLag ago.
+
+// AgentTruth is one agent transition the simulator caused: what a correct
+// bridge publishes.
+type AgentTruth struct {
+	UserID                   string
+	FromRouting, ToRouting   bridge.RoutingStatus // "" at the first
+	FromPresence, ToPresence bridge.Presence
+	At                       time.Time
+}
+
+// Chances and spans of an agent's own moves, in simulated seconds (times
+// StepScale).
+const (
+	awayChance          = 0.12 // of going away when idle
+	notRespondingFor    = 8.0
+	awayMin, awayMax    = 20.0, 90.0
+	awayDelay           = 2.0 // the most an agent waits before going away
+	agentClockSkewMaxMs = 4
+)
+
+// presenceIDs are the organization's presence definitions, one per
+// system presence (ids from the real list recorded in docs/agents.md).
+var presenceIDs = map[bridge.Presence]string{
+	bridge.PresenceAvailable: "6a3af858-942f-489d-9700-5f9bcdcdae9b",
+	bridge.PresenceBreak:     "227b37e2-f1d0-4dd0-8f50-badd7cf6d158",
+	bridge.PresenceMeal:      "3fd96123-badb-4f69-bc03-1b1ccc6d8014",
+	bridge.PresenceOnQueue:   "e08eaf1b-ee47-4fa9-a231-1200e284798f",
+	bridge.PresenceOffline:   "ccf3c10a-aa2c-4845-8e8d-f59fa48c58e5",
+}
+
+// definitionSpelling is the presence-definition spelling of a system
+// presence ("On Queue", "Break").
+func definitionSpelling(p bridge.Presence) string {
+	words := strings.Split(string(p), "_")
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(words, " ")
+}
+
+type agentLife struct {
+	id                          string
+	routing                     bridge.RoutingStatus
+	presence                    bridge.Presence
+	routingSince, presenceSince time.Time
+	engaged                     map[string]bool // conversations that engage the agent
+	away                        bridge.Presence // break, meal, offline: "" when not away
+	awayAt, awayUntil           time.Time       // a planned absence
+	notRespondingUntil          time.Time
+	skew                        time.Duration // analytics clock
+	routingLog, presenceLog     []interval
+}
+
+// interval is one routing status or presence in the analytics clock.
+type interval struct {
+	value      string
+	start, end time.Time // end zero while current
+	recorded   time.Time // wall time it became known (for AnalyticsLag)
+	ended      time.Time // wall time its end became known
+}
+
+// agentWorld owns the agents' lives; the generator drives it, the
+// analytics handler reads their logs.
+type agentWorld struct {
+	mu      sync.Mutex
+	lives   map[string]*agentLife
+	order   []string
+	convs   map[string]convAgent // conversation -> its engaged agent
+	truth   []AgentTruth
+	queues  []string
+	scale   float64
+	started bool
+}
+
+type convAgent struct {
+	user    string
+	ringing bool
+}
+
+func newAgentWorld(pop Population, rng *rand.Rand, scale float64) *agentWorld {
+	w := &agentWorld{lives: map[string]*agentLife{}, convs: map[string]convAgent{}, queues: slices.Clone(pop.Queues), scale: scale}
+	for _, id := range pop.Agents {
+		w.lives[id] = &agentLife{id: id, engaged: map[string]bool{},
+			skew: time.Duration(1+rng.IntN(agentClockSkewMaxMs)) * time.Millisecond}
+		w.order = append(w.order, id)
+	}
+	slices.Sort(w.order)
+	return w
+}
+
+// agentFrame is one activity notification to send.
+type agentFrame struct {
+	topic string
+	body  []byte
+}
+
+// login puts every agent on queue at t (just after the start).
+func (w *agentWorld) login(t time.Time) []agentFrame {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.started = true
+	var out []agentFrame
+	for i, id := range w.order {
+		at := t.Add(time.Duration(i) * time.Millisecond)
+		out = append(out, w.set(w.lives[id], bridge.RoutingIdle, bridge.PresenceOnQueue, at)...)
+	}
+	return out
+}
+
+// due returns the frames of the agents' own moves due by t (absences
+// beginning or ending, not responding ending), in time order.
+func (w *agentWorld) due(t time.Time, rng *rand.Rand) []agentFrame {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []agentFrame
+	for {
+		var next *agentLife
+		var at time.Time
+		for _, id := range w.order {
+			l := w.lives[id]
+			for _, c := range [...]time.Time{l.awayAt, l.awayUntil, l.notRespondingUntil} {
+				if !c.IsZero() && !c.After(t) && (next == nil || c.Before(at)) {
+					next, at = l, c
+				}
+			}
+		}
+		if next == nil {
+			return out
+		}
+		switch l := next; at {
+		case l.awayAt:
+			l.awayAt = time.Time{}
+			if len(l.engaged) == 0 {
+				l.away = []bridge.Presence{bridge.PresenceBreak, bridge.PresenceMeal, bridge.PresenceOffline}[rng.IntN(3)]
+				l.awayUntil = at.Add(w.span(rng, awayMin, awayMax))
+			}
+		case l.awayUntil:
+			l.away, l.awayUntil = "", time.Time{}
+		case l.notRespondingUntil:
+			l.notRespondingUntil = time.Time{}
+		}
+		out = append(out, w.update(next, at, rng)...)
+	}
+}
+
+func (w *agentWorld) span(rng *rand.Rand, lo, hi float64) time.Duration {
+	return time.Duration((lo + rng.Float64()*(hi-lo)) * w.scale * float64(time.Second))
+}
+
+// observe follows a conversation frame: which agent it engages now.
+func (w *agentWorld) observe(f *Frame, rng *rand.Rand) []agentFrame {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.started {
+		return nil
+	}
+	now := convAgent{}
+	switch f.Status {
+	case bridge.StatusRinging, bridge.StatusConnected, bridge.StatusHeld, bridge.StatusWrapup:
+		now = convAgent{user: f.User, ringing: f.Status == bridge.StatusRinging}
+	}
+	was := w.convs[f.ConversationID]
+	if now.user == "" {
+		delete(w.convs, f.ConversationID)
+	} else {
+		w.convs[f.ConversationID] = now
+	}
+	var out []agentFrame
+	if was.user != "" && was.user != now.user {
+		if l := w.lives[was.user]; l != nil {
+			delete(l.engaged, f.ConversationID)
+			if was.ringing && f.Status == bridge.StatusQueued {
+				// The offer timed out: the conversation went back to the queue.
+				l.notRespondingUntil = f.At.Add(w.span(rng, notRespondingFor, notRespondingFor))
+			}
+			out = append(out, w.update(l, f.At, rng)...)
+		}
+	}
+	if l := w.lives[now.user]; l != nil && !l.engaged[f.ConversationID] {
+		l.engaged[f.ConversationID] = true
+		l.away, l.awayAt, l.awayUntil, l.notRespondingUntil = "", time.Time{}, time.Time{}, time.Time{}
+		out = append(out, w.update(l, f.At, rng)...)
+	}
+	return out
+}
+
+// update sets an agent's statuses from its situation at t.
+func (w *agentWorld) update(l *agentLife, t time.Time, rng *rand.Rand) []agentFrame {
+	routing, presence := bridge.RoutingIdle, bridge.PresenceOnQueue
+	switch {
+	case len(l.engaged) > 0:
+		routing = bridge.RoutingInteracting
+	case l.away != "":
+		routing, presence = bridge.RoutingOffQueue, l.away
+	case !l.notRespondingUntil.IsZero():
+		routing = bridge.RoutingNotResponding
+	}
+	became := routing == bridge.RoutingIdle && l.routing != bridge.RoutingIdle
+	out := w.set(l, routing, presence, t)
+	if became && l.awayAt.IsZero() && rng.Float64() < awayChance {
+		l.awayAt = t.Add(w.span(rng, 0.5, awayDelay))
+	}
+	return out
+}
+
+// set moves an agent to (routing, presence) at t: the truth, the
+// analytics logs and the live frame.
+func (w *agentWorld) set(l *agentLife, routing bridge.RoutingStatus, presence bridge.Presence, t time.Time) []agentFrame {
+	if routing == l.routing && presence == l.presence {
+		return nil
+	}
+	if t.Before(l.routingSince) || t.Before(l.presenceSince) {
+		t = later(l.routingSince, l.presenceSince)
+	}
+	w.truth = append(w.truth, AgentTruth{UserID: l.id, FromRouting: l.routing, ToRouting: routing,
+		FromPresence: l.presence, ToPresence: presence, At: t})
+	wall := time.Now()
+	if routing != l.routing {
+		l.routingLog = logMove(l.routingLog, strings.ToUpper(string(routing)), t.Add(l.skew), wall)
+		l.routing, l.routingSince = routing, t
+	}
+	if presence != l.presence {
+		l.presenceLog = logMove(l.presenceLog, strings.ToUpper(string(presence)), t.Add(l.skew), wall)
+		l.presence, l.presenceSince = presence, t
+	}
+	return []agentFrame{{topic: "v2.users." + l.id + ".activity", body: w.activityBody(l)}}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func logMove(log []interval, value string, at, wall time.Time) []interval {
+	if n := len(log); n > 0 {
+		log[n-1].end, log[n-1].ended = at, wall
+	}
+	return append(log, interval{value: value, start: at, recorded: wall})
+}
+
+// wireActivity is the live activity body
+// (AgentActivityChangedTopicAgentActivity).
+type wireActivity struct {
+	ID            string `json:"id"`
+	RoutingStatus struct {
+		Status    string `json:"status"`
+		StartTime string `json:"startTime"`
+	} `json:"routingStatus"`
+	Presence struct {
+		PresenceDefinition struct {
+			ID             string `json:"id"`
+			SystemPresence string `json:"systemPresence"`
+		} `json:"presenceDefinition"`
+		PresenceMessage string `json:"presenceMessage"`
+		ModifiedDate    string `json:"modifiedDate"`
+	} `json:"presence"`
+	OutOfOffice struct {
+		Active       bool   `json:"active"`
+		ModifiedDate string `json:"modifiedDate"`
+	} `json:"outOfOffice"`
+	ActiveQueueIDs          []string `json:"activeQueueIds"`
+	DateActiveQueuesChanged string   `json:"dateActiveQueuesChanged"`
+}
+
+func (w *agentWorld) activityBody(l *agentLife) []byte {
+	var a wireActivity
+	a.ID = l.id
+	a.RoutingStatus.Status = strings.ToUpper(string(l.routing))
+	a.RoutingStatus.StartTime = ts(l.routingSince)
+	a.Presence.PresenceDefinition.ID = presenceIDs[l.presence]
+	a.Presence.PresenceDefinition.SystemPresence = definitionSpelling(l.presence)
+	a.Presence.ModifiedDate = ts(l.presenceSince)
+	a.OutOfOffice.ModifiedDate = ts(l.presenceSince)
+	a.ActiveQueueIDs = []string{}
+	if l.routing != bridge.RoutingOffQueue {
+		a.ActiveQueueIDs = w.queues
+	}
+	a.DateActiveQueuesChanged = ts(later(l.routingSince, l.presenceSince))
+	b, err := json.Marshal(&a)
+	if err != nil {
+		panic(fmt.Sprintf("simulator: marshal activity: %v", err)) // plain structs: cannot fail
+	}
+	return b
+}
+
+// AgentTruth returns the agent transitions caused so far, in order.
+func (s *Server) AgentTruth() []AgentTruth {
+	s.agents.mu.Lock()
+	defer s.agents.mu.Unlock()
+	return slices.Clone(s.agents.truth)
+}
+
+// sendAgents sends activity frames to the sockets subscribed to them.
+func (s *Server) sendAgents(fs []agentFrame) {
+	for _, f := range fs {
+		s.send(&Frame{Body: f.body, Topics: []string{f.topic}, truth: -1})
+	}
+}
+
+// handleUserDetailsQuery serves POST /api/v2/analytics/users/details/query:
+// the intervals of the users named in userFilters that overlap the
+// interval, as analytics knew them AnalyticsLag ago (an interval whose end
+// it did not know yet is open), in each agent's analytics clock.
+func (s *Server) handleUserDetailsQuery(w http.ResponseWriter, r *http.Request) {
+	var q struct {
+		Interval string `json:"interval"`
+		Paging   struct {
+			PageSize   int `json:"pageSize"`
+			PageNumber int `json:"pageNumber"`
+		} `json:"paging"`
+		UserFilters []predicateGroup `json:"userFilters"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
+		apiError(w, http.StatusBadRequest, "bad.request", "invalid query body")
+		return
+	}
+	a, b, ok := strings.Cut(q.Interval, "/")
+	from, err1 := time.Parse(time.RFC3339Nano, a)
+	to, err2 := time.Parse(time.RFC3339Nano, b)
+	if !ok || err1 != nil || err2 != nil || !from.Before(to) || to.Sub(from) > MaxInterval {
+		apiError(w, http.StatusBadRequest, "bad.request", "interval must be <start>/<end> in ISO-8601, at most 7 days")
+		return
+	}
+	size, page := q.Paging.PageSize, q.Paging.PageNumber
+	if size <= 0 || size > 100 || page <= 0 {
+		apiError(w, http.StatusBadRequest, "bad.request", "pageSize 1-100 and pageNumber from 1")
+		return
+	}
+	want := map[string]bool{}
+	for _, g := range q.UserFilters {
+		for _, p := range g.Predicates {
+			if p.Dimension == "userId" {
+				want[p.Value] = true
+			}
+		}
+	}
+	asOf := time.Now().Add(-s.cfg.AnalyticsLag)
+	s.countQuery()
+	type record struct {
+		StartTime      string `json:"startTime"`
+		EndTime        string `json:"endTime,omitempty"`
+		SystemPresence string `json:"systemPresence,omitempty"`
+		OrgPresenceID  string `json:"organizationPresenceId,omitempty"`
+		RoutingStatus  string `json:"routingStatus,omitempty"`
+	}
+	type detail struct {
+		UserID          string   `json:"userId"`
+		PrimaryPresence []record `json:"primaryPresence,omitempty"`
+		RoutingStatus   []record `json:"routingStatus,omitempty"`
+	}
+	var out []detail
+	s.agents.mu.Lock()
+	for _, id := range s.agents.order {
+		if !want[id] {
+			continue
+		}
+		l := s.agents.lives[id]
+		d := detail{UserID: id}
+		for _, iv := range visible(l.presenceLog, from, to, asOf) {
+			d.PrimaryPresence = append(d.PrimaryPresence, record{StartTime: ts(iv.start), EndTime: ts(iv.end),
+				SystemPresence: iv.value, OrgPresenceID: presenceIDs[bridge.Presence(strings.ToLower(iv.value))]})
+		}
+		for _, iv := range visible(l.routingLog, from, to, asOf) {
+			d.RoutingStatus = append(d.RoutingStatus, record{StartTime: ts(iv.start), EndTime: ts(iv.end), RoutingStatus: iv.value})
+		}
+		if len(d.PrimaryPresence)+len(d.RoutingStatus) > 0 {
+			out = append(out, d)
+		}
+	}
+	s.agents.mu.Unlock()
+	lo, hi := min((page-1)*size, len(out)), min(page*size, len(out))
+	writeJSON(w, http.StatusOK, map[string]any{"userDetails": out[lo:hi], "totalHits": len(out)})
+}
+
+// visible returns the intervals overlapping [from, to) known at asOf,
+// with ends not known then left open.
+func visible(log []interval, from, to, asOf time.Time) []interval {
+	var out []interval
+	for _, iv := range log {
+		if iv.recorded.After(asOf) {
+			break
+		}
+		if !iv.ended.IsZero() && iv.ended.After(asOf) {
+			iv.end = time.Time{}
+		}
+		if iv.start.Before(to) && (iv.end.IsZero() || iv.end.After(from)) {
+			out = append(out, iv)
+		}
+	}
+	return out
+}
