@@ -216,8 +216,13 @@ func (s *shard) enqueue(ctx context.Context, ev *bridge.Event) {
 		t := &s.buf[i]
 		st.Transitions.Add(1)
 		if s.p.log.Enabled(ctx, slog.LevelDebug) {
-			s.p.log.Debug("transition", "interaction_id", t.InteractionID, "from", string(t.FromStatus), "to", string(t.ToStatus),
-				"backfilled", t.Backfilled, "reconstructed", t.Reconstructed)
+			if c := t.Agent; c != nil {
+				s.p.log.Debug("agent transition", "user_id", t.InteractionID, "from", string(c.FromRouting)+"/"+string(c.FromPresence),
+					"to", string(c.ToRouting)+"/"+string(c.ToPresence), "backfilled", t.Backfilled, "reconstructed", t.Reconstructed)
+			} else {
+				s.p.log.Debug("transition", "interaction_id", t.InteractionID, "from", string(t.FromStatus), "to", string(t.ToStatus),
+					"backfilled", t.Backfilled, "reconstructed", t.Reconstructed)
+			}
 		}
 		if t.Incomplete {
 			st.Incomplete.Add(1)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ type published struct {
 	Subject string
 	MsgID   string
 	State   string // the Genesys-Bridge-State header
+	Raw     []byte // the payload
 	Body    struct {
 		ID            string  `json:"id"`
 		InteractionID string  `json:"interactionId"`
@@ -98,6 +100,7 @@ func tryReadStream(ctx context.Context, url, stream string) ([]published, error)
 			p.Subject = m.Subject()
 			p.MsgID = m.Headers().Get(jetstream.MsgIDHeader)
 			p.State = m.Headers().Get(publish.HeaderState)
+			p.Raw = m.Data()
 			if err := json.Unmarshal(m.Data(), &p.Body); err != nil {
 				return nil, fmt.Errorf("message %q is not JSON: %v", m.Data(), err)
 			}
@@ -175,6 +178,7 @@ func compare(t *testing.T, truth []simulator.Truth, got []published, prefix stri
 	seen := map[key]int{}
 	gotOrder := map[string][]string{}
 	var missing, dup, extra, wrongSubject int
+	got = slices.DeleteFunc(slices.Clone(got), func(p published) bool { return isAgentSubject(p.Subject, prefix) })
 	for _, p := range got {
 		from := ""
 		if p.Body.FromStatus != nil {
@@ -272,6 +276,7 @@ func TestEndToEnd(t *testing.T) {
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
 		"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
 		"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "GENESYS_USER_IDS": strings.Join(pop.Agents[:4], ","),
+		"GENESYS_AGENT_IDS": strings.Join(pop.Agents, ","),
 		"NATS_URL": natsURL, "HTTP_ADDR": "127.0.0.1:0",
 	})
 	if err != nil {
@@ -295,7 +300,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	testkit.Poll(time.Minute, func() bool { return streamMsgs(t, js, cfg.NATSStream) >= len(truth) })
+	agentTruth := sim.AgentTruth()
+	testkit.Poll(time.Minute, func() bool { return streamMsgs(t, js, cfg.NATSStream) >= len(truth)+len(agentTruth) })
 	checkHTTP(t, logValue(t, logs, "serving /healthz", "addr"), len(truth))
 	// Every completion's timings were acknowledged before it: the
 	// histograms hold all of them.
@@ -307,11 +313,24 @@ func TestEndToEnd(t *testing.T) {
 	if n, _ := scrape(metricsURL, "genesys_bridge_interaction_wait_seconds_count"); int(n) != completed {
 		t.Errorf("genesys_bridge_interaction_wait_seconds_count %v, want %d", n, completed)
 	}
+	var agentsPublished, agentsNow float64
+	if !testkit.Poll(10*time.Second, func() bool {
+		agentsPublished, _ = scrape(metricsURL, "genesys_bridge_agent_transitions_published_total")
+		agentsNow, _ = scrape(metricsURL, "genesys_bridge_agents")
+		return int(agentsPublished) == len(agentTruth)
+	}) {
+		t.Errorf("genesys_bridge_agent_transitions_published_total %v, want %d", agentsPublished, len(agentTruth))
+	}
+	if agentsNow < float64(len(pop.Agents)) { // an agent on several queues counts on each
+		t.Errorf("genesys_bridge_agents sums to %v, want at least the %d agents", agentsNow, len(pop.Agents))
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	compare(t, truth, readStream(t, natsURL, cfg.NATSStream), cfg.NATSPrefix)
+	got := readStream(t, natsURL, cfg.NATSStream)
+	compare(t, truth, got, cfg.NATSPrefix)
+	compareAgents(t, agentTruth, got, cfg.NATSPrefix)
 	compareTimings(t, truth, js)
 	if strings.Contains(logs.String(), "sim-secret") {
 		t.Error("the client secret appears in the log")

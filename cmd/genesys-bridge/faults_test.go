@@ -75,6 +75,7 @@ func startHarness(t *testing.T, simCfg simulator.Config, env map[string]string) 
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
 		"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
 		"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "GENESYS_USER_IDS": strings.Join(pop.Agents[:3], ","),
+		"GENESYS_AGENT_IDS": strings.Join(pop.Agents, ","),
 		"GENESYS_HEARTBEAT_INTERVAL": "1s", "GENESYS_BACKFILL_LAG": "100ms",
 		"NATS_URL": h.nats, "HTTP_ADDR": "",
 	}
@@ -139,6 +140,10 @@ func (h *harness) finish() {
 		t.Fatal("simulator did not finish")
 	}
 	truth := h.sim.Truth()
+	var agentTruth []simulator.AgentTruth
+	if len(h.cfg.GenesysAgentIDs) > 0 {
+		agentTruth = h.sim.AgentTruth()
+	}
 	nc, err := nats.Connect(h.nats)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +152,7 @@ func (h *harness) finish() {
 	js, _ := jetstream.New(nc)
 	// The stream reaches the truth (or the comparison shows what is
 	// missing), and the bridge has finished with everything it read.
-	testkit.Poll(time.Minute, func() bool { return streamMsgs(t, js, h.cfg.NATSStream) >= len(truth) })
+	testkit.Poll(time.Minute, func() bool { return streamMsgs(t, js, h.cfg.NATSStream) >= len(truth)+len(agentTruth) })
 	h.waitIdle()
 	h.cancel()
 	if err := <-h.done; err != nil {
@@ -158,7 +163,11 @@ func (h *harness) finish() {
 			t.Fatalf("replica %d: %v", i+2, err)
 		}
 	}
-	compare(t, truth, readStream(t, h.nats, h.cfg.NATSStream), h.cfg.NATSPrefix)
+	got := readStream(t, h.nats, h.cfg.NATSStream)
+	compare(t, truth, got, h.cfg.NATSPrefix)
+	if agentTruth != nil {
+		compareAgents(t, agentTruth, got, h.cfg.NATSPrefix)
+	}
 	h.checkNoSecrets()
 }
 
@@ -321,7 +330,7 @@ func configFrom(vars map[string]string) (*Config, error) {
 // message, flat events, duplicated frames; every status change is a
 // transition (the tutorial kept only the first per interaction).
 func TestInteractionsDialect(t *testing.T) {
-	tutorial := map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_QUEUE_IDS": unset, "GENESYS_USER_IDS": unset}
+	tutorial := map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_QUEUE_IDS": unset, "GENESYS_USER_IDS": unset, "GENESYS_AGENT_IDS": unset}
 	t.Run("every transition once", func(t *testing.T) {
 		t.Parallel()
 		h := startHarness(t, simulator.Config{}, tutorial)

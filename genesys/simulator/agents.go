@@ -244,8 +244,10 @@ func (w *agentWorld) set(l *agentLife, routing bridge.RoutingStatus, presence br
 	if routing == l.routing && presence == l.presence {
 		return nil
 	}
-	if t.Before(l.routingSince) || t.Before(l.presenceSince) {
-		t = later(l.routingSince, l.presenceSince)
+	// Each change in a millisecond of its own: the wire has milliseconds,
+	// and two changes of one agent within one would be one.
+	if last := later(l.routingSince, l.presenceSince); !last.IsZero() && !t.Truncate(time.Millisecond).After(last.Truncate(time.Millisecond)) {
+		t = last.Truncate(time.Millisecond).Add(time.Millisecond)
 	}
 	w.truth = append(w.truth, AgentTruth{UserID: l.id, FromRouting: l.routing, ToRouting: routing,
 		FromPresence: l.presence, ToPresence: presence, At: t})
