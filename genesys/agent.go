@@ -59,6 +59,9 @@ type Activity struct {
 // the topic's user is refused; one without either part says nothing.
 func DeriveActivity(a *Activity, topicUser string, observedAt time.Time) (bridge.Event, error) {
 	ev := bridge.Event{InteractionID: topicUser, ObservedAt: observedAt}
+	if err := bridge.ValidateInteractionID(topicUser); err != nil {
+		return ev, fmt.Errorf("topic's user id: %v", err)
+	}
 	if a.ID != "" && a.ID != topicUser {
 		return ev, fmt.Errorf("body id %q is not the topic's user %q", text.Truncate(a.ID, 64), text.Truncate(topicUser, 64))
 	}

@@ -277,7 +277,7 @@ func TestEndToEnd(t *testing.T) {
 		"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
 		"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "GENESYS_USER_IDS": strings.Join(pop.Agents[:4], ","),
 		"GENESYS_AGENT_IDS": strings.Join(pop.Agents, ","),
-		"NATS_URL": natsURL, "HTTP_ADDR": "127.0.0.1:0",
+		"NATS_URL":          natsURL, "HTTP_ADDR": "127.0.0.1:0",
 	})
 	if err != nil {
 		t.Fatal(err)

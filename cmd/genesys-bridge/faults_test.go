@@ -75,7 +75,7 @@ func startHarness(t *testing.T, simCfg simulator.Config, env map[string]string) 
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
 		"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
 		"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "GENESYS_USER_IDS": strings.Join(pop.Agents[:3], ","),
-		"GENESYS_AGENT_IDS": strings.Join(pop.Agents, ","),
+		"GENESYS_AGENT_IDS":          strings.Join(pop.Agents, ","),
 		"GENESYS_HEARTBEAT_INTERVAL": "1s", "GENESYS_BACKFILL_LAG": "100ms",
 		"NATS_URL": h.nats, "HTTP_ADDR": "",
 	}
