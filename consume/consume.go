@@ -184,6 +184,14 @@ func token(what, v string) error {
 
 // subjects returns the filter subjects: for transitions (status true)
 // prefix.<channel>.<status>.<id>, for timings prefix.<channel>.<id>.
+// ChannelTypes are the channel types the bridge publishes (package
+// bridge's, which this package does not import).
+var ChannelTypes = []string{"voice", "chat", "email", "message", "callback", "video", "cobrowse", "screenshare", "social"}
+
+// agentsToken is the subject token of agents' transitions in place of a
+// channel type.
+const agentsToken = "agents"
+
 func (c Config) subjects(prefix string, status bool) ([]string, error) {
 	id := "*"
 	if c.Interaction != "" {
@@ -193,8 +201,15 @@ func (c Config) subjects(prefix string, status bool) ([]string, error) {
 		}
 	}
 	channels, statuses := c.Channels, c.Statuses
-	if len(channels) == 0 {
+	switch {
+	case len(channels) == 0 && status:
+		// Each channel type by name, not "*": agents' transitions share
+		// the prefix (<prefix>.agents.<routingStatus>.<userId>).
+		channels = ChannelTypes
+	case len(channels) == 0:
 		channels = []string{"*"}
+	case slices.Contains(channels, agentsToken):
+		return nil, fmt.Errorf("consume: %q is not a channel type: agents' transitions are another kind of message (docs/agents.md)", agentsToken)
 	}
 	if len(statuses) == 0 || !status {
 		statuses = []string{"*"}
