@@ -138,15 +138,9 @@ func (s *Stream) deliverAgentHistories(ctx context.Context, l *lane, g *bridge.G
 	for i := 0; i < len(l.agents); i += detailsChunk {
 		ids := l.agents[i:min(i+detailsChunk, len(l.agents))]
 		var uds []UserDetail
-		err := s.retry.Do(ctx, g.Deadline, func(ctx context.Context) error {
-			var err error
+		err := s.queryRetrying(ctx, l, g, "users details", func(ctx context.Context) (err error) {
 			uds, err = s.cfg.Client.QueryUserDetails(ctx, g.From, g.To.Add(time.Second), ids)
-			if err != nil && !retryQuery(err) {
-				return retry.Permanent(err)
-			}
 			return err
-		}, func(a retry.Attempt) {
-			s.log.Warn("back-fill: users details query failed; retrying", "lane", l.index, "gap", g.ID, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -177,19 +171,28 @@ func (s *Stream) deliverAgentHistories(ctx context.Context, l *lane, g *bridge.G
 // leaves time.
 func (s *Stream) queryHistory(ctx context.Context, l *lane, g *bridge.Gap, from time.Time, f DetailsFilter) ([]DetailsConversation, error) {
 	var dcs []DetailsConversation
-	err := s.retry.Do(ctx, g.Deadline, func(ctx context.Context) error {
-		var err error
+	err := s.queryRetrying(ctx, l, g, "analytics", func(ctx context.Context) (err error) {
 		// Analytics boundaries may be a few milliseconds off the live clock:
 		// a conversation that began just before the gap's end must match.
 		dcs, err = s.cfg.Client.QueryConversationDetails(ctx, from, g.To.Add(time.Second), f)
+		return err
+	})
+	return dcs, err
+}
+
+// queryRetrying runs one query of gap g's history, retrying what may pass
+// (a refused token, a server error) with backoff while the gap's deadline
+// leaves time.
+func (s *Stream) queryRetrying(ctx context.Context, l *lane, g *bridge.Gap, what string, query func(ctx context.Context) error) error {
+	return s.retry.Do(ctx, g.Deadline, func(ctx context.Context) error {
+		err := query(ctx)
 		if err != nil && !retryQuery(err) {
 			return retry.Permanent(err)
 		}
 		return err
 	}, func(a retry.Attempt) {
-		s.log.Warn("back-fill: analytics query failed; retrying", "lane", l.index, "gap", g.ID, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
+		s.log.Warn("back-fill: "+what+" query failed; retrying", "lane", l.index, "gap", g.ID, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
 	})
-	return dcs, err
 }
 
 // retryQuery reports whether a failed query may pass later: not when the
