@@ -240,24 +240,14 @@ func (t *Transition) appendAgentJSON(b []byte) []byte {
 		b = append(b, `,"presenceDefinitionId":`...)
 		b = appendString(b, c.PresenceID)
 	}
-	b = append(b, `,"activeQueueIds":[`...)
-	for i, q := range c.Queues {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, q)
-	}
-	b = append(b, `],"occurredAt":`...)
+	b = append(b, `,"activeQueueIds":`...)
+	b = appendStrings(b, c.Queues)
+	b = append(b, `,"occurredAt":`...)
 	b = appendTime(b, t.OccurredAt)
 	b = append(b, `,"observedAt":`...)
 	b = appendTime(b, t.ObservedAt)
 	b = append(b, `,"inPreviousMs":`...)
 	b = strconv.AppendInt(b, c.InPrevious.Milliseconds(), 10)
-	b = append(b, `,"reconstructed":`...)
-	b = strconv.AppendBool(b, t.Reconstructed)
-	b = append(b, `,"backfilled":`...)
-	b = strconv.AppendBool(b, t.Backfilled)
-	b = append(b, `,"incomplete":`...)
-	b = strconv.AppendBool(b, t.Incomplete)
+	b = t.appendMarks(b)
 	return append(b, '}')
 }

@@ -134,17 +134,6 @@ func (m *Machine) AgentIDs() []string {
 	return ids
 }
 
-// Agents reports how many agents the Machine holds.
-func (m *Machine) Agents() int { return len(m.agents) }
-
-// AgentState returns an agent's applied state (false if unknown).
-func (m *Machine) AgentState(id string) (AgentState, bool) {
-	if rec := m.agents[id]; rec != nil {
-		return *rec.state.Agent, true
-	}
-	return AgentState{}, false
-}
-
 func (m *Machine) restoreAgent(id string, s State) {
 	a := *s.Agent
 	s.Agent = &a

@@ -113,20 +113,32 @@ func (t *Transition) AppendJSON(b []byte) []byte {
 	b = appendTime(b, t.OccurredAt)
 	b = append(b, `,"observedAt":`...)
 	b = appendTime(b, t.ObservedAt)
+	b = t.appendMarks(b)
+	b = append(b, `,"detail":`...)
+	b = appendStrings(b, t.Detail)
+	return append(b, '}')
+}
+
+// appendMarks appends the marks every transition carries.
+func (t *Transition) appendMarks(b []byte) []byte {
 	b = append(b, `,"reconstructed":`...)
 	b = strconv.AppendBool(b, t.Reconstructed)
 	b = append(b, `,"backfilled":`...)
 	b = strconv.AppendBool(b, t.Backfilled)
 	b = append(b, `,"incomplete":`...)
-	b = strconv.AppendBool(b, t.Incomplete)
-	b = append(b, `,"detail":[`...)
-	for i, d := range t.Detail {
+	return strconv.AppendBool(b, t.Incomplete)
+}
+
+// appendStrings appends ss as a JSON array of strings.
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, d)
+		b = appendString(b, s)
 	}
-	return append(b, "]}"...)
+	return append(b, ']')
 }
 
 func appendTime(b []byte, t time.Time) []byte {

@@ -341,30 +341,11 @@ func (s *Server) sendAgents(fs []agentFrame) {
 // interval, as analytics knew them AnalyticsLag ago (an interval whose end
 // it did not know yet is open), in each agent's analytics clock.
 func (s *Server) handleUserDetailsQuery(w http.ResponseWriter, r *http.Request) {
-	var q struct {
-		Interval string `json:"interval"`
-		Paging   struct {
-			PageSize   int `json:"pageSize"`
-			PageNumber int `json:"pageNumber"`
-		} `json:"paging"`
-		UserFilters []predicateGroup `json:"userFilters"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
-		apiError(w, http.StatusBadRequest, "bad.request", "invalid query body")
-		return
-	}
-	a, b, ok := strings.Cut(q.Interval, "/")
-	from, err1 := time.Parse(time.RFC3339Nano, a)
-	to, err2 := time.Parse(time.RFC3339Nano, b)
-	if !ok || err1 != nil || err2 != nil || !from.Before(to) || to.Sub(from) > MaxInterval {
-		apiError(w, http.StatusBadRequest, "bad.request", "interval must be <start>/<end> in ISO-8601, at most 7 days")
+	q, ok := readQuery(w, r)
+	if !ok {
 		return
 	}
 	size, page := q.Paging.PageSize, q.Paging.PageNumber
-	if size <= 0 || size > 100 || page <= 0 {
-		apiError(w, http.StatusBadRequest, "bad.request", "pageSize 1-100 and pageNumber from 1")
-		return
-	}
 	want := map[string]bool{}
 	for _, g := range q.UserFilters {
 		for _, p := range g.Predicates {
@@ -395,11 +376,11 @@ func (s *Server) handleUserDetailsQuery(w http.ResponseWriter, r *http.Request) 
 		}
 		l := s.agents.lives[id]
 		d := detail{UserID: id}
-		for _, iv := range visible(l.presenceLog, from, to, asOf) {
+		for _, iv := range visible(l.presenceLog, q.from, q.to, asOf) {
 			d.PrimaryPresence = append(d.PrimaryPresence, record{StartTime: ts(iv.start), EndTime: ts(iv.end),
 				SystemPresence: iv.value, OrgPresenceID: presenceIDs[bridge.Presence(strings.ToLower(iv.value))]})
 		}
-		for _, iv := range visible(l.routingLog, from, to, asOf) {
+		for _, iv := range visible(l.routingLog, q.from, q.to, asOf) {
 			d.RoutingStatus = append(d.RoutingStatus, record{StartTime: ts(iv.start), EndTime: ts(iv.end), RoutingStatus: iv.value})
 		}
 		if len(d.PrimaryPresence)+len(d.RoutingStatus) > 0 {

@@ -143,35 +143,11 @@ const MaxInterval = 7 * 24 * time.Hour
 // AnalyticsMaxResults; a page may repeat the previous page's last
 // conversation.
 func (s *Server) handleDetailsQuery(w http.ResponseWriter, r *http.Request) {
-	var q struct {
-		Interval string `json:"interval"`
-		Paging   struct {
-			PageSize   int `json:"pageSize"`
-			PageNumber int `json:"pageNumber"`
-		} `json:"paging"`
-		SegmentFilters      []predicateGroup `json:"segmentFilters"`
-		ConversationFilters []predicateGroup `json:"conversationFilters"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
-		apiError(w, http.StatusBadRequest, "bad.request", "invalid query body")
+	q, ok := readQuery(w, r)
+	if !ok {
 		return
 	}
-	a, b, ok := strings.Cut(q.Interval, "/")
-	from, err1 := time.Parse(time.RFC3339Nano, a)
-	to, err2 := time.Parse(time.RFC3339Nano, b)
-	if !ok || err1 != nil || err2 != nil || !from.Before(to) {
-		apiError(w, http.StatusBadRequest, "bad.request", "interval must be <start>/<end> in ISO-8601")
-		return
-	}
-	if to.Sub(from) > MaxInterval {
-		apiError(w, http.StatusBadRequest, "analytics.query.interval.too.long", "the interval may span at most 7 days")
-		return
-	}
-	size, page := q.Paging.PageSize, q.Paging.PageNumber
-	if size <= 0 || size > 100 || page <= 0 {
-		apiError(w, http.StatusBadRequest, "bad.request", "pageSize 1-100 and pageNumber from 1")
-		return
-	}
+	from, to, size, page := q.from, q.to, q.Paging.PageSize, q.Paging.PageNumber
 	if (page-1)*size >= s.cfg.AnalyticsMaxResults {
 		apiError(w, http.StatusBadRequest, "analytics.query.too.many.results",
 			"pagination stops at the result limit; narrow the interval")
@@ -214,4 +190,45 @@ func (s *Server) handleDetailsQuery(w http.ResponseWriter, r *http.Request) {
 		out = append(out, hits[i].a.details)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"conversations": out, "totalHits": len(hits)})
+}
+
+// analyticsQuery is the body of a details query (conversations' or
+// users'), as the simulator reads it.
+type analyticsQuery struct {
+	Interval string `json:"interval"`
+	Paging   struct {
+		PageSize   int `json:"pageSize"`
+		PageNumber int `json:"pageNumber"`
+	} `json:"paging"`
+	SegmentFilters      []predicateGroup `json:"segmentFilters"`
+	ConversationFilters []predicateGroup `json:"conversationFilters"`
+	UserFilters         []predicateGroup `json:"userFilters"`
+	from, to            time.Time
+}
+
+// readQuery reads a details query and answers 400 for a body, an
+// interval (over seven days included) or paging the real service refuses.
+func readQuery(w http.ResponseWriter, r *http.Request) (*analyticsQuery, bool) {
+	var q analyticsQuery
+	if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
+		apiError(w, http.StatusBadRequest, "bad.request", "invalid query body")
+		return nil, false
+	}
+	a, b, ok := strings.Cut(q.Interval, "/")
+	var err1, err2 error
+	q.from, err1 = time.Parse(time.RFC3339Nano, a)
+	q.to, err2 = time.Parse(time.RFC3339Nano, b)
+	if !ok || err1 != nil || err2 != nil || !q.from.Before(q.to) {
+		apiError(w, http.StatusBadRequest, "bad.request", "interval must be <start>/<end> in ISO-8601")
+		return nil, false
+	}
+	if q.to.Sub(q.from) > MaxInterval {
+		apiError(w, http.StatusBadRequest, "analytics.query.interval.too.long", "the interval may span at most 7 days")
+		return nil, false
+	}
+	if size, page := q.Paging.PageSize, q.Paging.PageNumber; size <= 0 || size > 100 || page <= 0 {
+		apiError(w, http.StatusBadRequest, "bad.request", "pageSize 1-100 and pageNumber from 1")
+		return nil, false
+	}
+	return &q, true
 }
