@@ -64,6 +64,10 @@ type Gap struct {
 	Deadline time.Time
 	// Incomplete, on KindGapClosed: some history could not be fetched.
 	Incomplete bool
+	// Only, if set, limits the gap to these entities: agents whose topic
+	// was just subscribed (what they did before is their history). Nothing
+	// else waits for such a gap.
+	Only []string
 }
 
 // Event is one observation of an interaction, normalised from any dialect,

@@ -41,6 +41,48 @@ type Transition struct {
 	Sequence uint64 `json:"-"`
 }
 
+// AgentTransition is one published change of an agent's routing status
+// or system presence: the payload on <prefix>.agents.<toRoutingStatus>.<userId>.
+type AgentTransition struct {
+	ID     string `json:"id"`
+	UserID string `json:"userId"`
+	// From* are "" on the first transition the bridge saw of the agent
+	// (null in the payload).
+	FromRoutingStatus string `json:"fromRoutingStatus"`
+	ToRoutingStatus   string `json:"toRoutingStatus"`
+	FromPresence      string `json:"fromPresence"`
+	ToPresence        string `json:"toPresence"`
+	// PresenceDefinitionID is the organization's presence ("" when not
+	// known); ActiveQueueIDs the queues the agent is active on.
+	PresenceDefinitionID string    `json:"presenceDefinitionId,omitempty"`
+	ActiveQueueIDs       []string  `json:"activeQueueIds"`
+	OccurredAt           time.Time `json:"occurredAt"`
+	ObservedAt           time.Time `json:"observedAt"`
+	// InPrevious is how long the agent was in the previous pair.
+	InPrevious    time.Duration `json:"-"`
+	Reconstructed bool          `json:"reconstructed"`
+	Backfilled    bool          `json:"backfilled"`
+	Incomplete    bool          `json:"incomplete"`
+
+	Subject  string `json:"-"`
+	Sequence uint64 `json:"-"`
+}
+
+// UnmarshalJSON reads the published form (inPreviousMs in milliseconds).
+func (a *AgentTransition) UnmarshalJSON(b []byte) error {
+	type plain AgentTransition // without this method
+	var w struct {
+		plain
+		InPreviousMs int64 `json:"inPreviousMs"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*a = AgentTransition(w.plain)
+	a.InPrevious = time.Duration(w.InPreviousMs) * time.Millisecond
+	return nil
+}
+
 // Timings are a completed interaction's contact-center figures: the
 // payload on <timings prefix>.<channelType>.<interaction>.
 type Timings struct {
@@ -111,10 +153,16 @@ type Config struct {
 	Channels, Statuses []string
 	// Interaction selects one interaction; the server filters it.
 	Interaction string
-	// Queue selects transitions and timings whose queueId is this one; it
-	// is not in the subject, so the client filters it (what it skips of a
-	// durable consumer is acknowledged).
+	// Queue selects transitions and timings whose queueId is this one, and
+	// agents' transitions whose activeQueueIds hold it; it is not in the
+	// subject, so the client filters it (what it skips of a durable
+	// consumer is acknowledged).
 	Queue string
+	// Agent selects one agent's transitions (its user id); RoutingStatuses
+	// agents' transitions by the routing status entered. The server
+	// filters both.
+	Agent           string
+	RoutingStatuses []string
 
 	// Start and From: where to begin.
 	Start Start
@@ -265,6 +313,50 @@ func Transitions(ctx context.Context, js jetstream.JetStream, cfg Config) iter.S
 	})
 }
 
+// AgentTransitions reads agents' transitions as cfg says (Agent,
+// RoutingStatuses, Queue, Start, Durable; Channels, Statuses and
+// Interaction do not apply), under Transitions' rules: in order per agent.
+func AgentTransitions(ctx context.Context, js jetstream.JetStream, cfg Config) iter.Seq2[AgentTransition, error] {
+	cfg = cfg.withDefaults()
+	return func(yield func(AgentTransition, error) bool) {
+		subjects, err := cfg.agentSubjects()
+		if err != nil {
+			yield(AgentTransition{}, err)
+			return
+		}
+		decode(ctx, js, cfg, subjects, func(a *AgentTransition, subject string, seq uint64) bool {
+			a.Subject, a.Sequence = subject, seq
+			return cfg.Queue == "" || slices.Contains(a.ActiveQueueIDs, cfg.Queue)
+		}, yield)
+	}
+}
+
+// agentSubjects returns the filter subjects of agents' transitions:
+// prefix.agents.<routingStatus>.<userId>.
+func (c Config) agentSubjects() ([]string, error) {
+	user := "*"
+	if c.Agent != "" {
+		if !Selectable(c.Agent) {
+			return nil, fmt.Errorf("consume: agent %q is not a user id (1 to 64 letters, digits, - and _)", c.Agent)
+		}
+		user = c.Agent
+	}
+	statuses := c.RoutingStatuses
+	if len(statuses) == 0 {
+		statuses = []string{"*"}
+	}
+	var out []string
+	for _, st := range statuses {
+		if st != "*" {
+			if err := token("routing status", st); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, c.SubjectPrefix+"."+agentsToken+"."+st+"."+user)
+	}
+	return out, nil
+}
+
 // TimingsOf reads completed interactions' timings as cfg says (Statuses
 // does not apply), under Transitions' rules.
 func TimingsOf(ctx context.Context, js jetstream.JetStream, cfg Config) iter.Seq2[Timings, error] {
@@ -286,17 +378,29 @@ func payloads[T any](ctx context.Context, js jetstream.JetStream, cfg Config, pr
 			yield(zero, err)
 			return
 		}
-		read(ctx, js, cfg, subjects, func(m jetstream.Msg, seq uint64) (bool, bool) {
-			var t T
-			if err := json.Unmarshal(m.Data(), &t); err != nil {
-				return true, yield(zero, &PayloadError{Subject: m.Subject(), Sequence: seq, Err: err})
-			}
-			if queue := locate(&t, m.Subject(), seq); cfg.Queue != "" && queue != cfg.Queue {
-				return true, true
-			}
-			return true, yield(t, nil)
-		}, func(err error) { yield(zero, err) })
+		decode(ctx, js, cfg, subjects, func(t *T, subject string, seq uint64) bool {
+			queue := locate(t, subject, seq)
+			return cfg.Queue == "" || queue == cfg.Queue
+		}, yield)
 	}
+}
+
+// decode reads subjects and yields each message decoded into T that keep
+// (which also records where it was) accepts; a payload that cannot be
+// read is yielded as a *PayloadError.
+func decode[T any](ctx context.Context, js jetstream.JetStream, cfg Config, subjects []string,
+	keep func(t *T, subject string, seq uint64) bool, yield func(T, error) bool) {
+	var zero T
+	read(ctx, js, cfg, subjects, func(m jetstream.Msg, seq uint64) (bool, bool) {
+		var t T
+		if err := json.Unmarshal(m.Data(), &t); err != nil {
+			return true, yield(zero, &PayloadError{Subject: m.Subject(), Sequence: seq, Err: err})
+		}
+		if !keep(&t, m.Subject(), seq) {
+			return true, true
+		}
+		return true, yield(t, nil)
+	}, func(err error) { yield(zero, err) })
 }
 
 // read runs a consumer on subjects and hands each message to handle,

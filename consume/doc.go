@@ -1,14 +1,15 @@
-// Package consume reads what genesys-bridge publishes: typed transitions
-// and completed interactions' timings from JetStream, through Go
-// iterators.
+// Package consume reads what genesys-bridge publishes: typed transitions,
+// completed interactions' timings and agents' transitions from JetStream,
+// through Go iterators (Transitions, TimingsOf, AgentTransitions).
 //
 //	for t, err := range consume.Transitions(ctx, js, consume.Config{Channels: []string{"voice"}, Start: consume.All}) {
 //		if err != nil { ... }
 //		fmt.Println(t.InteractionID, t.FromStatus, "->", t.ToStatus, t.QueueID)
 //	}
 //
-// What it does: turns a filter (channel types, statuses, one interaction)
-// into the consumer's filter subjects, so the server sends only what was
+// What it does: turns a filter (channel types, statuses, one interaction;
+// for agents one agent and routing statuses) into the consumer's filter
+// subjects, so the server sends only what was
 // asked for; filters by queue on the client (the queue is in the payload,
 // not the subject); starts where asked (new messages only, a time, or
 // everything retained); runs an ordered consumer (no state on the server,
@@ -25,8 +26,8 @@
 // duplicates are possible across the stream's duplicate window: use the
 // transition's ID to deduplicate where that matters.
 //
-// Invariants: an ordered consumer yields an interaction's transitions in
-// the order they happened (the bridge publishes them one at a time, each
+// Invariants: an ordered consumer yields an interaction's (or an agent's)
+// transitions in the order they happened (the bridge publishes them one at a time, each
 // after the previous was acknowledged); so does a durable one, except for
 // messages delivered again (a reader stopped or died before handling
 // them), which may come after later ones: compare OccurredAt, or FromStatus

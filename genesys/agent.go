@@ -36,21 +36,27 @@ func activityUser(t string) (string, bool) {
 
 // Activity is the body of a v2.users.{id}.activity notification.
 type Activity struct {
-	ID            string `json:"id"`
-	RoutingStatus *struct {
-		Status    string `json:"status"`
-		StartTime string `json:"startTime"`
-	} `json:"routingStatus"`
-	Presence *struct {
-		PresenceDefinition *struct {
-			ID             string `json:"id"`
-			SystemPresence string `json:"systemPresence"`
-		} `json:"presenceDefinition"`
-		PresenceMessage string `json:"presenceMessage"`
-		ModifiedDate    string `json:"modifiedDate"`
-	} `json:"presence"`
-	ActiveQueueIDs          []string `json:"activeQueueIds"`
-	DateActiveQueuesChanged string   `json:"dateActiveQueuesChanged"`
+	ID                      string            `json:"id"`
+	RoutingStatus           *activityRouting  `json:"routingStatus"`
+	Presence                *activityPresence `json:"presence"`
+	ActiveQueueIDs          []string          `json:"activeQueueIds"`
+	DateActiveQueuesChanged string            `json:"dateActiveQueuesChanged"`
+}
+
+type activityRouting struct {
+	Status    string `json:"status"`
+	StartTime string `json:"startTime"`
+}
+
+type activityPresence struct {
+	PresenceDefinition *activityDefinition `json:"presenceDefinition"`
+	PresenceMessage    string              `json:"presenceMessage"`
+	ModifiedDate       string              `json:"modifiedDate"`
+}
+
+type activityDefinition struct {
+	ID             string `json:"id"`
+	SystemPresence string `json:"systemPresence"`
 }
 
 // DeriveActivity turns an activity body into an agent's event: the

@@ -56,7 +56,13 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 	if !ok {
 		return
 	}
-	agents, agentsFailed, ok := s.deliverAgentHistories(ctx, l, g)
+	// Members who joined in the gap (their notification was lost with it)
+	// are followed behind gaps of their own.
+	followed := l.agentIDs()
+	if !s.rejoin(ctx, l, g) {
+		return
+	}
+	agents, agentsFailed, ok := s.deliverAgentHistories(ctx, l, g, followed)
 	if !ok {
 		return
 	}
@@ -130,13 +136,13 @@ func (s *Stream) deliverHistories(ctx context.Context, l *lane, g *bridge.Gap, o
 }
 
 // deliverAgentHistories queries analytics for the routing status and
-// presence intervals of the lane's agents in gap g and delivers each
+// presence intervals of agents (of lane l) in gap g and delivers each
 // agent's as its history. failed reports a query that failed for good
 // (the agents then wait for the gap's close and go on marked incomplete);
 // ok is false if ctx ended.
-func (s *Stream) deliverAgentHistories(ctx context.Context, l *lane, g *bridge.Gap) (histories int, failed, ok bool) {
-	for i := 0; i < len(l.agents); i += detailsChunk {
-		ids := l.agents[i:min(i+detailsChunk, len(l.agents))]
+func (s *Stream) deliverAgentHistories(ctx context.Context, l *lane, g *bridge.Gap, agents []string) (histories int, failed, ok bool) {
+	for i := 0; i < len(agents); i += detailsChunk {
+		ids := agents[i:min(i+detailsChunk, len(agents))]
 		var uds []UserDetail
 		err := s.queryRetrying(ctx, l, g, "users details", func(ctx context.Context) (err error) {
 			uds, err = s.cfg.Client.QueryUserDetails(ctx, g.From, g.To.Add(time.Second), ids)
@@ -147,7 +153,14 @@ func (s *Stream) deliverAgentHistories(ctx context.Context, l *lane, g *bridge.G
 				return histories, failed, false
 			}
 			failed = true
-			s.log.Error("back-fill: users details query failed; the gap's agent transitions may be incomplete", "lane", l.index, "gap", g.ID, "err", err)
+			s.log.Error("back-fill: users details query failed; the gap's agent transitions may be incomplete: the agents' statuses now stand in", "lane", l.index, "gap", g.ID, "err", err)
+			for _, id := range ids {
+				if ok, delivered := s.fetchAgent(ctx, id, g); !ok {
+					return histories, failed, false
+				} else if delivered {
+					histories++
+				}
+			}
 			continue
 		}
 		for i := range uds {
@@ -231,6 +244,22 @@ func (s *Stream) fetchState(ctx context.Context, id string, g *bridge.Gap) (ok, 
 		return true, false
 	}
 	ev.Backfilled, ev.HistoryOf = true, g.ID
+	return s.Deliver(ctx, nil, wsock.Item{Ev: ev}), true
+}
+
+// fetchAgent delivers an agent's routing status and presence now (GET),
+// as g's history: the third source, when analytics failed. ok is false if
+// ctx ended.
+func (s *Stream) fetchAgent(ctx context.Context, id string, g *bridge.Gap) (ok, delivered bool) {
+	ev, err := s.cfg.Client.AgentNow(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, false
+		}
+		s.log.Warn("back-fill: get agent's status failed", "user_id", id, "err", err)
+		return true, false
+	}
+	ev.HistoryOf = g.ID
 	return s.Deliver(ctx, nil, wsock.Item{Ev: ev}), true
 }
 

@@ -44,6 +44,16 @@ type TopicResult struct {
 // (PUT .../subscriptions?ignoreErrors=true), so one topic lacking permission
 // does not fail the others, and returns the per-topic verdicts.
 func (c *Client) Subscribe(ctx context.Context, channelID string, topics []string) ([]TopicResult, error) {
+	return c.subscribe(ctx, http.MethodPut, channelID, topics)
+}
+
+// AddSubscriptions adds topics to the channel's subscriptions (POST
+// .../subscriptions?ignoreErrors=true) and returns the per-topic verdicts.
+func (c *Client) AddSubscriptions(ctx context.Context, channelID string, topics []string) ([]TopicResult, error) {
+	return c.subscribe(ctx, http.MethodPost, channelID, topics)
+}
+
+func (c *Client) subscribe(ctx context.Context, method, channelID string, topics []string) ([]TopicResult, error) {
 	body := make([]map[string]string, len(topics))
 	for i, t := range topics {
 		body[i] = map[string]string{"id": t}
@@ -52,7 +62,7 @@ func (c *Client) Subscribe(ctx context.Context, channelID string, topics []strin
 		Entities []TopicResult `json:"entities"`
 	}
 	path := "/api/v2/notifications/channels/" + url.PathEscape(channelID) + "/subscriptions?ignoreErrors=true"
-	if err := c.do(ctx, "subscribe topics", http.MethodPut, path, body, &resp); err != nil {
+	if err := c.do(ctx, "subscribe topics", method, path, body, &resp); err != nil {
 		return nil, err
 	}
 	return resp.Entities, nil

@@ -232,11 +232,11 @@ func TestEndpoints(t *testing.T) {
 }
 
 func TestTopics(t *testing.T) {
-	got, err := Topics([]string{"q1", "q2", "q1"}, []string{"u1"}, []string{"a1"}, []string{"v2.users.u2.conversations", "v2.routing.queues.q1.conversations"})
+	got, err := Topics(TopicSet{Queues: []string{"q1", "q2", "q1"}, Users: []string{"u1"}, Agents: []string{"a1"}, MembersOf: []string{"q1"}, Extra: []string{"v2.users.u2.conversations", "v2.routing.queues.q1.conversations", "v2.routing.queues.q3.users"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "v2.routing.queues.q1.conversations v2.routing.queues.q2.conversations v2.users.u1.conversations v2.users.a1.activity v2.users.u2.conversations"
+	want := "v2.routing.queues.q1.conversations v2.routing.queues.q2.conversations v2.users.u1.conversations v2.users.a1.activity v2.routing.queues.q1.users v2.users.u2.conversations v2.routing.queues.q3.users"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("Topics = %v", got)
 	}
@@ -246,22 +246,22 @@ func TestTopics(t *testing.T) {
 		"v2.routing.queues.q1.conversations.summaries":   "summaries",
 		"v2.detail.events.conversation.x.customer.start": "not one the bridge decodes",
 	} {
-		if _, err := Topics(nil, nil, nil, []string{topic}); err == nil || !strings.Contains(err.Error(), why) {
+		if _, err := Topics(TopicSet{Extra: []string{topic}}); err == nil || !strings.Contains(err.Error(), why) {
 			t.Errorf("topic %s: %v, want an error saying %q", topic, err, why)
 		}
 	}
 	for _, bad := range [][]string{{"a.b"}, {""}, {"a b"}, {"*"}} {
-		if _, err := Topics(bad, nil, nil, nil); err == nil {
+		if _, err := Topics(TopicSet{Queues: bad}); err == nil {
 			t.Errorf("queue id %q accepted", bad[0])
 		}
-		if _, err := Topics(nil, nil, bad, nil); err == nil {
+		if _, err := Topics(TopicSet{Agents: bad}); err == nil {
 			t.Errorf("agent id %q accepted", bad[0])
 		}
 	}
-	if got, err := Topics(nil, nil, nil, []string{"v2.users.a2.activity"}); err != nil || len(got) != 1 {
+	if got, err := Topics(TopicSet{Extra: []string{"v2.users.a2.activity"}}); err != nil || len(got) != 1 {
 		t.Errorf("an activity topic as an extra topic: %v %v", got, err)
 	}
-	if _, err := Topics(nil, nil, nil, []string{strings.Repeat("x", 200)}); err == nil {
+	if _, err := Topics(TopicSet{Extra: []string{strings.Repeat("x", 200)}}); err == nil {
 		t.Error("a 200-byte topic was accepted")
 	}
 }

@@ -63,7 +63,7 @@ func replayCorpusItem(t *testing.T, it genesys.CorpusItem, path string) {
 	defer sim.Close()
 	log, logs := testkit.Logger(t, slog.LevelInfo)
 	pub := newMemPublisher()
-	topics, err := genesys.Topics(queues, users, nil, nil)
+	topics, err := genesys.Topics(genesys.TopicSet{Queues: queues, Users: users})
 	if err != nil {
 		t.Fatal(err)
 	}

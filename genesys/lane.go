@@ -3,6 +3,7 @@ package genesys
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,17 +16,30 @@ import (
 // lane is a group of at most MaxTopicsPerChannel topics with its own
 // channel, and the goroutine that holds it.
 type lane struct {
-	s      *Stream
-	index  int
+	s     *Stream
+	index int
+
+	// Under s.mu: the roster may add agents while the lane runs.
 	topics []string
 	filter DetailsFilter // queue and user ids, for the analytics query
 	agents []string      // the agents of its activity topics, for the users details query
+	chID   string        // the channel its topics are subscribed on now
 
 	// gapFrom is when the lane last heard from Genesys, while it has no
 	// socket (zero while it has one): the next socket starts after a gap.
 	gapFrom time.Time
 	// connected tells whether the last session got as far as a socket.
 	connected bool
+	// followed tells whether the lane's agents' history before the
+	// stream began has been asked for (fresh starts; see session).
+	followed bool
+}
+
+// agentIDs is a copy of the lane's agents.
+func (l *lane) agentIDs() []string {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	return slices.Clone(l.agents)
 }
 
 // run holds the lane until ctx ends or a permanent error: one session per
@@ -73,6 +87,21 @@ func (l *lane) session(ctx context.Context) error {
 			return ctx.Err()
 		}
 		l.gapFrom = time.Time{}
+		l.followed = true // the gap back-fills its agents
+	}
+	if !l.followed {
+		// A fresh start: what the lane's agents were doing when their
+		// topics were subscribed is their history (their first
+		// transition is where they were, not their first change).
+		l.followed = true
+		if ids := l.agentIDs(); len(ids) > 0 {
+			g := &bridge.Gap{ID: s.gapSeq.Add(1), From: cur.dialed.Add(-s.cfg.BackfillSlack), To: cur.opened,
+				Deadline: cur.opened.Add(s.cfg.BackfillMaxWait), Only: ids}
+			if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapOpened, Gap: g}}) {
+				return ctx.Err()
+			}
+			s.bf.Go(func() { s.backfillAgents(ctx, l, g, ids) })
+		}
 	}
 	rotate := time.NewTimer(0)
 	defer rotate.Stop()
@@ -132,6 +161,10 @@ func (l *lane) take(ctx context.Context, c *conn, f sockFrame) (closing bool, er
 			return false, ctx.Err()
 		}
 		c.delivered.add(f.fp, f.at)
+	case f.kind == FrameMembership:
+		if !l.s.join(ctx, f.member, f.at, l) {
+			return false, ctx.Err()
+		}
 	case f.kind == FrameSocketClosing:
 		l.s.log.Info("genesys announced socket_closing", "channel_id", c.ch.ID, "reason", f.reason)
 		return true, nil
@@ -292,6 +325,7 @@ type conn struct {
 type sockFrame struct {
 	kind   FrameKind
 	ev     bridge.Event
+	member Membership
 	fp     uint64 // an event frame's fingerprint
 	err    error
 	reason string
@@ -439,9 +473,26 @@ func (l *lane) open(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	results, err := cl.Subscribe(ctx, ch.ID, l.topics)
+	s.mu.Lock()
+	topics := slices.Clone(l.topics)
+	s.mu.Unlock()
+	results, err := cl.Subscribe(ctx, ch.ID, topics)
 	if err != nil {
 		return nil, err
+	}
+	// Agents that joined meanwhile were subscribed on the old channel (if
+	// any): subscribe them here too; from now on a joining agent is
+	// subscribed on this channel.
+	s.mu.Lock()
+	l.chID = ch.ID
+	added := slices.Clone(l.topics[len(topics):])
+	s.mu.Unlock()
+	if len(added) > 0 {
+		more, err := cl.AddSubscriptions(ctx, ch.ID, added)
+		if err != nil {
+			return nil, err
+		}
+		results, topics = append(results, more...), append(topics, added...)
 	}
 	permitted := 0
 	for _, r := range results {
@@ -452,7 +503,7 @@ func (l *lane) open(ctx context.Context) (*conn, error) {
 		permitted++
 	}
 	if permitted == 0 {
-		return nil, fmt.Errorf("%w: all %d topics rejected (check the OAuth client's permissions and the ids)", ErrNoTopicPermitted, len(l.topics))
+		return nil, fmt.Errorf("%w: all %d topics rejected (check the OAuth client's permissions and the ids)", ErrNoTopicPermitted, len(topics))
 	}
 	dialed := time.Now()
 	ws, resp, err := s.cfg.Dialer.DialContext(ctx, ch.ConnectURI, nil)
@@ -494,7 +545,7 @@ func (s *Stream) readLoop(ctx context.Context, c *conn) error {
 		case f.Kind == FrameChannelGone:
 			return fmt.Errorf("%w (%s)", errChannelGone, f.Reason)
 		default:
-			sf = sockFrame{kind: f.Kind, ev: f.Event, fp: f.Fingerprint, reason: f.Reason, at: now}
+			sf = sockFrame{kind: f.Kind, ev: f.Event, member: f.Member, fp: f.Fingerprint, reason: f.Reason, at: now}
 		}
 		return c.send(ctx, sf)
 	})

@@ -26,10 +26,11 @@ const (
 	FrameSocketClosing                  // v2.system.socket_closing: roll over now
 	FrameChannelGone                    // {"result":"404"}, no_longer_subscribed, token_revoked
 	FrameIgnored                        // a topic the bridge does not turn into events
+	FrameMembership                     // v2.routing.queues.{id}.users, decoded into Frame.Member
 )
 
 func (k FrameKind) String() string {
-	return [...]string{"event", "heartbeat", "pong", "socket_closing", "channel_gone", "ignored"}[k]
+	return [...]string{"event", "heartbeat", "pong", "socket_closing", "channel_gone", "ignored", "membership"}[k]
 }
 
 // Frame is one decoded Notification Service frame.
@@ -40,6 +41,8 @@ type Frame struct {
 	CorrelationID string
 	// Event is set for FrameEvent.
 	Event bridge.Event
+	// Member is set for FrameMembership.
+	Member Membership
 	// Reason explains FrameChannelGone and FrameSocketClosing.
 	Reason string
 	// Fingerprint identifies the notification (topic and body) for an
@@ -193,6 +196,21 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 		}
 		f.Kind, f.Event = FrameEvent, ev
 		f.Fingerprint = fingerprint(topic, env.EventBody)
+		return f, nil
+	case strings.HasSuffix(topic, membersSuffix):
+		queue, ok := membershipQueue(topic)
+		if !ok {
+			break
+		}
+		var b queueMemberEvent
+		if err := json.Unmarshal(env.EventBody, &b); err != nil {
+			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode queue member: %s", text.Truncate(topic, 200), jsonErr(err))
+		}
+		m, err := deriveMembership(&b, queue)
+		if err != nil {
+			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(topic, 200), err)
+		}
+		f.Kind, f.Member = FrameMembership, m
 		return f, nil
 	case isConversationTopic(topic):
 		if len(env.EventBody) == 0 || bytes.Equal(env.EventBody, []byte("null")) {

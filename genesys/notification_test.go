@@ -179,7 +179,7 @@ func FuzzDecodeNotification(f *testing.F) {
 	}
 	for _, s := range []string{`{}`, `{"result":"404"}`, `{"topicName":"channel.metadata","eventBody":null}`, `[]`, `null`, `"x"`,
 		`{"topicName":"v2.users.u.conversations","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[{"purpose":"agent","calls":[{"state":"connected","held":true,"startHoldTime":"2026-01-01T00:00:00Z"}]}]}}`,
-		activityFrame} {
+		activityFrame, memberFrame} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

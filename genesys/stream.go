@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,15 +67,24 @@ type Stream struct {
 	*wsock.Feed
 	cfg     StreamConfig
 	log     *slog.Logger
-	lanes   []*lane
 	retry   retry.Policy  // reconnects and replacement channels
 	rollSem chan struct{} // one make-before-break at a time (channel ceiling)
 	bf      sync.WaitGroup
 
-	reconnects atomic.Uint64
-	rollovers  atomic.Uint64
-	backfilled atomic.Uint64
-	gapSeq     atomic.Uint64
+	// mu guards the roster (roster.go): the lanes, each lane's topics,
+	// agents and current channel, the agents followed, and spawn, which
+	// starts a lane added while the stream runs.
+	mu       sync.Mutex
+	lanes    []*lane
+	agentSet map[string]bool
+	spawn    func(*lane)
+
+	reconnects   atomic.Uint64
+	rollovers    atomic.Uint64
+	backfilled   atomic.Uint64
+	gapSeq       atomic.Uint64
+	joins        atomic.Uint64
+	joinsRefused atomic.Uint64
 }
 
 // DefaultStreamConfig is the configuration the zero values stand for.
@@ -112,12 +122,14 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		return nil, fmt.Errorf("genesys stream: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	s := &Stream{Feed: wsock.NewFeed(cfg.HeartbeatInterval), cfg: cfg, log: cfg.Logger, retry: cfg.RetryPolicy(), rollSem: make(chan struct{}, 1)}
+	s := &Stream{Feed: wsock.NewFeed(cfg.HeartbeatInterval), cfg: cfg, log: cfg.Logger, retry: cfg.RetryPolicy(), rollSem: make(chan struct{}, 1),
+		agentSet: map[string]bool{}}
 	for i := 0; i < len(cfg.Topics); i += MaxTopicsPerChannel {
-		l := &lane{s: s, index: len(s.lanes), topics: cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))]}
+		l := &lane{s: s, index: len(s.lanes), topics: slices.Clone(cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))])}
 		for _, t := range l.topics {
 			if user, ok := activityUser(t); ok {
 				l.agents = append(l.agents, user)
+				s.agentSet[user] = true
 				continue
 			}
 			switch prefix, id, suffix, _ := splitTopic(t); {
@@ -134,7 +146,23 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 }
 
 // Lanes reports how many channels the stream holds.
-func (s *Stream) Lanes() int { return len(s.lanes) }
+func (s *Stream) Lanes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.lanes)
+}
+
+// Agents reports how many agents the stream follows.
+func (s *Stream) Agents() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.agentSet)
+}
+
+// Joins counts queue members followed since the start (membership
+// notifications); JoinsRefused those not followed for want of room.
+func (s *Stream) Joins() uint64        { return s.joins.Load() }
+func (s *Stream) JoinsRefused() uint64 { return s.joinsRefused.Load() }
 
 // Reconnects counts sockets that died and were replaced after a gap.
 func (s *Stream) Reconnects() uint64 { return s.reconnects.Load() }
@@ -167,13 +195,31 @@ func (s *Stream) Run(ctx context.Context) error {
 	var once sync.Once
 	var first error
 	var wg sync.WaitGroup
-	for _, l := range s.lanes {
+	if err := s.discoverMembers(ctx); err != nil {
+		if ctx.Err() != nil {
+			err = nil
+		}
+		cancel()
+		s.Finish(err)
+		return err
+	}
+	start := func(l *lane) {
 		wg.Go(func() {
 			if err := l.run(ctx); err != nil {
 				once.Do(func() { first = err; cancel() })
 			}
 		})
 	}
+	s.mu.Lock()
+	for _, l := range s.lanes {
+		start(l)
+	}
+	s.spawn = start
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.mu.Lock()
+	s.spawn = nil // no lane starts after the others were told to stop
+	s.mu.Unlock()
 	wg.Wait()
 	cancel()
 	s.bf.Wait()

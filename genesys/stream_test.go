@@ -56,7 +56,7 @@ func runStream(t *testing.T, s *Stream) (context.CancelFunc, <-chan error) {
 }
 
 func queueTopics(sim *simulator.Server) []string {
-	ts, _ := Topics(sim.Population().Queues, nil, nil, nil)
+	ts, _ := Topics(TopicSet{Queues: sim.Population().Queues})
 	return ts
 }
 
@@ -293,7 +293,7 @@ func TestNewStreamValidates(t *testing.T) {
 // own socket, and events from every channel arrive.
 func TestStreamSplitsTopicsOverChannels(t *testing.T) {
 	sim := startSim(t, simulator.Config{Agents: 1500, Queues: 1, Conversations: 200, Rate: 50})
-	topics, _ := Topics(nil, sim.Population().Agents, nil, nil) // user topics only
+	topics, _ := Topics(TopicSet{Users: sim.Population().Agents}) // user topics only
 	s, _ := newStream(t, sim, topics, nil)
 	if s.Lanes() != 2 {
 		t.Fatalf("%d lanes for 1500 topics", s.Lanes())

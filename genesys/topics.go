@@ -7,17 +7,31 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
 
+// TopicSet is what a bridge subscribes, by kind of id.
+type TopicSet struct {
+	Queues []string // v2.routing.queues.{id}.conversations
+	Users  []string // v2.users.{id}.conversations
+	Agents []string // v2.users.{id}.activity
+	// MembersOf are the queues whose members are agents:
+	// v2.routing.queues.{id}.users (the members' own topics are added when
+	// the stream lists them).
+	MembersOf []string
+	Extra     []string // verbatim
+}
+
 // Topics builds the subscription list: v2.routing.queues.{id}.conversations
 // per queue id, v2.users.{id}.conversations per user id,
-// v2.users.{id}.activity per agent id, then extra topics verbatim. Ids must be non-empty, without dots or whitespace; topics must
-// be under 200 bytes. Repeats are removed. At most MaxTopics.
+// v2.users.{id}.activity per agent id, v2.routing.queues.{id}.users per
+// queue whose members are agents, then extra topics verbatim. Ids must be
+// non-empty, without dots or whitespace; topics must be under 200 bytes.
+// Repeats are removed. At most MaxTopics.
 //
 // An extra topic must be one of those two forms: the media-suffixed forms
 // (...conversations.calls, .chats, ...) carry a flattened participant, and
 // ...conversations.summaries another body again; the bridge decodes neither,
 // so every frame of them would be rejected. They are refused with the form
 // to use instead.
-func Topics(queueIDs, userIDs, agentIDs, extra []string) ([]string, error) {
+func Topics(ts TopicSet) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	add := func(t string) error {
@@ -37,9 +51,10 @@ func Topics(queueIDs, userIDs, agentIDs, extra []string) ([]string, error) {
 		kind, format string
 		ids          []string
 	}{
-		{"queue", queuePrefix + "%s.conversations", queueIDs},
-		{"user", userPrefix + "%s.conversations", userIDs},
-		{"agent", userPrefix + "%s" + activitySuffix, agentIDs},
+		{"queue", queuePrefix + "%s.conversations", ts.Queues},
+		{"user", userPrefix + "%s.conversations", ts.Users},
+		{"agent", userPrefix + "%s" + activitySuffix, ts.Agents},
+		{"queue", queuePrefix + "%s" + membersSuffix, ts.MembersOf},
 	} {
 		for _, id := range set.ids {
 			if id == "" || strings.ContainsAny(id, ". \t\r\n*>?&") {
@@ -50,7 +65,7 @@ func Topics(queueIDs, userIDs, agentIDs, extra []string) ([]string, error) {
 			}
 		}
 	}
-	for _, t := range extra {
+	for _, t := range ts.Extra {
 		if err := checkTopic(t); err != nil {
 			return nil, err
 		}
@@ -89,6 +104,9 @@ func checkTopic(t string) error {
 	if _, ok := activityUser(t); ok {
 		return nil
 	}
+	if _, ok := membershipQueue(t); ok {
+		return nil
+	}
 	prefix, id, suffix, ok := splitTopic(t)
 	switch {
 	case ok && suffix == "":
@@ -98,7 +116,7 @@ func checkTopic(t string) error {
 	case ok:
 		return fmt.Errorf("topic %q: media-suffixed topics carry a flattened participant, which the bridge does not decode; subscribe %sconversations (it carries every medium)", text.Truncate(t, 80), prefix+id+".")
 	}
-	return fmt.Errorf("topic %q is not one the bridge decodes: use v2.routing.queues.{id}.conversations, v2.users.{id}.conversations or v2.users.{id}.activity (or GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_AGENT_IDS)", text.Truncate(t, 80))
+	return fmt.Errorf("topic %q is not one the bridge decodes: use v2.routing.queues.{id}.conversations, v2.users.{id}.conversations, v2.users.{id}.activity or v2.routing.queues.{id}.users (or GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_AGENT_IDS)", text.Truncate(t, 80))
 }
 
 // checkTopicCount refuses more topics than one bridge can hold.

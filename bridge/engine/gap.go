@@ -47,8 +47,18 @@ type heldEvent struct {
 // gapOpened makes every open interaction and every agent wait for g's
 // history, and every interaction already waiting (it may have changed in
 // g too).
+//
+// A gap limited to some entities (Gap.Only) makes those alone wait.
 func (s *shard) gapOpened(g *bridge.Gap) {
 	s.gaps[g.ID] = g
+	if len(g.Only) > 0 {
+		for _, id := range g.Only {
+			if shardOf(id, s.of) == s.index {
+				s.await(id, g)
+			}
+		}
+		return
+	}
 	for id := range s.waits {
 		s.await(id, g)
 	}
@@ -85,7 +95,7 @@ func (s *shard) hold(ev *bridge.Event) bool {
 		first := ev.First()
 		var gaps []*bridge.Gap
 		for _, g := range s.gaps {
-			if first.Before(g.To) {
+			if len(g.Only) == 0 && first.Before(g.To) {
 				gaps = append(gaps, g)
 			}
 		}
@@ -129,7 +139,7 @@ func (s *shard) history(ctx context.Context, ev *bridge.Event) {
 	first := ev.First()
 	var gaps []*bridge.Gap
 	for _, g := range s.gaps {
-		if g.ID != ev.HistoryOf && first.Before(g.To) {
+		if g.ID != ev.HistoryOf && len(g.Only) == 0 && first.Before(g.To) {
 			gaps = append(gaps, g)
 		}
 	}

@@ -175,3 +175,46 @@ func TestGapReleasedIncomplete(t *testing.T) {
 		})
 	})
 }
+
+// agentAt is an agent's observation: routing status and presence at sec.
+func agentAt(user string, r bridge.RoutingStatus, sec int, backfilled bool) bridge.Event {
+	return bridge.Event{InteractionID: user, ObservedAt: at(sec), Backfilled: backfilled,
+		Agent: &bridge.AgentObservation{Steps: []bridge.AgentStep{{At: at(sec), Routing: r, Presence: bridge.PresenceOnQueue}}}}
+}
+
+// A gap limited to an agent just subscribed (a new queue member) holds
+// that agent's frames until its history, and nothing else: a conversation
+// that began before the gap's end, and another agent, flow at once.
+func TestGapLimitedToNewAgents(t *testing.T) {
+	g := &bridge.Gap{ID: 1, From: at(4), To: at(20), Deadline: at(10_000), Only: []string{"u1"}}
+	closed := *g
+	_, all, p := runEvents(t, []bridge.Event{
+		agentAt("u2", bridge.RoutingIdle, 2, false),
+		gapOpened(g),
+		// u1's first live frame after its subscription: interacting.
+		agentAt("u1", bridge.RoutingInteracting, 22, false),
+		snap("c1", "queued", "queued@10"),
+		agentAt("u2", bridge.RoutingInteracting, 23, false),
+		// Its history: it logged in idle before it was subscribed.
+		history(1, agentAt("u1", bridge.RoutingIdle, 6, true)),
+		gapClosed(&closed),
+	})
+	got := map[string]string{}
+	for _, tr := range all {
+		s := describe([]bridge.Transition{tr})[0]
+		if a := tr.Agent; a != nil {
+			s = string(a.FromRouting) + ">" + string(a.ToRouting)
+		}
+		got[tr.InteractionID] = strings.TrimSpace(got[tr.InteractionID] + " " + s)
+	}
+	want := map[string]string{"u1": ">idle idle>interacting", "u2": ">idle idle>interacting", "c1": "null>queued"}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s: published %q, want %q", id, got[id], w)
+		}
+	}
+	// Only u1's frame waited (c1 began before the gap's end, u2 was known).
+	if st := p.Stats(); st.Held.Load() != 0 || st.Waiting.Load() != 0 || st.HeldTotal.Load() != 1 {
+		t.Errorf("held %d waiting %d held total %d, want 0 0 1", st.Held.Load(), st.Waiting.Load(), st.HeldTotal.Load())
+	}
+}

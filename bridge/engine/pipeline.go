@@ -172,6 +172,7 @@ func (p *Pipeline) Run(ctx context.Context, src bridge.Source, pub bridge.Publis
 	shards := make([]*shard, p.cfg.Shards)
 	for i := range shards {
 		shards[i] = newShard(p, pub, perShard)
+		shards[i].index, shards[i].of = i, len(shards)
 	}
 	p.mu.Lock()
 	now := time.Now()

@@ -73,11 +73,12 @@ func (q *ackQueue) take(buf []*pending) []*pending {
 }
 
 type shard struct {
-	p       *Pipeline
-	pub     bridge.Publisher
-	timings bridge.TimingsPublisher // nil: pub publishes no timings
-	in      *handoff.Queue[bridge.Event]
-	machine *bridge.Machine
+	p         *Pipeline
+	index, of int // its place among the pipeline's shards (shardOf)
+	pub       bridge.Publisher
+	timings   bridge.TimingsPublisher // nil: pub publishes no timings
+	in        *handoff.Queue[bridge.Event]
+	machine   *bridge.Machine
 	// queues holds, per interaction, transitions not yet acknowledged; the
 	// head is in flight. At most one transition per interaction is in
 	// flight, so retries cannot reorder an interaction's transitions.

@@ -177,7 +177,7 @@ func TestChaos(t *testing.T) {
 	cl := startCluster(t, 3)
 	sim, err := simulator.Start(simulator.Config{Conversations: conversations, Rate: 8, Speed: 1, StepScale: 0.03,
 		HeartbeatInterval: 300 * time.Millisecond, DuplicateRate: 0.1, ReorderRate: 0.1, AnalyticsLag: 100 * time.Millisecond,
-		EventLag: 50 * time.Millisecond, Seed: testSeed(t)})
+		EventLag: 50 * time.Millisecond, Seed: testSeed(t), LateJoiners: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,9 +275,9 @@ func TestChaos(t *testing.T) {
 			r.start()
 		}
 	}
-	truth := sim.Truth()
+	truth, agentTruth := sim.Truth(), sim.AgentTruth()
 	// Past this, the comparison shows what is missing.
-	testkit.Poll(2*time.Minute, func() bool { return streamMsgs(t, js, "GENESYS_INTERACTIONS") >= len(truth) })
+	testkit.Poll(2*time.Minute, func() bool { return streamMsgs(t, js, "GENESYS_INTERACTIONS") >= len(truth)+len(agentTruth) })
 	for _, r := range replicas {
 		if err := r.stop(); err != nil {
 			t.Error(err)
@@ -317,6 +317,7 @@ func TestChaos(t *testing.T) {
 			len(waits), waits[len(waits)/2].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond), incomplete)
 	}
 	compare(t, truth, got, "genesys.interactions")
+	compareAgents(t, agentTruth, got, "genesys.interactions")
 	if wrongFrom > 0 {
 		t.Errorf("%d transitions with a wrong fromStatus", wrongFrom)
 	}

@@ -83,6 +83,15 @@ func (c *checker) genesys(ctx context.Context, client *genesys.Client, target ge
 		}
 		return checkChannel(ctx, client, target.topics)
 	})
+	c.step(ctx, "Genesys queue members", func(ctx context.Context) (string, error) {
+		switch {
+		case cfg.GenesysDialect == "interactions" || cfg.GenesysAgents != "members" || len(trimAll(cfg.GenesysQueueIDs)) == 0:
+			return "agents are not the queues' members (GENESYS_AGENTS)", errSkip
+		case !c.tokenOK:
+			return "no token", errSkip
+		}
+		return checkMembers(ctx, client, trimAll(cfg.GenesysQueueIDs), trimAll(cfg.GenesysAgentIDs), target.topics)
+	})
 	c.step(ctx, "Genesys analytics", func(ctx context.Context) (string, error) {
 		if !c.tokenOK {
 			return "no token", errSkip
@@ -116,6 +125,32 @@ func (c *checker) genesys(ctx context.Context, client *genesys.Client, target ge
 		}
 		return fmt.Sprintf("queue %s is %q (the board shows names)", ids[0], name), nil
 	})
+}
+
+// checkMembers lists the queues' members and tells the lane budget with
+// them, failing where the bridge would refuse to start.
+func checkMembers(ctx context.Context, client *genesys.Client, queues, listed, topics []string) (string, error) {
+	agents := map[string]bool{}
+	for _, id := range listed {
+		agents[id] = true
+	}
+	n := genesys.CountTopics(topics)
+	for _, q := range queues {
+		ids, err := client.QueueMembers(ctx, q)
+		if err != nil {
+			return "", fmt.Errorf("queue %s: %w (agents as queue members need routing:queue:member:view)", q, err)
+		}
+		for _, id := range ids {
+			if !agents[id] {
+				agents[id] = true
+				n.Agents++
+			}
+		}
+	}
+	if err := n.Check(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d agents; %v", len(agents), n), nil
 }
 
 // checkChannel creates a channel, subscribes it to topics and removes the

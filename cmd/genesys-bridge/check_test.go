@@ -36,11 +36,12 @@ func TestCheck(t *testing.T) {
 		exit  int
 		lines []string // each must appear in the output
 	}{
-		{"all pass", nil, 0, []string{"OK    configuration", "OK    Genesys token", "OK    Genesys channel", "all 1 topics permitted; subscriptions removed",
+		{"all pass", nil, 0, []string{"OK    configuration", "OK    Genesys token", "OK    Genesys channel", "all 2 topics permitted; subscriptions removed",
+			"OK    Genesys queue members  12 agents; 14 topics (1 conversation, 1 queue membership, 12 agent activity, 0 other) in 1 channels of 1000",
 			"OK    Genesys analytics", "OK    NATS", "OK    JetStream", "OK    stream GENESYS_INTERACTIONS", "OK    stream GENESYS_DEAD_LETTERS"}},
 		{"wrong secret", []string{"GENESYS_CLIENT_SECRET=wrong"}, 1, []string{"FAIL  Genesys token", "SKIP  Genesys channel", "OK    NATS"}},
 		{"topic not permitted", []string{"GENESYS_USER_IDS=00000000-0000-4000-8000-000000000000"}, 1,
-			[]string{"FAIL  Genesys channel", "1 of 2 topics rejected: v2.users.00000000-0000-4000-8000-000000000000.conversations"}},
+			[]string{"FAIL  Genesys channel", "1 of 3 topics rejected: v2.users.00000000-0000-4000-8000-000000000000.conversations"}},
 		{"stream in memory", []string{"NATS_STREAM=MEMORY", "NATS_SUBJECT_PREFIX=mem"}, 1, []string{"FAIL  stream MEMORY", "Memory storage"}},
 		{"NATS refused", []string{"NATS_URL=nats://127.0.0.1:1"}, 1, []string{"FAIL  NATS", "connection refused"}},
 		{"bad configuration", []string{"NATS_MAX_PENDING=0"}, 2, []string{"FAIL  configuration", "NATS_MAX_PENDING"}},

@@ -35,7 +35,8 @@ type Config struct {
 	GenesysLoginURL        string         `env:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
 	GenesysQueueIDs        []string       `env:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
 	GenesysUserIDs         []string       `env:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
-	GenesysAgentIDs        []string       `env:"GENESYS_AGENT_IDS" desc:"comma-separated user ids of agents; each subscribes v2.users.{id}.activity and publishes the agent's routing status and presence on <prefix>.agents.<routingStatus>.<userId>"`
+	GenesysAgents          string         `env:"GENESYS_AGENTS" desc:"which agents' routing status and presence to publish (on <prefix>.agents.<routingStatus>.<userId>): members (the members of GENESYS_QUEUE_IDS, listed at start and followed as they join, plus GENESYS_AGENT_IDS), list (GENESYS_AGENT_IDS only) or none"`
+	GenesysAgentIDs        []string       `env:"GENESYS_AGENT_IDS" desc:"comma-separated user ids of agents; each subscribes v2.users.{id}.activity"`
 	GenesysTopics          []string       `env:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
 	GenesysHeartbeat       time.Duration  `env:"GENESYS_HEARTBEAT_INTERVAL" desc:"expected heartbeat period; silence for twice this kills the socket"`
 	GenesysMaxFrame        int64          `env:"GENESYS_MAX_FRAME_BYTES" desc:"larger frames are rejected and counted"`
@@ -124,6 +125,7 @@ func defaultConfig() Config {
 	bc := board.DefaultConfig()
 	return Config{
 		GenesysDialect:         "notifications",
+		GenesysAgents:          "members",
 		GenesysHeartbeat:       st.HeartbeatInterval,
 		GenesysMaxFrame:        st.MaxFrameSize,
 		GenesysRefreshAhead:    cl.RefreshAhead,
@@ -479,12 +481,27 @@ func (c *Config) resolve() error {
 	}
 	c.endpoints = ep
 	if c.GenesysDialect == "interactions" {
-		if len(trimAll(c.GenesysQueueIDs))+len(trimAll(c.GenesysUserIDs))+len(trimAll(c.GenesysAgentIDs))+len(trimAll(c.GenesysTopics)) > 0 {
-			return configErr("GENESYS_QUEUE_IDS, GENESYS_USER_IDS, GENESYS_AGENT_IDS and GENESYS_TOPICS have no effect with GENESYS_DIALECT=interactions (that stream is filtered by BRIDGE_CHANNEL_TYPES and BRIDGE_STATUSES); unset them")
+		if len(trimAll(c.GenesysQueueIDs))+len(trimAll(c.GenesysUserIDs))+len(trimAll(c.GenesysAgentIDs))+len(trimAll(c.GenesysTopics)) > 0 || c.GenesysAgents != "members" {
+			return configErr("GENESYS_QUEUE_IDS, GENESYS_USER_IDS, GENESYS_AGENTS, GENESYS_AGENT_IDS and GENESYS_TOPICS have no effect with GENESYS_DIALECT=interactions (that stream is filtered by BRIDGE_CHANNEL_TYPES and BRIDGE_STATUSES, and carries no agents); unset them")
 		}
 		return nil
 	}
-	topics, err := genesys.Topics(trimAll(c.GenesysQueueIDs), trimAll(c.GenesysUserIDs), trimAll(c.GenesysAgentIDs), trimAll(c.GenesysTopics))
+	set := genesys.TopicSet{Queues: trimAll(c.GenesysQueueIDs), Users: trimAll(c.GenesysUserIDs), Agents: trimAll(c.GenesysAgentIDs), Extra: trimAll(c.GenesysTopics)}
+	switch c.GenesysAgents {
+	case "members":
+		set.MembersOf = set.Queues
+	case "list":
+		if len(set.Agents) == 0 {
+			return configErr("GENESYS_AGENTS=list needs GENESYS_AGENT_IDS (the agents' user ids)")
+		}
+	case "none":
+		if len(set.Agents) > 0 {
+			return configErr("GENESYS_AGENTS=none, but GENESYS_AGENT_IDS lists agents: unset one of them")
+		}
+	default:
+		return configErr("GENESYS_AGENTS must be members, list or none (got %q)", text.Truncate(c.GenesysAgents, 40))
+	}
+	topics, err := genesys.Topics(set)
 	if err != nil {
 		return configErr("GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_AGENT_IDS / GENESYS_TOPICS: %w", err)
 	}

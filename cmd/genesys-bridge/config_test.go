@@ -114,6 +114,10 @@ func TestConfigErrors(t *testing.T) {
 		{name: "frame size", set: map[string]string{"GENESYS_MAX_FRAME_BYTES": "10"}, want: "GENESYS_MAX_FRAME_BYTES"},
 		{name: "media-suffixed topic", set: map[string]string{"GENESYS_TOPICS": "v2.routing.queues.q1.conversations.calls"}, want: "media-suffixed topics carry a flattened participant"},
 		{name: "summaries topic", set: map[string]string{"GENESYS_TOPICS": "v2.users.u1.conversations.summaries"}, want: "summaries topic"},
+		{name: "agents mode", set: map[string]string{"GENESYS_AGENTS": "all"}, want: "GENESYS_AGENTS must be members, list or none"},
+		{name: "agents list without ids", set: map[string]string{"GENESYS_AGENTS": "list"}, want: "GENESYS_AGENTS=list needs GENESYS_AGENT_IDS"},
+		{name: "no agents but ids", set: map[string]string{"GENESYS_AGENTS": "none", "GENESYS_AGENT_IDS": "u1"}, want: "GENESYS_AGENTS=none, but GENESYS_AGENT_IDS"},
+		{name: "agents in the tutorial's dialect", set: map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_AGENTS": "none"}, del: []string{"GENESYS_QUEUE_IDS"}, want: "carries no agents"},
 		{name: "back-fill wait under the lag", set: map[string]string{"GENESYS_BACKFILL_LAG": "2m", "GENESYS_BACKFILL_MAX_WAIT": "1m"}, want: "GENESYS_BACKFILL_MAX_WAIT"},
 	}
 	for _, tt := range tests {
@@ -133,7 +137,9 @@ func TestConfigErrors(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !tt.demo && (len(cfg.topics) != 2 || cfg.endpoints.API != "https://api.mypurecloud.ie") {
+				// Two queues: their conversations and, agents being their
+				// members by default, their membership.
+				if !tt.demo && (len(cfg.topics) != 4 || cfg.endpoints.API != "https://api.mypurecloud.ie") {
 					t.Fatalf("topics %v endpoints %+v", cfg.topics, cfg.endpoints)
 				}
 				return

@@ -27,7 +27,7 @@ func startDemo(cfg *Config, log *slog.Logger) (*simulator.Server, genesysTarget,
 	if err != nil {
 		return nil, genesysTarget{}, err
 	}
-	topics, err := genesys.Topics(sim.Population().Queues, nil, sim.Population().Agents, nil)
+	topics, err := genesys.Topics(genesys.TopicSet{Queues: sim.Population().Queues, MembersOf: sim.Population().Queues})
 	if err != nil {
 		sim.Close()
 		return nil, genesysTarget{}, err

@@ -276,8 +276,12 @@ func TestEndToEnd(t *testing.T) {
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret",
 		"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
 		"GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "GENESYS_USER_IDS": strings.Join(pop.Agents[:4], ","),
-		"GENESYS_AGENT_IDS": strings.Join(pop.Agents, ","),
-		"NATS_URL":          natsURL, "HTTP_ADDR": "127.0.0.1:0",
+		// The agents listed (the fault set follows the queues' members).
+		"GENESYS_AGENTS": "list", "GENESYS_AGENT_IDS": strings.Join(pop.Agents, ","),
+		// The simulator's analytics does not lag: the agents' history at
+		// the start need not wait a minute.
+		"GENESYS_BACKFILL_LAG": "500ms",
+		"NATS_URL":             natsURL, "HTTP_ADDR": "127.0.0.1:0",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -81,7 +81,11 @@ func testRestart(t *testing.T, dialect string) {
 		defer nc.Close()
 		js, _ := jetstream.New(nc)
 		if until == 0 {
-			testkit.Poll(60*time.Second, func() bool { return streamMsgs(t, js, "GENESYS_INTERACTIONS") >= len(sim.Truth()) })
+			want := len(sim.Truth())
+			if dialect == "notifications" {
+				want += len(sim.AgentTruth())
+			}
+			testkit.Poll(60*time.Second, func() bool { return streamMsgs(t, js, "GENESYS_INTERACTIONS") >= want })
 		} else {
 			// Cut short, the simulator may have recorded a change whose
 			// frame it never sent: wait until the stream stops growing.
@@ -114,7 +118,11 @@ func testRestart(t *testing.T, dialect string) {
 	if firstCount == 0 || firstCount >= len(truth) {
 		t.Fatalf("the first run caused %d of %d transitions; want a part", firstCount, len(truth))
 	}
-	compare(t, truth, readStream(t, natsURL, "GENESYS_INTERACTIONS"), "genesys.interactions")
+	got := readStream(t, natsURL, "GENESYS_INTERACTIONS")
+	compare(t, truth, got, "genesys.interactions")
+	if dialect == "notifications" {
+		compareAgents(t, second.AgentTruth(), got, "genesys.interactions")
+	}
 	if loads != 0 {
 		t.Errorf("the second run loaded %d interactions one by one; want all of them from the one pass at start", loads)
 	}

@@ -24,11 +24,18 @@ func main() {
 	since := flag.Duration("since", 0, "start this long ago")
 	durable := flag.String("durable", "", "a durable consumer of this name (resumes where it stopped)")
 	timings := flag.Bool("timings", false, "print completed interactions' timings instead of transitions")
+	agents := flag.Bool("agents", false, "print agents' transitions (routing status and presence) instead of interactions'")
+	agent := flag.String("agent", "", "with -agents: only this agent (user id)")
+	routing := flag.String("routing", "", "with -agents: routing statuses entered, comma-separated (empty: all)")
 	flag.Parse()
+	if *agents && *timings {
+		fmt.Fprintln(os.Stderr, "genesys-tail: -agents and -timings are two kinds of message: choose one")
+		os.Exit(2)
+	}
 
 	cfg := consume.Config{Stream: os.Getenv("NATS_STREAM"), SubjectPrefix: os.Getenv("NATS_SUBJECT_PREFIX"),
 		TimingsPrefix: os.Getenv("NATS_TIMINGS_SUBJECT_PREFIX"), Channels: list(*channels), Statuses: list(*statuses),
-		Queue: *queue, Interaction: *interaction, Durable: *durable}
+		Queue: *queue, Interaction: *interaction, Durable: *durable, Agent: *agent, RoutingStatuses: list(*routing)}
 	switch {
 	case *all:
 		cfg.Start = consume.All
@@ -69,6 +76,21 @@ func main() {
 			fmt.Printf("%s %-8s %s queue=%s agent=%s %s wait=%s alert=%s talk=%s hold=%s(%d) wrapup=%s handle=%s transfers=%d\n",
 				t.CompletedAt.Format(time.RFC3339), t.ChannelType, t.InteractionID, t.QueueID, t.UserID, outcome,
 				t.Wait, t.Alert, t.Talk, t.Hold, t.Holds, t.Wrapup, t.Handle, t.Transfers)
+		}
+		return
+	}
+	if *agents {
+		for a, err := range consume.AgentTransitions(ctx, js, cfg) {
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "genesys-tail:", err)
+				continue
+			}
+			from := "-"
+			if a.FromRoutingStatus != "" {
+				from = a.FromRoutingStatus + "/" + a.FromPresence
+			}
+			fmt.Printf("%s agent %s %s -> %s/%s after %s queues=%s\n", a.OccurredAt.Format(time.RFC3339Nano), a.UserID,
+				from, a.ToRoutingStatus, a.ToPresence, a.InPrevious, strings.Join(a.ActiveQueueIDs, ","))
 		}
 		return
 	}

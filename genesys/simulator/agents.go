@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +85,8 @@ type agentLife struct {
 	notRespondingUntil          time.Time
 	skew                        time.Duration // analytics clock
 	routingLog, presenceLog     []interval
+	member                      bool      // of every queue; a late joiner is not at first
+	joinAt                      time.Time // a late joiner's, after the start
 }
 
 // interval is one routing status or presence in the analytics clock.
@@ -112,16 +115,23 @@ type convAgent struct {
 	ringing bool
 }
 
-func newAgentWorld(pop Population, rng *rand.Rand, scale float64) *agentWorld {
+func newAgentWorld(pop Population, rng *rand.Rand, scale float64, lateJoiners int) *agentWorld {
 	w := &agentWorld{lives: map[string]*agentLife{}, convs: map[string]convAgent{}, queues: slices.Clone(pop.Queues), scale: scale}
 	for _, id := range pop.Agents {
-		w.lives[id] = &agentLife{id: id, engaged: map[string]bool{},
+		w.lives[id] = &agentLife{id: id, engaged: map[string]bool{}, member: true,
 			skew: time.Duration(1+rng.IntN(agentClockSkewMaxMs)) * time.Millisecond}
 		w.order = append(w.order, id)
 	}
 	slices.Sort(w.order)
+	for _, id := range w.order[max(0, len(w.order)-lateJoiners):] {
+		w.lives[id].member = false
+	}
 	return w
 }
+
+// lateJoinSpacing is how far apart (in simulated seconds, times
+// StepScale) late joiners join, the first one that long after the start.
+const lateJoinSpacing = 20.0
 
 // agentFrame is one activity notification to send.
 type agentFrame struct {
@@ -135,11 +145,55 @@ func (w *agentWorld) login(t time.Time) []agentFrame {
 	defer w.mu.Unlock()
 	w.started = true
 	var out []agentFrame
+	late := 0
 	for i, id := range w.order {
+		l := w.lives[id]
+		if !l.member {
+			late++
+			l.joinAt = t.Add(time.Duration(float64(late) * lateJoinSpacing * w.scale * float64(time.Second)))
+			continue
+		}
 		at := t.Add(time.Duration(i) * time.Millisecond)
-		out = append(out, w.set(w.lives[id], bridge.RoutingIdle, bridge.PresenceOnQueue, at)...)
+		out = append(out, w.set(l, bridge.RoutingIdle, bridge.PresenceOnQueue, at)...)
 	}
 	return out
+}
+
+// joins returns the frames of the late joiners due by t: a membership
+// notification per queue, then the agent's login a millisecond later.
+func (w *agentWorld) joins(t time.Time) []agentFrame {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []agentFrame
+	for _, id := range w.order {
+		l := w.lives[id]
+		if l.member || l.joinAt.IsZero() || l.joinAt.After(t) {
+			continue
+		}
+		l.member = true
+		for _, q := range w.queues {
+			b, err := json.Marshal(wireQueueMember{ID: id, User: wireRef{ID: id}, QueueID: q, Joined: true})
+			if err != nil {
+				panic(fmt.Sprintf("simulator: marshal queue member: %v", err)) // plain structs: cannot fail
+			}
+			out = append(out, agentFrame{topic: "v2.routing.queues." + q + ".users", body: b})
+		}
+		out = append(out, w.set(l, bridge.RoutingIdle, bridge.PresenceOnQueue, l.joinAt.Add(time.Millisecond))...)
+	}
+	return out
+}
+
+// wireQueueMember is the body of v2.routing.queues.{id}.users
+// (QueueUserEventTopicQueueMember).
+type wireQueueMember struct {
+	ID      string  `json:"id"`
+	User    wireRef `json:"user"`
+	QueueID string  `json:"queueId"`
+	Joined  bool    `json:"joined"`
+}
+
+type wireRef struct {
+	ID string `json:"id"`
 }
 
 // due returns the frames of the agents' own moves due by t (absences
@@ -202,7 +256,7 @@ func (w *agentWorld) observe(f *Frame, rng *rand.Rand) []agentFrame {
 	}
 	var out []agentFrame
 	if was.user != "" && was.user != now.user {
-		if l := w.lives[was.user]; l != nil {
+		if l := w.lives[was.user]; l != nil && l.member {
 			delete(l.engaged, f.ConversationID)
 			if was.ringing && f.Status == bridge.StatusQueued {
 				// The offer timed out: the conversation went back to the queue.
@@ -211,7 +265,7 @@ func (w *agentWorld) observe(f *Frame, rng *rand.Rand) []agentFrame {
 			out = append(out, w.update(l, f.At, rng)...)
 		}
 	}
-	if l := w.lives[now.user]; l != nil && !l.engaged[f.ConversationID] {
+	if l := w.lives[now.user]; l != nil && l.member && !l.engaged[f.ConversationID] {
 		l.engaged[f.ConversationID] = true
 		l.away, l.awayAt, l.awayUntil, l.notRespondingUntil = "", time.Time{}, time.Time{}, time.Time{}
 		out = append(out, w.update(l, f.At, rng)...)
@@ -320,6 +374,122 @@ func (w *agentWorld) activityBody(l *agentLife) []byte {
 		panic(fmt.Sprintf("simulator: marshal activity: %v", err)) // plain structs: cannot fail
 	}
 	return b
+}
+
+// handleQueueMembers serves GET /api/v2/routing/queues/{id}/members:
+// the queue's members now (QueueMember: id, name, user, ringNumber,
+// joined, memberBy, routingStatus, selfUri), paged by pageSize (at most
+// 100) and pageNumber.
+func (s *Server) handleQueueMembers(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if s.QueueName(id) == "" {
+		apiError(w, http.StatusNotFound, "not.found", "The requested resource was not found.")
+		return
+	}
+	size, page, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
+	type routing struct {
+		UserID    string `json:"userId"`
+		Status    string `json:"status"`
+		StartTime string `json:"startTime,omitempty"`
+	}
+	type member struct {
+		ID            string   `json:"id"`
+		Name          string   `json:"name"`
+		User          wireRef  `json:"user"`
+		RingNumber    int      `json:"ringNumber"`
+		Joined        bool     `json:"joined"`
+		MemberBy      string   `json:"memberBy"`
+		RoutingStatus *routing `json:"routingStatus,omitempty"`
+		SelfURI       string   `json:"selfUri"`
+	}
+	var all []member
+	s.agents.mu.Lock()
+	for _, uid := range s.agents.order {
+		l := s.agents.lives[uid]
+		if !l.member {
+			continue
+		}
+		m := member{ID: uid, Name: "Agent " + uid[:8], User: wireRef{ID: uid}, RingNumber: 1, Joined: l.routing != bridge.RoutingOffQueue,
+			MemberBy: "user", SelfURI: "/api/v2/users/" + uid}
+		if l.routing != "" {
+			m.RoutingStatus = &routing{UserID: uid, Status: strings.ToUpper(string(l.routing)), StartTime: ts(l.routingSince)}
+		}
+		all = append(all, m)
+	}
+	s.agents.mu.Unlock()
+	lo, hi := min((page-1)*size, len(all)), min(page*size, len(all))
+	writeJSON(w, http.StatusOK, map[string]any{"entities": all[lo:hi], "pageSize": size, "pageNumber": page,
+		"total": len(all), "pageCount": (len(all) + size - 1) / size})
+}
+
+// pageParams reads pageSize (default 25, at most 100) and pageNumber
+// (default 1), answering 400 to anything else.
+func pageParams(w http.ResponseWriter, r *http.Request) (size, page int, ok bool) {
+	size, page = 25, 1
+	for name, dst := range map[string]*int{"pageSize": &size, "pageNumber": &page} {
+		if v := r.URL.Query().Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || (name == "pageSize" && n > 100) {
+				apiError(w, http.StatusBadRequest, "bad.request", name+" must be a number from 1"+map[bool]string{true: " to 100", false: ""}[name == "pageSize"])
+				return 0, 0, false
+			}
+			*dst = n
+		}
+	}
+	return size, page, true
+}
+
+// life returns an agent's life for a users/{id} request, or answers 404.
+func (s *Server) life(w http.ResponseWriter, r *http.Request) (agentLife, bool) {
+	s.agents.mu.Lock()
+	defer s.agents.mu.Unlock()
+	l := s.agents.lives[r.PathValue("id")]
+	if l == nil {
+		apiError(w, http.StatusNotFound, "not.found", "The requested resource was not found.")
+		return agentLife{}, false
+	}
+	return *l, true
+}
+
+// handleRoutingStatus serves GET /api/v2/users/{id}/routingstatus
+// (RoutingStatus: userId, status, startTime).
+func (s *Server) handleRoutingStatus(w http.ResponseWriter, r *http.Request) {
+	l, ok := s.life(w, r)
+	if !ok {
+		return
+	}
+	routing, since := l.routing, l.routingSince
+	if routing == "" {
+		routing, since = bridge.RoutingOffQueue, time.Time{}
+	}
+	out := map[string]any{"userId": l.id, "status": strings.ToUpper(string(routing))}
+	if !since.IsZero() {
+		out["startTime"] = ts(since)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handlePresence serves GET /api/v2/users/{id}/presences/purecloud
+// (UserPresence: source, primary, presenceDefinition{id, systemPresence},
+// message, modifiedDate), systemPresence in the enum spelling.
+func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
+	l, ok := s.life(w, r)
+	if !ok {
+		return
+	}
+	presence, since := l.presence, l.presenceSince
+	if presence == "" {
+		presence, since = bridge.PresenceOffline, time.Time{}
+	}
+	out := map[string]any{"source": "PURECLOUD", "primary": true, "message": "",
+		"presenceDefinition": map[string]string{"id": presenceIDs[presence], "systemPresence": strings.ToUpper(string(presence))}}
+	if !since.IsZero() {
+		out["modifiedDate"] = ts(since)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // AgentTruth returns the agent transitions caused so far, in order.

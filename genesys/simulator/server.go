@@ -48,6 +48,11 @@ type Config struct {
 	// UserIDs, if set, are the agents' user ids (instead of Agents
 	// generated ones).
 	UserIDs []string
+	// LateJoiners is how many agents (the last in the population's order)
+	// are members of no queue at first: each joins every queue later
+	// (lateJoinSpacing simulated seconds apart, times StepScale), with a
+	// notification on v2.routing.queues.{id}.users, and logs in then.
+	LateJoiners int
 	// Seed makes the generated conversations reproducible. Default 1.
 	Seed uint64
 	// Start is the simulated time of the first conversation (default: now).
@@ -174,7 +179,7 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, ln: ln, URL: scheme + ln.Addr().String(),
 		pop:      pop,
-		agents:   newAgentWorld(pop, rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.StepScale),
+		agents:   newAgentWorld(pop, rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.StepScale, cfg.LateJoiners),
 		tokens:   map[string]time.Time{},
 		channels: map[string]*channel{},
 		isocks:   map[*interactionsSock]bool{},
@@ -467,6 +472,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v2/interactions/stream", s.handleInteractionsStream)
 	mux.HandleFunc("GET /api/v2/conversations/{id}", s.auth(s.handleGetConversation))
 	mux.HandleFunc("GET /api/v2/routing/queues/{id}", s.auth(s.handleGetQueue))
+	mux.HandleFunc("GET /api/v2/routing/queues/{id}/members", s.auth(s.handleQueueMembers))
+	mux.HandleFunc("GET /api/v2/users/{id}/routingstatus", s.auth(s.handleRoutingStatus))
+	mux.HandleFunc("GET /api/v2/users/{id}/presences/purecloud", s.auth(s.handlePresence))
 	mux.HandleFunc("POST /api/v2/analytics/conversations/details/query", s.auth(s.handleDetailsQuery))
 	mux.HandleFunc("POST /api/v2/analytics/users/details/query", s.auth(s.handleUserDetailsQuery))
 	return mux
@@ -474,7 +482,7 @@ func (s *Server) routes() http.Handler {
 
 func (s *Server) permitted(t string) (bool, string) {
 	for _, q := range s.pop.Queues {
-		if t == "v2.routing.queues."+q+".conversations" {
+		if t == "v2.routing.queues."+q+".conversations" || t == "v2.routing.queues."+q+".users" {
 			return true, ""
 		}
 	}
@@ -689,6 +697,7 @@ func (s *Server) generate() {
 			return
 		default:
 		}
+		s.sendAgents(s.agents.joins(it.f.At))
 		s.sendAgents(s.agents.due(it.f.At, arng))
 		s.record(it)
 		s.sendAgents(s.agents.observe(it.f, arng))

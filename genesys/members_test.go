@@ -1,0 +1,118 @@
+package genesys
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/simulator"
+	"github.com/genesys-bridge/genesys-bridge/internal/testkit"
+)
+
+// memberFrame is a v2.routing.queues.{id}.users notification with every
+// field of QueueUserEventTopicQueueMember.
+const memberFrame = `{"topicName":"v2.routing.queues.2bcb1e9b-6f79-4b2a-a8a3-3a2b1e0a7c11.users","version":"2","eventBody":{` +
+	`"id":"5ed4751e-aa5c-4398-98ac-fa1256eb020e","user":{"id":"5ed4751e-aa5c-4398-98ac-fa1256eb020e"},` +
+	`"queueId":"2bcb1e9b-6f79-4b2a-a8a3-3a2b1e0a7c11","joined":true,"additionalProperties":{}},"metadata":{"CorrelationId":"c1"}}`
+
+func TestDecodeMembership(t *testing.T) {
+	f, err := DecodeNotification([]byte(memberFrame), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Membership{QueueID: "2bcb1e9b-6f79-4b2a-a8a3-3a2b1e0a7c11", UserID: "5ed4751e-aa5c-4398-98ac-fa1256eb020e", Joined: true}
+	if f.Kind != FrameMembership || f.Member != want {
+		t.Fatalf("decoded %v %+v, want membership %+v", f.Kind, f.Member, want)
+	}
+	for name, tc := range map[string]struct {
+		frame  string
+		reason bridge.Reason
+		say    string
+	}{
+		"another queue": {strings.Replace(memberFrame, `"queueId":"2bcb`, `"queueId":"9bcb`, 1), bridge.ReasonSchema, "not the topic's queue"},
+		"no user":       {strings.NewReplacer(`"id":"5ed4751e-aa5c-4398-98ac-fa1256eb020e",`, ``, `"user":{"id":"5ed4751e-aa5c-4398-98ac-fa1256eb020e"},`, ``).Replace(memberFrame), bridge.ReasonSchema, "not a valid id"},
+		"not JSON":      {strings.Replace(memberFrame, `"joined":true`, `"joined":yes`, 1), bridge.ReasonMalformed, "invalid JSON"},
+		"wrong type":    {strings.Replace(memberFrame, `"joined":true`, `"joined":"true"`, 1), bridge.ReasonMalformed, "decode queue member"},
+	} {
+		_, err := DecodeNotification([]byte(tc.frame), time.Now())
+		var rej *bridge.RejectError
+		if !errors.As(err, &rej) || rej.Reason != tc.reason || !strings.Contains(rej.Msg, tc.say) {
+			t.Errorf("%s: %v, want a %s rejection saying %q", name, err, tc.reason, tc.say)
+		}
+	}
+}
+
+// The budget, told with its numbers: 5,000 agents on 200 queues fit six
+// channels; one more topic than 19 channels hold is refused.
+func TestTopicBudget(t *testing.T) {
+	c := TopicCount{Conversations: 200, Memberships: 200, Agents: 5000}
+	if c.Total() != 5400 || c.Channels() != 6 || c.Check() != nil {
+		t.Errorf("5,000 agents on 200 queues: %v, check %v", c, c.Check())
+	}
+	if want := "5400 topics (200 conversation, 200 queue membership, 5000 agent activity, 0 other) in 6 channels of 1000"; c.String() != want {
+		t.Errorf("%q\nwant %q", c.String(), want)
+	}
+	over := TopicCount{Conversations: 2, Memberships: 2, Agents: MaxTopics - 3}
+	if err := over.Check(); err == nil || !strings.Contains(err.Error(), "19001 topics") || !strings.Contains(err.Error(), "at most 19000") {
+		t.Errorf("one topic too many: %v", err)
+	}
+	if got := CountTopics([]string{"v2.routing.queues.q.conversations", "v2.routing.queues.q.users", "v2.users.u.activity", "v2.users.u.conversations"}); got != (TopicCount{Conversations: 2, Memberships: 1, Agents: 1}) {
+		t.Errorf("countTopics = %+v", got)
+	}
+}
+
+// The members listing follows every page; an agent's status now comes
+// from the routing status and presence endpoints, like an activity frame.
+func TestQueueMembersAndAgentNow(t *testing.T) {
+	sim := startSim(t, simulator.Config{Agents: 230, Queues: 1, Conversations: -1, LateJoiners: 5})
+	c := NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret"})
+	ctx := context.Background()
+	ids, err := c.QueueMembers(ctx, sim.Population().Queues[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 225 { // three pages; the late joiners are no members yet
+		t.Errorf("%d members, want 225", len(ids))
+	}
+	if _, err := c.QueueMembers(ctx, "no-such-queue"); !IsNotFound(err) {
+		t.Errorf("unknown queue: %v, want a 404", err)
+	}
+	ev, err := c.AgentNow(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nobody logged in (no socket subscribed): off queue, offline.
+	if a := ev.Agent; a == nil || !ev.Backfilled || a.Steps[len(a.Steps)-1].Routing != bridge.RoutingOffQueue || a.Steps[len(a.Steps)-1].Presence != bridge.PresenceOffline {
+		t.Errorf("AgentNow = %+v", ev.Agent)
+	}
+}
+
+// Agents as the members of a queue: listed at start, each subscribed;
+// more than one client holds is refused at start, with the numbers.
+func TestStreamFollowsQueueMembers(t *testing.T) {
+	t.Run("listed", func(t *testing.T) {
+		sim := startSim(t, simulator.Config{Agents: 7, Queues: 2, Conversations: -1})
+		topics, _ := Topics(TopicSet{Queues: sim.Population().Queues, MembersOf: sim.Population().Queues})
+		s, logs := newStream(t, sim, topics, nil)
+		runStream(t, s)
+		testkit.Eventually(t, 10*time.Second, "the members followed and the stream connected", func() bool {
+			return s.Agents() == 7 && strings.Contains(logs.String(), "genesys stream connected")
+		})
+		if !strings.Contains(logs.String(), "11 topics (2 conversation, 2 queue membership, 7 agent activity, 0 other) in 1 channels") {
+			t.Errorf("the start does not tell the budget:\n%s", logs.String())
+		}
+	})
+	t.Run("too many", func(t *testing.T) {
+		sim := startSim(t, simulator.Config{Agents: MaxTopics, Queues: 1, Conversations: -1})
+		topics, _ := Topics(TopicSet{Queues: sim.Population().Queues, MembersOf: sim.Population().Queues})
+		s, _ := newStream(t, sim, topics, nil)
+		_, done := runStream(t, s)
+		err := <-done
+		if !errors.Is(err, ErrTooManyTopics) || !strings.Contains(err.Error(), "19002 topics (1 conversation, 1 queue membership, 19000 agent activity, 0 other) in 20 channels") {
+			t.Fatalf("Run = %v, want ErrTooManyTopics with the numbers", err)
+		}
+	})
+}

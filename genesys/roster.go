@@ -1,0 +1,299 @@
+package genesys
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/genesys/internal/wsock"
+	"github.com/genesys-bridge/genesys-bridge/internal/retry"
+	"github.com/genesys-bridge/genesys-bridge/internal/text"
+)
+
+// The roster: which agents the stream follows, and on which lane. Agents
+// are listed (activity topics among the stream's topics) or the members
+// of queues (a membership topic, v2.routing.queues.{id}.users, among
+// them): those are listed at start (GET .../members) and followed as
+// they join (the membership topic). Every agent topic counts in the lane
+// budget; a start that cannot fit is refused with the numbers.
+//
+// An agent's history before its topic was subscribed (the bridge's first
+// start, a member joining) is its history, back-filled like a gap's: a
+// gap limited to those agents (bridge.Gap.Only) holds their frames until
+// the users details query tells what they were doing, so their first
+// transition is where they really were, and nothing else waits.
+
+// TopicCount breaks a subscription list down by kind, for the budget.
+type TopicCount struct {
+	Conversations, Memberships, Agents, Other int
+}
+
+// CountTopics counts topics by kind.
+func CountTopics(topics []string) TopicCount {
+	var c TopicCount
+	for _, t := range topics {
+		switch _, _, suffix, ok := splitTopic(t); {
+		case ok && suffix == "":
+			c.Conversations++
+		default:
+			if _, ok := activityUser(t); ok {
+				c.Agents++
+			} else if _, ok := membershipQueue(t); ok {
+				c.Memberships++
+			} else {
+				c.Other++
+			}
+		}
+	}
+	return c
+}
+
+// Total is the number of topics.
+func (c TopicCount) Total() int { return c.Conversations + c.Memberships + c.Agents + c.Other }
+
+// Channels is the number of channels they need.
+func (c TopicCount) Channels() int {
+	return (c.Total() + MaxTopicsPerChannel - 1) / MaxTopicsPerChannel
+}
+
+func (c TopicCount) String() string {
+	return fmt.Sprintf("%d topics (%d conversation, %d queue membership, %d agent activity, %d other) in %d channels of %d",
+		c.Total(), c.Conversations, c.Memberships, c.Agents, c.Other, c.Channels(), MaxTopicsPerChannel)
+}
+
+// Check refuses a count that does not fit one OAuth client.
+func (c TopicCount) Check() error {
+	if c.Total() <= MaxTopics {
+		return nil
+	}
+	return fmt.Errorf("%v: Genesys allows %d channels per OAuth client and the bridge keeps one free to replace channels without a gap, so at most %d topics; split the queues or agents across deployments with separate OAuth clients",
+		c, MaxChannels, MaxTopics)
+}
+
+// memberQueues returns the queues of the membership topics.
+func memberQueues(topics []string) []string {
+	var out []string
+	for _, t := range topics {
+		if q, ok := membershipQueue(t); ok {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// discoverMembers lists the members of the stream's membership queues and
+// adds each one's activity topic, refusing a total that does not fit. A
+// listing that fails for good (permissions, an unknown queue) ends the
+// start; others are retried.
+func (s *Stream) discoverMembers(ctx context.Context) error {
+	queues := memberQueues(s.allTopics())
+	if len(queues) == 0 {
+		return nil
+	}
+	var members []string
+	for _, q := range queues {
+		var ids []string
+		err := s.retry.Do(ctx, time.Time{}, func(ctx context.Context) (err error) {
+			ids, err = s.cfg.Client.QueueMembers(ctx, q)
+			if err != nil && !retryQuery(err) {
+				return retry.Permanent(err)
+			}
+			return err
+		}, func(a retry.Attempt) {
+			s.log.Warn("listing a queue's members failed; retrying", "queue_id", q, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: list the members of queue %s (needs routing:queue:member:view): %v", ErrNoTopicPermitted, text.Truncate(q, 64), err)
+		}
+		members = append(members, ids...)
+	}
+	slices.Sort(members)
+	members = slices.Compact(members)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var add []string
+	for _, id := range members {
+		if !s.agentSet[id] {
+			add = append(add, id)
+		}
+	}
+	c := CountTopics(s.allTopicsLocked())
+	c.Agents += len(add)
+	if err := c.Check(); err != nil {
+		return fmt.Errorf("%w: the members of %d queues: %v", ErrTooManyTopics, len(queues), err)
+	}
+	for _, id := range add {
+		s.addAgentLocked(id, nil)
+	}
+	s.log.Info("agents: the members of the configured queues", "queues", len(queues), "members", len(members),
+		"topics", c.Total(), "channels", c.Channels(), "budget", c.String())
+	return nil
+}
+
+// ErrTooManyTopics means the agents found do not fit one OAuth client.
+var ErrTooManyTopics = fmt.Errorf("genesys: too many topics for one OAuth client")
+
+// allTopics is every lane's topics.
+func (s *Stream) allTopics() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allTopicsLocked()
+}
+
+func (s *Stream) allTopicsLocked() []string {
+	var out []string
+	for _, l := range s.lanes {
+		out = append(out, l.topics...)
+	}
+	return out
+}
+
+// addAgentLocked adds an agent's activity topic to lane prefer if it has
+// room, else to the first lane with room, or to a new lane (started at
+// once if the stream runs); it returns that lane, nil when every channel
+// is full.
+func (s *Stream) addAgentLocked(id string, prefer *lane) *lane {
+	var to *lane
+	if prefer != nil && len(prefer.topics) < MaxTopicsPerChannel {
+		to = prefer
+	}
+	for _, l := range s.lanes {
+		if to != nil {
+			break
+		}
+		if len(l.topics) < MaxTopicsPerChannel {
+			to = l
+			break
+		}
+	}
+	if to == nil {
+		if len(s.lanes) >= MaxChannels-1 {
+			return nil
+		}
+		// A lane added while the stream runs carries joining agents, each
+		// behind its own gap: its first socket needs none for them.
+		to = &lane{s: s, index: len(s.lanes), followed: s.spawn != nil}
+		s.lanes = append(s.lanes, to)
+		if s.spawn != nil {
+			s.spawn(to)
+		}
+	}
+	to.topics = append(to.topics, ActivityTopic(id))
+	to.agents = append(to.agents, id)
+	s.agentSet[id] = true
+	return to
+}
+
+// join follows a membership notification read on lane reader (nil when
+// a listing found the member): a member not yet followed gets its
+// activity topic subscribed behind a gap limited to it, so that its
+// history since it joined is back-filled before its live frames flow. On
+// the reader's goroutine, with the topic on the reader's own lane, no
+// frame of the topic can be taken before join returns: the topic is
+// subscribed first and the gap ends then. Otherwise another lane may take
+// its frames at once: the gap opens first and ends when the subscription
+// is certain to be in place (or given up: then the lane's next channel
+// subscribes the topic). It reports false if ctx ended.
+func (s *Stream) join(ctx context.Context, m Membership, at time.Time, reader *lane) bool {
+	s.mu.Lock()
+	if s.agentSet[m.UserID] {
+		s.mu.Unlock()
+		return true
+	}
+	l := s.addAgentLocked(m.UserID, reader)
+	var chID string
+	if l != nil {
+		chID = l.chID
+	}
+	s.mu.Unlock()
+	if l == nil {
+		s.joinsRefused.Add(1)
+		s.log.Error("a queue member joined but every channel is full: the agent is not followed; split the queues or agents across deployments with separate OAuth clients",
+			"user_id", m.UserID, "queue_id", m.QueueID, "topics", MaxTopics)
+		return true
+	}
+	g := &bridge.Gap{ID: s.gapSeq.Add(1), From: at.Add(-s.cfg.BackfillSlack), Only: []string{m.UserID}}
+	open := func(to time.Time) bool {
+		g.To, g.Deadline = to, to.Add(s.cfg.BackfillMaxWait)
+		return s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapOpened, Gap: g}})
+	}
+	bound := time.Now().Add(joinSubscribeTimeout)
+	if l != reader && !open(bound) {
+		return false
+	}
+	if chID != "" {
+		sctx, cancel := context.WithDeadline(ctx, bound)
+		results, err := s.cfg.Client.AddSubscriptions(sctx, chID, []string{ActivityTopic(m.UserID)})
+		cancel()
+		for _, r := range results {
+			if r.State == "Rejected" {
+				s.log.Error("topic rejected by Genesys", "topic", text.Truncate(r.ID, 200), "reason", r.RejectionReason, "channel_id", chID)
+			}
+		}
+		if err != nil {
+			s.log.Warn("subscribing a joining member's activity failed; it is subscribed with the lane's next channel", "user_id", m.UserID, "lane", l.index, "err", err)
+		}
+	}
+	if l == reader && !open(time.Now()) {
+		return false
+	}
+	s.joins.Add(1)
+	s.log.Info("agent followed: a member of a configured queue", "user_id", m.UserID, "queue_id", m.QueueID, "lane", l.index)
+	s.bf.Go(func() { s.backfillAgents(ctx, l, g, []string{m.UserID}) })
+	return true
+}
+
+// rejoin lists the members of lane l's membership queues after gap g and
+// follows those who joined unseen (their notification was in the gap),
+// each from the gap's start. It reports false if ctx ended.
+func (s *Stream) rejoin(ctx context.Context, l *lane, g *bridge.Gap) bool {
+	s.mu.Lock()
+	queues := memberQueues(l.topics)
+	s.mu.Unlock()
+	for _, q := range queues {
+		var ids []string
+		err := s.queryRetrying(ctx, l, g, "queue members", func(ctx context.Context) (err error) {
+			ids, err = s.cfg.Client.QueueMembers(ctx, q)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			s.log.Error("back-fill: listing a queue's members failed; members who joined in the gap are followed from their next notification", "lane", l.index, "gap", g.ID, "queue_id", q, "err", err)
+			continue
+		}
+		for _, id := range ids {
+			if !s.join(ctx, Membership{QueueID: q, UserID: id, Joined: true}, g.From.Add(s.cfg.BackfillSlack), nil) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// joinSubscribeTimeout bounds subscribing a joining member's topic: its
+// gap ends then.
+const joinSubscribeTimeout = 10 * time.Second
+
+// backfillAgents fills a gap limited to agents: their histories once
+// analytics covers it, then its end.
+func (s *Stream) backfillAgents(ctx context.Context, l *lane, g *bridge.Gap, ids []string) {
+	if !retry.Sleep(ctx, time.Until(g.To.Add(s.cfg.BackfillLag))) {
+		return
+	}
+	n, failed, ok := s.deliverAgentHistories(ctx, l, g, ids)
+	if !ok {
+		return
+	}
+	if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapClosed, Gap: &bridge.Gap{ID: g.ID, From: g.From, To: g.To, Only: g.Only, Incomplete: failed}}}) {
+		return
+	}
+	s.backfilled.Add(uint64(n))
+	s.log.Info("agents' back-fill done", "lane", l.index, "gap", g.ID, "agents", len(ids), "histories", n, "incomplete", failed)
+}
