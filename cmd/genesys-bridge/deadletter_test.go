@@ -55,6 +55,9 @@ func TestDeadLetters(t *testing.T) {
 		s, err := js.Stream(t.Context(), dl.Stream)
 		return err == nil && s.CachedInfo().State.Msgs >= uint64(len(frames))
 	})
+	if n := validateStream(t, h.nats, dl.Stream)["dead-letter-headers"]; n != len(frames) {
+		t.Errorf("%d dead letters' headers held to their schema, want %d", n, len(frames))
+	}
 	got := readAll(t, js, dl.Stream)
 	if len(got) != len(frames) {
 		t.Fatalf("%d dead letters, want %d (the repeat stored once)", len(got), len(frames))

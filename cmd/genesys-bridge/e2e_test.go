@@ -336,6 +336,11 @@ func TestEndToEnd(t *testing.T) {
 	compare(t, truth, got, cfg.NATSPrefix)
 	compareAgents(t, agentTruth, got, cfg.NATSPrefix)
 	compareTimings(t, truth, js)
+	// Every message, of every kind, as docs/schema describes it.
+	counts := validateStream(t, natsURL, cfg.NATSStream)
+	if counts["transition"] != len(truth) || counts["agent-transition"] != len(agentTruth) || counts["timings"] != completed {
+		t.Errorf("held to their schemas: %v; want %d transitions, %d agent transitions, %d timings", counts, len(truth), len(agentTruth), completed)
+	}
 	if strings.Contains(logs.String(), "sim-secret") {
 		t.Error("the client secret appears in the log")
 	}
