@@ -32,14 +32,16 @@ type Config struct {
 	Lookback time.Duration
 	// Feed is how many of the latest transitions the page lists. Default 30.
 	Feed int
-	// Names gives queue names (the routing API); nil shows ids.
+	// Names gives queue and user names (the routing and users APIs); nil
+	// shows ids.
 	Names  Namer
 	Logger *slog.Logger
 }
 
-// Namer looks a queue's name up.
+// Namer looks a queue's or a user's name up.
 type Namer interface {
 	QueueName(ctx context.Context, id string) (string, error)
+	UserName(ctx context.Context, id string) (string, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -90,19 +92,29 @@ const (
 // open now and what happened in the window. Safe for concurrent use.
 type Board struct {
 	cfg   Config
-	names *names
+	names *names // the queues'
+	users *names // the agents'
 
 	mu     sync.Mutex
 	open   map[string]*open
 	events []happening // in arrival order; pruned past the window
 	feed   []consume.Transition
 	seen   uint64 // transitions read
+	agents map[string]*agentNow
+	series []Point // the chart's samples, oldest first
 }
 
 // New returns an empty Board.
 func New(cfg Config) *Board {
 	cfg = cfg.withDefaults()
-	return &Board{cfg: cfg, names: newNames(cfg.Names, cfg.Logger), open: map[string]*open{}}
+	b := &Board{cfg: cfg, open: map[string]*open{}, agents: map[string]*agentNow{}}
+	var queue, user func(ctx context.Context, id string) (string, error)
+	if cfg.Names != nil {
+		queue, user = cfg.Names.QueueName, cfg.Names.UserName
+	}
+	b.names = newNames(queue, "queue", "(no queue)", "routing:queue:view", cfg.Logger)
+	b.users = newNames(user, "user", "(no agent)", "directory:user:view", cfg.Logger)
+	return b
 }
 
 // Run reads transitions and timings from now less Lookback, and then as
@@ -115,6 +127,8 @@ func (b *Board) Run(ctx context.Context, js jetstream.JetStream) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { b.names.run(ctx) })
+	wg.Go(func() { b.users.run(ctx) })
+	wg.Go(func() { b.sample(ctx) })
 	_ = retry.Policy{Base: time.Second, Max: 30 * time.Second}.Do(ctx, time.Time{}, func(ctx context.Context) error {
 		b.reset()
 		return b.read(ctx, js)
@@ -130,8 +144,21 @@ func (b *Board) read(ctx context.Context, js jetstream.JetStream) error {
 		Start: consume.At, From: time.Now().Add(-b.cfg.Lookback)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		for a, err := range consume.AgentTransitions(ctx, js, cc) {
+			if err != nil {
+				if b.skip(err) {
+					continue
+				}
+				errs <- err
+				cancel()
+				return
+			}
+			b.AgentTransition(a)
+		}
+	})
 	wg.Go(func() {
 		for t, err := range consume.Transitions(ctx, js, cc) {
 			if err != nil {
@@ -181,6 +208,7 @@ func (b *Board) reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.open, b.events, b.feed, b.seen = map[string]*open{}, nil, nil, 0
+	b.agents = map[string]*agentNow{}
 }
 
 // Transition applies one published transition.
@@ -301,6 +329,20 @@ type Snapshot struct {
 	Total               Row        `json:"total"`
 	Feed                []FeedItem `json:"feed"`
 	Transitions         uint64     `json:"transitionsRead"`
+	// Agents now: per queue by routing status, and each agent.
+	QueueAgents []QueueAgents `json:"queueAgents"`
+	Agents      []AgentRow    `json:"agents"`
+	// Series is the waiting and the service level (all queues) over the
+	// window, oldest first: the chart.
+	Series []Point `json:"series"`
+}
+
+// Point is one sample of the chart.
+type Point struct {
+	At      time.Time `json:"at"`
+	Waiting int       `json:"waiting"`
+	// ServiceLevel as in Row: -1 when nothing was answered or abandoned.
+	ServiceLevel float64 `json:"serviceLevel"`
 }
 
 // Snapshot computes the figures at now.
@@ -352,6 +394,13 @@ func (b *Board) Snapshot(now time.Time) Snapshot {
 		}
 	}
 	s := Snapshot{At: now, WindowMinutes: b.cfg.Window.Minutes(), ServiceLevelSeconds: b.cfg.ServiceLevel.Seconds(), Transitions: b.seen}
+	s.Agents, s.QueueAgents = b.agentsSnapshot(now)
+	cut := now.Add(-b.cfg.Window)
+	for _, p := range b.series {
+		if !p.At.Before(cut) {
+			s.Series = append(s.Series, p)
+		}
+	}
 	for i := len(b.feed) - 1; i >= 0 && len(s.Feed) < b.cfg.Feed; i-- {
 		t := b.feed[i]
 		s.Feed = append(s.Feed, FeedItem{At: t.OccurredAt, Channel: t.ChannelType, Interaction: t.InteractionID,
@@ -371,6 +420,7 @@ func (b *Board) Snapshot(now time.Time) Snapshot {
 	for i := range s.Feed {
 		s.Feed[i].QueueName = b.names.name(s.Feed[i].QueueID)
 	}
+	b.nameAgents(s.Agents, s.QueueAgents)
 	slices.SortFunc(s.Rows, func(a, b Row) int {
 		return cmp.Or(cmp.Compare(a.QueueName, b.QueueName), cmp.Compare(a.QueueID, b.QueueID), cmp.Compare(a.Channel, b.Channel))
 	})
@@ -403,6 +453,35 @@ func (r *Row) finish() {
 	}
 	if r.handled > 0 {
 		r.AvgHandle = r.handleSum.Seconds() / float64(r.handled)
+	}
+}
+
+// Samples is how many points the chart has over the window.
+const Samples = 120
+
+// sample records the chart's points, Samples per window, until ctx ends.
+func (b *Board) sample(ctx context.Context) {
+	t := time.NewTicker(max(time.Second, b.cfg.Window/Samples))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			b.Sample(now)
+		}
+	}
+}
+
+// Sample records one point of the chart at now: the interactions waiting
+// and the service level, over all queues.
+func (b *Board) Sample(now time.Time) {
+	s := b.Snapshot(now)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.series = append(b.series, Point{At: now, Waiting: s.Total.Waiting, ServiceLevel: s.Total.ServiceLevel})
+	if n := len(b.series); n > 2*Samples {
+		b.series = append(b.series[:0], b.series[n-Samples-1:]...)
 	}
 }
 

@@ -3,6 +3,7 @@ package board
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,6 +104,13 @@ func (f *fakeNamer) QueueName(_ context.Context, id string) (string, error) {
 	return "Queue " + id, nil
 }
 
+func (f *fakeNamer) UserName(_ context.Context, id string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["user "+id]++
+	return "Agent " + id, nil
+}
+
 // Names come in the background; a denied one shows the id and is not asked
 // again at once.
 func TestQueueNames(t *testing.T) {
@@ -133,5 +141,78 @@ func TestQueueNames(t *testing.T) {
 	}
 	if f.count("secret") != 1 || f.count("q1") != 1 {
 		t.Errorf("lookups q1 %d, secret %d: want one each", f.count("q1"), f.count("secret"))
+	}
+}
+
+func agentTr(user, from, to, presence string, at time.Time, queues ...string) consume.AgentTransition {
+	return consume.AgentTransition{UserID: user, FromRoutingStatus: from, ToRoutingStatus: to, ToPresence: presence, OccurredAt: at, ActiveQueueIDs: queues}
+}
+
+// Agents per queue by routing status now (an agent off queue still counts
+// on the queues it was last active on), and each agent with its time in
+// status; names come from the Namer.
+func TestAgentFigures(t *testing.T) {
+	b := New(Config{})
+	for _, a := range []consume.AgentTransition{
+		agentTr("u1", "", "idle", "on_queue", ago(600), "q1", "q2"),
+		agentTr("u1", "idle", "interacting", "on_queue", ago(30), "q1", "q2"),
+		agentTr("u2", "", "idle", "on_queue", ago(500), "q1"),
+		agentTr("u2", "idle", "off_queue", "break", ago(100)),
+		agentTr("u3", "", "not_responding", "on_queue", ago(5), "q2"),
+		agentTr("u4", "", "off_queue", "offline", ago(50)),
+	} {
+		b.AgentTransition(a)
+	}
+	s := b.Snapshot(now)
+	got := map[string]QueueAgents{}
+	for _, q := range s.QueueAgents {
+		got[q.QueueID] = q
+	}
+	want := map[string]QueueAgents{
+		"q1": {QueueID: "q1", QueueName: "q1", OnQueue: 1, Interacting: 1, OffQueue: 1},
+		"q2": {QueueID: "q2", QueueName: "q2", OnQueue: 2, Interacting: 1, NotResponding: 1},
+		"":   {QueueID: "", QueueName: "(no queue)", OffQueue: 1},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("per queue\n got  %+v\n want %+v", got, want)
+	}
+	var list []string
+	for _, a := range s.Agents {
+		list = append(list, fmt.Sprintf("%s:%s/%s:%.0fs:%v", a.Name, a.Routing, a.Presence, a.InStatus, a.Queues))
+	}
+	if w := "u1:interacting/on_queue:30s:[q1 q2] u2:off_queue/break:100s:[q1] u3:not_responding/on_queue:5s:[q2] u4:off_queue/offline:50s:[]"; fmt.Sprint(strings.Join(list, " ")) != w {
+		t.Errorf("agents\n got  %s\n want %s", strings.Join(list, " "), w)
+	}
+	// Names, looked up in the background.
+	f := &fakeNamer{calls: map[string]int{}}
+	b = New(Config{Names: f})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { b.users.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	b.AgentTransition(agentTr("u1", "", "idle", "on_queue", ago(1), "q1"))
+	testkit.Eventually(t, 5*time.Second, "the agent's name", func() bool {
+		a := b.Snapshot(now).Agents
+		return len(a) == 1 && a[0].Name == "Agent u1"
+	})
+}
+
+// The chart's points: waiting and service level over the window.
+func TestSeries(t *testing.T) {
+	b := New(Config{Window: time.Minute})
+	b.Transition(tr("a1", "voice", "q1", "", "queued", ago(90)))
+	b.Sample(ago(70))
+	b.Transition(tr("a2", "voice", "q1", "", "queued", ago(40)))
+	b.Sample(ago(30))
+	b.Transition(tr("a1", "voice", "q1", "queued", "connected", ago(20)))
+	b.Sample(ago(10))
+	var got []string
+	for _, p := range b.Snapshot(now).Series {
+		got = append(got, fmt.Sprintf("%d/%.0f", p.Waiting, p.ServiceLevel))
+	}
+	// The first sample fell out of the window; a1 was answered after 70s,
+	// outside the 20s service level.
+	if strings.Join(got, " ") != "2/-1 1/0" {
+		t.Errorf("series %v", got)
 	}
 }

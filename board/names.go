@@ -9,16 +9,20 @@ import (
 )
 
 // ErrNoName is what a Namer's error wraps when asking again soon will not
-// help: the client lacks the permission, or the queue does not exist.
-var ErrNoName = errors.New("no queue name")
+// help: the client lacks the permission, or the queue (user) does not
+// exist.
+var ErrNoName = errors.New("no name")
 
-// names caches queue names from a Namer. An id is looked up the first
+// names caches the names of one kind of id (queues, users) from a Namer. An id is looked up the first
 // time it is shown (the page shows the id meanwhile), by the one goroutine
 // that runs run (Board.Run starts it and waits for it); a denied or
 // unknown queue is asked again after an hour, another failure after a
 // minute. One lookup runs at a time; none outlives run's context.
 type names struct {
-	src  Namer
+	src  func(ctx context.Context, id string) (string, error) // nil: ids are shown
+	what string                                               // "queue", "user": for the log
+	none string                                               // shown for no id
+	hint string                                               // what a denied lookup lacks
 	log  *slog.Logger
 	wake chan struct{} // signalled when an id is queued
 
@@ -41,15 +45,15 @@ const (
 	maxNames    = 10000
 )
 
-func newNames(src Namer, log *slog.Logger) *names {
-	return &names{src: src, log: log, known: map[string]entry{}, wake: make(chan struct{}, 1)}
+func newNames(src func(ctx context.Context, id string) (string, error), what, none, hint string, log *slog.Logger) *names {
+	return &names{src: src, what: what, none: none, hint: hint, log: log, known: map[string]entry{}, wake: make(chan struct{}, 1)}
 }
 
-// name returns the queue's name if known, else its id ("(no queue)" for
-// none); it starts a lookup of an id not known yet.
+// name returns the id's name if known, else the id (none for no id); it
+// starts a lookup of an id not known yet.
 func (n *names) name(id string) string {
 	if id == "" {
-		return "(no queue)"
+		return n.none
 	}
 	if n.src == nil {
 		return id
@@ -108,7 +112,7 @@ func (n *names) lookup(ctx context.Context) bool {
 	n.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(ctx, lookupLimit)
-	name, err := n.src.QueueName(ctx, id)
+	name, err := n.src(ctx, id)
 	cancel()
 	e := entry{name: name}
 	switch {
@@ -121,7 +125,7 @@ func (n *names) lookup(ctx context.Context) bool {
 	n.mu.Lock()
 	if err != nil && !n.warned {
 		n.warned = true
-		n.log.Warn("board: a queue name is unavailable; showing the id (403: the client lacks routing:queue:view)", "queue_id", id, "err", err)
+		n.log.Warn("board: a "+n.what+" name is unavailable; showing the id (403: the client lacks "+n.hint+")", n.what+"_id", id, "err", err)
 	}
 	n.known[id] = e
 	n.looking = false

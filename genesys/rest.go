@@ -33,6 +33,17 @@ func (c *Client) QueueName(ctx context.Context, id string) (string, error) {
 	return q.Name, nil
 }
 
+// UserName returns a user's name (GET /api/v2/users/{id}).
+func (c *Client) UserName(ctx context.Context, id string) (string, error) {
+	var u struct {
+		Name string `json:"name"`
+	}
+	if err := c.do(ctx, "get user", http.MethodGet, "/api/v2/users/"+url.PathEscape(id), nil, &u); err != nil {
+		return "", err
+	}
+	return u.Name, nil
+}
+
 // IsDenied reports whether err is a 403 from the API: the client lacks a
 // permission.
 func IsDenied(err error) bool {

@@ -66,6 +66,9 @@ func TestLiveBoardInABrowser(t *testing.T) {
 		"GENESYS_CLIENT_ID": "sim-client", "GENESYS_CLIENT_SECRET": "sim-secret", "GENESYS_API_URL": sim.URL,
 		"GENESYS_LOGIN_URL": sim.URL, "GENESYS_QUEUE_IDS": strings.Join(pop.Queues, ","), "NATS_URL": nats.URL,
 		"HTTP_ADDR": "127.0.0.1:0", "BOARD_ENABLED": "true", "BOARD_SERVICE_LEVEL": serviceLevel.String(),
+		// The simulator's analytics does not lag: the agents' history at
+		// the start (their first status) need not wait a minute.
+		"GENESYS_BACKFILL_LAG": "500ms",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +168,7 @@ func TestLiveBoardInABrowser(t *testing.T) {
 		}
 		t.Logf("%s: %d rows match the truth; total offered %d, answered %d, abandoned %d, service level %.0f%%, avg wait %.2fs, avg handle %.1fs",
 			when, len(rows), total.Offered, total.Answered, total.Abandoned, total.ServiceLevel, total.AvgWait, total.AvgHandle)
+		checkBoardAgents(t, bctx, when, sim)
 	}
 	check("live")
 
@@ -190,6 +194,66 @@ func TestLiveBoardInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after a bridge restart")
+}
+
+// checkBoardAgents compares the page's agents with the simulator's: each
+// agent's routing status and presence now (its last transition in the
+// truth) and name, the counts per queue (every simulated agent is active
+// on every queue unless off queue), and the chart's last point (nothing
+// waits once every conversation completed).
+func checkBoardAgents(t *testing.T, bctx context.Context, when string, sim *simulator.Server) {
+	t.Helper()
+	now := map[string][2]string{}
+	for _, a := range sim.AgentTruth() {
+		now[a.UserID] = [2]string{string(a.ToRouting), string(a.ToPresence)}
+	}
+	counts := map[string]int{}
+	for _, rp := range now {
+		counts[rp[0]]++
+	}
+	type agentRow struct{ User, Name, Routing, Presence string }
+	type queueRow struct{ Queue, OnQueue, Idle, Interacting, NotResponding, OffQueue string }
+	var page struct {
+		Agents              []agentRow
+		Queues              []queueRow
+		Points, LastWaiting string
+	}
+	ok := testkit.Poll(30*time.Second, func() bool {
+		raw, err := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify({
+			agents: [...document.querySelectorAll("#agents tr")].map(tr => ({user: tr.dataset.user, name: tr.cells[0].textContent, routing: tr.dataset.routing, presence: tr.dataset.presence})),
+			queues: [...document.querySelectorAll("#queueAgents tr")].map(tr => ({...tr.dataset})),
+			points: document.getElementById("chart").dataset.points || "0", lastWaiting: document.getElementById("chart").dataset.lastWaiting || ""})`))
+		if err != nil {
+			t.Fatalf("read the page's agents: %v", err)
+		}
+		if err := json.Unmarshal([]byte(raw), &page); err != nil {
+			t.Fatalf("page %s: %v", raw, err)
+		}
+		if len(page.Agents) != len(now) || page.Points == "0" || page.LastWaiting != "0" {
+			return false
+		}
+		for _, a := range page.Agents {
+			if now[a.User] != [2]string{a.Routing, a.Presence} || a.Name != simulator.AgentName(a.User) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatalf("%s: the page's agents %+v (chart points %s, last waiting %q); the truth's %v", when, page.Agents, page.Points, page.LastWaiting, now)
+	}
+	pop := sim.Population()
+	if len(page.Queues) != len(pop.Queues) {
+		t.Errorf("%s: agents on %d queues, want the %d queues", when, len(page.Queues), len(pop.Queues))
+	}
+	for _, q := range page.Queues {
+		want := queueRow{Queue: q.Queue, OnQueue: strconv.Itoa(len(now) - counts["off_queue"]), Idle: strconv.Itoa(counts["idle"]),
+			Interacting: strconv.Itoa(counts["interacting"]), NotResponding: strconv.Itoa(counts["not_responding"]), OffQueue: strconv.Itoa(counts["off_queue"])}
+		if q != want {
+			t.Errorf("%s: queue %s's agents %+v, want %+v", when, q.Queue, q, want)
+		}
+	}
+	t.Logf("%s: %d agents match the truth (%v); chart points %s", when, len(page.Agents), counts, page.Points)
 }
 
 // expected is what the board must show, from the ground truth.

@@ -85,6 +85,8 @@ type Config struct {
 	BoardServiceLevel time.Duration `env:"BOARD_SERVICE_LEVEL" desc:"the board counts an answer within this toward the service level"`
 	BoardWindow       time.Duration `env:"BOARD_WINDOW" desc:"span of the board's offered, answered, abandoned, service level and averages"`
 	BoardLookback     time.Duration `env:"BOARD_LOOKBACK" desc:"how far back the board reads the stream when it starts; an interaction without a transition in it is not shown as open"`
+	BoardTokenFile    string        `env:"BOARD_TOKEN_FILE" desc:"file holding a bearer token the board requires (Authorization: Bearer <token>); without this or BOARD_BASIC_AUTH_FILE the board serves loopback clients only"`
+	BoardBasicFile    string        `env:"BOARD_BASIC_AUTH_FILE" desc:"file holding user:password, basic credentials the board requires"`
 
 	HTTPAddr  string     `env:"HTTP_ADDR" desc:"address of /healthz, /readyz and /metrics; empty disables"`
 	LogLevel  slog.Level `env:"LOG_LEVEL" desc:"debug, info, warn or error"`
@@ -98,6 +100,8 @@ type Config struct {
 	filter    bridge.Filter
 	endpoints genesys.Endpoints
 	topics    []string
+	// boardAccess is who may see the board (from BOARD_*_FILE).
+	boardAccess board.Access
 }
 
 // ConfigError is a setting that stops start-up: main exits 2.
@@ -395,17 +399,45 @@ func (c *Config) readSecretFiles() error {
 		if *s.dst != "" {
 			return configErr("%s and %s_FILE are both set: use one", s.name, s.name)
 		}
-		data, err := os.ReadFile(s.path)
+		v, err := readSecret(s.name+"_FILE", s.path)
 		if err != nil {
-			return configErr("%s_FILE: cannot read %s: %w", s.name, s.path, errors.Unwrap(err))
+			return err
 		}
-		v := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
-		if v == "" {
-			return configErr("%s_FILE: %s is empty", s.name, s.path)
+		*s.dst = v
+	}
+	if c.BoardTokenFile != "" {
+		v, err := readSecret("BOARD_TOKEN_FILE", c.BoardTokenFile)
+		if err != nil {
+			return err
 		}
-		*s.dst = genesys.Secret(v)
+		c.boardAccess.Token = string(v)
+	}
+	if c.BoardBasicFile != "" {
+		v, err := readSecret("BOARD_BASIC_AUTH_FILE", c.BoardBasicFile)
+		if err != nil {
+			return err
+		}
+		user, password, ok := strings.Cut(string(v), ":")
+		if !ok || user == "" || password == "" {
+			return configErr("BOARD_BASIC_AUTH_FILE: %s must hold user:password on one line", c.BoardBasicFile)
+		}
+		c.boardAccess.User, c.boardAccess.Password = user, password
 	}
 	return nil
+}
+
+// readSecret reads a secret from a file (one trailing line break
+// dropped); the variable naming the file is name.
+func readSecret(name, path string) (genesys.Secret, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", configErr("%s: cannot read %s: %w", name, path, errors.Unwrap(err))
+	}
+	v := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+	if v == "" {
+		return "", configErr("%s: %s is empty", name, path)
+	}
+	return genesys.Secret(v), nil
 }
 
 func (c *Config) checkChoices() error {

@@ -46,6 +46,16 @@ func TestDockerCompose(t *testing.T) {
 			t.Errorf("docker-compose.yml sets %s, which the bridge does not read", name)
 		}
 	}
+	// In a container the host's browser is no loopback client: the board
+	// needs credentials, from the file compose mounts.
+	if bridge.Environment["BOARD_ENABLED"] == "true" {
+		if bridge.Environment["BOARD_BASIC_AUTH_FILE"] != "/run/secrets/board-credentials" {
+			t.Error("the board is on without BOARD_BASIC_AUTH_FILE: the host's browser would be refused")
+		}
+		if b, err := os.ReadFile("../../deploy/compose/board-credentials"); err != nil || !strings.Contains(string(b), ":") {
+			t.Errorf("deploy/compose/board-credentials: %v (want user:password)", err)
+		}
+	}
 	sim := compose.Services["genesys-sim"]
 	i := slices.Index(sim.Command, "-queue-ids")
 	if i < 0 || sim.Command[i+1] != bridge.Environment["GENESYS_QUEUE_IDS"] {

@@ -25,7 +25,7 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream source, live *board.Board, log *slog.Logger) (stop func(), bound string, err error) {
+func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream source, live *board.Board, access board.Access, log *slog.Logger) (stop func(), bound string, err error) {
 	ln, err := listen(addr)
 	if err != nil {
 		return nil, "", err
@@ -33,7 +33,7 @@ func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream source, live *boar
 	mux := http.NewServeMux()
 	mux.Handle("/", m.handler(nc, stream))
 	if live != nil {
-		mux.Handle("/board/", http.StripPrefix("/board", live.Handler()))
+		mux.Handle("/board/", board.Guard(http.StripPrefix("/board", live.Handler()), access))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
@@ -45,7 +45,17 @@ func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream source, live *boar
 	bound = ln.Addr().String()
 	log.Info("serving /healthz, /readyz and /metrics", "addr", bound)
 	if live != nil {
-		log.Info("serving the live board", "url", boardURL(bound))
+		switch {
+		case access.Open():
+			log.Info("serving the live board", "url", boardURL(bound), "access",
+				"loopback clients only (no BOARD_TOKEN_FILE or BOARD_BASIC_AUTH_FILE configured; kubectl port-forward is loopback)")
+		case access.Token != "" && access.User != "":
+			log.Info("serving the live board", "url", boardURL(bound), "access", "a bearer token or basic credentials")
+		case access.Token != "":
+			log.Info("serving the live board", "url", boardURL(bound), "access", "a bearer token")
+		default:
+			log.Info("serving the live board", "url", boardURL(bound), "access", "basic credentials")
+		}
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -83,12 +93,19 @@ func startBoard(ctx context.Context, cfg *Config, nc *nats.Conn, client *genesys
 	return b, func() { cancel(); wg.Wait() }, nil
 }
 
-// queueNames are Genesys's queue names for the board: a missing
-// permission or an unknown queue is board.ErrNoName.
+// queueNames are Genesys's queue and user names for the board: a missing
+// permission or an unknown id is board.ErrNoName.
 type queueNames struct{ c *genesys.Client }
 
 func (q queueNames) QueueName(ctx context.Context, id string) (string, error) {
-	name, err := q.c.QueueName(ctx, id)
+	return noName(q.c.QueueName(ctx, id))
+}
+
+func (q queueNames) UserName(ctx context.Context, id string) (string, error) {
+	return noName(q.c.UserName(ctx, id))
+}
+
+func noName(name string, err error) (string, error) {
 	if genesys.IsDenied(err) || genesys.IsNotFound(err) {
 		err = fmt.Errorf("%w: %w", board.ErrNoName, err)
 	}

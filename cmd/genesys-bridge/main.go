@@ -180,7 +180,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 		h.stats(pipe.Stats(), stream)
 	}
 	if cfg.HTTPAddr != "" {
-		stopHTTP, addr, err := serveHTTP(cfg.HTTPAddr, m, out.nc, stream, live, log)
+		stopHTTP, addr, err := serveHTTP(cfg.HTTPAddr, m, out.nc, stream, live, cfg.boardAccess, log)
 		if err != nil {
 			return err
 		}

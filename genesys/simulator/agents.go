@@ -412,7 +412,7 @@ func (s *Server) handleQueueMembers(w http.ResponseWriter, r *http.Request) {
 		if !l.member {
 			continue
 		}
-		m := member{ID: uid, Name: "Agent " + uid[:8], User: wireRef{ID: uid}, RingNumber: 1, Joined: l.routing != bridge.RoutingOffQueue,
+		m := member{ID: uid, Name: AgentName(uid), User: wireRef{ID: uid}, RingNumber: 1, Joined: l.routing != bridge.RoutingOffQueue,
 			MemberBy: "user", SelfURI: "/api/v2/users/" + uid}
 		if l.routing != "" {
 			m.RoutingStatus = &routing{UserID: uid, Status: strings.ToUpper(string(l.routing)), StartTime: ts(l.routingSince)}
@@ -453,6 +453,25 @@ func (s *Server) life(w http.ResponseWriter, r *http.Request) (agentLife, bool) 
 	}
 	return *l, true
 }
+
+// handleGetUser serves GET /api/v2/users/{id} (User: id, name, state,
+// username, selfUri...): AgentName's name; 403 with RoutingDenied (the
+// same client lacks directory:user:view).
+func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.RoutingDenied {
+		apiError(w, http.StatusForbidden, "missing.permissions", "Unable to perform the requested action. You are missing the following permission(s): [directory:user:view]")
+		return
+	}
+	l, ok := s.life(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": l.id, "name": AgentName(l.id), "state": "active",
+		"username": strings.ToLower(strings.ReplaceAll(AgentName(l.id), " ", ".")) + "@example.com", "selfUri": "/api/v2/users/" + l.id})
+}
+
+// AgentName is a simulated agent's name.
+func AgentName(id string) string { return "Agent " + id[:min(8, len(id))] }
 
 // handleRoutingStatus serves GET /api/v2/users/{id}/routingstatus
 // (RoutingStatus: userId, status, startTime).

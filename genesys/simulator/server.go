@@ -98,8 +98,9 @@ type Config struct {
 	// AnalyticsRetention is how long a completed conversation stays
 	// queryable. Default 1h.
 	AnalyticsRetention time.Duration
-	// RoutingDenied answers GET /api/v2/routing/queues/{id} with 403, as
-	// for a client without routing:queue:view.
+	// RoutingDenied answers GET /api/v2/routing/queues/{id} and GET
+	// /api/v2/users/{id} with 403, as for a client without
+	// routing:queue:view and directory:user:view.
 	RoutingDenied bool
 	// EventLag is how long a notification takes to reach a socket after it
 	// is sent, while the socket answers a ping at once. Genesys documents no
@@ -473,6 +474,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v2/conversations/{id}", s.auth(s.handleGetConversation))
 	mux.HandleFunc("GET /api/v2/routing/queues/{id}", s.auth(s.handleGetQueue))
 	mux.HandleFunc("GET /api/v2/routing/queues/{id}/members", s.auth(s.handleQueueMembers))
+	mux.HandleFunc("GET /api/v2/users/{id}", s.auth(s.handleGetUser))
 	mux.HandleFunc("GET /api/v2/users/{id}/routingstatus", s.auth(s.handleRoutingStatus))
 	mux.HandleFunc("GET /api/v2/users/{id}/presences/purecloud", s.auth(s.handlePresence))
 	mux.HandleFunc("POST /api/v2/analytics/conversations/details/query", s.auth(s.handleDetailsQuery))
