@@ -3,6 +3,7 @@ package genesys
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -115,4 +116,29 @@ func TestStreamFollowsQueueMembers(t *testing.T) {
 			t.Fatalf("Run = %v, want ErrTooManyTopics with the numbers", err)
 		}
 	})
+}
+
+// The sizing: 5,000 agents, members of 200 queues, followed by one
+// stream: 5,400 topics in 6 channels, every one subscribed and connected.
+// Run on demand (every simulated agent is a member of every queue: 10,000
+// pages to list, about 20 s): GENESYS_SIZING=1 go test -run TestSizing -v ./genesys
+func TestSizingFiveThousandAgents(t *testing.T) {
+	if os.Getenv("GENESYS_SIZING") == "" {
+		t.Skip("set GENESYS_SIZING=1: lists 5,000 members of 200 queues")
+	}
+	sim := startSim(t, simulator.Config{Agents: 5000, Queues: 200, Conversations: -1})
+	topics, _ := Topics(TopicSet{Queues: sim.Population().Queues, MembersOf: sim.Population().Queues})
+	s, logs := newStream(t, sim, topics, nil)
+	began := time.Now()
+	runStream(t, s)
+	testkit.Eventually(t, 2*time.Minute, "six channels connected", func() bool {
+		return strings.Count(logs.String(), "genesys stream connected") >= 6
+	})
+	if s.Agents() != 5000 || s.Lanes() != 6 || sim.Sockets() != 6 {
+		t.Errorf("agents %d, lanes %d, sockets %d; want 5000, 6, 6", s.Agents(), s.Lanes(), sim.Sockets())
+	}
+	if !strings.Contains(logs.String(), "5400 topics (200 conversation, 200 queue membership, 5000 agent activity, 0 other) in 6 channels of 1000") {
+		t.Error("the start does not tell the budget")
+	}
+	t.Logf("5,000 agents on 200 queues: 5,400 topics, %d channels, connected in %s", s.Lanes(), time.Since(began).Round(time.Millisecond))
 }
