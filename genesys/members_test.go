@@ -106,6 +106,18 @@ func TestStreamFollowsQueueMembers(t *testing.T) {
 			t.Errorf("the start does not tell the budget:\n%s", logs.String())
 		}
 	})
+	t.Run("an unknown queue", func(t *testing.T) {
+		sim := startSim(t, simulator.Config{Agents: 3, Queues: 1, Conversations: -1})
+		topics, _ := Topics(TopicSet{Queues: sim.Population().Queues, MembersOf: append(sim.Population().Queues, "no-such-queue")})
+		s, logs := newStream(t, sim, topics, nil)
+		runStream(t, s)
+		testkit.Eventually(t, 10*time.Second, "the known queue's members followed", func() bool {
+			return s.Agents() == 3 && strings.Contains(logs.String(), "genesys stream connected")
+		})
+		if !strings.Contains(logs.String(), "no such queue; its members are not followed") {
+			t.Error("the unknown queue is not in the log")
+		}
+	})
 	t.Run("too many", func(t *testing.T) {
 		sim := startSim(t, simulator.Config{Agents: MaxTopics, Queues: 1, Conversations: -1})
 		topics, _ := Topics(TopicSet{Queues: sim.Population().Queues, MembersOf: sim.Population().Queues})

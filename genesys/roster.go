@@ -104,11 +104,18 @@ func (s *Stream) discoverMembers(ctx context.Context) error {
 		}, func(a retry.Attempt) {
 			s.log.Warn("listing a queue's members failed; retrying", "queue_id", q, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
 		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("%w: list the members of queue %s (needs routing:queue:member:view): %v", ErrNoTopicPermitted, text.Truncate(q, 64), err)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case IsNotFound(err):
+			// No such queue: its conversation topic is rejected too (and
+			// logged); the other queues' members are followed.
+			s.log.Error("listing a queue's members: no such queue; its members are not followed", "queue_id", q, "err", err)
+			continue
+		default:
+			return fmt.Errorf("%w: list the members of queue %s (agents as queue members need routing:queue:member:view; or set GENESYS_AGENTS=list or none): %v",
+				ErrNoTopicPermitted, text.Truncate(q, 64), err)
 		}
 		members = append(members, ids...)
 	}
