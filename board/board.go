@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"iter"
 	"log/slog"
 	"slices"
 	"sync"
@@ -137,60 +138,41 @@ func (b *Board) Run(ctx context.Context, js jetstream.JetStream) {
 	})
 }
 
-// read feeds the board from both readers until ctx ends (nil) or one of
-// them fails (its error; the other is stopped).
+// read feeds the board from its three readers (transitions, timings,
+// agents' transitions) until ctx ends (nil) or one of them fails (its
+// error; the others are stopped).
 func (b *Board) read(ctx context.Context, js jetstream.JetStream) error {
 	cc := consume.Config{Stream: b.cfg.Stream, SubjectPrefix: b.cfg.SubjectPrefix, TimingsPrefix: b.cfg.TimingsPrefix,
 		Start: consume.At, From: time.Now().Add(-b.cfg.Lookback)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, 3)
+	fail := func(err error) { errs <- err; cancel() }
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for a, err := range consume.AgentTransitions(ctx, js, cc) {
-			if err != nil {
-				if b.skip(err) {
-					continue
-				}
-				errs <- err
-				cancel()
-				return
-			}
-			b.AgentTransition(a)
-		}
-	})
-	wg.Go(func() {
-		for t, err := range consume.Transitions(ctx, js, cc) {
-			if err != nil {
-				if b.skip(err) {
-					continue
-				}
-				errs <- err
-				cancel()
-				return
-			}
-			b.Transition(t)
-		}
-	})
-	wg.Go(func() {
-		for t, err := range consume.TimingsOf(ctx, js, cc) {
-			if err != nil {
-				if b.skip(err) {
-					continue
-				}
-				errs <- err
-				cancel()
-				return
-			}
-			b.Timings(t)
-		}
-	})
+	wg.Go(func() { feed(b, consume.Transitions(ctx, js, cc), b.Transition, fail) })
+	wg.Go(func() { feed(b, consume.TimingsOf(ctx, js, cc), b.Timings, fail) })
+	wg.Go(func() { feed(b, consume.AgentTransitions(ctx, js, cc), b.AgentTransition, fail) })
 	wg.Wait()
 	select {
 	case err := <-errs:
 		return err
 	default:
 		return nil
+	}
+}
+
+// feed applies each message of seq until it ends or fails (fail gets
+// the error); a message that could not be read is skipped.
+func feed[T any](b *Board, seq iter.Seq2[T, error], apply func(T), fail func(error)) {
+	for v, err := range seq {
+		if err != nil {
+			if b.skip(err) {
+				continue
+			}
+			fail(err)
+			return
+		}
+		apply(v)
 	}
 }
 

@@ -2,15 +2,21 @@
 // BOARD_ENABLED is set, that shows per queue and channel the interactions
 // waiting now (and the longest wait), ringing, connected, held and in
 // wrap-up; over the last Window (15 minutes): offered, answered, abandoned,
-// the service level and the average wait and handle time; and a feed of
-// the latest transitions.
+// the service level and the average wait and handle time; a chart of the
+// waiting and the service level over the window (Sample, Series); the
+// agents per queue by routing status now and each agent with its time in
+// status; and a feed of the latest transitions. Guard serves it to the
+// holders of a bearer token or basic credentials (Access), or with none
+// configured to loopback clients only.
 //
 // What it does: it reads the stream with the consume package (the
-// transitions and the timings), from Lookback ago at start and then as
+// transitions, the timings and the agents' transitions), from Lookback ago at start and then as
 // they come, so it is right after a page reload, after a restart, and with
-// any number of bridge replicas (they publish one stream). Queue names come
-// from a Namer (the routing API), looked up in the background and cached;
-// ids are shown while a name is unknown or the permission is missing.
+// any number of bridge replicas (they publish one stream). Queue and agent
+// names come from a Namer (the routing and users APIs), looked up in the
+// background and cached; ids are shown while a name is unknown or the
+// permission is missing. An agent off queue counts on the queues it was
+// last active on.
 //
 // Definitions: offered counts entries into a queue (a ring that was not
 // answered and went back to the same wait is not a new offer); answered
@@ -21,10 +27,11 @@
 // hold and wrap-up of interactions completed after an answer.
 //
 // What it does not: it keeps nothing of its own (a restart reads the
-// lookback again); an interaction with no transition within Lookback is
-// not shown as open. Times are Genesys's (occurredAt), the window's end is
+// lookback again; the chart starts empty); an interaction or an agent with
+// no transition within Lookback is not shown. Times are Genesys's (occurredAt), the window's end is
 // this host's clock.
 //
-// Invariants: Transition and Timings may be called in any interleaving
-// (two readers feed it); Snapshot never waits for a name lookup.
+// Invariants: Transition, Timings and AgentTransition may be called in any
+// interleaving (three readers feed it); Snapshot never waits for a name
+// lookup; Guard never echoes a credential.
 package board
