@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/genesys-bridge/genesys-bridge/internal/ratelimit"
 	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
@@ -28,6 +29,11 @@ type ClientConfig struct {
 	RefreshAhead time.Duration
 	// MaxAttempts bounds attempts of one REST call on 429 and 5xx. Default 5.
 	MaxAttempts int
+	// RequestsPerMinute paces the client's REST requests (a token bucket
+	// with ten seconds' worth of burst), each attempt counting: Genesys
+	// allows an OAuth client about 300 a minute and answers more with 429.
+	// Default 300.
+	RequestsPerMinute int
 	// AnalyticsMaxResults is how many results the analytics details query
 	// pages through at most; an interval with more is split. Default
 	// 100,000, the API's limit.
@@ -45,6 +51,7 @@ type Client struct {
 	log    *slog.Logger
 	tokens *tokens
 	retry  retry.Policy // REST calls: 250ms to 10s, MaxAttempts
+	pace   *ratelimit.Bucket
 }
 
 // DefaultClientConfig is the configuration the zero values stand for.
@@ -56,6 +63,9 @@ func (cfg ClientConfig) withDefaults() ClientConfig {
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 5
+	}
+	if cfg.RequestsPerMinute <= 0 {
+		cfg.RequestsPerMinute = 300
 	}
 	if cfg.AnalyticsMaxResults <= 0 {
 		cfg.AnalyticsMaxResults = 100_000
@@ -79,6 +89,7 @@ func NewClient(cfg ClientConfig) *Client {
 		http:  hc,
 		log:   log,
 		retry: retry.Policy{Base: 250 * time.Millisecond, Max: 10 * time.Second, Attempts: cfg.MaxAttempts},
+		pace:  ratelimit.PerMinute(cfg.RequestsPerMinute, max(1, cfg.RequestsPerMinute/6)),
 		tokens: &tokens{http: hc, ahead: cfg.RefreshAhead, log: log, cc: clientcredentials.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret.Reveal(),
@@ -87,6 +98,10 @@ func NewClient(cfg ClientConfig) *Client {
 		}},
 	}
 }
+
+// PacedFor is how long the client's requests waited for their turn in
+// total (RequestsPerMinute).
+func (c *Client) PacedFor() time.Duration { return c.pace.Waited() }
 
 type errorBody struct {
 	Message   string `json:"message"`
@@ -161,6 +176,9 @@ func (c *Client) once(ctx context.Context, op, method, path string, payload []by
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.cfg.Endpoints.API+path, rd)
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := c.pace.Wait(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)

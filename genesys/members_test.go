@@ -121,7 +121,7 @@ func TestStreamFollowsQueueMembers(t *testing.T) {
 	t.Run("too many", func(t *testing.T) {
 		sim := startSim(t, simulator.Config{Agents: MaxTopics, Queues: 1, Conversations: -1})
 		topics, _ := Topics(TopicSet{Queues: sim.Population().Queues, MembersOf: sim.Population().Queues})
-		s, _ := newStream(t, sim, topics, nil)
+		s, _ := newStream(t, sim, topics, unpaced(sim))
 		_, done := runStream(t, s)
 		err := <-done
 		if !errors.Is(err, ErrTooManyTopics) || !strings.Contains(err.Error(), "19002 topics (1 conversation, 1 queue membership, 19000 agent activity, 0 other) in 20 channels") {
@@ -140,7 +140,9 @@ func TestSizingFiveThousandAgents(t *testing.T) {
 	}
 	sim := startSim(t, simulator.Config{Agents: 5000, Queues: 200, Conversations: -1})
 	topics, _ := Topics(TopicSet{Queues: sim.Population().Queues, MembersOf: sim.Population().Queues})
-	s, logs := newStream(t, sim, topics, nil)
+	// The simulator has no rate limit; at Genesys's 300 requests a minute
+	// these 10,000 pages would take 33 minutes.
+	s, logs := newStream(t, sim, topics, unpaced(sim))
 	began := time.Now()
 	runStream(t, s)
 	testkit.Eventually(t, 2*time.Minute, "six channels connected", func() bool {
@@ -153,4 +155,14 @@ func TestSizingFiveThousandAgents(t *testing.T) {
 		t.Error("the start does not tell the budget")
 	}
 	t.Logf("5,000 agents on 200 queues: 5,400 topics, %d channels, connected in %s", s.Lanes(), time.Since(began).Round(time.Millisecond))
+}
+
+// unpaced gives a stream a client without the request pace: the simulator
+// has no rate limit, and listing thousands of members at Genesys's pace
+// would only make a test slow (TestClientPacesRequests holds the pace).
+func unpaced(sim *simulator.Server) func(*StreamConfig) {
+	return func(c *StreamConfig) {
+		c.Client = NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret",
+			RequestsPerMinute: 1_000_000})
+	}
 }

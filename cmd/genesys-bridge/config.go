@@ -25,26 +25,27 @@ import (
 // defaultConfig. The README's configuration table lists the same variables
 // and defaults; keep them in step (TestREADMEListsEveryVariable checks).
 type Config struct {
-	GenesysDialect         string         `env:"GENESYS_DIALECT" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
-	GenesysRegion          string         `env:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
-	GenesysClientID        string         `env:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
-	GenesysClientSecret    genesys.Secret `env:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
-	GenesysSecretFile      string         `env:"GENESYS_CLIENT_SECRET_FILE" desc:"read the client secret from this file instead (a mounted secret)"`
-	GenesysCAFile          string         `env:"GENESYS_CA_FILE" desc:"PEM file of further CAs to trust for Genesys (REST and WebSocket), for a TLS-inspecting proxy; HTTPS_PROXY/NO_PROXY are honoured"`
-	GenesysAPIURL          string         `env:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
-	GenesysLoginURL        string         `env:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
-	GenesysQueueIDs        []string       `env:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
-	GenesysUserIDs         []string       `env:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
-	GenesysAgents          string         `env:"GENESYS_AGENTS" desc:"which agents' routing status and presence to publish (on <prefix>.agents.<routingStatus>.<userId>): members (the members of GENESYS_QUEUE_IDS, listed at start and followed as they join, plus GENESYS_AGENT_IDS), list (GENESYS_AGENT_IDS only) or none"`
-	GenesysAgentIDs        []string       `env:"GENESYS_AGENT_IDS" desc:"comma-separated user ids of agents; each subscribes v2.users.{id}.activity"`
-	GenesysTopics          []string       `env:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
-	GenesysHeartbeat       time.Duration  `env:"GENESYS_HEARTBEAT_INTERVAL" desc:"expected heartbeat period; silence for twice this kills the socket"`
-	GenesysMaxFrame        int64          `env:"GENESYS_MAX_FRAME_BYTES" desc:"larger frames are rejected and counted"`
-	GenesysRefreshAhead    time.Duration  `env:"GENESYS_TOKEN_REFRESH_AHEAD" desc:"replace the access token this long before it expires"`
-	GenesysChannelMargin   time.Duration  `env:"GENESYS_CHANNEL_MARGIN" desc:"replace a channel this long before its 24 h expiry"`
-	GenesysResumeLookback  time.Duration  `env:"GENESYS_RESUME_LOOKBACK" desc:"on start, load the state of every interaction with a transition this long before the stream's last message, and back-fill the downtime for those open (0: no resume)"`
-	GenesysBackfillLag     time.Duration  `env:"GENESYS_BACKFILL_LAG" desc:"how far Genesys analytics lags: a gap's history is queried this long after the gap"`
-	GenesysBackfillMaxWait time.Duration  `env:"GENESYS_BACKFILL_MAX_WAIT" desc:"after a gap, hold back the frames of interactions that may have changed in it at most this long for their history; then publish them marked incomplete"`
+	GenesysDialect           string         `env:"GENESYS_DIALECT" desc:"notifications (the Notification Service) or interactions (the tutorial's stream)"`
+	GenesysRegion            string         `env:"GENESYS_REGION" desc:"Genesys Cloud region name (eu-west-1) or domain (mypurecloud.ie)"`
+	GenesysClientID          string         `env:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
+	GenesysClientSecret      genesys.Secret `env:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
+	GenesysSecretFile        string         `env:"GENESYS_CLIENT_SECRET_FILE" desc:"read the client secret from this file instead (a mounted secret)"`
+	GenesysCAFile            string         `env:"GENESYS_CA_FILE" desc:"PEM file of further CAs to trust for Genesys (REST and WebSocket), for a TLS-inspecting proxy; HTTPS_PROXY/NO_PROXY are honoured"`
+	GenesysAPIURL            string         `env:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
+	GenesysLoginURL          string         `env:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
+	GenesysQueueIDs          []string       `env:"GENESYS_QUEUE_IDS" desc:"comma-separated queue ids; each subscribes v2.routing.queues.{id}.conversations"`
+	GenesysUserIDs           []string       `env:"GENESYS_USER_IDS" desc:"comma-separated user ids; each subscribes v2.users.{id}.conversations"`
+	GenesysAgents            string         `env:"GENESYS_AGENTS" desc:"which agents' routing status and presence to publish (on <prefix>.agents.<routingStatus>.<userId>): members (the members of GENESYS_QUEUE_IDS, listed at start and followed as they join, plus GENESYS_AGENT_IDS), list (GENESYS_AGENT_IDS only) or none"`
+	GenesysAgentIDs          []string       `env:"GENESYS_AGENT_IDS" desc:"comma-separated user ids of agents; each subscribes v2.users.{id}.activity"`
+	GenesysTopics            []string       `env:"GENESYS_TOPICS" desc:"comma-separated extra topics, verbatim"`
+	GenesysHeartbeat         time.Duration  `env:"GENESYS_HEARTBEAT_INTERVAL" desc:"expected heartbeat period; silence for twice this kills the socket"`
+	GenesysMaxFrame          int64          `env:"GENESYS_MAX_FRAME_BYTES" desc:"larger frames are rejected and counted"`
+	GenesysRefreshAhead      time.Duration  `env:"GENESYS_TOKEN_REFRESH_AHEAD" desc:"replace the access token this long before it expires"`
+	GenesysRequestsPerMinute int            `env:"GENESYS_REQUESTS_PER_MINUTE" desc:"pace of REST requests to Genesys (a token bucket with ten seconds' worth of burst; Genesys answers an OAuth client beyond about 300 a minute with 429)"`
+	GenesysChannelMargin     time.Duration  `env:"GENESYS_CHANNEL_MARGIN" desc:"replace a channel this long before its 24 h expiry"`
+	GenesysResumeLookback    time.Duration  `env:"GENESYS_RESUME_LOOKBACK" desc:"on start, load the state of every interaction with a transition this long before the stream's last message, and back-fill the downtime for those open (0: no resume)"`
+	GenesysBackfillLag       time.Duration  `env:"GENESYS_BACKFILL_LAG" desc:"how far Genesys analytics lags: a gap's history is queried this long after the gap"`
+	GenesysBackfillMaxWait   time.Duration  `env:"GENESYS_BACKFILL_MAX_WAIT" desc:"after a gap, hold back the frames of interactions that may have changed in it at most this long for their history; then publish them marked incomplete"`
 
 	NATSURL          string         `env:"NATS_URL" desc:"NATS server URL(s), comma-separated; empty starts an embedded server"`
 	NATSCreds        string         `env:"NATS_CREDS" desc:"path of a NATS credentials (.creds) file (JWT and nkey)"`
@@ -128,15 +129,16 @@ func defaultConfig() Config {
 	pc, pl, dl := publish.DefaultConfig(), engine.DefaultConfig(), publish.DefaultDeadLetterConfig()
 	bc := board.DefaultConfig()
 	return Config{
-		GenesysDialect:         "notifications",
-		GenesysAgents:          "members",
-		GenesysHeartbeat:       st.HeartbeatInterval,
-		GenesysMaxFrame:        st.MaxFrameSize,
-		GenesysRefreshAhead:    cl.RefreshAhead,
-		GenesysChannelMargin:   st.ChannelMargin,
-		GenesysResumeLookback:  4 * time.Hour,
-		GenesysBackfillLag:     st.BackfillLag,
-		GenesysBackfillMaxWait: st.BackfillMaxWait,
+		GenesysDialect:           "notifications",
+		GenesysAgents:            "members",
+		GenesysHeartbeat:         st.HeartbeatInterval,
+		GenesysMaxFrame:          st.MaxFrameSize,
+		GenesysRefreshAhead:      cl.RefreshAhead,
+		GenesysRequestsPerMinute: cl.RequestsPerMinute,
+		GenesysChannelMargin:     st.ChannelMargin,
+		GenesysResumeLookback:    4 * time.Hour,
+		GenesysBackfillLag:       st.BackfillLag,
+		GenesysBackfillMaxWait:   st.BackfillMaxWait,
 
 		NATSStream:       pc.Stream,
 		NATSPrefix:       pc.SubjectPrefix,
@@ -443,6 +445,9 @@ func readSecret(name, path string) (genesys.Secret, error) {
 func (c *Config) checkChoices() error {
 	if c.GenesysMaxFrame < 1024 {
 		return configErr("GENESYS_MAX_FRAME_BYTES must be at least 1024 (got %d)", c.GenesysMaxFrame)
+	}
+	if c.GenesysRequestsPerMinute < 1 || c.GenesysRequestsPerMinute > 100_000 {
+		return configErr("GENESYS_REQUESTS_PER_MINUTE must be between 1 and 100000 (got %d)", c.GenesysRequestsPerMinute)
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {

@@ -114,6 +114,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "frame size", set: map[string]string{"GENESYS_MAX_FRAME_BYTES": "10"}, want: "GENESYS_MAX_FRAME_BYTES"},
 		{name: "media-suffixed topic", set: map[string]string{"GENESYS_TOPICS": "v2.routing.queues.q1.conversations.calls"}, want: "media-suffixed topics carry a flattened participant"},
 		{name: "summaries topic", set: map[string]string{"GENESYS_TOPICS": "v2.users.u1.conversations.summaries"}, want: "summaries topic"},
+		{name: "request pace", set: map[string]string{"GENESYS_REQUESTS_PER_MINUTE": "0"}, want: "GENESYS_REQUESTS_PER_MINUTE must be between"},
 		{name: "agents mode", set: map[string]string{"GENESYS_AGENTS": "all"}, want: "GENESYS_AGENTS must be members, list or none"},
 		{name: "agents list without ids", set: map[string]string{"GENESYS_AGENTS": "list"}, want: "GENESYS_AGENTS=list needs GENESYS_AGENT_IDS"},
 		{name: "no agents but ids", set: map[string]string{"GENESYS_AGENTS": "none", "GENESYS_AGENT_IDS": "u1"}, want: "GENESYS_AGENTS=none, but GENESYS_AGENT_IDS"},

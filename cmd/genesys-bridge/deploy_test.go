@@ -142,7 +142,7 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	}
 	for _, src := range []source{notifications, interactions} {
 		m := newMetrics()
-		m.register(new(engine.Stats), src, &nats.Conn{}, &publish.JetStream{}, &publish.DeadLetters{})
+		m.register(new(engine.Stats), src, client, &nats.Conn{}, &publish.JetStream{}, &publish.DeadLetters{})
 		families, err := m.reg.Gather()
 		if err != nil {
 			t.Fatal(err)

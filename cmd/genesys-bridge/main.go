@@ -175,7 +175,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 		}
 		defer stopBoard()
 	}
-	m.register(pipe.Stats(), stream, out.nc, out.js, out.dead)
+	m.register(pipe.Stats(), stream, client, out.nc, out.js, out.dead)
 	if h.stats != nil {
 		h.stats(pipe.Stats(), stream)
 	}

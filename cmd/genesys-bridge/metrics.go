@@ -150,7 +150,7 @@ func (m *metrics) timings(t *bridge.Timings) {
 
 func (m *metrics) held(waited time.Duration) { m.heldFor.Observe(waited.Seconds()) }
 
-func (m *metrics) register(st *engine.Stats, stream source, nc *nats.Conn, js *publish.JetStream, dead *publish.DeadLetters) {
+func (m *metrics) register(st *engine.Stats, stream source, client *genesys.Client, nc *nats.Conn, js *publish.JetStream, dead *publish.DeadLetters) {
 	counter := func(name, help string, f func() uint64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 	}
@@ -171,6 +171,8 @@ func (m *metrics) register(st *engine.Stats, stream source, nc *nats.Conn, js *p
 	counter("genesys_bridge_interactions_restored_total", "Interactions whose state was loaded from the stream (after a restart, or released earlier).", st.Restored.Load)
 	counter("genesys_bridge_state_loads_total", "Interactions whose state was read from the stream one by one (one request each) rather than in the one pass at start.", st.Loads.Load)
 	counter("genesys_bridge_transitions_conflicts_total", "Transitions dropped because another writer had persisted a newer state.", st.Conflicts.Load)
+	gauge("genesys_bridge_genesys_request_paced_seconds_total", "How long REST requests to Genesys waited for their turn under GENESYS_REQUESTS_PER_MINUTE, in total.",
+		func() float64 { return client.PacedFor().Seconds() })
 	counter("genesys_bridge_genesys_reconnects_total", "Genesys sockets that died and were replaced after a gap (back-filled).", stream.Reconnects)
 	switch s := stream.(type) {
 	case *genesys.Stream:

@@ -42,7 +42,7 @@ func (c *Config) genesysClient(target genesysTarget, log *slog.Logger) (*genesys
 		return nil, tr, err
 	}
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
-		RefreshAhead: c.GenesysRefreshAhead, HTTPClient: tr.HTTPClient(), Logger: log})
+		RefreshAhead: c.GenesysRefreshAhead, RequestsPerMinute: c.GenesysRequestsPerMinute, HTTPClient: tr.HTTPClient(), Logger: log})
 	return client, tr, nil
 }
 
