@@ -207,6 +207,11 @@ func loadConfig(lookup func(name string) (string, bool), demo bool) (*Config, er
 	if demo && c.HTTPAddr != "" {
 		c.BoardEnabled = true // the demo shows the board wherever it serves HTTP
 	}
+	if _, set := lookup("GENESYS_BACKFILL_LAG"); demo && !set {
+		// The embedded simulator's analytics lags this much: the agents'
+		// first statuses (their history at the start) show in seconds.
+		c.GenesysBackfillLag = demoAnalyticsLag
+	}
 	if err := c.readSecretFiles(); err != nil {
 		return nil, err
 	}

@@ -17,12 +17,16 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
+// demoAnalyticsLag is how far the demo's analytics lags, and the demo's
+// GENESYS_BACKFILL_LAG unless set.
+const demoAnalyticsLag = 2 * time.Second
+
 // startDemo starts the embedded Genesys simulator -demo reads from, and
 // returns it with the target that points at it.
 func startDemo(cfg *Config, log *slog.Logger) (*simulator.Server, genesysTarget, error) {
 	// A fresh seed per run: the store in NATS_EMBEDDED_STORE_DIR outlives
 	// the demo, and conversation ids must not repeat across runs.
-	sim, err := simulator.Start(simulator.Config{Speed: 1, Rate: 1.5, DuplicateRate: 0.05, ReorderRate: 0.05,
+	sim, err := simulator.Start(simulator.Config{Speed: 1, Rate: 1.5, DuplicateRate: 0.05, ReorderRate: 0.05, AnalyticsLag: demoAnalyticsLag,
 		Seed: uint64(time.Now().UnixNano()), HeartbeatInterval: cfg.GenesysHeartbeat, Logger: log})
 	if err != nil {
 		return nil, genesysTarget{}, err
