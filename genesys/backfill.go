@@ -197,14 +197,21 @@ func (s *Stream) queryHistory(ctx context.Context, l *lane, g *bridge.Gap, from 
 // (a refused token, a server error) with backoff while the gap's deadline
 // leaves time.
 func (s *Stream) queryRetrying(ctx context.Context, l *lane, g *bridge.Gap, what string, query func(ctx context.Context) error) error {
-	return s.retry.Do(ctx, g.Deadline, func(ctx context.Context) error {
+	return s.retryQuery(ctx, g.Deadline, "back-fill: "+what+" query failed; retrying", query, "lane", l.index, "gap", g.ID)
+}
+
+// retryQuery runs a REST query until it passes, fails for good (see
+// retryQuery's rule), ctx ends or deadline (if set) passes; each retry is
+// logged as msg with attrs.
+func (s *Stream) retryQuery(ctx context.Context, deadline time.Time, msg string, query func(ctx context.Context) error, attrs ...any) error {
+	return s.retry.Do(ctx, deadline, func(ctx context.Context) error {
 		err := query(ctx)
 		if err != nil && !retryQuery(err) {
 			return retry.Permanent(err)
 		}
 		return err
 	}, func(a retry.Attempt) {
-		s.log.Warn("back-fill: "+what+" query failed; retrying", "lane", l.index, "gap", g.ID, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
+		s.log.Warn(msg, append(attrs, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)...)
 	})
 }
 

@@ -19,11 +19,12 @@ type lane struct {
 	s     *Stream
 	index int
 
+	filter DetailsFilter // queue and user ids, for the analytics query (fixed)
+
 	// Under s.mu: the roster may add agents while the lane runs.
 	topics []string
-	filter DetailsFilter // queue and user ids, for the analytics query
-	agents []string      // the agents of its activity topics, for the users details query
-	chID   string        // the channel its topics are subscribed on now
+	agents []string // the agents of its activity topics, for the users details query
+	chID   string   // the channel its topics are subscribed on now
 
 	// gapFrom is when the lane last heard from Genesys, while it has no
 	// socket (zero while it has one): the next socket starts after a gap.

@@ -95,15 +95,10 @@ func (s *Stream) discoverMembers(ctx context.Context) error {
 	var members []string
 	for _, q := range queues {
 		var ids []string
-		err := s.retry.Do(ctx, time.Time{}, func(ctx context.Context) (err error) {
+		err := s.retryQuery(ctx, time.Time{}, "listing a queue's members failed; retrying", func(ctx context.Context) (err error) {
 			ids, err = s.cfg.Client.QueueMembers(ctx, q)
-			if err != nil && !retryQuery(err) {
-				return retry.Permanent(err)
-			}
 			return err
-		}, func(a retry.Attempt) {
-			s.log.Warn("listing a queue's members failed; retrying", "queue_id", q, "attempt", a.N, "wait", a.Wait.String(), "err", a.Err)
-		})
+		}, "queue_id", q)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:

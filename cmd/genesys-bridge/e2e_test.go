@@ -325,6 +325,9 @@ func TestEndToEnd(t *testing.T) {
 	}) {
 		t.Errorf("genesys_bridge_agent_transitions_published_total %v, want %d", agentsPublished, len(agentTruth))
 	}
+	if n, _ := scrape(metricsURL, "genesys_bridge_agents_followed"); int(n) != len(pop.Agents) {
+		t.Errorf("genesys_bridge_agents_followed %v, want the %d agents listed", n, len(pop.Agents))
+	}
 	if agentsNow < float64(len(pop.Agents)) { // an agent on several queues counts on each
 		t.Errorf("genesys_bridge_agents sums to %v, want at least the %d agents", agentsNow, len(pop.Agents))
 	}

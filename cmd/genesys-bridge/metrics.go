@@ -178,6 +178,9 @@ func (m *metrics) register(st *engine.Stats, stream source, client *genesys.Clie
 	case *genesys.Stream:
 		counter("genesys_bridge_genesys_rollovers_total", "Genesys channels replaced make-before-break (token rotation, channel expiry, socket_closing).", s.Rollovers)
 		counter("genesys_bridge_genesys_backfilled_total", "Conversations fetched over REST to fill gaps.", s.Backfilled)
+		gauge("genesys_bridge_agents_followed", "Agents whose activity topic the bridge subscribes (GENESYS_AGENTS).", func() float64 { return float64(s.Agents()) })
+		counter("genesys_bridge_agent_joins_total", "Queue members followed since the start because they joined a configured queue.", s.Joins)
+		counter("genesys_bridge_agent_joins_refused_total", "Queue members not followed because every channel of the OAuth client was full.", s.JoinsRefused)
 	case *interactions.Stream:
 		counter("genesys_bridge_sequence_regressions_total", "Interactions-stream events dropped because their sequence went backwards.", s.SequenceRegressions)
 	}
