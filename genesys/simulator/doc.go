@@ -62,6 +62,16 @@
 // Blackout and Inject let tests cut sockets, fail REST calls and send
 // arbitrary frames; InjectFault does the same by name.
 //
+// # OAuth clients
+//
+// Clients are further accepted OAuth clients besides ClientID. Each holds at
+// most 20 channels (one more evicts its oldest channel without a socket, or
+// its oldest), finds only its own channels, and with RequestsPerMinute is
+// answered 429 with Retry-After beyond that many API calls a minute.
+// RefuseClient disables one as an administrator would (login refused,
+// tokens revoked, sockets closed); Usage reports each one's channels,
+// sockets, peak and requests (clients.go).
+//
 // Conversations start when the first socket with subscriptions connects, so
 // no generated frame is sent to nobody.
 package simulator

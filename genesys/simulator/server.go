@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -36,6 +37,13 @@ type Config struct {
 	// ClientID and ClientSecret are the accepted client credentials.
 	// Defaults "sim-client" and "sim-secret".
 	ClientID, ClientSecret string
+	// Clients are further accepted OAuth clients (id to secret), each with
+	// its own channel ceiling and request rate (clients.go).
+	Clients map[string]string
+	// RequestsPerMinute, if set, is how many API calls one client may make
+	// in a minute; beyond it calls answer 429 with Retry-After until the
+	// minute is over. Default 0 (no limit).
+	RequestsPerMinute int
 	// TokenLifetime is expires_in of issued tokens. Default 24h.
 	TokenLifetime time.Duration
 	// HeartbeatInterval is the socket heartbeat period. Default 30s.
@@ -122,15 +130,18 @@ type Server struct {
 	// URL is the base URL for both the API and the login service.
 	URL string
 
-	mu       sync.Mutex
-	tokens   map[string]time.Time // token -> expiry
-	channels map[string]*channel
-	truth    []Truth
-	store    conversationStore
-	agents   *agentWorld // agents.go
-	faults   faultState
-	isocks   map[*interactionsSock]bool
-	seq      atomic.Int64
+	mu          sync.Mutex
+	tokens      map[string]time.Time // token -> expiry
+	tokenClient map[string]string    // token -> the client it was issued to
+	clients     map[string]*clientState
+	channels    map[string]*channel
+	known       map[string]int // the population's ids: isQueue, isAgent
+	truth       []Truth
+	store       conversationStore
+	agents      *agentWorld // agents.go
+	faults      faultState
+	isocks      map[*interactionsSock]bool
+	seq         atomic.Int64
 
 	startOnce  sync.Once
 	startCh    chan struct{} // closed when the generator may start
@@ -140,11 +151,14 @@ type Server struct {
 	framesSent atomic.Uint64
 	tokensMade atomic.Uint64
 	queries    atomic.Uint64
+	evictions  atomic.Uint64
 }
 
 type channel struct {
 	id      string
 	token   string // the token that created it; the channel dies with it
+	client  string // the OAuth client that created it
+	created time.Time
 	expires time.Time
 	topics  map[string]bool
 	sock    *simSocket
@@ -170,6 +184,11 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.TLS != nil {
 		ln, scheme = tls.NewListener(ln, cfg.TLS), "https://"
 	}
+	for id, secret := range cfg.Clients {
+		if id == "" || secret == "" || id == cfg.ClientID {
+			return nil, fmt.Errorf("simulator: client %q: each further client needs an id of its own and a secret", id)
+		}
+	}
 	pop := NewPopulation(rand.New(rand.NewPCG(cfg.Seed, 0)), cfg.Queues, cfg.Agents)
 	if len(cfg.QueueIDs) > 0 {
 		pop.Queues = cfg.QueueIDs
@@ -179,14 +198,26 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: log, ln: ln, URL: scheme + ln.Addr().String(),
-		pop:      pop,
-		agents:   newAgentWorld(pop, rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.StepScale, cfg.LateJoiners),
-		tokens:   map[string]time.Time{},
-		channels: map[string]*channel{},
-		isocks:   map[*interactionsSock]bool{},
-		startCh:  make(chan struct{}),
-		done:     make(chan struct{}),
-		closing:  make(chan struct{}),
+		pop:         pop,
+		agents:      newAgentWorld(pop, rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.StepScale, cfg.LateJoiners),
+		tokens:      map[string]time.Time{},
+		tokenClient: map[string]string{},
+		clients:     map[string]*clientState{cfg.ClientID: {secret: cfg.ClientSecret}},
+		channels:    map[string]*channel{},
+		isocks:      map[*interactionsSock]bool{},
+		startCh:     make(chan struct{}),
+		done:        make(chan struct{}),
+		closing:     make(chan struct{}),
+	}
+	for id, secret := range cfg.Clients {
+		s.clients[id] = &clientState{secret: secret}
+	}
+	s.known = map[string]int{}
+	for _, q := range pop.Queues {
+		s.known[q] = isQueue
+	}
+	for _, a := range pop.Agents {
+		s.known[a] = isAgent
 	}
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Go(func() {
@@ -339,13 +370,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type", "description": "grant_type must be client_credentials", "error_description": "grant_type must be client_credentials"})
 		return
 	}
-	if !ok || id != s.cfg.ClientID || secret != s.cfg.ClientSecret {
+	if !ok || !s.acceptLogin(id, secret) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_client", "description": "client not found or secret mismatch", "error_description": "client not found or secret mismatch"})
 		return
 	}
 	tok := randomHex(24)
 	s.mu.Lock()
 	s.tokens[tok] = time.Now().Add(s.cfg.TokenLifetime)
+	s.tokenClient[tok] = id
 	s.mu.Unlock()
 	s.tokensMade.Add(1)
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": int(s.cfg.TokenLifetime.Seconds())})
@@ -361,7 +393,7 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 			apiError(w, http.StatusUnauthorized, "bad.credentials", "Invalid login credentials.")
 			return
 		}
-		if s.injectRESTFailure(w) {
+		if s.rateLimited(w, tok) || s.injectRESTFailure(w) {
 			return
 		}
 		h(w, r)
@@ -374,11 +406,17 @@ func (s *Server) handleCreateChannel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := uuidFromCrypto()
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	expires := time.Now().Add(s.cfg.ChannelLifetime)
+	tok := bearer(r)
+	now := time.Now()
+	expires := now.Add(s.cfg.ChannelLifetime)
 	s.mu.Lock()
-	s.channels[id] = &channel{id: id, token: tok, expires: expires, topics: map[string]bool{}}
+	client := s.clientOfLocked(tok)
+	evicted := s.admitChannelLocked(client)
+	s.channels[id] = &channel{id: id, token: tok, client: client, created: now, expires: expires, topics: map[string]bool{}}
 	s.mu.Unlock()
+	if evicted != nil {
+		s.sendGone([]*simSocket{evicted})
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"connectUri": s.wsScheme() + r.Host + "/channels/" + id,
 		"id":         id,
@@ -400,7 +438,7 @@ func uuidFromCrypto() string {
 
 func (s *Server) handleChannelHead(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	_, ok := s.channels[r.PathValue("id")]
+	_, ok := s.channelOfLocked(r)
 	s.mu.Unlock()
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
@@ -483,23 +521,30 @@ func (s *Server) routes() http.Handler {
 }
 
 func (s *Server) permitted(t string) (bool, string) {
-	for _, q := range s.pop.Queues {
-		if t == "v2.routing.queues."+q+".conversations" || t == "v2.routing.queues."+q+".users" {
+	if rest, ok := strings.CutPrefix(t, "v2.routing.queues."); ok {
+		id, kind, _ := strings.Cut(rest, ".")
+		if s.known[id] == isQueue && (kind == "conversations" || kind == "users") {
 			return true, ""
 		}
-	}
-	for _, a := range s.pop.Agents {
-		if t == "v2.users."+a+".conversations" || t == "v2.users."+a+".activity" {
+	} else if rest, ok := strings.CutPrefix(t, "v2.users."); ok {
+		id, kind, _ := strings.Cut(rest, ".")
+		if s.known[id] == isAgent && (kind == "conversations" || kind == "activity") {
 			return true, ""
 		}
 	}
 	return false, "Not found or not permitted"
 }
 
+// Kinds of the population's ids (Server.known).
+const (
+	isQueue = 1 + iota
+	isAgent
+)
+
 // handleUnsubscribe removes every subscription of a channel.
 func (s *Server) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	ch, ok := s.channels[r.PathValue("id")]
+	ch, ok := s.channelOfLocked(r)
 	if ok {
 		ch.topics = map[string]bool{}
 	}
@@ -544,18 +589,24 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
-	ch, ok := s.channels[r.PathValue("id")]
+	ch, ok := s.channelOfLocked(r)
+	full := false
 	if ok {
-		ch.expires = time.Now().Add(s.cfg.ChannelLifetime) // re-subscribing extends a channel's life
-		if r.Method == http.MethodPut {
-			ch.topics = topics
-		} else {
-			for t := range topics {
-				ch.topics[t] = true
-			}
+		merged := topics
+		if r.Method != http.MethodPut {
+			merged = maps.Clone(ch.topics)
+			maps.Copy(merged, topics)
+		}
+		if full = len(merged) > 1000; !full {
+			ch.expires = time.Now().Add(s.cfg.ChannelLifetime) // re-subscribing extends a channel's life
+			ch.topics = merged
 		}
 	}
 	s.mu.Unlock()
+	if full {
+		apiError(w, http.StatusBadRequest, "notification.too.many.topics", "a channel holds at most 1000 topics")
+		return
+	}
 	if !ok {
 		apiError(w, http.StatusNotFound, "not.found", "channel not found")
 		return
