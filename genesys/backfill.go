@@ -74,7 +74,7 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 			if seen[id] {
 				continue
 			}
-			if ok, delivered := s.fetchState(ctx, id, g); !ok {
+			if ok, delivered := s.fetchState(ctx, l, id, g); !ok {
 				return
 			} else if delivered {
 				states++
@@ -145,7 +145,7 @@ func (s *Stream) deliverAgentHistories(ctx context.Context, l *lane, g *bridge.G
 		ids := agents[i:min(i+detailsChunk, len(agents))]
 		var uds []UserDetail
 		err := s.queryRetrying(ctx, l, g, "users details", func(ctx context.Context) (err error) {
-			uds, err = s.cfg.Client.QueryUserDetails(ctx, g.From, g.To.Add(time.Second), ids)
+			uds, err = s.restClient(l).QueryUserDetails(ctx, g.From, g.To.Add(time.Second), ids)
 			return err
 		})
 		if err != nil {
@@ -155,7 +155,7 @@ func (s *Stream) deliverAgentHistories(ctx context.Context, l *lane, g *bridge.G
 			failed = true
 			s.log.Error("back-fill: users details query failed; the gap's agent transitions may be incomplete: the agents' statuses now stand in", "lane", l.index, "gap", g.ID, "err", err)
 			for _, id := range ids {
-				if ok, delivered := s.fetchAgent(ctx, id, g); !ok {
+				if ok, delivered := s.fetchAgent(ctx, l, id, g); !ok {
 					return histories, failed, false
 				} else if delivered {
 					histories++
@@ -187,7 +187,7 @@ func (s *Stream) queryHistory(ctx context.Context, l *lane, g *bridge.Gap, from 
 	err := s.queryRetrying(ctx, l, g, "analytics", func(ctx context.Context) (err error) {
 		// Analytics boundaries may be a few milliseconds off the live clock:
 		// a conversation that began just before the gap's end must match.
-		dcs, err = s.cfg.Client.QueryConversationDetails(ctx, from, g.To.Add(time.Second), f)
+		dcs, err = s.restClient(l).QueryConversationDetails(ctx, from, g.To.Add(time.Second), f)
 		return err
 	})
 	return dcs, err
@@ -234,8 +234,8 @@ func retryQuery(err error) bool {
 
 // fetchState delivers an interaction's state now, from GET, as g's
 // history. ok is false if ctx ended.
-func (s *Stream) fetchState(ctx context.Context, id string, g *bridge.Gap) (ok, delivered bool) {
-	conv, err := s.cfg.Client.GetConversation(ctx, id)
+func (s *Stream) fetchState(ctx context.Context, l *lane, id string, g *bridge.Gap) (ok, delivered bool) {
+	conv, err := s.restClient(l).GetConversation(ctx, id)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, false
@@ -257,8 +257,8 @@ func (s *Stream) fetchState(ctx context.Context, id string, g *bridge.Gap) (ok, 
 // fetchAgent delivers an agent's routing status and presence now (GET),
 // as g's history: the third source, when analytics failed. ok is false if
 // ctx ended.
-func (s *Stream) fetchAgent(ctx context.Context, id string, g *bridge.Gap) (ok, delivered bool) {
-	ev, err := s.cfg.Client.AgentNow(ctx, id)
+func (s *Stream) fetchAgent(ctx context.Context, l *lane, id string, g *bridge.Gap) (ok, delivered bool) {
+	ev, err := s.restClient(l).AgentNow(ctx, id)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, false

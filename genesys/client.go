@@ -217,3 +217,7 @@ func (c *Client) once(ctx context.Context, op, method, path string, payload []by
 	}
 	return nil, nil
 }
+
+// ID is the client's OAuth client id (not a secret: logs name clients by
+// it).
+func (c *Client) ID() string { return c.cfg.ClientID }

@@ -12,7 +12,8 @@
 //     dialects share (SocketConfig).
 //   - stream.go and lane.go: the Notification Service source, its lanes and
 //     make-before-break rollovers; overlap.go: the skip of repeated frames
-//     after a rollover; backfill.go: a gap's history.
+//     after a rollover; backfill.go: a gap's history; clients.go: the
+//     lanes spread over several OAuth clients.
 //   - interactions/: the tutorial's dialect, a package of its own on the
 //     same client and socket layer; internal/rfc3339: the timestamps.
 //   - notification.go and conversation.go: frames and the conversation
@@ -34,7 +35,10 @@
 //     Every failure is an *APIError that keeps the HTTP status, the Genesys
 //     error code and the correlation id. invalid_client is ErrBadCredentials.
 //   - Stream: splits its topics over channels of at most 1,000 topics
-//     (lanes, at most 19 so one channel stays free), subscribes with
+//     (lanes), spread over its OAuth clients (lane i at home on client i
+//     mod n, at most 19 a client so that one channel stays free; a client
+//     whose login is refused hands its lanes to the others where they fit,
+//     the same placement on every replica; clients.go), subscribes with
 //     ignoreErrors=true (a rejected topic is logged, the rest carry on),
 //     dials connectUri and reads frames. Each socket's reader only reads
 //     and decodes, and sends the frames in order to its lane's goroutine,

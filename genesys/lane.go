@@ -2,6 +2,7 @@ package genesys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -22,9 +23,13 @@ type lane struct {
 	filter DetailsFilter // queue and user ids, for the analytics query (fixed)
 
 	// Under s.mu: the roster may add agents while the lane runs.
-	topics []string
-	agents []string // the agents of its activity topics, for the users details query
-	chID   string   // the channel its topics are subscribed on now
+	topics   []string
+	agents   []string    // the agents of its activity topics, for the users details query
+	chID     string      // the channel its topics are subscribed on now
+	chClient *clientSlot // the client that created it
+	// uncovered tells that the lane's last attempt found no client with
+	// room (clients.go).
+	uncovered bool
 
 	// gapFrom is when the lane last heard from Genesys, while it has no
 	// socket (zero while it has one): the next socket starts after a gap.
@@ -74,7 +79,7 @@ func (l *lane) run(ctx context.Context) error {
 func (l *lane) session(ctx context.Context) error {
 	s := l.s
 	l.connected = false
-	cur, err := l.open(ctx)
+	cur, err := l.open(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -252,20 +257,14 @@ type openResult struct {
 	err  error
 }
 
-// openReplacement opens cur's replacement (one rollover of the stream at a
+// openReplacement opens cur's replacement (one rollover of a client at a
 // time), retrying until it is up, ctx ends or an error is permanent.
 func (l *lane) openReplacement(ctx context.Context, why string) openResult {
 	s := l.s
-	select {
-	case s.rollSem <- struct{}{}:
-	case <-ctx.Done():
-		return openResult{err: ctx.Err()}
-	}
-	defer func() { <-s.rollSem }()
 	var next *conn
 	err := s.retry.Do(ctx, time.Time{}, func(ctx context.Context) error {
 		var err error
-		next, err = l.open(ctx)
+		next, err = l.open(ctx, true)
 		if Permanent(err) {
 			return retry.Permanent(err)
 		}
@@ -464,16 +463,35 @@ func (c *conn) rotateAt(margin time.Duration) (time.Time, string) {
 	return at, why
 }
 
-// open creates a channel, subscribes the lane's topics and connects the
-// socket, and starts its reader: its frames wait for the lane to take
-// them.
-func (l *lane) open(ctx context.Context) (*conn, error) {
+// open creates a channel with the client the lane is placed on now
+// (clients.go), subscribes the lane's topics and connects the socket, and
+// starts its reader: its frames wait for the lane to take them. A
+// replacement (the lane holding a channel already) takes the client's one
+// spare channel: one at a time per client.
+func (l *lane) open(ctx context.Context, replacing bool) (*conn, error) {
 	s := l.s
-	cl := s.cfg.Client
-	ch, err := cl.CreateChannel(ctx)
+	slot, err := l.placed()
 	if err != nil {
 		return nil, err
 	}
+	if replacing {
+		select {
+		case slot.roll <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-slot.roll }()
+	}
+	cl := slot.c
+	ch, err := cl.CreateChannel(ctx)
+	if err != nil {
+		if errors.Is(err, ErrBadCredentials) && !s.refuse(slot, err) {
+			// The others may hold the lane: not the end of the stream.
+			return nil, fmt.Errorf("%w: OAuth client %s: %v", errClientRefused, cl.ID(), err)
+		}
+		return nil, err
+	}
+	s.accepted(slot)
 	s.mu.Lock()
 	topics := slices.Clone(l.topics)
 	s.mu.Unlock()
@@ -485,7 +503,7 @@ func (l *lane) open(ctx context.Context) (*conn, error) {
 	// any): subscribe them here too; from now on a joining agent is
 	// subscribed on this channel.
 	s.mu.Lock()
-	l.chID = ch.ID
+	l.chID, l.chClient = ch.ID, slot
 	added := slices.Clone(l.topics[len(topics):])
 	s.mu.Unlock()
 	if len(added) > 0 {
@@ -517,7 +535,7 @@ func (l *lane) open(ctx context.Context) (*conn, error) {
 	c := &conn{ch: ch, sock: wsock.Watch(ctx, ws, s.cfg.HeartbeatInterval, wsock.NotificationPing), opened: time.Now(), dialed: dialed,
 		frames: make(chan sockFrame, connFrames), stop: make(chan struct{})}
 	c.last = c.opened
-	s.log.Info("genesys stream connected", "lane", l.index, "channel_id", ch.ID, "topics", permitted,
+	s.log.Info("genesys stream connected", "lane", l.index, "client_id", cl.ID(), "channel_id", ch.ID, "topics", permitted,
 		"channel_expires", ch.Expires.Format(time.RFC3339))
 	c.wg.Go(func() {
 		err := s.readLoop(ctx, c)

@@ -50,15 +50,29 @@ func TestDecodeMembership(t *testing.T) {
 // channels; one more topic than 19 channels hold is refused.
 func TestTopicBudget(t *testing.T) {
 	c := TopicCount{Conversations: 200, Memberships: 200, Agents: 5000}
-	if c.Total() != 5400 || c.Channels() != 6 || c.Check() != nil {
-		t.Errorf("5,000 agents on 200 queues: %v, check %v", c, c.Check())
+	if c.Total() != 5400 || c.Channels() != 6 || c.ClientsNeeded() != 1 || c.Fit(1) != nil {
+		t.Errorf("5,000 agents on 200 queues: %v, fit %v", c, c.Fit(1))
 	}
 	if want := "5400 topics (200 conversation, 200 queue membership, 5000 agent activity, 0 other) in 6 channels of 1000"; c.String() != want {
 		t.Errorf("%q\nwant %q", c.String(), want)
 	}
 	over := TopicCount{Conversations: 2, Memberships: 2, Agents: MaxTopics - 3}
-	if err := over.Check(); err == nil || !strings.Contains(err.Error(), "19001 topics") || !strings.Contains(err.Error(), "at most 19000") {
+	if err := over.Fit(1); err == nil || !strings.Contains(err.Error(), "19001 topics") || !strings.Contains(err.Error(), "need 2 OAuth clients, and 1 are configured") ||
+		!strings.Contains(err.Error(), "at most 19000 topics a client") {
 		t.Errorf("one topic too many: %v", err)
+	}
+	if err := over.Fit(2); err != nil {
+		t.Errorf("two clients: %v", err)
+	}
+	// 15,000 agents on 2,000 queues: 19,000 topics and one membership
+	// topic per queue: 21 channels, two clients.
+	big := TopicCount{Conversations: 2000, Memberships: 2000, Agents: 15000}
+	if big.Channels() != 19 || big.ClientsNeeded() != 1 {
+		t.Errorf("%v: %d clients needed", big, big.ClientsNeeded())
+	}
+	big.Agents++
+	if big.Channels() != 20 || big.ClientsNeeded() != 2 || big.Fit(1) == nil || big.Fit(2) != nil {
+		t.Errorf("%v: %d clients needed", big, big.ClientsNeeded())
 	}
 	if got := CountTopics([]string{"v2.routing.queues.q.conversations", "v2.routing.queues.q.users", "v2.users.u.activity", "v2.users.u.conversations"}); got != (TopicCount{Conversations: 2, Memberships: 1, Agents: 1}) {
 		t.Errorf("countTopics = %+v", got)
@@ -162,7 +176,7 @@ func TestSizingFiveThousandAgents(t *testing.T) {
 // would only make a test slow (TestClientPacesRequests holds the pace).
 func unpaced(sim *simulator.Server) func(*StreamConfig) {
 	return func(c *StreamConfig) {
-		c.Client = NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret",
-			RequestsPerMinute: 1_000_000})
+		c.Clients = []*Client{NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret",
+			RequestsPerMinute: 1_000_000})}
 	}
 }

@@ -63,13 +63,19 @@ func (c TopicCount) String() string {
 		c.Total(), c.Conversations, c.Memberships, c.Agents, c.Other, c.Channels(), MaxTopicsPerChannel)
 }
 
-// Check refuses a count that does not fit one OAuth client.
-func (c TopicCount) Check() error {
-	if c.Total() <= MaxTopics {
+// ClientsNeeded is how many OAuth clients the topics need: each holds at
+// most MaxChannels-1 channels.
+func (c TopicCount) ClientsNeeded() int {
+	return max(1, (c.Channels()+lanesPerClient-1)/lanesPerClient)
+}
+
+// Fit refuses a count that does not fit the given number of OAuth clients.
+func (c TopicCount) Fit(clients int) error {
+	if c.Total() <= clients*MaxTopics {
 		return nil
 	}
-	return fmt.Errorf("%v: Genesys allows %d channels per OAuth client and the bridge keeps one free to replace channels without a gap, so at most %d topics; split the queues or agents across deployments with separate OAuth clients",
-		c, MaxChannels, MaxTopics)
+	return fmt.Errorf("%v need %d OAuth clients, and %d are configured: Genesys allows %d channels per OAuth client and the bridge keeps one free to replace channels without a gap, so at most %d topics a client; add OAuth clients (GENESYS_CLIENTS)",
+		c, c.ClientsNeeded(), clients, MaxChannels, MaxTopics)
 }
 
 // memberQueues returns the queues of the membership topics.
@@ -93,10 +99,10 @@ func (s *Stream) discoverMembers(ctx context.Context) error {
 		return nil
 	}
 	var members []string
-	for _, q := range queues {
+	for i, q := range queues {
 		var ids []string
 		err := s.retryQuery(ctx, time.Time{}, "listing a queue's members failed; retrying", func(ctx context.Context) (err error) {
-			ids, err = s.cfg.Client.QueueMembers(ctx, q)
+			ids, err = s.spreadClient(i).QueueMembers(ctx, q)
 			return err
 		}, "queue_id", q)
 		switch {
@@ -126,19 +132,19 @@ func (s *Stream) discoverMembers(ctx context.Context) error {
 	}
 	c := CountTopics(s.allTopicsLocked())
 	c.Agents += len(add)
-	if err := c.Check(); err != nil {
+	if err := c.Fit(len(s.clients)); err != nil {
 		return fmt.Errorf("%w: the members of %d queues: %v", ErrTooManyTopics, len(queues), err)
 	}
 	for _, id := range add {
 		s.addAgentLocked(id, nil)
 	}
 	s.log.Info("agents: the members of the configured queues", "queues", len(queues), "members", len(members),
-		"topics", c.Total(), "channels", c.Channels(), "budget", c.String())
+		"topics", c.Total(), "channels", c.Channels(), "clients_needed", c.ClientsNeeded(), "clients", len(s.clients), "budget", c.String())
 	return nil
 }
 
-// ErrTooManyTopics means the agents found do not fit one OAuth client.
-var ErrTooManyTopics = fmt.Errorf("genesys: too many topics for one OAuth client")
+// ErrTooManyTopics means the agents found do not fit the OAuth clients.
+var ErrTooManyTopics = fmt.Errorf("genesys: too many topics for the OAuth clients")
 
 // allTopics is every lane's topics.
 func (s *Stream) allTopics() []string {
@@ -174,7 +180,7 @@ func (s *Stream) addAgentLocked(id string, prefer *lane) *lane {
 		}
 	}
 	if to == nil {
-		if len(s.lanes) >= MaxChannels-1 {
+		if len(s.lanes) >= lanesPerClient*len(s.clients) {
 			return nil
 		}
 		// A lane added while the stream runs carries joining agents, each
@@ -209,14 +215,15 @@ func (s *Stream) join(ctx context.Context, m Membership, at time.Time, reader *l
 	}
 	l := s.addAgentLocked(m.UserID, reader)
 	var chID string
-	if l != nil {
-		chID = l.chID
+	var cl *Client
+	if l != nil && l.chClient != nil {
+		chID, cl = l.chID, l.chClient.c
 	}
 	s.mu.Unlock()
 	if l == nil {
 		s.joinsRefused.Add(1)
-		s.log.Error("a queue member joined but every channel is full: the agent is not followed; split the queues or agents across deployments with separate OAuth clients",
-			"user_id", m.UserID, "queue_id", m.QueueID, "topics", MaxTopics)
+		s.log.Error("a queue member joined but every channel is full: the agent is not followed; add OAuth clients (GENESYS_CLIENTS)",
+			"user_id", m.UserID, "queue_id", m.QueueID, "topics", MaxTopics*len(s.clients), "clients", len(s.clients))
 		return true
 	}
 	g := &bridge.Gap{ID: s.gapSeq.Add(1), From: at.Add(-s.cfg.BackfillSlack), Only: []string{m.UserID}}
@@ -230,7 +237,7 @@ func (s *Stream) join(ctx context.Context, m Membership, at time.Time, reader *l
 	}
 	if chID != "" {
 		sctx, cancel := context.WithDeadline(ctx, bound)
-		results, err := s.cfg.Client.AddSubscriptions(sctx, chID, []string{ActivityTopic(m.UserID)})
+		results, err := cl.AddSubscriptions(sctx, chID, []string{ActivityTopic(m.UserID)})
 		cancel()
 		for _, r := range results {
 			if r.State == "Rejected" {
@@ -260,7 +267,7 @@ func (s *Stream) rejoin(ctx context.Context, l *lane, g *bridge.Gap) bool {
 	for _, q := range queues {
 		var ids []string
 		err := s.queryRetrying(ctx, l, g, "queue members", func(ctx context.Context) (err error) {
-			ids, err = s.cfg.Client.QueueMembers(ctx, q)
+			ids, err = s.restClient(l).QueueMembers(ctx, q)
 			return err
 		})
 		if err != nil {

@@ -121,7 +121,7 @@ func startBubbleBridge(t *testing.T, sim *simulator.Server, mem *simulator.MemNe
 		ClientID: "sim-client", ClientSecret: "sim-secret", HTTPClient: &http.Client{Transport: b.client, Timeout: 30 * time.Second}, Logger: log})
 	topics, _ := genesys.Topics(genesys.TopicSet{Queues: sim.Population().Queues})
 	pc := engine.Config{Logger: log}
-	sc := genesys.StreamConfig{Client: client, Topics: topics, BackfillLag: time.Second,
+	sc := genesys.StreamConfig{Clients: []*genesys.Client{client}, Topics: topics, BackfillLag: time.Second,
 		SocketConfig: genesys.SocketConfig{Dialer: &websocket.Dialer{NetDialContext: mem.DialContext, HandshakeTimeout: 15 * time.Second}, Logger: log}}
 	if tweak != nil {
 		tweak(&sc, &pc)

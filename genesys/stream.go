@@ -21,15 +21,18 @@ const (
 	// MaxChannels is how many channels one OAuth client may hold; the 21st
 	// evicts the oldest unconnected one.
 	MaxChannels = 20
-	// MaxTopics is the most topics one bridge subscribes: one channel is
-	// kept free so that a channel can be replaced make-before-break.
+	// MaxTopics is the most topics one OAuth client subscribes: one
+	// channel is kept free so that a channel can be replaced
+	// make-before-break.
 	MaxTopics = (MaxChannels - 1) * MaxTopicsPerChannel
 )
 
 // StreamConfig configures a Stream. Zero values are the documented defaults.
 type StreamConfig struct {
-	Client *Client
-	Topics []string
+	// Clients are the OAuth clients (at least one): lanes are spread over
+	// them, each holding at most MaxChannels-1 (clients.go).
+	Clients []*Client
+	Topics  []string
 	// HeartbeatInterval is the server's heartbeat period. The stream pings
 	// when nothing arrived for one interval and declares the socket dead
 	// after two intervals of silence. Default 30s.
@@ -67,13 +70,14 @@ type Stream struct {
 	*wsock.Feed
 	cfg     StreamConfig
 	log     *slog.Logger
-	retry   retry.Policy  // reconnects and replacement channels
-	rollSem chan struct{} // one make-before-break at a time (channel ceiling)
+	retry   retry.Policy // reconnects and replacement channels
+	clients []*clientSlot
 	bf      sync.WaitGroup
 
 	// mu guards the roster (roster.go): the lanes, each lane's topics,
-	// agents and current channel, the agents followed, and spawn, which
-	// starts a lane added while the stream runs.
+	// agents and current channel (and its client), the agents followed,
+	// spawn, which starts a lane added while the stream runs, and the
+	// clients' refusals (clients.go).
 	mu       sync.Mutex
 	lanes    []*lane
 	agentSet map[string]bool
@@ -112,18 +116,21 @@ func (cfg StreamConfig) withDefaults() StreamConfig {
 
 // NewStream returns a Stream; Run starts it.
 func NewStream(cfg StreamConfig) (*Stream, error) {
-	if cfg.Client == nil {
+	if len(cfg.Clients) == 0 || slices.Contains(cfg.Clients, nil) {
 		return nil, errors.New("genesys stream: no client")
 	}
 	if len(cfg.Topics) == 0 {
 		return nil, errors.New("genesys stream: no topics to subscribe")
 	}
-	if err := checkTopicCount(len(cfg.Topics)); err != nil {
+	if err := CountTopics(cfg.Topics).Fit(len(cfg.Clients)); err != nil {
 		return nil, fmt.Errorf("genesys stream: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	s := &Stream{Feed: wsock.NewFeed(cfg.HeartbeatInterval), cfg: cfg, log: cfg.Logger, retry: cfg.RetryPolicy(), rollSem: make(chan struct{}, 1),
+	s := &Stream{Feed: wsock.NewFeed(cfg.HeartbeatInterval), cfg: cfg, log: cfg.Logger, retry: cfg.RetryPolicy(),
 		agentSet: map[string]bool{}}
+	for i, c := range cfg.Clients {
+		s.clients = append(s.clients, &clientSlot{c: c, index: i, roll: make(chan struct{}, 1)})
+	}
 	for i := 0; i < len(cfg.Topics); i += MaxTopicsPerChannel {
 		l := &lane{s: s, index: len(s.lanes), topics: slices.Clone(cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))])}
 		for _, t := range l.topics {
@@ -182,7 +189,8 @@ var (
 )
 
 // Permanent reports whether err ends a stream of either dialect instead of
-// a reconnect: the credentials refused, or every topic of a channel.
+// a reconnect: the credentials refused (of every client, when there are
+// several), or every topic of a channel.
 func Permanent(err error) bool {
 	return errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrNoTopicPermitted)
 }

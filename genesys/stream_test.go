@@ -31,7 +31,7 @@ func newStream(t *testing.T, sim *simulator.Server, topics []string, tweak func(
 	log, logs := testkit.Logger(t, slog.LevelDebug)
 	c := NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret", Logger: log})
 	// Back-fill is not under test here: keep its lag short.
-	cfg := StreamConfig{Client: c, Topics: topics, BackfillLag: 50 * time.Millisecond,
+	cfg := StreamConfig{Clients: []*Client{c}, Topics: topics, BackfillLag: 50 * time.Millisecond,
 		SocketConfig: SocketConfig{BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, Logger: log}}
 	if tweak != nil {
 		tweak(&cfg)
@@ -237,7 +237,7 @@ func TestStreamPermanentErrors(t *testing.T) {
 	sim := startSim(t, simulator.Config{Conversations: -1})
 	t.Run("bad credentials", func(t *testing.T) {
 		s, _ := newStream(t, sim, queueTopics(sim), func(c *StreamConfig) {
-			c.Client = NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "nope"})
+			c.Clients = []*Client{NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "nope"})}
 		})
 		_, done := runStream(t, s)
 		if err := <-done; !errors.Is(err, ErrBadCredentials) {
@@ -269,7 +269,7 @@ func TestStreamPermanentErrors(t *testing.T) {
 
 func TestNewStreamValidates(t *testing.T) {
 	c := NewClient(ClientConfig{})
-	if _, err := NewStream(StreamConfig{Client: c}); err == nil {
+	if _, err := NewStream(StreamConfig{Clients: []*Client{c}}); err == nil {
 		t.Error("no topics accepted")
 	}
 	topics := func(n int) []string {
@@ -279,13 +279,16 @@ func TestNewStreamValidates(t *testing.T) {
 		}
 		return out
 	}
-	s, err := NewStream(StreamConfig{Client: c, Topics: topics(2001)})
+	s, err := NewStream(StreamConfig{Clients: []*Client{c}, Topics: topics(2001)})
 	if err != nil || s.Lanes() != 3 {
 		t.Fatalf("2001 topics: %d lanes, %v; want 3 channels", s.Lanes(), err)
 	}
-	_, err = NewStream(StreamConfig{Client: c, Topics: topics(MaxTopics + 1)})
-	if err == nil || !strings.Contains(err.Error(), "at most 19000 topics") {
+	_, err = NewStream(StreamConfig{Clients: []*Client{c}, Topics: topics(MaxTopics + 1)})
+	if err == nil || !strings.Contains(err.Error(), "at most 19000 topics a client") {
 		t.Fatalf("%d topics: %v", MaxTopics+1, err)
+	}
+	if s, err := NewStream(StreamConfig{Clients: []*Client{c, c}, Topics: topics(MaxTopics + 1)}); err != nil || s.Lanes() != 20 {
+		t.Fatalf("%d topics on two clients: %v", MaxTopics+1, err)
 	}
 }
 

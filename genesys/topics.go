@@ -24,7 +24,8 @@ type TopicSet struct {
 // v2.users.{id}.activity per agent id, v2.routing.queues.{id}.users per
 // queue whose members are agents, then extra topics verbatim. Ids must be
 // non-empty, without dots or whitespace; topics must be under 200 bytes.
-// Repeats are removed. At most MaxTopics.
+// Repeats are removed. Whether they fit the OAuth clients is
+// TopicCount.Fit's.
 //
 // An extra topic must be one of those two forms: the media-suffixed forms
 // (...conversations.calls, .chats, ...) carry a flattened participant, and
@@ -73,7 +74,7 @@ func Topics(ts TopicSet) ([]string, error) {
 			return nil, err
 		}
 	}
-	return out, checkTopicCount(len(out))
+	return out, nil
 }
 
 // Topic prefixes of the conversation topics the bridge decodes.
@@ -117,13 +118,4 @@ func checkTopic(t string) error {
 		return fmt.Errorf("topic %q: media-suffixed topics carry a flattened participant, which the bridge does not decode; subscribe %sconversations (it carries every medium)", text.Truncate(t, 80), prefix+id+".")
 	}
 	return fmt.Errorf("topic %q is not one the bridge decodes: use v2.routing.queues.{id}.conversations, v2.users.{id}.conversations, v2.users.{id}.activity or v2.routing.queues.{id}.users (or GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_AGENT_IDS)", text.Truncate(t, 80))
-}
-
-// checkTopicCount refuses more topics than one bridge can hold.
-func checkTopicCount(n int) error {
-	if n <= MaxTopics {
-		return nil
-	}
-	return fmt.Errorf("%d topics need %d channels, but Genesys allows %d channels per OAuth client and the bridge keeps one free to replace channels without a gap: at most %d topics per bridge; split the ids across deployments with separate OAuth clients",
-		n, (n+MaxTopicsPerChannel-1)/MaxTopicsPerChannel, MaxChannels, MaxTopics)
 }

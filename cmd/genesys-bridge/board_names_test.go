@@ -21,7 +21,7 @@ func TestBoardQueueNames(t *testing.T) {
 		t.Cleanup(sim.Close)
 		c := genesys.NewClient(genesys.ClientConfig{Endpoints: genesys.Endpoints{API: sim.URL, Login: sim.URL},
 			ClientID: "sim-client", ClientSecret: "sim-secret"})
-		names := queueNames{c}
+		names := queueNames{[]*genesys.Client{c}}
 		q := sim.Population().Queues[1]
 		name, err := names.QueueName(t.Context(), q)
 		switch {

@@ -30,10 +30,25 @@ func check(ctx context.Context, cfg *Config, w io.Writer) bool {
 		return false
 	}
 	target := cfg.genesysTarget()
-	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
-		HTTPClient: tr.HTTPClient(), MaxAttempts: 1})
-	defer client.Close()
-	c.genesys(ctx, client, target)
+	var clients []*genesys.Client
+	for _, cr := range target.clients {
+		client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: cr.id, ClientSecret: cr.secret,
+			HTTPClient: tr.HTTPClient(), MaxAttempts: 1})
+		defer client.Close()
+		clients = append(clients, client)
+	}
+	c.genesys(ctx, clients[0], target)
+	for i, client := range clients[1:] {
+		// Each further client logs in; the channel and queries are the
+		// first one's checks (the clients belong to one org).
+		c.step(ctx, fmt.Sprintf("Genesys token %d/%d", i+2, len(clients)), func(ctx context.Context) (string, error) {
+			tok, err := client.Token(ctx)
+			if err != nil {
+				return "", fmt.Errorf("OAuth client %s: %w", client.ID(), err)
+			}
+			return fmt.Sprintf("OAuth client %s, valid until %s", client.ID(), tok.Expiry.UTC().Format(time.RFC3339)), nil
+		})
+	}
 	c.nats(ctx)
 	return c.ok
 }
@@ -90,7 +105,7 @@ func (c *checker) genesys(ctx context.Context, client *genesys.Client, target ge
 		case !c.tokenOK:
 			return "no token", errSkip
 		}
-		return checkMembers(ctx, client, trimAll(cfg.GenesysQueueIDs), trimAll(cfg.GenesysAgentIDs), target.topics)
+		return checkMembers(ctx, client, trimAll(cfg.GenesysQueueIDs), trimAll(cfg.GenesysAgentIDs), target.topics, len(target.clients))
 	})
 	c.step(ctx, "Genesys analytics", func(ctx context.Context) (string, error) {
 		if !c.tokenOK {
@@ -128,8 +143,9 @@ func (c *checker) genesys(ctx context.Context, client *genesys.Client, target ge
 }
 
 // checkMembers lists the queues' members and tells the lane budget with
-// them, failing where the bridge would refuse to start.
-func checkMembers(ctx context.Context, client *genesys.Client, queues, listed, topics []string) (string, error) {
+// them against the OAuth clients configured, failing where the bridge
+// would refuse to start.
+func checkMembers(ctx context.Context, client *genesys.Client, queues, listed, topics []string, clients int) (string, error) {
 	agents := map[string]bool{}
 	for _, id := range listed {
 		agents[id] = true
@@ -147,10 +163,10 @@ func checkMembers(ctx context.Context, client *genesys.Client, queues, listed, t
 			}
 		}
 	}
-	if err := n.Check(); err != nil {
+	if err := n.Fit(clients); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d agents; %v", len(agents), n), nil
+	return fmt.Sprintf("%d agents; %v; %d of %d OAuth clients needed", len(agents), n, n.ClientsNeeded(), clients), nil
 }
 
 // checkChannel creates a channel, subscribes it to topics and removes the

@@ -16,7 +16,7 @@ import (
 // (exit 0), or the failing step says why (exit 1), or the configuration
 // is refused (exit 2).
 func TestCheck(t *testing.T) {
-	sim, err := simulator.Start(simulator.Config{Seed: 7})
+	sim, err := simulator.Start(simulator.Config{Seed: 7, Clients: map[string]string{"client-2": "secret-2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +28,13 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	queue := sim.Population().Queues[0]
+	secretFile := func(v string) string {
+		f := t.TempDir() + "/secret"
+		if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
 	base := []string{"GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret", "GENESYS_API_URL=" + sim.URL,
 		"GENESYS_LOGIN_URL=" + sim.URL, "GENESYS_QUEUE_IDS=" + queue, "NATS_URL=" + ns.URL}
 	for _, tc := range []struct {
@@ -39,6 +46,9 @@ func TestCheck(t *testing.T) {
 		{"all pass", nil, 0, []string{"OK    configuration", "OK    Genesys token", "OK    Genesys channel", "all 2 topics permitted; subscriptions removed",
 			"OK    Genesys queue members  12 agents; 14 topics (1 conversation, 1 queue membership, 12 agent activity, 0 other) in 1 channels of 1000",
 			"OK    Genesys analytics", "OK    NATS", "OK    JetStream", "OK    stream GENESYS_INTERACTIONS", "OK    stream GENESYS_DEAD_LETTERS"}},
+		{"a further client", []string{"GENESYS_CLIENTS=client-2:" + secretFile("secret-2")}, 0, []string{"OK    Genesys token 2/2", "OAuth client client-2, valid until",
+			"in 1 channels of 1000; 1 of 2 OAuth clients needed"}},
+		{"a further client refused", []string{"GENESYS_CLIENTS=client-3:" + secretFile("secret-3")}, 1, []string{"FAIL  Genesys token 2/2", "OAuth client client-3: genesys: client credentials refused"}},
 		{"wrong secret", []string{"GENESYS_CLIENT_SECRET=wrong"}, 1, []string{"FAIL  Genesys token", "SKIP  Genesys channel", "OK    NATS"}},
 		{"topic not permitted", []string{"GENESYS_USER_IDS=00000000-0000-4000-8000-000000000000"}, 1,
 			[]string{"FAIL  Genesys channel", "1 of 3 topics rejected: v2.users.00000000-0000-4000-8000-000000000000.conversations"}},
@@ -66,7 +76,7 @@ func TestCheck(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, out)
 				}
 			}
-			if strings.Contains(string(out), "sim-secret") {
+			if strings.Contains(string(out), "sim-secret") || strings.Contains(string(out), "secret-2") || strings.Contains(string(out), "secret-3") {
 				t.Error("the output quotes the client secret")
 			}
 		})

@@ -30,6 +30,7 @@ type Config struct {
 	GenesysClientID          string         `env:"GENESYS_CLIENT_ID" desc:"OAuth client-credentials client id"`
 	GenesysClientSecret      genesys.Secret `env:"GENESYS_CLIENT_SECRET" desc:"OAuth client secret (never logged)"`
 	GenesysSecretFile        string         `env:"GENESYS_CLIENT_SECRET_FILE" desc:"read the client secret from this file instead (a mounted secret)"`
+	GenesysClients           []string       `env:"GENESYS_CLIENTS" desc:"further OAuth clients of the same org, comma-separated <client id>:<secret file>; the channels are spread over every client (each holds 19 channels of 1,000 topics and is paced on its own by GENESYS_REQUESTS_PER_MINUTE), and a client whose login is refused hands its channels to the others"`
 	GenesysCAFile            string         `env:"GENESYS_CA_FILE" desc:"PEM file of further CAs to trust for Genesys (REST and WebSocket), for a TLS-inspecting proxy; HTTPS_PROXY/NO_PROXY are honoured"`
 	GenesysAPIURL            string         `env:"GENESYS_API_URL" desc:"override the API base URL (default https://api.<domain>)"`
 	GenesysLoginURL          string         `env:"GENESYS_LOGIN_URL" desc:"override the login base URL (default https://login.<domain>)"`
@@ -101,6 +102,9 @@ type Config struct {
 	filter    bridge.Filter
 	endpoints genesys.Endpoints
 	topics    []string
+	// clients are the OAuth clients: GENESYS_CLIENT_ID's, then
+	// GENESYS_CLIENTS'.
+	clients []credential
 	// boardAccess is who may see the board (from BOARD_*_FILE).
 	boardAccess board.Access
 }
@@ -517,6 +521,9 @@ func (c *Config) resolve() error {
 	if c.GenesysClientSecret == "" {
 		return configErr("GENESYS_CLIENT_SECRET is required (the OAuth client's secret)")
 	}
+	if err := c.resolveClients(); err != nil {
+		return err
+	}
 	ep, err := genesys.EndpointsFor(c.GenesysRegion, c.GenesysAPIURL, c.GenesysLoginURL)
 	if err != nil {
 		return configErr("GENESYS_REGION / GENESYS_API_URL / GENESYS_LOGIN_URL: %w", err)
@@ -525,6 +532,9 @@ func (c *Config) resolve() error {
 	if c.GenesysDialect == "interactions" {
 		if len(trimAll(c.GenesysQueueIDs))+len(trimAll(c.GenesysUserIDs))+len(trimAll(c.GenesysAgentIDs))+len(trimAll(c.GenesysTopics)) > 0 || c.GenesysAgents != "members" {
 			return configErr("GENESYS_QUEUE_IDS, GENESYS_USER_IDS, GENESYS_AGENTS, GENESYS_AGENT_IDS and GENESYS_TOPICS have no effect with GENESYS_DIALECT=interactions (that stream is filtered by BRIDGE_CHANNEL_TYPES and BRIDGE_STATUSES, and carries no agents); unset them")
+		}
+		if len(c.clients) > 1 {
+			return configErr("GENESYS_CLIENTS: the interactions dialect holds one stream with one client; unset it")
 		}
 		return nil
 	}
@@ -550,7 +560,40 @@ func (c *Config) resolve() error {
 	if len(topics) == 0 {
 		return configErr("no topics: set GENESYS_QUEUE_IDS, GENESYS_USER_IDS, GENESYS_AGENT_IDS or GENESYS_TOPICS")
 	}
+	if err := genesys.CountTopics(topics).Fit(len(c.clients)); err != nil {
+		return configErr("GENESYS_QUEUE_IDS / GENESYS_USER_IDS / GENESYS_AGENT_IDS / GENESYS_TOPICS: %w", err)
+	}
 	c.topics = topics
+	return nil
+}
+
+// credential is one OAuth client's id and secret.
+type credential struct {
+	id     string
+	secret genesys.Secret
+}
+
+// resolveClients lists the OAuth clients: GENESYS_CLIENT_ID with its
+// secret, then each of GENESYS_CLIENTS with the secret read from its file.
+func (c *Config) resolveClients() error {
+	c.clients = []credential{{id: c.GenesysClientID, secret: c.GenesysClientSecret}}
+	seen := map[string]bool{c.GenesysClientID: true}
+	for _, entry := range trimAll(c.GenesysClients) {
+		id, path, ok := strings.Cut(entry, ":")
+		id, path = strings.TrimSpace(id), strings.TrimSpace(path)
+		if !ok || id == "" || path == "" {
+			return configErr("GENESYS_CLIENTS: %q is not <client id>:<secret file>", text.Truncate(entry, 80))
+		}
+		if seen[id] {
+			return configErr("GENESYS_CLIENTS: client %s is listed twice (GENESYS_CLIENT_ID counts)", text.Truncate(id, 64))
+		}
+		seen[id] = true
+		secret, err := readSecret("GENESYS_CLIENTS (client "+text.Truncate(id, 64)+")", path)
+		if err != nil {
+			return err
+		}
+		c.clients = append(c.clients, credential{id: id, secret: secret})
+	}
 	return nil
 }
 

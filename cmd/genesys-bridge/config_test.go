@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"reflect"
@@ -68,6 +69,15 @@ func FuzzConfig(f *testing.F) {
 	})
 }
 
+// manyIDs is n distinct ids, comma-separated.
+func manyIDs(n int) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("q%d", i)
+	}
+	return strings.Join(ids, ",")
+}
+
 func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -119,6 +129,12 @@ func TestConfigErrors(t *testing.T) {
 		{name: "agents list without ids", set: map[string]string{"GENESYS_AGENTS": "list"}, want: "GENESYS_AGENTS=list needs GENESYS_AGENT_IDS"},
 		{name: "no agents but ids", set: map[string]string{"GENESYS_AGENTS": "none", "GENESYS_AGENT_IDS": "u1"}, want: "GENESYS_AGENTS=none, but GENESYS_AGENT_IDS"},
 		{name: "agents in the tutorial's dialect", set: map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_AGENTS": "none"}, del: []string{"GENESYS_QUEUE_IDS"}, want: "carries no agents"},
+		{name: "further OAuth clients", set: map[string]string{"GENESYS_CLIENTS": "c2:/etc/hostname, c3:/etc/hostname"}, want: ""},
+		{name: "further client without its file", set: map[string]string{"GENESYS_CLIENTS": "c2"}, want: `GENESYS_CLIENTS: "c2" is not <client id>:<secret file>`},
+		{name: "further client listed twice", set: map[string]string{"GENESYS_CLIENTS": "c2:/etc/hostname,c2:/etc/hostname"}, want: "client c2 is listed twice"},
+		{name: "further client's file missing", set: map[string]string{"GENESYS_CLIENTS": "c2:/nonexistent/s"}, want: "GENESYS_CLIENTS (client c2): cannot read /nonexistent/s"},
+		{name: "further clients in the tutorial's dialect", set: map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_CLIENTS": "c2:/etc/hostname"}, del: []string{"GENESYS_QUEUE_IDS"}, want: "holds one stream with one client"},
+		{name: "more topics than one client holds", set: map[string]string{"GENESYS_QUEUE_IDS": manyIDs(9501)}, want: "19002 topics (9501 conversation, 9501 queue membership, 0 agent activity, 0 other) in 20 channels of 1000 need 2 OAuth clients, and 1 are configured"},
 		{name: "back-fill wait under the lag", set: map[string]string{"GENESYS_BACKFILL_LAG": "2m", "GENESYS_BACKFILL_MAX_WAIT": "1m"}, want: "GENESYS_BACKFILL_MAX_WAIT"},
 	}
 	for _, tt := range tests {

@@ -37,7 +37,7 @@ func startDemo(cfg *Config, log *slog.Logger) (*simulator.Server, genesysTarget,
 		return nil, genesysTarget{}, err
 	}
 	log.Info("demo: embedded Genesys Cloud simulator started", "url", sim.URL, "queues", len(topics))
-	return sim, genesysTarget{endpoints: genesys.Endpoints{API: sim.URL, Login: sim.URL}, clientID: "sim-client", secret: "sim-secret", topics: topics}, nil
+	return sim, genesysTarget{endpoints: genesys.Endpoints{API: sim.URL, Login: sim.URL}, clients: []credential{{id: "sim-client", secret: "sim-secret"}}, topics: topics}, nil
 }
 
 // demoView prints what the demo does: each published transition and a

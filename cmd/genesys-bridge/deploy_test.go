@@ -132,7 +132,7 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	}
 	registered := map[string]bool{}
 	client := genesys.NewClient(genesys.ClientConfig{Endpoints: genesys.Endpoints{API: "http://x", Login: "http://x"}, ClientID: "id", ClientSecret: "s"})
-	notifications, err := genesys.NewStream(genesys.StreamConfig{Client: client, Topics: []string{"v2.users.u1.conversations"}})
+	notifications, err := genesys.NewStream(genesys.StreamConfig{Clients: []*genesys.Client{client}, Topics: []string{"v2.users.u1.conversations"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	}
 	for _, src := range []source{notifications, interactions} {
 		m := newMetrics()
-		m.register(new(engine.Stats), src, client, &nats.Conn{}, &publish.JetStream{}, &publish.DeadLetters{})
+		m.register(new(engine.Stats), src, []*genesys.Client{client}, &nats.Conn{}, &publish.JetStream{}, &publish.DeadLetters{})
 		families, err := m.reg.Gather()
 		if err != nil {
 			t.Fatal(err)

@@ -205,6 +205,11 @@ func (h *harness) logHas(s string) bool { return strings.Contains(h.logs.String(
 // the stream holds every transition the simulator caused, once, in order,
 // with the right statuses, and nothing else.
 func TestFaults(t *testing.T) {
+	// A second OAuth client, for the case that refuses the first.
+	secondSecret := t.TempDir() + "/client-2"
+	if err := os.WriteFile(secondSecret, []byte("secret-of-client-2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		sim    simulator.Config
@@ -293,6 +298,24 @@ func TestFaults(t *testing.T) {
 				h.t.Error("the outage is not in the log")
 			}
 		}},
+		// An administrator disables the OAuth client that holds the
+		// channel: its socket closes and its login is refused; the channel
+		// moves to the second client and the gap is back-filled.
+		{name: "OAuth client refused", sim: simulator.Config{Clients: map[string]string{"client-2": "secret-of-client-2"}},
+			env: map[string]string{"GENESYS_CLIENTS": "client-2:" + secondSecret, "HTTP_ADDR": "127.0.0.1:0"},
+			inject: func(h *harness) {
+				h.sim.RefuseClient("sim-client")
+				addr := logValue(h.t, h.logs, "serving /healthz", "addr")
+				testkit.Eventually(h.t, time.Minute, "the channel on the second client, /readyz naming the refused one", func() bool {
+					body, code := readyzBody(addr)
+					return h.sim.Usage()["client-2"].Sockets == 1 && code == http.StatusOK &&
+						strings.Contains(body, "OAuth client sim-client: login refused")
+				})
+			}, check: func(h *harness) {
+				if !h.logHas("Genesys refused an OAuth client's login") || !h.logHas("client_id=client-2") || h.logHas("secret-of-client-2") {
+					h.t.Error("the refusal and the move are not in the log, or a secret is")
+				}
+			}},
 		{name: "burst while disconnected", inject: func(h *harness) { h.sim.Blackout(2 * time.Second) },
 			check: func(h *harness) {
 				if !h.logHas("back-fill done") {
@@ -414,12 +437,19 @@ func TestInteractionsDialect(t *testing.T) {
 }
 
 func readyz(addr string) int {
+	_, code := readyzBody(addr)
+	return code
+}
+
+// readyzBody is /readyz's body and status (0 when unreachable).
+func readyzBody(addr string) (string, int) {
 	resp, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
-		return 0
+		return "", 0
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body), resp.StatusCode
 }
 
 // Two bridges with the same configuration run at once (active-active):

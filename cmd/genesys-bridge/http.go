@@ -81,28 +81,40 @@ func boardURL(addr string) string {
 // startBoard runs the live board on the stream until ctx ends or stop is
 // called (stop returns once it stopped reading); queue names come from
 // Genesys's routing API.
-func startBoard(ctx context.Context, cfg *Config, nc *nats.Conn, client *genesys.Client, log *slog.Logger) (b *board.Board, stop func(), err error) {
+func startBoard(ctx context.Context, cfg *Config, nc *nats.Conn, clients []*genesys.Client, log *slog.Logger) (b *board.Board, stop func(), err error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("board: %w", err)
 	}
-	b = board.New(cfg.boardConfig(queueNames{client}, log))
+	b = board.New(cfg.boardConfig(queueNames{clients}, log))
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { b.Run(ctx, js) })
 	return b, func() { cancel(); wg.Wait() }, nil
 }
 
-// queueNames are Genesys's queue and user names for the board: a missing
-// permission or an unknown id is board.ErrNoName.
-type queueNames struct{ c *genesys.Client }
+// queueNames are Genesys's queue and user names for the board, from the
+// first OAuth client whose login is not refused: a missing permission or
+// an unknown id is board.ErrNoName.
+type queueNames struct{ clients []*genesys.Client }
 
 func (q queueNames) QueueName(ctx context.Context, id string) (string, error) {
-	return noName(q.c.QueueName(ctx, id))
+	return q.name(ctx, func(c *genesys.Client) (string, error) { return c.QueueName(ctx, id) })
 }
 
 func (q queueNames) UserName(ctx context.Context, id string) (string, error) {
-	return noName(q.c.UserName(ctx, id))
+	return q.name(ctx, func(c *genesys.Client) (string, error) { return c.UserName(ctx, id) })
+}
+
+func (q queueNames) name(ctx context.Context, get func(*genesys.Client) (string, error)) (string, error) {
+	var name string
+	var err error
+	for _, c := range q.clients {
+		if name, err = get(c); !errors.Is(err, genesys.ErrBadCredentials) || ctx.Err() != nil {
+			break
+		}
+	}
+	return noName(name, err)
 }
 
 func noName(name string, err error) (string, error) {

@@ -158,24 +158,26 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 		target, view = simTarget, newDemoView(w, cfg.NATSPrefix, natsURL)
 	}
 	pipe := engine.New(cfg.pipelineConfig(out, log, m, view, audit, h))
-	client, tr, err := cfg.genesysClient(target, log)
+	clients, tr, err := cfg.genesysClients(target, log)
 	if err != nil {
 		return err
 	}
-	defer client.Close() // after the stream and the board stopped (deferred later, run first)
-	stream, err := newSource(ctx, cfg, target, client, tr, out.js, pipe, log)
+	for _, c := range clients {
+		defer c.Close() // after the stream and the board stopped (deferred later, run first)
+	}
+	stream, err := newSource(ctx, cfg, target, clients, tr, out.js, pipe, log)
 	if err != nil {
 		return err
 	}
 	var live *board.Board
 	if cfg.BoardEnabled {
 		var stopBoard func()
-		if live, stopBoard, err = startBoard(ctx, cfg, out.nc, client, log); err != nil {
+		if live, stopBoard, err = startBoard(ctx, cfg, out.nc, clients, log); err != nil {
 			return err
 		}
 		defer stopBoard()
 	}
-	m.register(pipe.Stats(), stream, client, out.nc, out.js, out.dead)
+	m.register(pipe.Stats(), stream, clients, out.nc, out.js, out.dead)
 	if h.stats != nil {
 		h.stats(pipe.Stats(), stream)
 	}

@@ -150,7 +150,7 @@ func (m *metrics) timings(t *bridge.Timings) {
 
 func (m *metrics) held(waited time.Duration) { m.heldFor.Observe(waited.Seconds()) }
 
-func (m *metrics) register(st *engine.Stats, stream source, client *genesys.Client, nc *nats.Conn, js *publish.JetStream, dead *publish.DeadLetters) {
+func (m *metrics) register(st *engine.Stats, stream source, clients []*genesys.Client, nc *nats.Conn, js *publish.JetStream, dead *publish.DeadLetters) {
 	counter := func(name, help string, f func() uint64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 	}
@@ -171,8 +171,13 @@ func (m *metrics) register(st *engine.Stats, stream source, client *genesys.Clie
 	counter("genesys_bridge_interactions_restored_total", "Interactions whose state was loaded from the stream (after a restart, or released earlier).", st.Restored.Load)
 	counter("genesys_bridge_state_loads_total", "Interactions whose state was read from the stream one by one (one request each) rather than in the one pass at start.", st.Loads.Load)
 	counter("genesys_bridge_transitions_conflicts_total", "Transitions dropped because another writer had persisted a newer state.", st.Conflicts.Load)
-	gauge("genesys_bridge_genesys_request_paced_seconds_total", "How long REST requests to Genesys waited for their turn under GENESYS_REQUESTS_PER_MINUTE, in total.",
-		func() float64 { return client.PacedFor().Seconds() })
+	perClient := func(name, help string, client string, f func() float64) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"client_id": client}}, f))
+	}
+	for _, c := range clients {
+		perClient("genesys_bridge_genesys_request_paced_seconds_total", "How long REST requests to Genesys waited for their turn under GENESYS_REQUESTS_PER_MINUTE, in total, by OAuth client.",
+			c.ID(), func() float64 { return c.PacedFor().Seconds() })
+	}
 	counter("genesys_bridge_genesys_reconnects_total", "Genesys sockets that died and were replaced after a gap (back-filled).", stream.Reconnects)
 	switch s := stream.(type) {
 	case *genesys.Stream:
@@ -180,7 +185,21 @@ func (m *metrics) register(st *engine.Stats, stream source, client *genesys.Clie
 		counter("genesys_bridge_genesys_backfilled_total", "Conversations fetched over REST to fill gaps.", s.Backfilled)
 		gauge("genesys_bridge_agents_followed", "Agents whose activity topic the bridge subscribes (GENESYS_AGENTS).", func() float64 { return float64(s.Agents()) })
 		counter("genesys_bridge_agent_joins_total", "Queue members followed since the start because they joined a configured queue.", s.Joins)
-		counter("genesys_bridge_agent_joins_refused_total", "Queue members not followed because every channel of the OAuth client was full.", s.JoinsRefused)
+		counter("genesys_bridge_agent_joins_refused_total", "Queue members not followed because every channel of the OAuth clients was full.", s.JoinsRefused)
+		for i, c := range clients {
+			state := func() genesys.ClientState { cs, _ := s.ClientStatus(); return cs[i] }
+			perClient("genesys_bridge_genesys_client_up", "1 while the OAuth client's login is accepted, 0 once Genesys refused it (its channels move to the other clients).",
+				c.ID(), func() float64 {
+					if state().Refused != nil {
+						return 0
+					}
+					return 1
+				})
+			perClient("genesys_bridge_genesys_client_channels", "Channels (lanes of up to 1,000 topics) the OAuth client holds.", c.ID(),
+				func() float64 { return float64(state().Lanes) })
+		}
+		gauge("genesys_bridge_genesys_lanes_uncovered", "Lanes (channels of up to 1,000 topics) that no OAuth client has room for: their topics are not read.",
+			func() float64 { _, n := s.ClientStatus(); return float64(n) })
 	case *interactions.Stream:
 		counter("genesys_bridge_sequence_regressions_total", "Interactions-stream events dropped because their sequence went backwards.", s.SequenceRegressions)
 	}
@@ -238,7 +257,15 @@ func (m *metrics) handler(nc *nats.Conn, stream source) http.Handler {
 		case !stream.Healthy():
 			http.Error(w, "not ready: no recent frame from Genesys", http.StatusServiceUnavailable)
 		default:
-			w.Write([]byte("ready\n"))
+			ok, detail := true, ""
+			if r, is := stream.(interface{ Readiness() (bool, string) }); is {
+				ok, detail = r.Readiness()
+			}
+			if !ok {
+				http.Error(w, "not ready: "+detail, http.StatusServiceUnavailable)
+				return
+			}
+			w.Write([]byte("ready\n" + detail))
 		}
 	})
 	return mux

@@ -25,25 +25,28 @@ type source interface {
 // topics.
 type genesysTarget struct {
 	endpoints genesys.Endpoints
-	clientID  string
-	secret    genesys.Secret
+	clients   []credential
 	topics    []string
 }
 
 func (c *Config) genesysTarget() genesysTarget {
-	return genesysTarget{endpoints: c.endpoints, clientID: c.GenesysClientID, secret: c.GenesysClientSecret, topics: c.topics}
+	return genesysTarget{endpoints: c.endpoints, clients: c.clients, topics: c.topics}
 }
 
-// genesysClient is the REST client for target (the source's, the board's
-// queue names), over the one transport.
-func (c *Config) genesysClient(target genesysTarget, log *slog.Logger) (*genesys.Client, genesys.Transport, error) {
+// genesysClients are the REST clients for target, one per OAuth client
+// (the source's, the board's names), over the one transport. Each is
+// paced on its own.
+func (c *Config) genesysClients(target genesysTarget, log *slog.Logger) ([]*genesys.Client, genesys.Transport, error) {
 	tr, err := c.genesysTransport()
 	if err != nil {
 		return nil, tr, err
 	}
-	client := genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: target.clientID, ClientSecret: target.secret,
-		RefreshAhead: c.GenesysRefreshAhead, RequestsPerMinute: c.GenesysRequestsPerMinute, HTTPClient: tr.HTTPClient(), Logger: log})
-	return client, tr, nil
+	var clients []*genesys.Client
+	for _, cr := range target.clients {
+		clients = append(clients, genesys.NewClient(genesys.ClientConfig{Endpoints: target.endpoints, ClientID: cr.id, ClientSecret: cr.secret,
+			RefreshAhead: c.GenesysRefreshAhead, RequestsPerMinute: c.GenesysRequestsPerMinute, HTTPClient: tr.HTTPClient(), Logger: log}))
+	}
+	return clients, tr, nil
 }
 
 // newSource builds the configured dialect for target. Unless
@@ -52,7 +55,7 @@ func (c *Config) genesysClient(target genesysTarget, log *slog.Logger) (*genesys
 // interactions an earlier run published lately (so none of them costs a
 // request when first met), and the notification dialect resumes where that
 // run left off.
-func newSource(ctx context.Context, cfg *Config, target genesysTarget, client *genesys.Client, tr genesys.Transport, pub *publish.JetStream, pipe *engine.Pipeline, log *slog.Logger) (source, error) {
+func newSource(ctx context.Context, cfg *Config, target genesysTarget, clients []*genesys.Client, tr genesys.Transport, pub *publish.JetStream, pipe *engine.Pipeline, log *slog.Logger) (source, error) {
 	sock := genesys.SocketConfig{MaxFrameSize: cfg.GenesysMaxFrame, Dialer: tr.Dialer(), Logger: log}
 	var err error
 	var resume time.Time
@@ -65,10 +68,10 @@ func newSource(ctx context.Context, cfg *Config, target genesysTarget, client *g
 	if cfg.GenesysDialect == "interactions" {
 		// The tutorial's stream has no history to back-fill: the states
 		// loaded above only spare a request per interaction.
-		stream, err = interactions.New(interactions.Config{Client: client, APIURL: target.endpoints.API,
+		stream, err = interactions.New(interactions.Config{Client: clients[0], APIURL: target.endpoints.API,
 			Filter: cfg.filter, PingInterval: cfg.GenesysHeartbeat, SocketConfig: sock})
 	} else {
-		stream, err = genesys.NewStream(genesys.StreamConfig{Client: client, Topics: target.topics, ResumeFrom: resume,
+		stream, err = genesys.NewStream(genesys.StreamConfig{Clients: clients, Topics: target.topics, ResumeFrom: resume,
 			HeartbeatInterval: cfg.GenesysHeartbeat, ChannelMargin: cfg.GenesysChannelMargin,
 			BackfillLag: cfg.GenesysBackfillLag, BackfillMaxWait: cfg.GenesysBackfillMaxWait, OpenInteractions: pipe.OpenInteractions,
 			SocketConfig: sock})

@@ -25,3 +25,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- include "genesys-bridge.fullname" . -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+GENESYS_CLIENTS: each further OAuth client as <client id>:<its secret's
+file>, the Secret mounted at /etc/genesys-bridge/genesys-client-<n>.
+*/}}
+{{- define "genesys-bridge.extraClients" -}}
+{{- $out := list -}}
+{{- range $i, $c := .Values.genesys.extraClients -}}
+{{- if not (and $c.clientID $c.existingSecret) }}{{ fail "each of genesys.extraClients needs clientID and existingSecret" }}{{ end -}}
+{{- $out = append $out (printf "%s:/etc/genesys-bridge/genesys-client-%d/%s" $c.clientID (add $i 2) ($c.existingSecretKey | default "client-secret")) -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
