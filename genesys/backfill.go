@@ -22,6 +22,7 @@ const detailsChunk = 50
 // It reports false if ctx ended first.
 func (s *Stream) openGap(ctx context.Context, l *lane, from, to time.Time) bool {
 	g := &bridge.Gap{ID: s.gapSeq.Add(1), From: from.Add(-s.cfg.BackfillSlack), To: to, Deadline: to.Add(s.cfg.BackfillMaxWait)}
+	s.gapOpened(l, g.ID, g.From)
 	if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapOpened, Gap: g}}) {
 		return false
 	}
@@ -84,6 +85,7 @@ func (s *Stream) backfill(ctx context.Context, l *lane, g *bridge.Gap) {
 	if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapClosed, Gap: &bridge.Gap{ID: g.ID, From: g.From, To: g.To, Incomplete: failed}}}) {
 		return
 	}
+	s.gapClosed(l, g.ID)
 	s.backfilled.Add(uint64(histories + states))
 	s.log.Info("back-fill done", "lane", l.index, "gap", g.ID, "histories", histories, "live_states", states, "incomplete", failed)
 }

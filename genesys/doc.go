@@ -13,7 +13,9 @@
 //   - stream.go and lane.go: the Notification Service source, its lanes and
 //     make-before-break rollovers; overlap.go: the skip of repeated frames
 //     after a rollover; backfill.go: a gap's history; clients.go: the
-//     lanes spread over several OAuth clients.
+//     lanes spread over several OAuth clients; leases.go: lanes read only
+//     while this replica holds their lease (LaneLeases), taken over after a
+//     gap from the predecessor's safe mark.
 //   - interactions/: the tutorial's dialect, a package of its own on the
 //     same client and socket layer; internal/rfc3339: the timestamps.
 //   - notification.go and conversation.go: frames and the conversation

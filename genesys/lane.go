@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
@@ -39,6 +40,12 @@ type lane struct {
 	// followed tells whether the lane's agents' history before the
 	// stream began has been asked for (fresh starts; see session).
 	followed bool
+
+	// heard is when the lane last took a frame (unix ns), and gaps (under
+	// s.mu) the starts of its gaps whose history is awaited: the lane's
+	// safe mark for a replica that takes it over (leases.go).
+	heard atomic.Int64
+	gaps  map[uint64]time.Time
 }
 
 // agentIDs is a copy of the lane's agents.
@@ -48,18 +55,27 @@ func (l *lane) agentIDs() []string {
 	return slices.Clone(l.agents)
 }
 
-// run holds the lane until ctx ends or a permanent error: one session per
-// socket, under the dialects' shared supervisor.
+// run holds the lane until ctx ends or a permanent error: while its lease
+// is held, if the lanes are shared between replicas (leases.go).
 func (l *lane) run(ctx context.Context) error {
-	s := l.s
-	if !s.cfg.ResumeFrom.IsZero() {
+	if l.s.cfg.Leases != nil {
+		return l.leased(ctx)
+	}
+	if !l.s.cfg.ResumeFrom.IsZero() {
 		// Resuming after an earlier run: everything since it stopped is a
 		// gap, and so is what it may still have held back then, waiting
 		// for a gap's history (at most BackfillMaxWait).
-		l.gapFrom = s.cfg.ResumeFrom.Add(-s.cfg.BackfillMaxWait)
-		s.log.Info("resuming after an earlier run; back-filling since it stopped", "lane", l.index,
-			"last_published", s.cfg.ResumeFrom.UTC().Format(time.RFC3339Nano))
+		l.gapFrom = l.s.cfg.ResumeFrom.Add(-l.s.cfg.BackfillMaxWait)
+		l.s.log.Info("resuming after an earlier run; back-filling since it stopped", "lane", l.index,
+			"last_published", l.s.cfg.ResumeFrom.UTC().Format(time.RFC3339Nano))
 	}
+	return l.supervise(ctx)
+}
+
+// supervise holds the lane until ctx ends or a permanent error: one
+// session per socket, under the dialects' shared supervisor.
+func (l *lane) supervise(ctx context.Context) error {
+	s := l.s
 	return wsock.Supervise(ctx, s.retry, 4*s.cfg.HeartbeatInterval, Permanent, l.session, func(err error, attempt int, wait time.Duration) {
 		if !l.connected {
 			s.log.Warn("genesys connect failed; retrying", "lane", l.index, "err", err, "attempt", attempt, "wait", wait.String())
@@ -103,6 +119,7 @@ func (l *lane) session(ctx context.Context) error {
 		if ids := l.agentIDs(); len(ids) > 0 {
 			g := &bridge.Gap{ID: s.gapSeq.Add(1), From: cur.dialed.Add(-s.cfg.BackfillSlack), To: cur.opened,
 				Deadline: cur.opened.Add(s.cfg.BackfillMaxWait), Only: ids}
+			s.gapOpened(l, g.ID, g.From)
 			if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapOpened, Gap: g}}) {
 				return ctx.Err()
 			}
@@ -154,6 +171,7 @@ func (l *lane) session(ctx context.Context) error {
 // is delivered as such. It reports socket_closing.
 func (l *lane) take(ctx context.Context, c *conn, f sockFrame) (closing bool, err error) {
 	c.last = f.at
+	l.heard.Store(f.at.UnixNano())
 	switch {
 	case f.err != nil:
 		if !l.s.Deliver(ctx, c.sock.WD, wsock.Item{Err: f.err}) {

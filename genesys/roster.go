@@ -189,6 +189,9 @@ func (s *Stream) addAgentLocked(id string, prefer *lane) *lane {
 		s.lanes = append(s.lanes, to)
 		if s.spawn != nil {
 			s.spawn(to)
+			if s.cfg.Leases != nil {
+				s.cfg.Leases.SetLanes(len(s.lanes))
+			}
 		}
 	}
 	to.topics = append(to.topics, ActivityTopic(id))
@@ -229,6 +232,7 @@ func (s *Stream) join(ctx context.Context, m Membership, at time.Time, reader *l
 	g := &bridge.Gap{ID: s.gapSeq.Add(1), From: at.Add(-s.cfg.BackfillSlack), Only: []string{m.UserID}}
 	open := func(to time.Time) bool {
 		g.To, g.Deadline = to, to.Add(s.cfg.BackfillMaxWait)
+		s.gapOpened(l, g.ID, g.From)
 		return s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapOpened, Gap: g}})
 	}
 	bound := time.Now().Add(joinSubscribeTimeout)
@@ -303,6 +307,7 @@ func (s *Stream) backfillAgents(ctx context.Context, l *lane, g *bridge.Gap, ids
 	if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapClosed, Gap: &bridge.Gap{ID: g.ID, From: g.From, To: g.To, Only: g.Only, Incomplete: failed}}}) {
 		return
 	}
+	s.gapClosed(l, g.ID)
 	s.backfilled.Add(uint64(n))
 	s.log.Info("agents' back-fill done", "lane", l.index, "gap", g.ID, "agents", len(ids), "histories", n, "incomplete", failed)
 }

@@ -57,6 +57,9 @@ type StreamConfig struct {
 	// socket of each lane is then treated as after a gap that began then
 	// (less BackfillMaxWait: what that run may still have held back).
 	ResumeFrom time.Time
+	// Leases, if set, shares the lanes with other replicas: a lane is read
+	// only while this replica holds its lease (leases.go). Nil: every lane.
+	Leases LaneLeases
 	SocketConfig
 }
 
@@ -223,6 +226,9 @@ func (s *Stream) Run(ctx context.Context) error {
 		start(l)
 	}
 	s.spawn = start
+	if s.cfg.Leases != nil {
+		s.cfg.Leases.SetLanes(len(s.lanes))
+	}
 	s.mu.Unlock()
 	<-ctx.Done()
 	s.mu.Lock()

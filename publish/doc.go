@@ -55,6 +55,15 @@
 // window still absorbs retries; the state check makes a restart safe however
 // long after the window.
 //
+// # Lane leases
+// Leases (lease.go) shares the Genesys lanes among replicas through a
+// key-value bucket with a TTL on the same JetStream: each replica registers
+// itself, takes free lanes up to its fair share, renews them every TTL/3
+// with a compare-and-set, loses a lease it cannot prove in time (before the
+// server could expire it), hands lanes over when it holds more than its
+// share, and carries each lane's safe mark so a successor knows where to
+// back-fill from.
+//
 // # Invariants
 //   - A Receipt is completed exactly once: acknowledged, or failed with the
 //     reason (a permanent error, the caller's context ended, ErrClosed,
