@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
 
 // Lane leases: replicas of the bridge share its lanes (a lane is one
@@ -204,12 +202,15 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 		l.cancel()
 		return nil, err
 	}
-	w, err := kv.WatchAll(l.ctx)
-	if err != nil {
-		l.cancel()
-		return nil, fmt.Errorf("lane leases: watch %s: %w", cfg.Bucket, err)
-	}
-	l.wg.Go(func() { l.watching(w) })
+	l.wg.Go(func() {
+		kvWatch(l.ctx, kv, "", cfg.TTL/3, l.log, l.seen, l.synced, func() {
+			l.mu.Lock()
+			clear(l.holders)
+			clear(l.scopeOf)
+			l.scopeOf[l.cfg.Replica] = l.cfg.Scope
+			l.mu.Unlock()
+		})
+	})
 	l.wg.Go(l.renewals)
 	return l, nil
 }
@@ -249,51 +250,12 @@ func (l *Leases) register(ctx context.Context) error {
 	return nil
 }
 
-// watching keeps the view of replicas and holders: it watches the bucket,
-// and watches it again (the view rebuilt) whenever the watch ends (the
-// server went away for longer than the client's subscription survives).
-func (l *Leases) watching(w jetstream.KeyWatcher) {
-	for {
-		l.watch(w)
-		for {
-			if !retry.Sleep(l.ctx, l.cfg.TTL/3) {
-				return
-			}
-			var err error
-			if w, err = l.kv.WatchAll(l.ctx); err == nil {
-				break
-			}
-			l.log.Warn("lane leases: watching the bucket again failed; retrying", "err", err)
-		}
-		l.mu.Lock()
-		clear(l.holders)
-		clear(l.scopeOf)
-		l.scopeOf[l.cfg.Replica] = l.cfg.Scope
-		l.mu.Unlock()
-	}
-}
-
-// watch applies w's entries until it ends or the leases close.
-func (l *Leases) watch(w jetstream.KeyWatcher) {
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-l.ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil { // the bucket's state is all delivered
-				select {
-				case <-l.ready:
-				default:
-					close(l.ready)
-				}
-				continue
-			}
-			l.seen(e)
-		}
+// synced tells that the watch delivered the bucket's state.
+func (l *Leases) synced() {
+	select {
+	case <-l.ready:
+	default:
+		close(l.ready)
 	}
 }
 
