@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,4 +181,89 @@ func unpaced(sim *simulator.Server) func(*StreamConfig) {
 		c.Clients = []*Client{NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: "sim-client", ClientSecret: "sim-secret",
 			RequestsPerMinute: 1_000_000})}
 	}
+}
+
+// A large org on several OAuth clients: 15,000 agents, each a member of
+// four of 2,000 queues, and 100 users' conversations: 19,100 topics, 20
+// channels, more than one client holds. Both clients hold channels, the
+// members are listed, and the stream reads what the simulator sends as
+// fast as it can: the figures are logged (topics, channels per client,
+// requests, heap, events per second). The simulator shares the process:
+// the heap and the rate are the pair's, not the bridge's alone.
+func TestSizingFifteenThousandAgentsOnTwoClients(t *testing.T) {
+	if os.Getenv("GENESYS_SIZING") == "" {
+		t.Skip("set GENESYS_SIZING=1: lists 15,000 agents' memberships of 2,000 queues and reads 20 channels")
+	}
+	const agents, queues, users, conversations = 15000, 2000, 100, 6000
+	sim := startSim(t, simulator.Config{Agents: agents, Queues: queues, QueuesPerAgent: 4, Clients: simClients(2),
+		Conversations: conversations, Rate: 1e6})
+	pop := sim.Population()
+	topics, _ := Topics(TopicSet{Queues: pop.Queues, MembersOf: pop.Queues, Users: pop.Agents[:users]})
+	s, logs := newStream(t, sim, topics, func(c *StreamConfig) {
+		c.Clients = nil
+		for _, id := range []string{"sim-client", "client-2"} {
+			secret := Secret("sim-secret")
+			if id != "sim-client" {
+				secret = Secret("secret-of-" + id)
+			}
+			// Unpaced: at Genesys's 300 a minute per client the listing's
+			// pages take minutes (reported below from the count).
+			c.Clients = append(c.Clients, NewClient(ClientConfig{Endpoints: Endpoints{API: sim.URL, Login: sim.URL}, ClientID: id, ClientSecret: secret,
+				RequestsPerMinute: 1_000_000}))
+		}
+	})
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	began := time.Now()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var events atomic.Uint64
+	var firstAt, lastAt atomic.Int64
+	go func() {
+		for {
+			ev, err := s.Read(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil && ev.Kind == bridge.KindObservation {
+				now := time.Now().UnixNano()
+				firstAt.CompareAndSwap(0, now)
+				lastAt.Store(now)
+				events.Add(1)
+			}
+		}
+	}()
+	runStream(t, s)
+	testkit.Eventually(t, 5*time.Minute, "20 channels connected", func() bool {
+		return strings.Count(logs.String(), "genesys stream connected") >= 20
+	})
+	connected := time.Since(began)
+	u := sim.Usage()
+	if s.Agents() != agents || s.Lanes() != 20 || sim.Sockets() != 20 || u["sim-client"].Sockets != 10 || u["client-2"].Sockets != 10 {
+		t.Fatalf("agents %d, lanes %d, sockets %d, usage %+v", s.Agents(), s.Lanes(), sim.Sockets(), u)
+	}
+	if !strings.Contains(logs.String(), "19100 topics (2000 conversation, 2000 queue membership, 15000 agent activity, 100 other)") &&
+		!strings.Contains(logs.String(), "19100 topics (2100 conversation, 2000 queue membership, 15000 agent activity, 0 other)") {
+		t.Error("the start does not tell the budget")
+	}
+	select {
+	case <-sim.Done():
+	case <-time.After(5 * time.Minute):
+		t.Fatal("the simulator did not finish")
+	}
+	testkit.Eventually(t, time.Minute, "the stream caught up", func() bool {
+		n := events.Load()
+		time.Sleep(200 * time.Millisecond) // (a quiet spell: nothing more to read)
+		return n > 0 && events.Load() == n
+	})
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	span := time.Duration(lastAt.Load() - firstAt.Load())
+	requests := u["sim-client"].Requests + u["client-2"].Requests
+	t.Logf("15,000 agents (4 queues each) on 2,000 queues and 100 users, 2 OAuth clients: %d topics in %d channels (10 per client), %d REST requests to start (%.1f min at 300 a minute per client), connected in %s unpaced; heap in use of the test process (the simulator with its truth and analytics included) %.1f MiB after the start and the traffic, %.1f MiB before; %d events from %d conversations read in %s: %.0f events/s (as fast as the simulator, in the same process, sent them)",
+		len(topics)+agents, s.Lanes(), requests, float64(requests)/600, connected.Round(time.Millisecond),
+		float64(after.HeapInuse)/(1<<20), float64(before.HeapInuse)/(1<<20), events.Load(), conversations, span.Round(time.Millisecond),
+		float64(events.Load())/span.Seconds())
 }

@@ -85,7 +85,8 @@ type agentLife struct {
 	notRespondingUntil          time.Time
 	skew                        time.Duration // analytics clock
 	routingLog, presenceLog     []interval
-	member                      bool      // of every queue; a late joiner is not at first
+	member                      bool      // of its queues; a late joiner is not at first
+	queues                      []string  // the queues it is a member of (nil: every queue)
 	joinAt                      time.Time // a late joiner's, after the start
 }
 
@@ -108,6 +109,18 @@ type agentWorld struct {
 	queues  []string
 	scale   float64
 	started bool
+	// soonest is no later than every agent's next planned move (zero:
+	// none planned), and lateLeft counts late joiners yet to join: due and
+	// joins skip scanning every agent when nothing can be due.
+	soonest  time.Time
+	lateLeft int
+}
+
+// planned records a planned move at c, for due.
+func (w *agentWorld) planned(c time.Time) {
+	if w.soonest.IsZero() || c.Before(w.soonest) {
+		w.soonest = c
+	}
 }
 
 type convAgent struct {
@@ -115,7 +128,7 @@ type convAgent struct {
 	ringing bool
 }
 
-func newAgentWorld(pop Population, rng *rand.Rand, scale float64, lateJoiners int) *agentWorld {
+func newAgentWorld(pop Population, rng *rand.Rand, scale float64, lateJoiners, queuesPerAgent int) *agentWorld {
 	w := &agentWorld{lives: map[string]*agentLife{}, convs: map[string]convAgent{}, queues: slices.Clone(pop.Queues), scale: scale}
 	for _, id := range pop.Agents {
 		w.lives[id] = &agentLife{id: id, engaged: map[string]bool{}, member: true,
@@ -123,8 +136,18 @@ func newAgentWorld(pop Population, rng *rand.Rand, scale float64, lateJoiners in
 		w.order = append(w.order, id)
 	}
 	slices.Sort(w.order)
+	if n := min(queuesPerAgent, len(w.queues)); n > 0 {
+		// Agent i of the sorted order is a member of n consecutive queues
+		// from i*n: the queues get members evenly.
+		for i, id := range w.order {
+			for j := range n {
+				w.lives[id].queues = append(w.lives[id].queues, w.queues[(i*n+j)%len(w.queues)])
+			}
+		}
+	}
 	for _, id := range w.order[max(0, len(w.order)-lateJoiners):] {
 		w.lives[id].member = false
+		w.lateLeft++
 	}
 	return w
 }
@@ -165,13 +188,17 @@ func (w *agentWorld) joins(t time.Time) []agentFrame {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []agentFrame
+	if w.lateLeft == 0 {
+		return nil
+	}
 	for _, id := range w.order {
 		l := w.lives[id]
 		if l.member || l.joinAt.IsZero() || l.joinAt.After(t) {
 			continue
 		}
 		l.member = true
-		for _, q := range w.queues {
+		w.lateLeft--
+		for _, q := range l.queuesOf(w.queues) {
 			b, err := json.Marshal(wireQueueMember{ID: id, User: wireRef{ID: id}, QueueID: q, Joined: true})
 			if err != nil {
 				panic(fmt.Sprintf("simulator: marshal queue member: %v", err)) // plain structs: cannot fail
@@ -181,6 +208,14 @@ func (w *agentWorld) joins(t time.Time) []agentFrame {
 		out = append(out, w.set(l, bridge.RoutingIdle, bridge.PresenceOnQueue, l.joinAt.Add(time.Millisecond))...)
 	}
 	return out
+}
+
+// queuesOf is the queues l is a member of, of all.
+func (l *agentLife) queuesOf(all []string) []string {
+	if l.queues == nil {
+		return all
+	}
+	return l.queues
 }
 
 // wireQueueMember is the body of v2.routing.queues.{id}.users
@@ -202,6 +237,20 @@ func (w *agentWorld) due(t time.Time, rng *rand.Rand) []agentFrame {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []agentFrame
+	if w.soonest.IsZero() || w.soonest.After(t) {
+		return nil // nothing planned is due
+	}
+	defer func() {
+		// The scan below found nothing more due by t: find the next.
+		w.soonest = time.Time{}
+		for _, l := range w.lives {
+			for _, c := range [...]time.Time{l.awayAt, l.awayUntil, l.notRespondingUntil} {
+				if !c.IsZero() {
+					w.planned(c)
+				}
+			}
+		}
+	}()
 	for {
 		var next *agentLife
 		var at time.Time
@@ -222,6 +271,7 @@ func (w *agentWorld) due(t time.Time, rng *rand.Rand) []agentFrame {
 			if len(l.engaged) == 0 {
 				l.away = []bridge.Presence{bridge.PresenceBreak, bridge.PresenceMeal, bridge.PresenceOffline}[rng.IntN(3)]
 				l.awayUntil = at.Add(w.span(rng, awayMin, awayMax))
+				w.planned(l.awayUntil)
 			}
 		case l.awayUntil:
 			l.away, l.awayUntil = "", time.Time{}
@@ -261,6 +311,7 @@ func (w *agentWorld) observe(f *Frame, rng *rand.Rand) []agentFrame {
 			if was.ringing && f.Status == bridge.StatusQueued {
 				// The offer timed out: the conversation went back to the queue.
 				l.notRespondingUntil = f.At.Add(w.span(rng, notRespondingFor, notRespondingFor))
+				w.planned(l.notRespondingUntil)
 			}
 			out = append(out, w.update(l, f.At, rng)...)
 		}
@@ -288,6 +339,7 @@ func (w *agentWorld) update(l *agentLife, t time.Time, rng *rand.Rand) []agentFr
 	out := w.set(l, routing, presence, t)
 	if became && l.awayAt.IsZero() && rng.Float64() < awayChance {
 		l.awayAt = t.Add(w.span(rng, 0.5, awayDelay))
+		w.planned(l.awayAt)
 	}
 	return out
 }
@@ -409,7 +461,7 @@ func (s *Server) handleQueueMembers(w http.ResponseWriter, r *http.Request) {
 	s.agents.mu.Lock()
 	for _, uid := range s.agents.order {
 		l := s.agents.lives[uid]
-		if !l.member {
+		if !l.member || !slices.Contains(l.queuesOf(s.agents.queues), id) {
 			continue
 		}
 		m := member{ID: uid, Name: AgentName(uid), User: wireRef{ID: uid}, RingNumber: 1, Joined: l.routing != bridge.RoutingOffQueue,

@@ -61,6 +61,9 @@ type Config struct {
 	// (lateJoinSpacing simulated seconds apart, times StepScale), with a
 	// notification on v2.routing.queues.{id}.users, and logs in then.
 	LateJoiners int
+	// QueuesPerAgent, if set, makes each agent a member of that many
+	// queues (spread evenly) instead of every queue, as in a large org.
+	QueuesPerAgent int
 	// Seed makes the generated conversations reproducible. Default 1.
 	Seed uint64
 	// Start is the simulated time of the first conversation (default: now).
@@ -199,7 +202,7 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, ln: ln, URL: scheme + ln.Addr().String(),
 		pop:         pop,
-		agents:      newAgentWorld(pop, rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.StepScale, cfg.LateJoiners),
+		agents:      newAgentWorld(pop, rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.StepScale, cfg.LateJoiners, cfg.QueuesPerAgent),
 		tokens:      map[string]time.Time{},
 		tokenClient: map[string]string{},
 		clients:     map[string]*clientState{cfg.ClientID: {secret: cfg.ClientSecret}},
