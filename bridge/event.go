@@ -68,6 +68,13 @@ type Gap struct {
 	// was just subscribed (what they did before is their history). Nothing
 	// else waits for such a gap.
 	Only []string
+	// Inherited: another replica read the gapped lane until the gap (it
+	// was taken over): what it published is in the store, so an
+	// interaction first met with a start before To may have a persisted
+	// state, loaded before anything is derived. InheritedUntil is when
+	// that replica may have published last.
+	Inherited      bool
+	InheritedUntil time.Time
 }
 
 // Event is one observation of an interaction, normalised from any dialect,

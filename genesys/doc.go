@@ -14,8 +14,10 @@
 //     make-before-break rollovers; overlap.go: the skip of repeated frames
 //     after a rollover; backfill.go: a gap's history; clients.go: the
 //     lanes spread over several OAuth clients; leases.go: lanes read only
-//     while this replica holds their lease (LaneLeases), taken over after a
-//     gap from the predecessor's safe mark.
+//     while this replica holds their lease (LaneLeases), taken over after an
+//     inherited gap from the predecessor's safe mark; roster.go: agents
+//     placed on lanes, through a roster shared by the replicas
+//     (AgentRoster) when there is one.
 //   - interactions/: the tutorial's dialect, a package of its own on the
 //     same client and socket layer; internal/rfc3339: the timestamps.
 //   - notification.go and conversation.go: frames and the conversation

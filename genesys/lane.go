@@ -46,6 +46,46 @@ type lane struct {
 	// safe mark for a replica that takes it over (leases.go).
 	heard atomic.Int64
 	gaps  map[uint64]time.Time
+	// inherited tells that the lane's next gap covers a time another
+	// replica read it (a takeover): bridge.Gap.Inherited.
+	inherited      bool
+	inheritedUntil time.Time
+	// earliest (under s.mu) is the earliest placement of an agent added
+	// while the lane had no channel here: its next session's gap starts
+	// no later.
+	earliest time.Time
+}
+
+// newLane is lane index of s; it has heard nothing yet (its safe mark is
+// its creation until then).
+func newLane(s *Stream, index int) *lane {
+	l := &lane{s: s, index: index}
+	l.heard.Store(time.Now().UnixNano())
+	return l
+}
+
+// unread records that the lane has no channel here now.
+func (l *lane) unread() {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	l.chID, l.chClient = "", nil
+}
+
+// takeEarliest returns and clears the lane's earliest placement.
+func (l *lane) takeEarliest() time.Time {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	e := l.earliest
+	l.earliest = time.Time{}
+	return e
+}
+
+// earlier is the earlier of a and b, b if a is zero.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // agentIDs is a copy of the lane's agents.
@@ -100,24 +140,28 @@ func (l *lane) session(ctx context.Context) error {
 		return err
 	}
 	l.connected = true
-	defer func() { cur.close(nil) }()
+	defer func() { cur.close(nil); l.unread() }()
+	// Agents placed on the lane while it had no channel here are
+	// subscribed now: their history since they were placed is the gap's.
+	earliest := l.takeEarliest()
 	if !l.gapFrom.IsZero() {
 		// The gap is announced before any frame of the new socket is
 		// taken: those frames wait in the reader's channel meanwhile.
 		s.log.Warn("genesys socket restored", "lane", l.index, "channel_id", cur.ch.ID, "gap", time.Since(l.gapFrom).Round(time.Millisecond).String())
-		if !s.openGap(ctx, l, l.gapFrom, cur.opened) {
+		if !s.openGap(ctx, l, earlier(l.gapFrom, earliest), cur.opened) {
 			return ctx.Err()
 		}
 		l.gapFrom = time.Time{}
 		l.followed = true // the gap back-fills its agents
+		earliest = time.Time{}
 	}
-	if !l.followed {
+	if !l.followed || !earliest.IsZero() {
 		// A fresh start: what the lane's agents were doing when their
 		// topics were subscribed is their history (their first
 		// transition is where they were, not their first change).
 		l.followed = true
 		if ids := l.agentIDs(); len(ids) > 0 {
-			g := &bridge.Gap{ID: s.gapSeq.Add(1), From: cur.dialed.Add(-s.cfg.BackfillSlack), To: cur.opened,
+			g := &bridge.Gap{ID: s.gapSeq.Add(1), From: earlier(cur.dialed, earliest).Add(-s.cfg.BackfillSlack), To: cur.opened,
 				Deadline: cur.opened.Add(s.cfg.BackfillMaxWait), Only: ids}
 			s.gapOpened(l, g.ID, g.From)
 			if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapOpened, Gap: g}}) {
@@ -511,7 +555,8 @@ func (l *lane) open(ctx context.Context, replacing bool) (*conn, error) {
 	}
 	s.accepted(slot)
 	s.mu.Lock()
-	topics := slices.Clone(l.topics)
+	snapshot := len(l.topics)
+	topics := slices.Clone(l.topics[:min(snapshot, MaxTopicsPerChannel)])
 	s.mu.Unlock()
 	results, err := cl.Subscribe(ctx, ch.ID, topics)
 	if err != nil {
@@ -522,8 +567,15 @@ func (l *lane) open(ctx context.Context, replacing bool) (*conn, error) {
 	// subscribed on this channel.
 	s.mu.Lock()
 	l.chID, l.chClient = ch.ID, slot
-	added := slices.Clone(l.topics[len(topics):])
+	added := slices.Clone(l.topics[snapshot:])
+	total := len(l.topics)
 	s.mu.Unlock()
+	added = added[:min(len(added), MaxTopicsPerChannel-len(topics))]
+	if over := total - MaxTopicsPerChannel; over > 0 {
+		// Replicas placing agents at once can fill a lane beyond a
+		// channel: the first 1,000 topics are read.
+		s.log.Error("a lane holds more topics than a channel takes: the last are not read", "lane", l.index, "topics", total, "not_read", over)
+	}
 	if len(added) > 0 {
 		more, err := cl.AddSubscriptions(ctx, ch.ID, added)
 		if err != nil {

@@ -47,6 +47,9 @@ type Predecessor struct {
 	Safe time.Time
 	// Replica names it (empty if unknown).
 	Replica string
+	// Until is when it may have published last (zero if unknown: any
+	// time).
+	Until time.Time
 }
 
 // leased holds the lane while its lease is held, again and again, until
@@ -61,21 +64,33 @@ func (l *lane) leased(ctx context.Context) error {
 			}
 			return err
 		}
+		l.inherited = before.Existed
+		l.inheritedUntil = before.Until
+		if before.Existed && before.Until.IsZero() {
+			l.inheritedUntil = time.Now() // unknown: as late as it could be
+		}
 		switch now := time.Now(); {
 		case before.Existed && !before.Safe.IsZero():
-			l.gapFrom = before.Safe
+			l.gapFrom = before.Safe // where its last reader stopped
+		case !s.cfg.ResumeFrom.IsZero():
+			// Unknown (its reader died before this replica watched): where
+			// the stream's last message says the bridge stopped.
+			l.gapFrom = s.cfg.ResumeFrom.Add(-s.cfg.BackfillMaxWait)
 		case before.Existed:
 			l.gapFrom = now.Add(-s.cfg.Leases.TTL() - s.cfg.BackfillMaxWait)
-		case !s.cfg.ResumeFrom.IsZero():
-			l.gapFrom = s.cfg.ResumeFrom.Add(-s.cfg.BackfillMaxWait)
 		}
 		if !l.gapFrom.IsZero() {
 			l.heard.Store(l.gapFrom.UnixNano())
 		} else {
 			l.heard.Store(time.Now().UnixNano())
 		}
-		s.log.Info("lane lease taken; reading the lane", "lane", l.index, "predecessor", before.Replica,
-			"gap_from", formatTime(l.gapFrom))
+		if before.Existed {
+			s.log.Info("lane lease taken over from its earlier reader; back-filling since it stopped", "lane", l.index, "predecessor", before.Replica,
+				"gap_from", formatTime(l.gapFrom))
+		} else {
+			s.log.Info("lane lease taken; reading the lane", "lane", l.index, "gap_from", formatTime(l.gapFrom))
+		}
+		s.reading.Add(1)
 		hctx, stop := context.WithCancel(ctx)
 		go func() {
 			select {
@@ -86,13 +101,21 @@ func (l *lane) leased(ctx context.Context) error {
 		}()
 		err = l.supervise(hctx)
 		stop()
-		// The lane reads no more: its mark is final.
+		s.reading.Add(-1)
+		if ctx.Err() != nil {
+			// The stream stops: the lease is released once what the lane
+			// read is stored (the leases' owner closes them after the
+			// pipeline drained), so a successor finds it in the store.
+			return nil
+		}
+		// Lost (or handed over): what the lane read is stored first, as
+		// far as the stream can wait for it; then its mark is final.
+		if s.cfg.Settle != nil {
+			s.cfg.Settle(ctx)
+		}
 		lease.Release()
 		l.gapFrom = time.Time{}
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil && !errors.Is(err, context.Canceled):
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
 		}
 		s.log.Warn("lane lease lost; the lane stopped reading and waits for its lease again", "lane", l.index, "why", lease.Err())
@@ -136,4 +159,23 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// LanesRead is how many lanes this replica reads now: with leases, those
+// whose lease it holds; without, every lane.
+func (s *Stream) LanesRead() int {
+	if s.cfg.Leases == nil {
+		return s.Lanes()
+	}
+	return int(s.reading.Load())
+}
+
+// Healthy reports whether Genesys was heard from lately (a frame or a
+// heartbeat on some lane). A replica that reads no lane, every lease held
+// by others, is a standby: healthy.
+func (s *Stream) Healthy() bool {
+	if s.cfg.Leases != nil && s.reading.Load() == 0 {
+		return true
+	}
+	return s.Feed.Healthy()
 }

@@ -123,7 +123,6 @@ func (s *Stream) discoverMembers(ctx context.Context) error {
 	slices.Sort(members)
 	members = slices.Compact(members)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var add []string
 	for _, id := range members {
 		if !s.agentSet[id] {
@@ -132,15 +131,67 @@ func (s *Stream) discoverMembers(ctx context.Context) error {
 	}
 	c := CountTopics(s.allTopicsLocked())
 	c.Agents += len(add)
+	s.mu.Unlock()
 	if err := c.Fit(len(s.clients)); err != nil {
 		return fmt.Errorf("%w: the members of %d queues: %v", ErrTooManyTopics, len(queues), err)
 	}
+	now := time.Now()
 	for _, id := range add {
-		s.addAgentLocked(id, nil)
+		s.mu.Lock()
+		lane := s.chooseLaneLocked(nil)
+		s.mu.Unlock()
+		p := Placement{Agent: id, Lane: lane, Since: now}
+		if s.cfg.Roster != nil {
+			var err error
+			if p, err = s.cfg.Roster.Place(ctx, id, lane, now); err != nil {
+				return err
+			}
+		}
+		s.follow(ctx, p, nil)
 	}
 	s.log.Info("agents: the members of the configured queues", "queues", len(queues), "members", len(members),
 		"topics", c.Total(), "channels", c.Channels(), "clients_needed", c.ClientsNeeded(), "clients", len(s.clients), "budget", c.String())
 	return nil
+}
+
+// Placement is an agent followed on a lane since a time.
+type Placement struct {
+	Agent string
+	Lane  int
+	Since time.Time
+}
+
+// AgentRoster shares the agents followed, and their lanes, among replicas
+// (package publish implements it on a NATS key-value bucket): the first
+// placement of an agent wins, and every replica learns every placement.
+type AgentRoster interface {
+	// Place places agent id on lane since a time, unless it is placed
+	// already; it returns the agent's placement.
+	Place(ctx context.Context, id string, lane int, since time.Time) (Placement, error)
+	// Placements returns the placements known now, and delivers each
+	// later one on the channel until ctx ends.
+	Placements(ctx context.Context) ([]Placement, <-chan Placement)
+}
+
+// followRoster follows every placement of the shared roster: those known
+// now at once, each later one as it comes, until ctx ends.
+func (s *Stream) followRoster(ctx context.Context) {
+	now, later := s.cfg.Roster.Placements(ctx)
+	for _, p := range now {
+		s.follow(ctx, p, nil)
+	}
+	s.bf.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case p := <-later:
+				if !s.follow(ctx, p, nil) {
+					return
+				}
+			}
+		}
+	})
 }
 
 // ErrTooManyTopics means the agents found do not fit the OAuth clients.
@@ -161,75 +212,99 @@ func (s *Stream) allTopicsLocked() []string {
 	return out
 }
 
-// addAgentLocked adds an agent's activity topic to lane prefer if it has
-// room, else to the first lane with room, or to a new lane (started at
-// once if the stream runs); it returns that lane, nil when every channel
-// is full.
-func (s *Stream) addAgentLocked(id string, prefer *lane) *lane {
-	var to *lane
-	if prefer != nil && len(prefer.topics) < MaxTopicsPerChannel {
-		to = prefer
-	}
-	for _, l := range s.lanes {
-		if to != nil {
-			break
-		}
-		if len(l.topics) < MaxTopicsPerChannel {
-			to = l
-			break
-		}
-	}
-	if to == nil {
-		if len(s.lanes) >= lanesPerClient*len(s.clients) {
-			return nil
-		}
-		// A lane added while the stream runs carries joining agents, each
-		// behind its own gap: its first socket needs none for them.
-		to = &lane{s: s, index: len(s.lanes), followed: s.spawn != nil}
-		s.lanes = append(s.lanes, to)
-		if s.spawn != nil {
-			s.spawn(to)
-			if s.cfg.Leases != nil {
-				s.cfg.Leases.SetLanes(len(s.lanes))
-			}
-		}
-	}
-	to.topics = append(to.topics, ActivityTopic(id))
-	to.agents = append(to.agents, id)
-	s.agentSet[id] = true
-	return to
-}
-
 // join follows a membership notification read on lane reader (nil when
-// a listing found the member): a member not yet followed gets its
-// activity topic subscribed behind a gap limited to it, so that its
-// history since it joined is back-filled before its live frames flow. On
-// the reader's goroutine, with the topic on the reader's own lane, no
-// frame of the topic can be taken before join returns: the topic is
-// subscribed first and the gap ends then. Otherwise another lane may take
-// its frames at once: the gap opens first and ends when the subscription
-// is certain to be in place (or given up: then the lane's next channel
-// subscribes the topic). It reports false if ctx ended.
+// a listing found the member): a member not yet followed is placed on a
+// lane (the reader's if it has room; through the shared roster when there
+// is one, where the first placement wins) and followed there (follow).
+// It reports false if ctx ended.
 func (s *Stream) join(ctx context.Context, m Membership, at time.Time, reader *lane) bool {
 	s.mu.Lock()
 	if s.agentSet[m.UserID] {
 		s.mu.Unlock()
 		return true
 	}
-	l := s.addAgentLocked(m.UserID, reader)
-	var chID string
-	var cl *Client
-	if l != nil && l.chClient != nil {
-		chID, cl = l.chID, l.chClient.c
-	}
+	lane := s.chooseLaneLocked(reader)
 	s.mu.Unlock()
-	if l == nil {
+	if lane < 0 {
 		s.joinsRefused.Add(1)
 		s.log.Error("a queue member joined but every channel is full: the agent is not followed; add OAuth clients (GENESYS_CLIENTS)",
 			"user_id", m.UserID, "queue_id", m.QueueID, "topics", MaxTopics*len(s.clients), "clients", len(s.clients))
 		return true
 	}
-	g := &bridge.Gap{ID: s.gapSeq.Add(1), From: at.Add(-s.cfg.BackfillSlack), Only: []string{m.UserID}}
+	p := Placement{Agent: m.UserID, Lane: lane, Since: at}
+	if s.cfg.Roster != nil {
+		var err error
+		if p, err = s.cfg.Roster.Place(ctx, m.UserID, lane, at); err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			s.joinsRefused.Add(1)
+			s.log.Error("a queue member joined but placing it in the shared roster failed: it is followed after the lane's next gap lists the queue again",
+				"user_id", m.UserID, "queue_id", m.QueueID, "err", err)
+			return true
+		}
+	}
+	if !s.follow(ctx, p, reader) {
+		return false
+	}
+	s.joins.Add(1)
+	s.log.Info("agent followed: a member of a configured queue", "user_id", m.UserID, "queue_id", m.QueueID, "lane", p.Lane)
+	return true
+}
+
+// chooseLaneLocked is the lane a new agent goes on: reader if it has room,
+// else the first lane with room, else a new lane (-1 when every client's
+// channels are taken). Under s.mu.
+func (s *Stream) chooseLaneLocked(reader *lane) int {
+	if reader != nil && len(reader.topics) < MaxTopicsPerChannel {
+		return reader.index
+	}
+	for _, l := range s.lanes {
+		if len(l.topics) < MaxTopicsPerChannel {
+			return l.index
+		}
+	}
+	if len(s.lanes) >= lanesPerClient*len(s.clients) {
+		return -1
+	}
+	return len(s.lanes)
+}
+
+// follow adds placement p's agent to its lane, unless it is followed
+// already. Where this replica reads the lane, the agent's activity topic
+// is subscribed behind a gap limited to it, so that its history since it
+// was placed is back-filled before its live frames flow. On the reader's
+// goroutine, with the topic on the reader's own lane, no frame of the
+// topic can be taken before follow returns: the topic is subscribed first
+// and the gap ends then. Otherwise another lane may take its frames at
+// once: the gap opens first and ends when the subscription is certain to
+// be in place (or given up: then the lane's next channel subscribes the
+// topic). Where the lane is not read now, its next session's gap starts
+// no later than the placement (lane.earliest). It reports false if ctx
+// ended.
+func (s *Stream) follow(ctx context.Context, p Placement, reader *lane) bool {
+	s.mu.Lock()
+	if s.agentSet[p.Agent] {
+		s.mu.Unlock()
+		return true
+	}
+	l := s.laneLocked(p.Lane)
+	l.topics = append(l.topics, ActivityTopic(p.Agent))
+	l.agents = append(l.agents, p.Agent)
+	s.agentSet[p.Agent] = true
+	var chID string
+	var cl *Client
+	if l.chClient != nil {
+		chID, cl = l.chID, l.chClient.c
+	}
+	if chID == "" && (l.earliest.IsZero() || p.Since.Before(l.earliest)) {
+		l.earliest = p.Since
+	}
+	s.mu.Unlock()
+	if chID == "" {
+		return true
+	}
+	g := &bridge.Gap{ID: s.gapSeq.Add(1), From: p.Since.Add(-s.cfg.BackfillSlack), Only: []string{p.Agent}}
 	open := func(to time.Time) bool {
 		g.To, g.Deadline = to, to.Add(s.cfg.BackfillMaxWait)
 		s.gapOpened(l, g.ID, g.From)
@@ -239,26 +314,38 @@ func (s *Stream) join(ctx context.Context, m Membership, at time.Time, reader *l
 	if l != reader && !open(bound) {
 		return false
 	}
-	if chID != "" {
-		sctx, cancel := context.WithDeadline(ctx, bound)
-		results, err := cl.AddSubscriptions(sctx, chID, []string{ActivityTopic(m.UserID)})
-		cancel()
-		for _, r := range results {
-			if r.State == "Rejected" {
-				s.log.Error("topic rejected by Genesys", "topic", text.Truncate(r.ID, 200), "reason", r.RejectionReason, "channel_id", chID)
-			}
+	sctx, cancel := context.WithDeadline(ctx, bound)
+	results, err := cl.AddSubscriptions(sctx, chID, []string{ActivityTopic(p.Agent)})
+	cancel()
+	for _, r := range results {
+		if r.State == "Rejected" {
+			s.log.Error("topic rejected by Genesys", "topic", text.Truncate(r.ID, 200), "reason", r.RejectionReason, "channel_id", chID)
 		}
-		if err != nil {
-			s.log.Warn("subscribing a joining member's activity failed; it is subscribed with the lane's next channel", "user_id", m.UserID, "lane", l.index, "err", err)
-		}
+	}
+	if err != nil {
+		s.log.Warn("subscribing a joining member's activity failed; it is subscribed with the lane's next channel", "user_id", p.Agent, "lane", l.index, "err", err)
 	}
 	if l == reader && !open(time.Now()) {
 		return false
 	}
-	s.joins.Add(1)
-	s.log.Info("agent followed: a member of a configured queue", "user_id", m.UserID, "queue_id", m.QueueID, "lane", l.index)
-	s.bf.Go(func() { s.backfillAgents(ctx, l, g, []string{m.UserID}) })
+	s.bf.Go(func() { s.backfillAgents(ctx, l, g, []string{p.Agent}) })
 	return true
+}
+
+// laneLocked returns lane i, adding lanes up to it (started at once if
+// the stream runs). Under s.mu.
+func (s *Stream) laneLocked(i int) *lane {
+	for len(s.lanes) <= i {
+		l := newLane(s, len(s.lanes))
+		s.lanes = append(s.lanes, l)
+		if s.spawn != nil {
+			s.spawn(l)
+		}
+		if s.cfg.Leases != nil {
+			s.cfg.Leases.SetLanes(len(s.lanes))
+		}
+	}
+	return s.lanes[i]
 }
 
 // rejoin lists the members of lane l's membership queues after gap g and

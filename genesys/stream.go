@@ -60,6 +60,13 @@ type StreamConfig struct {
 	// Leases, if set, shares the lanes with other replicas: a lane is read
 	// only while this replica holds its lease (leases.go). Nil: every lane.
 	Leases LaneLeases
+	// Roster, if set, shares the agents followed and their lanes with
+	// other replicas (roster.go). Nil: this replica places its own.
+	Roster AgentRoster
+	// Settle, if set, waits (bounded) until what the stream delivered is
+	// stored: a lane handed over releases its lease after it, so that its
+	// successor finds the lane's latest states in the store.
+	Settle func(ctx context.Context)
 	SocketConfig
 }
 
@@ -92,6 +99,7 @@ type Stream struct {
 	gapSeq       atomic.Uint64
 	joins        atomic.Uint64
 	joinsRefused atomic.Uint64
+	reading      atomic.Int64 // lanes read under a lease (leases.go)
 }
 
 // DefaultStreamConfig is the configuration the zero values stand for.
@@ -135,7 +143,8 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		s.clients = append(s.clients, &clientSlot{c: c, index: i, roll: make(chan struct{}, 1)})
 	}
 	for i := 0; i < len(cfg.Topics); i += MaxTopicsPerChannel {
-		l := &lane{s: s, index: len(s.lanes), topics: slices.Clone(cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))])}
+		l := newLane(s, len(s.lanes))
+		l.topics = slices.Clone(cfg.Topics[i:min(i+MaxTopicsPerChannel, len(cfg.Topics))])
 		for _, t := range l.topics {
 			if user, ok := activityUser(t); ok {
 				l.agents = append(l.agents, user)
@@ -206,6 +215,9 @@ func (s *Stream) Run(ctx context.Context) error {
 	var once sync.Once
 	var first error
 	var wg sync.WaitGroup
+	if s.cfg.Roster != nil {
+		s.followRoster(ctx)
+	}
 	if err := s.discoverMembers(ctx); err != nil {
 		if ctx.Err() != nil {
 			err = nil

@@ -62,7 +62,10 @@
 // with a compare-and-set, loses a lease it cannot prove in time (before the
 // server could expire it), hands lanes over when it holds more than its
 // share, and carries each lane's safe mark so a successor knows where to
-// back-fill from.
+// back-fill from (a release's mark is kept in a bucket without TTL).
+// Roster (roster.go) shares the agents followed and their lanes: the first
+// placement of an agent wins, every replica watches them all. kvWatch is
+// the one watch of a bucket both use (watched again after an outage).
 //
 // # Invariants
 //   - A Receipt is completed exactly once: acknowledged, or failed with the

@@ -68,3 +68,21 @@ func drainWatch(ctx context.Context, w jetstream.KeyWatcher, seen func(jetstream
 		}
 	}
 }
+
+// provisionKV creates (or reuses) a key-value bucket, retried while
+// JetStream is not ready (a cluster electing, replicas starting at once)
+// with the bridge's retry policy, each attempt bounded by 10s, until ctx
+// ends.
+func provisionKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, log *slog.Logger) (jetstream.KeyValue, error) {
+	var kv jetstream.KeyValue
+	err := retry.Policy{Base: time.Second, Max: 30 * time.Second}.Do(ctx, time.Time{}, func(ctx context.Context) error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var err error
+		kv, err = js.CreateOrUpdateKeyValue(actx, cfg)
+		return err
+	}, func(a retry.Attempt) {
+		log.Warn("key-value bucket not ready; retrying", "bucket", cfg.Bucket, "err", a.Err, "attempt", a.N, "wait", a.Wait.String())
+	})
+	return kv, err
+}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/genesys-bridge/genesys-bridge/internal/retry"
 )
 
 // Lane leases: replicas of the bridge share its lanes (a lane is one
@@ -157,19 +159,23 @@ type Leases struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	lanes   int                       // lanes in the plan (SetLanes)
-	held    map[int]*Lease            // by lane
-	pending int                       // acquisitions under way
-	holders map[int]string            // lane -> replica holding its key now (the watch)
-	marks   map[int]leaseValue        // lane -> the last value seen (kept after the key is gone)
-	existed map[int]bool              // lane -> a key or its marker was seen
-	scopeOf map[string]string         // replica -> its scope (present keys)
-	changed chan struct{}             // closed and replaced on every change seen
-	myRev   uint64                    // this replica's key revision
-	since   map[*Lease]time.Time      // when each lease was taken
-	clock   func() time.Time          // time.Now; tests replace it
-	onLost  func(lane int, err error) // tests observe losses
+	mu       sync.Mutex
+	lanes    int                       // lanes in the plan (SetLanes)
+	held     map[int]*Lease            // by lane
+	pending  int                       // acquisitions under way
+	holders  map[int]string            // lane -> replica holding its key now (the watch)
+	marks    map[int]leaseValue        // lane -> the last mark seen (kept after the key is gone)
+	markAt   map[int]time.Time         // lane -> when that mark was written (the server's time)
+	existed  map[int]bool              // lane -> a key, its marker or a release mark was seen
+	seenAt   map[int]time.Time         // lane -> when its last lease value was seen (this clock)
+	released map[int]bool              // lane -> the last mark is a release's (not a renewal's)
+	marksKV  jetstream.KeyValue        // release marks, without TTL
+	scopeOf  map[string]string         // replica -> its scope (present keys)
+	changed  chan struct{}             // closed and replaced on every change seen
+	myRev    uint64                    // this replica's key revision
+	since    map[*Lease]time.Time      // when each lease was taken
+	clock    func() time.Time          // time.Now; tests replace it
+	onLost   func(lane int, err error) // tests observe losses
 
 	ready chan struct{} // closed once the watch delivered the bucket's state
 }
@@ -181,7 +187,7 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 		return nil, err
 	}
 	cfg = cfg.withDefaults(stream)
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := provisionKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      cfg.Bucket,
 		Description: "genesys-bridge lane leases (replicas share the Genesys channels)",
 		History:     1,
@@ -190,15 +196,28 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 		// Expiries leave a marker, so watchers learn at once that a lease
 		// lapsed; kept long enough that a successor knows a holder existed.
 		LimitMarkerTTL: max(time.Hour, 2*cfg.TTL),
-	})
+	}, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("lane leases: bucket %s: %w", cfg.Bucket, err)
 	}
-	l := &Leases{cfg: cfg, kv: kv, log: cfg.Logger.With("replica", cfg.Replica), held: map[int]*Lease{}, holders: map[int]string{},
-		marks: map[int]leaseValue{}, existed: map[int]bool{}, scopeOf: map[string]string{}, changed: make(chan struct{}),
+	// Where each lane's last holder stopped, kept as long as the plan
+	// lives: a replica that starts after a release knows where to begin.
+	marksKV, err := provisionKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      cfg.Bucket + "_MARKS",
+		Description: "genesys-bridge: where each lane's last reader stopped",
+		History:     1,
+		Replicas:    cfg.Replicas,
+	}, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("lane leases: bucket %s_MARKS: %w", cfg.Bucket, err)
+	}
+	l := &Leases{marksKV: marksKV, markAt: map[int]time.Time{}, cfg: cfg, kv: kv, log: cfg.Logger.With("replica", cfg.Replica), held: map[int]*Lease{}, holders: map[int]string{},
+		marks: map[int]leaseValue{}, existed: map[int]bool{}, seenAt: map[int]time.Time{}, released: map[int]bool{}, scopeOf: map[string]string{}, changed: make(chan struct{}),
 		since: map[*Lease]time.Time{}, clock: time.Now, ready: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	if err := l.register(ctx); err != nil {
+	if err := (retry.Policy{Base: time.Second, Max: 30 * time.Second}).Do(ctx, time.Time{}, l.register, func(a retry.Attempt) {
+		l.log.Warn("lane leases: registering the replica failed; retrying", "err", a.Err, "attempt", a.N, "wait", a.Wait.String())
+	}); err != nil {
 		l.cancel()
 		return nil, err
 	}
@@ -211,8 +230,48 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 			l.mu.Unlock()
 		})
 	})
+	marksReady := make(chan struct{})
+	l.wg.Go(func() {
+		kvWatch(l.ctx, marksKV, "mark."+cfg.Scope+".>", cfg.TTL/3, l.log, l.seenMark, func() {
+			select {
+			case <-marksReady:
+			default:
+				close(marksReady)
+			}
+		}, func() {})
+	})
+	select { // the marks are known before any lane is taken
+	case <-marksReady:
+	case <-ctx.Done():
+		l.cancel()
+		l.wg.Wait()
+		return nil, ctx.Err()
+	}
 	l.wg.Go(l.renewals)
 	return l, nil
+}
+
+// seenMark applies one release mark of the watch.
+func (l *Leases) seenMark(e jetstream.KeyValueEntry) {
+	rest, ok := strings.CutPrefix(e.Key(), "mark."+l.cfg.Scope+".")
+	if !ok || e.Operation() != jetstream.KeyValuePut {
+		return
+	}
+	lane, err := strconv.Atoi(rest)
+	if err != nil {
+		return
+	}
+	var v leaseValue
+	if json.Unmarshal(e.Value(), &v) != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.existed[lane] = true
+	if e.Created().After(l.markAt[lane]) {
+		l.marks[lane], l.markAt[lane], l.released[lane] = v, e.Created(), true
+	}
+	l.broadcastLocked()
 }
 
 // Replica is this replica's name.
@@ -292,7 +351,10 @@ func (l *Leases) seen(e jetstream.KeyValueEntry) {
 	var v leaseValue
 	if json.Unmarshal(e.Value(), &v) == nil {
 		l.holders[lane] = v.Replica
-		l.marks[lane] = v
+		l.seenAt[lane] = l.clock()
+		if e.Created().After(l.markAt[lane]) {
+			l.marks[lane], l.markAt[lane], l.released[lane] = v, e.Created(), false
+		}
 	}
 }
 
@@ -336,6 +398,10 @@ type Takeover struct {
 	Safe time.Time
 	// Replica is the predecessor (empty if unknown).
 	Replica string
+	// Until is when the predecessor may have published last: its last
+	// write seen, plus the TTL unless it released the lane (zero if
+	// unknown).
+	Until time.Time
 }
 
 // Acquire waits until this replica holds lane's lease: while it holds its
@@ -359,16 +425,31 @@ func (l *Leases) Acquire(ctx context.Context, lane int, safe func() time.Time) (
 		share, _ := l.shareLocked()
 		// A key the view shows as this replica's while it holds no lease
 		// of it is one it lost: tried again (it may have lapsed unseen).
+		// A holder not heard of for a TTL (renewals come every third of
+		// it) may be gone unseen (a watch that missed the expiry): tried.
 		holder, taken := l.holders[lane]
-		taken = taken && holder != l.cfg.Replica
+		taken = taken && holder != l.cfg.Replica && l.clock().Sub(l.seenAt[lane]) < l.cfg.TTL
 		try := !taken && l.held[lane] == nil && len(l.held)+l.pending < share
 		if try {
 			l.pending++
 		}
 		before := Takeover{Existed: l.existed[lane], Safe: l.marks[lane].Safe, Replica: l.marks[lane].Replica}
+		if at, ok := l.markAt[lane]; ok {
+			before.Until = at
+			if !l.released[lane] {
+				before.Until = at.Add(l.cfg.TTL)
+			}
+		}
 		l.mu.Unlock()
 		if try {
-			lease, err := l.create(ctx, lane, key, safe)
+			// Until the new holder says otherwise, its mark is no later
+			// than its predecessor's: were it to die at once, its
+			// successor must begin where the predecessor left off.
+			mark := safe
+			if !before.Safe.IsZero() {
+				mark = func() time.Time { return earliest(safe(), before.Safe) }
+			}
+			lease, err := l.create(ctx, lane, key, mark, safe)
 			l.mu.Lock()
 			l.pending--
 			if err == nil {
@@ -379,7 +460,8 @@ func (l *Leases) Acquire(ctx context.Context, lane int, safe func() time.Time) (
 			switch {
 			case err == nil:
 				return lease, before, nil
-			case errors.Is(err, jetstream.ErrKeyExists):
+			case errors.Is(err, jetstream.ErrKeyExists), wrongLastSequence(err):
+				// Another replica took it first.
 			case ctx.Err() != nil:
 				return nil, Takeover{}, ctx.Err()
 			default:
@@ -397,9 +479,25 @@ func (l *Leases) Acquire(ctx context.Context, lane int, safe func() time.Time) (
 	}
 }
 
-// create takes lane's key if it is free.
-func (l *Leases) create(ctx context.Context, lane int, key string, safe func() time.Time) (*Lease, error) {
-	v, _ := json.Marshal(leaseValue{Replica: l.cfg.Replica, Safe: safe().UTC()})
+// wrongLastSequence reports a compare-and-set refused by the server
+// (10071, or 10164 on a replicated stream): another writer came first.
+func wrongLastSequence(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// earliest is the earlier of two times.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// create takes lane's key if it is free; its first value carries mark,
+// its renewals safe.
+func (l *Leases) create(ctx context.Context, lane int, key string, mark, safe func() time.Time) (*Lease, error) {
+	v, _ := json.Marshal(leaseValue{Replica: l.cfg.Replica, Safe: mark().UTC()})
 	octx, cancel := context.WithTimeout(ctx, l.cfg.TTL/3)
 	defer cancel()
 	sent := l.clock()
@@ -479,7 +577,10 @@ func (s *Lease) Release() {
 	defer cancel()
 	safe := s.safe().UTC()
 	v, _ := json.Marshal(leaseValue{Replica: l.cfg.Replica, Safe: safe})
-	rev, err := l.kv.Update(ctx, s.key, v, rev)
+	rev, err := l.kv.Update(ctx, s.key, v, rev) // still ours: the mark is final
+	if err == nil {
+		_, err = l.marksKV.Put(ctx, "mark."+l.cfg.Scope+"."+strconv.Itoa(s.lane), v)
+	}
 	if err == nil {
 		err = l.kv.Delete(ctx, s.key, jetstream.LastRevision(rev))
 	}

@@ -51,6 +51,22 @@ type heldEvent struct {
 // A gap limited to some entities (Gap.Only) makes those alone wait.
 func (s *shard) gapOpened(g *bridge.Gap) {
 	s.gaps[g.ID] = g
+	s.p.mu.Lock()
+	started := s.p.started
+	s.p.mu.Unlock()
+	if g.Inherited && g.InheritedUntil.After(started) {
+		// The lane's last reader may have published since this pipeline
+		// started (and loaded what the store held): what this shard knows
+		// may be behind, and an interaction it meets may be stored.
+		if g.To.After(s.inheritedTo) {
+			s.inheritedTo = g.To
+		}
+		for _, ids := range [...][]string{s.machine.OpenIDs(), s.machine.AgentIDs()} {
+			for _, id := range ids {
+				s.stale[id] = true
+			}
+		}
+	}
 	if len(g.Only) > 0 {
 		for _, id := range g.Only {
 			if shardOf(id, s.of) == s.index {

@@ -82,7 +82,11 @@ type shard struct {
 	// queues holds, per interaction, transitions not yet acknowledged; the
 	// head is in flight. At most one transition per interaction is in
 	// flight, so retries cannot reorder an interaction's transitions.
-	queues      map[string]*queue
+	queues map[string]*queue
+	// inheritedTo is the latest end of an inherited gap (a lane taken over
+	// from another replica): an interaction first met with a start before
+	// it may have been published by that replica (mayBePersisted).
+	inheritedTo time.Time
 	acks        ackQueue
 	acked       []*pending // taken from acks
 	freeP       []*pending // recycled: a pending is done with once complete returns
@@ -96,6 +100,10 @@ type shard struct {
 	// the interactions waiting for them, with their held observations.
 	gaps  map[uint64]*bridge.Gap
 	waits map[string]*waiting
+	// stale holds the interactions known when an inherited gap opened:
+	// the replica that read their lane may have published past what this
+	// shard knows, so their state is loaded again before they change.
+	stale map[string]bool
 }
 
 func newShard(p *Pipeline, pub bridge.Publisher, limit int) *shard {
@@ -113,6 +121,7 @@ func newShard(p *Pipeline, pub bridge.Publisher, limit int) *shard {
 		stopped: make(chan struct{}),
 		gaps:    make(map[uint64]*bridge.Gap),
 		waits:   make(map[string]*waiting),
+		stale:   make(map[string]bool),
 	}
 }
 
@@ -176,7 +185,8 @@ func (s *shard) handle(ctx context.Context, ev *bridge.Event) {
 // apply applies one observation and publishes what it causes.
 func (s *shard) apply(ctx context.Context, ev *bridge.Event) {
 	st := &s.p.stats
-	if store := s.p.cfg.State; store != nil && !s.machine.Known(ev.InteractionID) && s.mayBePersisted(ev) {
+	if store := s.p.cfg.State; store != nil && (s.stale[ev.InteractionID] || !s.machine.Known(ev.InteractionID) && s.mayBePersisted(ev)) {
+		delete(s.stale, ev.InteractionID)
 		found, ok := s.restore(ctx, store, ev.InteractionID)
 		if !ok {
 			return // ctx ended: the pipeline is stopping
@@ -270,8 +280,10 @@ func (s *shard) push(ctx context.Context, q *queue, p *pending) {
 // mayBePersisted reports whether an earlier run (or another writer) may
 // have published this unknown interaction: it began before this pipeline
 // started, give or take the clock skew, and, if states were preloaded,
-// before what they cover; or this run may have published it, released it
-// and forgotten it (Machine.Forgotten). (Another writer publishing it
+// before what they cover; or before the end of an inherited gap (a lane
+// taken over from a replica that may have published since this pipeline
+// started); or this run may have published it, released it and forgotten
+// it (Machine.Forgotten). (Another writer publishing it
 // since is caught by the compare-and-set on its first transition.)
 func (s *shard) mayBePersisted(ev *bridge.Event) bool {
 	first := ev.First()
@@ -281,6 +293,9 @@ func (s *shard) mayBePersisted(ev *bridge.Event) bool {
 	s.p.mu.Lock()
 	started, preloaded := s.p.started, s.p.preloadedFrom
 	s.p.mu.Unlock()
+	if !s.inheritedTo.IsZero() && first.Before(s.inheritedTo.Add(s.p.cfg.ClockSkew)) {
+		return true // the lane's last reader may have published it since this pipeline started
+	}
 	return first.Before(started.Add(s.p.cfg.ClockSkew)) && (preloaded.IsZero() || first.Before(preloaded))
 }
 

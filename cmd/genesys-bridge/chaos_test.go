@@ -151,8 +151,49 @@ func heldWaits(log string) (waits []time.Duration, incomplete int) {
 	return waits, incomplete
 }
 
+// simEnv is a bridge process's environment against sim and the cluster
+// at natsURLs (its stream on three replicas), with extra settings last.
+func simEnv(sim *simulator.Server, natsURLs string, extra ...string) []string {
+	pop := sim.Population()
+	env := append(os.Environ(),
+		"GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
+		"GENESYS_API_URL="+sim.URL, "GENESYS_LOGIN_URL="+sim.URL,
+		"GENESYS_QUEUE_IDS="+strings.Join(pop.Queues, ","), "GENESYS_USER_IDS="+strings.Join(pop.Agents[:3], ","),
+		"GENESYS_HEARTBEAT_INTERVAL=1s", "GENESYS_BACKFILL_LAG=100ms",
+		"NATS_URL="+natsURLs, "NATS_STREAM_REPLICAS=3", "HTTP_ADDR=", "BRIDGE_SHUTDOWN_TIMEOUT=20s")
+	return append(env, extra...)
+}
+
+// startReplicas starts n bridge processes (the binary built from this
+// package) with env, logging into the test's directory; they are killed
+// when the test ends, and their logs' tails logged if it failed.
+func startReplicas(t *testing.T, n int, env []string) []*replica {
+	t.Helper()
+	bin, dir := bridgeBinary(t), t.TempDir()
+	var rs []*replica
+	for i := range n {
+		name := string(rune('a' + i))
+		rs = append(rs, &replica{t: t, name: "bridge-" + name, bin: bin, env: env, log: filepath.Join(dir, name+".log")})
+	}
+	for _, r := range rs {
+		r.start()
+	}
+	t.Cleanup(func() {
+		for _, r := range rs {
+			r.kill()
+		}
+		if t.Failed() {
+			for _, r := range rs {
+				t.Logf("%s log (tail):\n%s", r.name, r.tail(6000))
+			}
+		}
+	})
+	return rs
+}
+
 // TestChaos drives the simulator through many conversations while it
-// kills bridges with SIGKILL and restarts them, runs two replicas at once,
+// kills bridges with SIGKILL and restarts them, runs three replicas at
+// once (sharing the lanes), rolls them one by one (SIGTERM, restart),
 // stops and restarts nodes of a three-node JetStream cluster (their stores
 // kept), and injects Genesys faults; then it compares the stream with the
 // ground truth. CHAOS_CONVERSATIONS sets the length (default 300: about
@@ -169,11 +210,6 @@ func TestChaos(t *testing.T) {
 		}
 		conversations = n
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "genesys-bridge")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	cl := startCluster(t, 3)
 	sim, err := simulator.Start(simulator.Config{Conversations: conversations, Rate: 8, Speed: 1, StepScale: 0.03,
 		HeartbeatInterval: 300 * time.Millisecond, DuplicateRate: 0.1, ReorderRate: 0.1, AnalyticsLag: 100 * time.Millisecond,
@@ -182,31 +218,8 @@ func TestChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	pop := sim.Population()
-	env := append(os.Environ(),
-		"GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
-		"GENESYS_API_URL="+sim.URL, "GENESYS_LOGIN_URL="+sim.URL,
-		"GENESYS_QUEUE_IDS="+strings.Join(pop.Queues, ","), "GENESYS_USER_IDS="+strings.Join(pop.Agents[:3], ","),
-		"GENESYS_HEARTBEAT_INTERVAL=1s", "GENESYS_BACKFILL_LAG=100ms", "GENESYS_RESUME_LOOKBACK=10m",
-		"NATS_URL="+cl.urls(), "NATS_STREAM_REPLICAS=3", "NATS_DUPLICATE_WINDOW=10m", "NATS_ACK_TIMEOUT=2s",
-		"HTTP_ADDR=", "LOG_LEVEL=debug", "BRIDGE_SHUTDOWN_TIMEOUT=20s")
-	replicas := []*replica{
-		{t: t, name: "bridge-a", bin: bin, env: env, log: filepath.Join(dir, "a.log")},
-		{t: t, name: "bridge-b", bin: bin, env: env, log: filepath.Join(dir, "b.log")},
-	}
-	for _, r := range replicas {
-		r.start()
-	}
-	defer func() {
-		for _, r := range replicas {
-			r.kill()
-		}
-		if t.Failed() {
-			for _, r := range replicas {
-				t.Logf("%s log (tail):\n%s", r.name, r.tail(6000))
-			}
-		}
-	}()
+	replicas := startReplicas(t, 3, simEnv(sim, cl.urls(), "LOG_LEVEL=debug", "BRIDGE_LEASE_TTL=3s",
+		"NATS_DUPLICATE_WINDOW=10m", "NATS_ACK_TIMEOUT=2s", "GENESYS_RESUME_LOOKBACK=10m"))
 
 	// Chaos, one action every 2.5 s until the simulator is done. Restarts
 	// scheduled by an action are waited for before the end.
@@ -222,11 +235,21 @@ func TestChaos(t *testing.T) {
 		do   func()
 	}{
 		{"kill -9 one bridge, restart it 1s later", func() {
-			r := replicas[rng.IntN(2)]
+			r := replicas[rng.IntN(len(replicas))]
 			r.kill()
 			later(time.Second, r.start)
 		}},
-		{"kill -9 both bridges, restart them 2s later", func() {
+		{"roll every bridge (SIGTERM, restart) one by one", func() {
+			pending.Go(func() {
+				for _, r := range replicas {
+					if r.running() {
+						_ = r.stop() // (another action may kill it meanwhile)
+						r.start()
+					}
+				}
+			})
+		}},
+		{"kill -9 every bridge, restart them 2s later", func() {
 			for _, r := range replicas {
 				r.kill()
 			}

@@ -82,6 +82,8 @@ type Config struct {
 	BridgeIdleTTL      time.Duration `env:"BRIDGE_IDLE_TTL" desc:"release an interaction not heard of for this long"`
 	BridgeDryRun       bool          `env:"BRIDGE_DRY_RUN" desc:"everything but publishing: no NATS; transitions are derived, counted in metrics and logged at debug level; /readyz reflects Genesys alone"`
 	BridgeShutdown     time.Duration `env:"BRIDGE_SHUTDOWN_TIMEOUT" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
+	BridgeShareLanes   bool          `env:"BRIDGE_SHARE_LANES" desc:"replicas share the Genesys channels through leases in NATS (key-value buckets <NATS_STREAM>_LANES and, for queue members, <NATS_STREAM>_ROSTER): each channel is read by one replica, and taken over by another within about BRIDGE_LEASE_TTL when its reader dies; false: every replica reads every channel"`
+	BridgeLeaseTTL     time.Duration `env:"BRIDGE_LEASE_TTL" desc:"a channel's lease lapses this long after its reader's last renewal (renewed every third of it); the failover time"`
 
 	BoardEnabled      bool          `env:"BOARD_ENABLED" desc:"serve the live board at /board/ on HTTP_ADDR, read from the stream (-demo turns it on unless HTTP_ADDR is empty)"`
 	BoardServiceLevel time.Duration `env:"BOARD_SERVICE_LEVEL" desc:"the board counts an answer within this toward the service level"`
@@ -160,9 +162,11 @@ func defaultConfig() Config {
 		NATSEmbeddedAddr: "127.0.0.1:4222",
 		NATSEmbeddedDir:  "data/nats",
 
-		BridgeGrace:    pl.Machine.Grace,
-		BridgeIdleTTL:  pl.Machine.IdleTTL,
-		BridgeShutdown: pl.DrainTimeout,
+		BridgeGrace:      pl.Machine.Grace,
+		BridgeIdleTTL:    pl.Machine.IdleTTL,
+		BridgeShutdown:   pl.DrainTimeout,
+		BridgeShareLanes: true,
+		BridgeLeaseTTL:   publish.DefaultLeaseTTL,
 
 		BoardServiceLevel: bc.ServiceLevel,
 		BoardWindow:       bc.Window,
@@ -312,6 +316,7 @@ func (c *Config) checkDurations() error {
 		{"GENESYS_BACKFILL_MAX_WAIT", c.GenesysBackfillMaxWait},
 		{"NATS_STREAM_MAX_AGE", c.NATSMaxAge}, {"NATS_DEAD_LETTER_MAX_AGE", c.NATSDLMaxAge}, {"NATS_DUPLICATE_WINDOW", c.NATSDuplicates}, {"NATS_ACK_TIMEOUT", c.NATSAckTimeout},
 		{"BRIDGE_COMPLETED_GRACE", c.BridgeGrace}, {"BRIDGE_IDLE_TTL", c.BridgeIdleTTL}, {"BRIDGE_SHUTDOWN_TIMEOUT", c.BridgeShutdown},
+		{"BRIDGE_LEASE_TTL", c.BridgeLeaseTTL},
 		{"BOARD_SERVICE_LEVEL", c.BoardServiceLevel}, {"BOARD_WINDOW", c.BoardWindow}, {"BOARD_LOOKBACK", c.BoardLookback},
 	} {
 		if d.v <= 0 {
@@ -324,6 +329,9 @@ func (c *Config) checkDurations() error {
 	if c.GenesysBackfillMaxWait <= c.GenesysBackfillLag {
 		return configErr("GENESYS_BACKFILL_MAX_WAIT (%s) must be longer than GENESYS_BACKFILL_LAG (%s): a gap's history is queried only after the lag",
 			c.GenesysBackfillMaxWait, c.GenesysBackfillLag)
+	}
+	if c.BridgeLeaseTTL < time.Second {
+		return configErr("BRIDGE_LEASE_TTL must be at least 1s (got %s)", c.BridgeLeaseTTL)
 	}
 	if c.GenesysHeartbeat < time.Second {
 		return configErr("GENESYS_HEARTBEAT_INTERVAL must be at least 1s (got %s)", c.GenesysHeartbeat)

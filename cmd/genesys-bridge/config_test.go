@@ -135,6 +135,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "further client's file missing", set: map[string]string{"GENESYS_CLIENTS": "c2:/nonexistent/s"}, want: "GENESYS_CLIENTS (client c2): cannot read /nonexistent/s"},
 		{name: "further clients in the tutorial's dialect", set: map[string]string{"GENESYS_DIALECT": "interactions", "GENESYS_CLIENTS": "c2:/etc/hostname"}, del: []string{"GENESYS_QUEUE_IDS"}, want: "holds one stream with one client"},
 		{name: "more topics than one client holds", set: map[string]string{"GENESYS_QUEUE_IDS": manyIDs(9501)}, want: "19002 topics (9501 conversation, 9501 queue membership, 0 agent activity, 0 other) in 20 channels of 1000 need 2 OAuth clients, and 1 are configured"},
+		{name: "lease TTL", set: map[string]string{"BRIDGE_LEASE_TTL": "500ms"}, want: "BRIDGE_LEASE_TTL must be at least 1s"},
 		{name: "back-fill wait under the lag", set: map[string]string{"GENESYS_BACKFILL_LAG": "2m", "GENESYS_BACKFILL_MAX_WAIT": "1m"}, want: "GENESYS_BACKFILL_MAX_WAIT"},
 	}
 	for _, tt := range tests {

@@ -143,6 +143,7 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	for _, src := range []source{notifications, interactions} {
 		m := newMetrics()
 		m.register(new(engine.Stats), src, []*genesys.Client{client}, &nats.Conn{}, &publish.JetStream{}, &publish.DeadLetters{})
+		m.registerSharing(sharing{leases: &publish.Leases{}})
 		families, err := m.reg.Gather()
 		if err != nil {
 			t.Fatal(err)

@@ -452,26 +452,64 @@ func readyzBody(addr string) (string, int) {
 	return string(body), resp.StatusCode
 }
 
-// Two bridges with the same configuration run at once (active-active):
-// both receive every frame, both publish, and the stream holds each
-// transition once: message ids agree, and the first transition of each
-// interaction is a compare-and-set. A fault on the way makes them diverge
-// for a while (one back-fills while the other streams).
+// Two bridges with the same configuration run at once. Sharing the lanes
+// (the default), one reads the lane and the other stands by; when the
+// reader restarts (a rolling restart), the other takes the lane over after
+// a gap from the reader's mark, and the stream holds each transition once.
+// Active-active (BRIDGE_SHARE_LANES=false), both receive every frame, both
+// publish, and the stream holds each transition once: message ids agree,
+// and the first transition of each interaction is a compare-and-set; a
+// fault on the way makes them diverge for a while (one back-fills while
+// the other streams).
 func TestTwoReplicas(t *testing.T) {
 	t.Parallel()
-	h := startHarness(t, simulator.Config{}, map[string]string{"NATS_DUPLICATE_WINDOW": "10m"})
-	cfg2 := *h.cfg
-	log2, logs2 := testkit.Logger(t, slog.LevelDebug)
-	ctx2, cancel2 := context.WithCancel(t.Context())
-	done2 := make(chan error, 1)
-	go func() { done2 <- serve(ctx2, &cfg2, log2, io.Discard) }()
-	h.replicas = append(h.replicas, func() error { cancel2(); return <-done2 })
-	h.waitTransitions(100)
-	h.sim.DropSockets() // both replicas lose their socket and back-fill
-	h.finish()
-	if strings.Count(logs2.String(), "genesys stream connected") < 2 {
-		t.Error("the second replica did not run alongside the first")
+	second := func(h *harness) *testkit.LogBuffer {
+		cfg2 := *h.cfg
+		log2, logs2 := testkit.Logger(t, slog.LevelDebug)
+		ctx2, cancel2 := context.WithCancel(t.Context())
+		done2 := make(chan error, 1)
+		go func() { done2 <- serve(ctx2, &cfg2, log2, io.Discard) }()
+		h.replicas = append(h.replicas, func() error { cancel2(); return <-done2 })
+		return logs2
 	}
+	t.Run("sharing the lanes", func(t *testing.T) {
+		t.Parallel()
+		h := startHarness(t, simulator.Config{}, map[string]string{"NATS_DUPLICATE_WINDOW": "10m", "BRIDGE_LEASE_TTL": "2s"})
+		testkit.Eventually(t, time.Minute, "the first replica reads the lane", func() bool { return h.logHas("genesys stream connected") })
+		logs2 := second(h)
+		testkit.Eventually(t, time.Minute, "the second replica stands by", func() bool { return strings.Contains(logs2.String(), "replicas share the Genesys channels") })
+		h.waitTransitions(100)
+		if n := h.sim.Sockets(); n != 1 {
+			t.Errorf("%d sockets: the lane is read by more than one replica", n)
+		}
+		// A rolling restart of the reader: the other takes the lane over.
+		h.cancel()
+		if err := <-h.done; err != nil {
+			t.Fatal(err)
+		}
+		testkit.Eventually(t, time.Minute, "the second replica took the lane over", func() bool {
+			return strings.Contains(logs2.String(), "lane lease taken over") && strings.Contains(logs2.String(), "genesys stream connected")
+		})
+		h.start()
+		h.finish()
+		if !strings.Contains(logs2.String(), "back-fill done") {
+			t.Error("the takeover was not back-filled")
+		}
+		if h.sim.Sockets() > 1 {
+			t.Errorf("%d sockets after the restart", h.sim.Sockets())
+		}
+	})
+	t.Run("every replica reads every lane", func(t *testing.T) {
+		t.Parallel()
+		h := startHarness(t, simulator.Config{}, map[string]string{"NATS_DUPLICATE_WINDOW": "10m", "BRIDGE_SHARE_LANES": "false"})
+		logs2 := second(h)
+		h.waitTransitions(100)
+		h.sim.DropSockets() // both replicas lose their socket and back-fill
+		h.finish()
+		if strings.Count(logs2.String(), "genesys stream connected") < 2 {
+			t.Error("the second replica did not run alongside the first")
+		}
+	})
 }
 
 // A bridge stops while Genesys goes on; a new one (no memory) starts after
@@ -490,7 +528,9 @@ func TestResumeAfterDowntime(t *testing.T) {
 	testkit.Eventually(t, time.Minute, "transitions during the downtime", func() bool { return len(h.sim.Truth()) >= down+60 })
 	h.start() // (its stats are the new run's: the first one's may hold gaps it never closed)
 	h.finish()
-	if !h.logHas("resuming after an earlier run") {
+	// Without shared lanes the stream's last message tells where to resume;
+	// sharing them, the lane's lease tells where its last reader stopped.
+	if !h.logHas("resuming after an earlier run") && !h.logHas("back-filling since it stopped") {
 		t.Error("the second run did not resume from the stream")
 	}
 }

@@ -165,7 +165,12 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 	for _, c := range clients {
 		defer c.Close() // after the stream and the board stopped (deferred later, run first)
 	}
-	stream, err := newSource(ctx, cfg, target, clients, tr, out.js, pipe, log)
+	share, err := openSharing(ctx, cfg, out.nc, target.topics, log)
+	if err != nil {
+		return err
+	}
+	defer share.close() // after the stream stopped reading (pump returns first)
+	stream, err := newSource(ctx, cfg, target, clients, tr, out.js, pipe, share, log)
 	if err != nil {
 		return err
 	}
@@ -178,6 +183,7 @@ func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h 
 		defer stopBoard()
 	}
 	m.register(pipe.Stats(), stream, clients, out.nc, out.js, out.dead)
+	m.registerSharing(share)
 	if h.stats != nil {
 		h.stats(pipe.Stats(), stream)
 	}

@@ -198,6 +198,8 @@ func (m *metrics) register(st *engine.Stats, stream source, clients []*genesys.C
 			perClient("genesys_bridge_genesys_client_channels", "Channels (lanes of up to 1,000 topics) the OAuth client holds.", c.ID(),
 				func() float64 { return float64(state().Lanes) })
 		}
+		gauge("genesys_bridge_lanes_read", "Lanes (channels of up to 1,000 topics) this replica reads now: with BRIDGE_SHARE_LANES, those whose lease it holds.",
+			func() float64 { return float64(s.LanesRead()) })
 		gauge("genesys_bridge_genesys_lanes_uncovered", "Lanes (channels of up to 1,000 topics) that no OAuth client has room for: their topics are not read.",
 			func() float64 { _, n := s.ClientStatus(); return float64(n) })
 	case *interactions.Stream:
@@ -269,4 +271,14 @@ func (m *metrics) handler(nc *nats.Conn, stream source) http.Handler {
 		}
 	})
 	return mux
+}
+
+// registerSharing registers what the lane leases tell (when shared).
+func (m *metrics) registerSharing(sh sharing) {
+	if sh.leases == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "genesys_bridge_replicas",
+		Help: "Replicas of this lane plan sharing the lanes (BRIDGE_SHARE_LANES), as the lease bucket shows them."},
+		func() float64 { return float64(sh.leases.Replicas()) }))
 }

@@ -55,7 +55,7 @@ func (c *Config) genesysClients(target genesysTarget, log *slog.Logger) ([]*gene
 // interactions an earlier run published lately (so none of them costs a
 // request when first met), and the notification dialect resumes where that
 // run left off.
-func newSource(ctx context.Context, cfg *Config, target genesysTarget, clients []*genesys.Client, tr genesys.Transport, pub *publish.JetStream, pipe *engine.Pipeline, log *slog.Logger) (source, error) {
+func newSource(ctx context.Context, cfg *Config, target genesysTarget, clients []*genesys.Client, tr genesys.Transport, pub *publish.JetStream, pipe *engine.Pipeline, share sharing, log *slog.Logger) (source, error) {
 	sock := genesys.SocketConfig{MaxFrameSize: cfg.GenesysMaxFrame, Dialer: tr.Dialer(), Logger: log}
 	var err error
 	var resume time.Time
@@ -71,10 +71,13 @@ func newSource(ctx context.Context, cfg *Config, target genesysTarget, clients [
 		stream, err = interactions.New(interactions.Config{Client: clients[0], APIURL: target.endpoints.API,
 			Filter: cfg.filter, PingInterval: cfg.GenesysHeartbeat, SocketConfig: sock})
 	} else {
-		stream, err = genesys.NewStream(genesys.StreamConfig{Clients: clients, Topics: target.topics, ResumeFrom: resume,
+		sc := genesys.StreamConfig{Clients: clients, Topics: target.topics, ResumeFrom: resume,
 			HeartbeatInterval: cfg.GenesysHeartbeat, ChannelMargin: cfg.GenesysChannelMargin,
 			BackfillLag: cfg.GenesysBackfillLag, BackfillMaxWait: cfg.GenesysBackfillMaxWait, OpenInteractions: pipe.OpenInteractions,
-			SocketConfig: sock})
+			SocketConfig: sock}
+		share.streamConfig(&sc)
+		sc.Settle = func(ctx context.Context) { settle(ctx, pipe.Stats()) }
+		stream, err = genesys.NewStream(sc)
 	}
 	if err != nil {
 		return nil, configErr("%w", err)
@@ -116,3 +119,26 @@ func resumeFrom(ctx context.Context, pub *publish.JetStream, pipe *engine.Pipeli
 		"open", open, "took", time.Since(began).Round(time.Millisecond).String())
 	return last, nil
 }
+
+// settle waits until the pipeline has nothing unacknowledged, at most
+// settleFor: a lane handed to another replica is released after what it
+// read is stored.
+func settle(ctx context.Context, st *engine.Stats) {
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	deadline := time.NewTimer(settleFor)
+	defer deadline.Stop()
+	for st.Outstanding.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-poll.C:
+		}
+	}
+}
+
+// settleFor bounds settle: under steady traffic something is always in
+// flight; a publish is acknowledged in milliseconds.
+const settleFor = 2 * time.Second
