@@ -68,12 +68,10 @@ type Gap struct {
 	// was just subscribed (what they did before is their history). Nothing
 	// else waits for such a gap.
 	Only []string
-	// Inherited: another replica read the gapped lane until the gap (it
-	// was taken over): what it published is in the store, so an
-	// interaction first met with a start before To may have a persisted
-	// state, loaded before anything is derived. InheritedUntil is when
-	// that replica may have published last.
-	Inherited      bool
+	// InheritedUntil, if set, tells that another replica read the gapped
+	// lane until the gap (it was taken over), and may have published
+	// until then: an interaction first met with a start before To may
+	// have a persisted state, loaded before anything is derived.
 	InheritedUntil time.Time
 }
 

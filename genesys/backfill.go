@@ -22,8 +22,8 @@ const detailsChunk = 50
 // It reports false if ctx ended first.
 func (s *Stream) openGap(ctx context.Context, l *lane, from, to time.Time) bool {
 	g := &bridge.Gap{ID: s.gapSeq.Add(1), From: from.Add(-s.cfg.BackfillSlack), To: to, Deadline: to.Add(s.cfg.BackfillMaxWait),
-		Inherited: l.inherited, InheritedUntil: l.inheritedUntil}
-	l.inherited, l.inheritedUntil = false, time.Time{}
+		InheritedUntil: l.inheritedUntil}
+	l.inheritedUntil = time.Time{}
 	s.gapOpened(l, g.ID, g.From)
 	if !s.Deliver(ctx, nil, wsock.Item{Ev: bridge.Event{Kind: bridge.KindGapOpened, Gap: g}}) {
 		return false

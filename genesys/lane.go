@@ -46,9 +46,9 @@ type lane struct {
 	// safe mark for a replica that takes it over (leases.go).
 	heard atomic.Int64
 	gaps  map[uint64]time.Time
-	// inherited tells that the lane's next gap covers a time another
-	// replica read it (a takeover): bridge.Gap.Inherited.
-	inherited      bool
+	// inheritedUntil, if set, tells that the lane's next gap covers a
+	// time another replica read it (a takeover), and until when it may
+	// have published: bridge.Gap.InheritedUntil.
 	inheritedUntil time.Time
 	// earliest (under s.mu) is the earliest placement of an agent added
 	// while the lane had no channel here: its next session's gap starts

@@ -64,10 +64,12 @@ func (l *lane) leased(ctx context.Context) error {
 			}
 			return err
 		}
-		l.inherited = before.Existed
-		l.inheritedUntil = before.Until
-		if before.Existed && before.Until.IsZero() {
-			l.inheritedUntil = time.Now() // unknown: as late as it could be
+		l.inheritedUntil = time.Time{}
+		if before.Existed {
+			l.inheritedUntil = before.Until
+			if l.inheritedUntil.IsZero() {
+				l.inheritedUntil = time.Now() // unknown: as late as it could be
+			}
 		}
 		switch now := time.Now(); {
 		case before.Existed && !before.Safe.IsZero():

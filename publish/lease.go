@@ -173,7 +173,6 @@ type Leases struct {
 	scopeOf  map[string]string         // replica -> its scope (present keys)
 	changed  chan struct{}             // closed and replaced on every change seen
 	myRev    uint64                    // this replica's key revision
-	since    map[*Lease]time.Time      // when each lease was taken
 	clock    func() time.Time          // time.Now; tests replace it
 	onLost   func(lane int, err error) // tests observe losses
 
@@ -213,7 +212,7 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 	}
 	l := &Leases{marksKV: marksKV, markAt: map[int]time.Time{}, cfg: cfg, kv: kv, log: cfg.Logger.With("replica", cfg.Replica), held: map[int]*Lease{}, holders: map[int]string{},
 		marks: map[int]leaseValue{}, existed: map[int]bool{}, seenAt: map[int]time.Time{}, released: map[int]bool{}, scopeOf: map[string]string{}, changed: make(chan struct{}),
-		since: map[*Lease]time.Time{}, clock: time.Now, ready: make(chan struct{})}
+		clock: time.Now, ready: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	if err := (retry.Policy{Base: time.Second, Max: 30 * time.Second}).Do(ctx, time.Time{}, l.register, func(a retry.Attempt) {
 		l.log.Warn("lane leases: registering the replica failed; retrying", "err", a.Err, "attempt", a.N, "wait", a.Wait.String())
@@ -454,7 +453,7 @@ func (l *Leases) Acquire(ctx context.Context, lane int, safe func() time.Time) (
 			l.pending--
 			if err == nil {
 				l.held[lane] = lease
-				l.since[lease] = l.clock()
+				lease.taken = l.clock()
 			}
 			l.mu.Unlock()
 			switch {
@@ -518,6 +517,7 @@ type Lease struct {
 	// Under l.mu.
 	rev    uint64
 	lastOK time.Time // when the last acknowledged write was sent
+	taken  time.Time // when it was taken (a lease is handed over no sooner than a round later)
 	err    error     // why it was lost
 	done   bool      // released
 
@@ -563,7 +563,6 @@ func (s *Lease) Release() {
 	}
 	s.done = true
 	delete(l.held, s.lane)
-	delete(l.since, s)
 	why, rev := s.err, s.rev
 	l.loseLocked(s, ErrLeasesClosed)
 	l.mu.Unlock()
@@ -715,7 +714,7 @@ func (l *Leases) rebalance() {
 	}
 	var candidates []*Lease
 	for _, s := range l.held {
-		if s.err == nil && l.clock().Sub(l.since[s]) >= l.cfg.TTL/3 {
+		if s.err == nil && l.clock().Sub(s.taken) >= l.cfg.TTL/3 {
 			candidates = append(candidates, s)
 		}
 	}

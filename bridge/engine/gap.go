@@ -54,7 +54,7 @@ func (s *shard) gapOpened(g *bridge.Gap) {
 	s.p.mu.Lock()
 	started := s.p.started
 	s.p.mu.Unlock()
-	if g.Inherited && g.InheritedUntil.After(started) {
+	if g.InheritedUntil.After(started) {
 		// The lane's last reader may have published since this pipeline
 		// started (and loaded what the store held): what this shard knows
 		// may be behind, and an interaction it meets may be stored.
