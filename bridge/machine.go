@@ -289,7 +289,11 @@ func NewMachine(cfg MachineConfig) *Machine {
 //     unless its current status is timed after the state; one re-applied
 //     after a conflict or a load (the stored state may be ahead of it); and
 //     one with no newer timestamp whose change is not one of those untimed
-//     moves (it is older than the state).
+//     moves (it is older than the state). Newer means after the applied
+//     horizon and not before the last step applied (less twice
+//     CrossSourceTolerance): a history's alert is timed later than any
+//     forward-only timestamp, and a live frame held through the gap may
+//     predate it.
 func (m *Machine) Apply(ev *Event, out []Transition) ([]Transition, Verdict) {
 	if ev.Agent != nil {
 		return m.applyAgent(ev, out)
@@ -331,8 +335,14 @@ func (m *Machine) apply(ev *Event, out []Transition, st *live) ([]Transition, Ve
 		overlay = true
 	case ev.Backfilled: // only a current status timed after the state (a GET's hold)
 		overlay = !ev.StatusAt.IsZero() && ev.StatusAt.After(st.StepAt.Add(CrossSourceTolerance))
-	case horizon.After(st.Horizon) || horizon.IsZero() || ev.Sequenced:
-		overlay = true // a newer fact, or a source that orders: arrival order
+	case horizon.IsZero() || ev.Sequenced:
+		overlay = true // a source that orders: arrival order
+	case horizon.After(st.Horizon) && !horizon.Before(st.StepAt.Add(-2*CrossSourceTolerance)):
+		// A newer fact, and not older than the last step applied: a
+		// history's step (an agent's alert) may be later than every
+		// forward-only timestamp, and a live frame held through the gap
+		// may be from before it.
+		overlay = true
 	default:
 		// Nothing newer than the state: only a move no timestamp records
 		// can be news (an agent starting to ring, a hold, an unhold), and

@@ -341,6 +341,7 @@ func TestMachineRealDataRules(t *testing.T) {
 		ev.Backfilled = true
 		return ev
 	}
+	withHorizon := func(ev Event, h time.Time) Event { ev.Horizon = h; return ev }
 	tests := []struct {
 		name   string
 		events []Event
@@ -378,6 +379,25 @@ func TestMachineRealDataRules(t *testing.T) {
 				history(StatusConnected, StatusQueued, ms(2, 2), StatusRinging, ms(3, 2), StatusQueued, ms(3, 2).Add(time.Nanosecond), StatusRinging, at(8), StatusConnected, at(9)),
 			},
 			[]string{"null>queued", "queued>ringing", "ringing>queued", "queued>ringing", "ringing>connected"}},
+		{"frames held for a gap, older than the history's last step (found by TestTwoReplicas)",
+			[]Event{
+				// The history: queued, then an agent alerting (analytics
+				// times the alert; no live timestamp records it).
+				withHorizon(history(StatusRinging, StatusQueued, ms(2, -4), StatusRinging, ms(5, 3)), at(2)),
+				// Held live frames from before the alert: an attribute
+				// update (no newer timestamp), the alert itself (untimed),
+				// then the abandon.
+				live(StatusQueued, StatusQueued, at(2)),
+				live(StatusRinging, StatusQueued, at(2)),
+				live(StatusCompleted, StatusQueued, at(2), StatusCompleted, at(8)),
+			},
+			[]string{"null>queued", "queued>ringing", "ringing>completed"}},
+		{"a return to the queue timed after the history's alert is applied",
+			[]Event{
+				withHorizon(history(StatusRinging, StatusQueued, ms(2, -4), StatusRinging, ms(5, 3)), at(2)),
+				live(StatusQueued, StatusQueued, ms(6, 0)),
+			},
+			[]string{"null>queued", "queued>ringing", "ringing>queued"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
