@@ -93,6 +93,7 @@ type Config struct {
 	BoardBasicFile    string        `env:"BOARD_BASIC_AUTH_FILE" desc:"file holding user:password, basic credentials the board requires"`
 
 	HTTPAddr  string     `env:"HTTP_ADDR" desc:"address of /healthz, /readyz and /metrics; empty disables"`
+	PprofAddr string     `env:"PPROF_ADDR" desc:"address of Go's profiler (/debug/pprof/: CPU, heap, goroutines, execution trace), on a listener of its own; empty (the default) disables. Bind it to loopback (127.0.0.1:6060) and reach it with kubectl port-forward"`
 	LogLevel  slog.Level `env:"LOG_LEVEL" desc:"debug, info, warn or error"`
 	LogFormat string     `env:"LOG_FORMAT" desc:"text or json"`
 	AuditLog  string     `env:"AUDIT_LOG" desc:"audit trail of every acknowledged transition, a JSON line each: empty (off), stdout, or a file path (reopened on SIGHUP)"`
@@ -469,6 +470,15 @@ func (c *Config) checkChoices() error {
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 			return configErr("HTTP_ADDR: %q is not host:port (such as :8080)", c.HTTPAddr)
+		}
+	}
+	if c.PprofAddr != "" {
+		_, port, err := net.SplitHostPort(c.PprofAddr)
+		if err != nil {
+			return configErr("PPROF_ADDR: %q is not host:port (such as 127.0.0.1:6060)", c.PprofAddr)
+		}
+		if c.PprofAddr == c.HTTPAddr && port != "0" { // (port 0: each listener gets its own)
+			return configErr("PPROF_ADDR: the profiler has a listener of its own; %q is HTTP_ADDR's", c.PprofAddr)
 		}
 	}
 	switch c.GenesysDialect {

@@ -118,6 +118,8 @@ func TestConfigErrors(t *testing.T) {
 		{name: "channel filter", set: map[string]string{"BRIDGE_CHANNEL_TYPES": "voice,fax"}, want: "BRIDGE_CHANNEL_TYPES"},
 		{name: "status filter", set: map[string]string{"BRIDGE_STATUSES": "queued,lost"}, want: "BRIDGE_STATUSES"},
 		{name: "http addr", set: map[string]string{"HTTP_ADDR": "8080"}, want: "HTTP_ADDR"},
+		{name: "pprof addr", set: map[string]string{"PPROF_ADDR": "6060"}, want: "PPROF_ADDR: \"6060\" is not host:port"},
+		{name: "pprof on the metrics' address", set: map[string]string{"PPROF_ADDR": ":8080"}, want: "PPROF_ADDR: the profiler has a listener of its own"},
 		{name: "log level", set: map[string]string{"LOG_LEVEL": "loud"}, want: "LOG_LEVEL"},
 		{name: "log format", set: map[string]string{"LOG_FORMAT": "xml"}, want: "LOG_FORMAT"},
 		{name: "heartbeat", set: map[string]string{"GENESYS_HEARTBEAT_INTERVAL": "10ms"}, want: "GENESYS_HEARTBEAT_INTERVAL"},

@@ -31,7 +31,7 @@ func TestDryRun(t *testing.T) {
 		"GENESYS_API_URL": sim.URL, "GENESYS_LOGIN_URL": sim.URL,
 		"GENESYS_QUEUE_IDS": strings.Join(sim.Population().Queues, ","),
 		"NATS_URL":          "nats://127.0.0.1:1", // nothing listens: a dry run must not need it
-		"BRIDGE_DRY_RUN":    "true", "HTTP_ADDR": "127.0.0.1:0",
+		"BRIDGE_DRY_RUN":    "true", "HTTP_ADDR": "127.0.0.1:0", "PPROF_ADDR": "127.0.0.1:0",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +66,26 @@ func TestDryRun(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/readyz %d in a dry run with Genesys healthy", resp.StatusCode)
+	}
+	// The profiler, opt in, on its own listener only.
+	profiler := logValue(t, logs, "serving Go's profiler", "url")
+	for _, tc := range []struct {
+		url  string
+		want int
+	}{
+		{profiler + "goroutine?debug=1", http.StatusOK},
+		{profiler + "profile?seconds=1", http.StatusOK},
+		{"http://" + addr + "/debug/pprof/goroutine?debug=1", http.StatusNotFound},
+	} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || (tc.want == http.StatusOK && len(body) == 0) {
+			t.Errorf("GET %s: %d (%d bytes), want %d", tc.url, resp.StatusCode, len(body), tc.want)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -17,32 +18,40 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/genesys"
 )
 
-func listen(addr string) (net.Listener, error) {
+// serveOn serves h on addr until stop is called; name is the variable
+// that configured addr, for errors and the log.
+func serveOn(name, addr string, h http.Handler, log *slog.Logger) (stop func(), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, configErr("HTTP_ADDR: cannot listen on %s: %w", addr, err)
+		return nil, "", configErr("%s: cannot listen on %s: %w", name, addr, err)
 	}
-	return ln, nil
+	// No write timeout: a CPU profile or a trace streams for as long as
+	// it was asked (30 s by default).
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "variable", name, "err", err)
+		}
+	})
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		wg.Wait()
+	}, ln.Addr().String(), nil
 }
 
 func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream source, live *board.Board, access board.Access, log *slog.Logger) (stop func(), bound string, err error) {
-	ln, err := listen(addr)
-	if err != nil {
-		return nil, "", err
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/", m.handler(nc, stream))
 	if live != nil {
 		mux.Handle("/board/", board.Guard(http.StripPrefix("/board", live.Handler()), access))
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
-		}
-	})
-	bound = ln.Addr().String()
+	stop, bound, err = serveOn("HTTP_ADDR", addr, mux, log)
+	if err != nil {
+		return nil, "", err
+	}
 	log.Info("serving /healthz, /readyz and /metrics", "addr", bound)
 	if live != nil {
 		switch {
@@ -57,12 +66,29 @@ func serveHTTP(addr string, m *metrics, nc *nats.Conn, stream source, live *boar
 			log.Info("serving the live board", "url", boardURL(bound), "access", "basic credentials")
 		}
 	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		wg.Wait()
-	}, bound, nil
+	return stop, bound, nil
+}
+
+// servePprof serves Go's profiler on addr (PPROF_ADDR): its own mux, so
+// nothing of it reaches HTTP_ADDR.
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // heap, goroutine, allocs, block, mutex, threadcreate by name
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	stop, bound, err := serveOn("PPROF_ADDR", addr, mux, log)
+	if err != nil {
+		return nil, err
+	}
+	url := "http://" + bound + "/debug/pprof/"
+	if host, _, _ := net.SplitHostPort(bound); net.ParseIP(host).IsLoopback() {
+		log.Info("serving Go's profiler on loopback", "url", url)
+	} else {
+		log.Warn("serving Go's profiler beyond loopback: whoever reaches it reads the process's stacks and memory profile; bind PPROF_ADDR to 127.0.0.1", "url", url)
+	}
+	return stop, nil
 }
 
 // boardURL is the board's address on a listener bound to addr (a wildcard

@@ -129,6 +129,14 @@ type hooks struct {
 // demo's simulator), the pipeline and the HTTP endpoints, runs until ctx ends, and takes them
 // down in reverse order.
 func runWith(ctx context.Context, cfg *Config, log *slog.Logger, w io.Writer, h hooks) error {
+	if cfg.PprofAddr != "" {
+		// First, so that a slow start can be profiled too.
+		stopPprof, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	out, closeSink, err := openSink(ctx, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {
