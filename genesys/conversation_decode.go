@@ -10,7 +10,16 @@ import "github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 // values are copied: body may be reused once it returns.
 func decodeConversation(body []byte, c *Conversation) error {
 	sc := jsonscan.New(body)
-	err := sc.Object(func(key []byte) error {
+	if err := scanConversation(&sc, c); err != nil {
+		return err
+	}
+	return sc.End()
+}
+
+// scanConversation reads a conversation object at sc's position (a frame's
+// eventBody, read in the same pass as the frame).
+func scanConversation(sc *jsonscan.Scanner, c *Conversation) error {
+	return sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "id":
 			return sc.StringField("id", &c.ID)
@@ -22,15 +31,11 @@ func decodeConversation(body []byte, c *Conversation) error {
 			c.Participants = []Participant{} // [] is empty, not absent, as in encoding/json
 			return sc.Array("participants", func() error {
 				c.Participants = append(c.Participants, Participant{})
-				return decodeParticipant(&sc, &c.Participants[len(c.Participants)-1])
+				return decodeParticipant(sc, &c.Participants[len(c.Participants)-1])
 			})
 		}
 		return sc.Skip()
 	})
-	if err != nil {
-		return err
-	}
-	return sc.End()
 }
 
 func decodeParticipant(sc *jsonscan.Scanner, p *Participant) error {

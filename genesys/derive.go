@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
@@ -82,9 +83,12 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 	if ev.ChannelType == "" {
 		return ev, fmt.Errorf("conversation %s has no communication in any known media", c.ID)
 	}
-	parts := make([]partTimes, len(c.Participants))
+	scratch := scratchPool.Get().(*deriveScratch)
+	defer scratchPool.Put(scratch)
+	parts := scratch.partsFor(len(c.Participants))
 	caller, routed := originator(len(c.Participants), func(i int) string { return c.Participants[i].Purpose })
-	var points []time.Time
+	points := scratch.points[:0]
+	ev.Detail = make([]string, 0, len(c.Participants))
 	for i := range c.Participants {
 		var err error
 		parts[i].placing = i == caller
@@ -101,25 +105,48 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 		ev.Horizon = points[len(points)-1]
 	}
 	points = sortedUnique(inferAlerting(parts, ev.Horizon, points))
+	scratch.points = points[:0] // its capacity, for the next frame
 	return ev, finish(&ev, points, func(t time.Time, now bool) (bridge.Status, time.Time, Who) { return statusAt(parts, t, now) })
 }
 
-// timeField is one timestamp field to parse into dst.
-type timeField struct {
-	name, raw string
-	dst       *time.Time
+// deriveScratch is what Derive needs only while it runs, kept between
+// frames (scratchPool) so that a frame allocates little more than the
+// event it returns.
+type deriveScratch struct {
+	parts  []partTimes
+	points []time.Time
 }
 
-// parseTimes parses fields and appends the times set to points.
-func parseTimes(points []time.Time, fields ...timeField) ([]time.Time, error) {
-	for _, f := range fields {
-		var err error
-		if *f.dst, err = parseTime(f.raw); err != nil {
-			return points, fmt.Errorf("%s: %w", f.name, err)
-		}
-		points = appendTime(points, *f.dst)
+var scratchPool = sync.Pool{New: func() any { return new(deriveScratch) }}
+
+// partsFor returns n cleared participants, each keeping the capacity of
+// its communications from earlier frames.
+func (s *deriveScratch) partsFor(n int) []partTimes {
+	if cap(s.parts) < n {
+		s.parts = append(s.parts[:cap(s.parts)], make([]partTimes, n-cap(s.parts))...)
 	}
-	return points, nil
+	parts := s.parts[:n]
+	for i := range parts {
+		parts[i] = partTimes{comms: parts[i].comms[:0]}
+	}
+	return parts
+}
+
+// timeAt parses one timestamp field; an error names it.
+func timeAt(name, raw string) (time.Time, error) {
+	t, err := parseTime(raw)
+	if err != nil {
+		return t, fmt.Errorf("%s: %w", name, err)
+	}
+	return t, nil
+}
+
+// appendTimes appends the times set to points.
+func appendTimes(points []time.Time, ts ...time.Time) []time.Time {
+	for _, t := range ts {
+		points = appendTime(points, t)
+	}
+	return points
 }
 
 // read takes what the rules need of participant p, and appends its
@@ -131,12 +158,20 @@ func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, erro
 	pt.coded, pt.skipped = hasObject(p.Wrapup), p.WrapupSkipped
 	pt.wrapupDone = pt.coded || pt.skipped
 	var startAcw, endAcw time.Time
-	points, err := parseTimes(points, timeField{"connectedTime", p.ConnectedTime, &pt.connected},
-		timeField{"endTime", p.EndTime, &pt.end}, timeField{"startAcwTime", p.StartAcwTime, &startAcw},
-		timeField{"endAcwTime", p.EndAcwTime, &endAcw})
-	if err != nil {
+	var err error
+	if pt.connected, err = timeAt("connectedTime", p.ConnectedTime); err != nil {
 		return points, err
 	}
+	if pt.end, err = timeAt("endTime", p.EndTime); err != nil {
+		return points, err
+	}
+	if startAcw, err = timeAt("startAcwTime", p.StartAcwTime); err != nil {
+		return points, err
+	}
+	if endAcw, err = timeAt("endAcwTime", p.EndAcwTime); err != nil {
+		return points, err
+	}
+	points = appendTimes(points, pt.connected, pt.end, startAcw, endAcw)
 	wt, err := wrapupEnd(p.Wrapup)
 	if err != nil {
 		return points, fmt.Errorf("wrapup: %w", err)
@@ -200,29 +235,41 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Tim
 	if pt.placing && ct.phase == phaseAlerting {
 		ct.phase = phaseActive // placing the call: no agent is alerted
 	}
-	var acwStart, acwEnd time.Time
 	// Alerting and hold starts are not horizon facts of their own here:
 	// alerting is added below (it may be inferred), a hold's start is not
 	// forward-only (an unhold clears it).
 	var err error
-	if _, err = parseTimes(nil, timeField{"startAlertingTime", cm.StartAlertingTime, &ct.alerting},
-		timeField{"startHoldTime", cm.StartHoldTime, &ct.holdStart}); err != nil {
+	if ct.alerting, err = timeAt("startAlertingTime", cm.StartAlertingTime); err != nil {
 		return points, err
 	}
-	fields := []timeField{{"connectedTime", cm.ConnectedTime, &ct.connected}, {"disconnectedTime", cm.DisconnectedTime, &ct.discon}}
+	if ct.holdStart, err = timeAt("startHoldTime", cm.StartHoldTime); err != nil {
+		return points, err
+	}
+	if ct.connected, err = timeAt("connectedTime", cm.ConnectedTime); err != nil {
+		return points, err
+	}
+	if ct.discon, err = timeAt("disconnectedTime", cm.DisconnectedTime); err != nil {
+		return points, err
+	}
+	points = appendTimes(points, ct.connected, ct.discon)
+	var acwEnd time.Time
 	if w := cm.AfterCallWork; w != nil {
-		fields = append(fields, timeField{"afterCallWork.startTime", w.StartTime, &acwStart}, timeField{"afterCallWork.endTime", w.EndTime, &acwEnd})
-		switch strings.ToLower(w.State) {
-		case "pending":
+		switch {
+		case strings.EqualFold(w.State, "pending"):
 			pt.wrapupRequired = true
-		case "skipped":
+		case strings.EqualFold(w.State, "skipped"):
 			pt.wrapupDone, pt.skipped = true, true
-		case "complete", "notapplicable":
+		case strings.EqualFold(w.State, "complete"), strings.EqualFold(w.State, "notApplicable"):
 			pt.wrapupDone = true
 		}
-	}
-	if points, err = parseTimes(points, fields...); err != nil {
-		return points, err
+		acwStart, err := timeAt("afterCallWork.startTime", w.StartTime)
+		if err != nil {
+			return points, err
+		}
+		if acwEnd, err = timeAt("afterCallWork.endTime", w.EndTime); err != nil {
+			return points, err
+		}
+		points = appendTimes(points, acwStart, acwEnd)
 	}
 	wt, err := wrapupEnd(cm.Wrapup)
 	if err != nil {

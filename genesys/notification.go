@@ -62,6 +62,13 @@ type envelope struct {
 	CorrelationID string // metadata.CorrelationId
 	EventBody     []byte
 	Result        []byte
+	// conversation, if set, receives a conversation topic's body in the
+	// envelope's own pass when topicName comes before eventBody (as
+	// Genesys sends them): decoded says it did, bodyErr is what failed in
+	// the body.
+	conversation *Conversation
+	decoded      bool
+	bodyErr      error
 }
 
 // scanEnvelope reads a frame's envelope in one validating pass (the whole
@@ -93,7 +100,18 @@ func scanEnvelope(data []byte, env *envelope) error {
 		case "topicName":
 			return str("topicName", &env.TopicName)
 		case "eventBody":
-			return raw(&env.EventBody)
+			env.decoded = false
+			if env.conversation == nil || sc.Peek() != '{' || !isConversationTopic(env.TopicName) {
+				return raw(&env.EventBody)
+			}
+			start := sc.Pos()
+			*env.conversation = Conversation{}
+			if err := scanConversation(&sc, env.conversation); err != nil {
+				env.bodyErr = err
+				return err
+			}
+			env.EventBody, env.decoded = data[start:sc.Pos()], true
+			return nil
 		case "result":
 			return raw(&env.Result)
 		case "metadata":
@@ -134,7 +152,9 @@ type systemBody struct {
 // DecodeNotification decodes one frame of the Notification Service socket.
 // Bad input returns a *bridge.RejectError; it never panics.
 func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) {
-	var env envelope
+	// One pass: a conversation's body is decoded as the envelope is read.
+	var c Conversation
+	env := envelope{conversation: &c}
 	defer func() {
 		// A rejection names the topic the frame came on, when it has one.
 		if rej, ok := err.(*bridge.RejectError); ok && rej.Topic == "" {
@@ -142,6 +162,9 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 		}
 	}()
 	if err := scanEnvelope(data, &env); err != nil {
+		if env.bodyErr != nil && !errors.Is(env.bodyErr, jsonscan.ErrSyntax) {
+			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode conversation: %v", text.Truncate(env.TopicName, 200), env.bodyErr)
+		}
 		return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "decode frame: %v", err)
 	}
 	f := Frame{Topic: env.TopicName, CorrelationID: env.CorrelationID}
@@ -216,9 +239,10 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 		if len(env.EventBody) == 0 || bytes.Equal(env.EventBody, []byte("null")) {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: no eventBody", text.Truncate(topic, 200))
 		}
-		var c Conversation
-		if err := decodeConversation(env.EventBody, &c); err != nil {
-			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode conversation: %v", text.Truncate(topic, 200), err)
+		if !env.decoded {
+			if err := decodeConversation(env.EventBody, &c); err != nil {
+				return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode conversation: %v", text.Truncate(topic, 200), err)
+			}
 		}
 		if !isUUID(c.ID) {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: conversation id %q is not a UUID", text.Truncate(topic, 200), text.Truncate(c.ID, 64))

@@ -100,6 +100,7 @@ func sortedUnique(ts []time.Time) []time.Time {
 // points where the status (by statusAt) changes, the status now (the last
 // step's when the rules give none now) and, for held, when the hold began.
 func finish(ev *bridge.Event, points []time.Time, statusAt func(t time.Time, now bool) (bridge.Status, time.Time, Who)) error {
+	ev.Steps = make([]bridge.Step, 0, min(len(points), 8)) // one allocation for most
 	for _, t := range points {
 		s, _, who := statusAt(t, false)
 		if s == "" || (len(ev.Steps) > 0 && ev.Steps[len(ev.Steps)-1].Status == s) {

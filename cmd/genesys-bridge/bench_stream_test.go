@@ -706,67 +706,157 @@ func BenchmarkLongRSS(b *testing.B) {
 }
 
 // BenchmarkNotificationsEndToEnd: the notification dialect, whose frames
-// are whole conversations (several KiB each): 3,000 simulated
-// conversations, sent as fast as the bridge binary reads them on the
-// queues' topics, published (and, in dryrun, only processed). Metrics:
-// frames per second (from the process start until the last transition is
-// stored or counted) and CPU µs per frame and per transition.
+// are whole conversations (several KiB each): simulated conversations
+// (3,000, or BENCH_CONVERSATIONS), generated before the bridge starts
+// (the simulator's Pregenerate: its own cost is not the bridge's feed's
+// pace) and sent as fast as the bridge binary reads them on the queues'
+// topics, published, then in a dry run, then the
+// reference in the same round: `nats bench js pub async --dedup` with as
+// many messages as the frames, of the size of the bridge's messages.
+// Metrics: frames per second (from the process start until the last
+// transition is stored or counted) and CPU µs per frame of each, the
+// reference's messages per second and CPU µs per message, and the ratios
+// of CPU per frame to the reference's per message.
+//
+// BENCH_PPROF_DIR=dir writes a CPU profile of each bridge run there (the
+// bridge's PPROF_ADDR, BENCH_PPROF_SECONDS from the start, 3 by default;
+// give it enough conversations to run that long).
 func BenchmarkNotificationsEndToEnd(b *testing.B) {
 	ns, js := benchServer(b)
 	bridgeBinary(b)
-	for _, variant := range []string{"publish", "dryrun"} {
-		b.Run(variant, func(b *testing.B) {
-			var rates, perFrame, perTransition []float64
-			for round := range b.N {
-				sim, err := simulator.Start(simulator.Config{Conversations: 3000, Rate: 20, Speed: 0, Seed: uint64(round + 1)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				stream := fmt.Sprintf("BENCH_NOTIF_%d_%d", round, time.Now().UnixNano())
-				env := []string{"GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
-					"GENESYS_API_URL=" + sim.URL, "GENESYS_LOGIN_URL=" + sim.URL,
-					"GENESYS_QUEUE_IDS=" + strings.Join(sim.Population().Queues, ","),
-					"NATS_URL=" + ns.URL, "NATS_STREAM=" + stream, "NATS_SUBJECT_PREFIX=" + strings.ToLower(stream),
-					"HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=info" /* info logs only lifecycle, and the bound address */}
-				if variant == "dryrun" {
-					env = append(env, "BRIDGE_DRY_RUN=true")
-				}
-				p := startBridge(b, env...)
-				select {
-				case <-sim.Done():
-				case <-time.After(10 * time.Minute):
-					b.Fatal("simulator did not finish")
-				}
-				want := len(sim.Truth())
-				completed := 0
-				for _, tr := range sim.Truth() {
-					if tr.To == bridge.StatusCompleted {
-						completed++
-					}
-				}
-				var done time.Time
-				if variant == "dryrun" {
-					done = waitMetric(b, p.httpAddr(b), "genesys_bridge_transitions_published_total", float64(want), 5*time.Minute)
-				} else {
-					done = waitStored(b, js, stream, uint64(want+completed), 5*time.Minute) // transitions and timings
-				}
-				cpu, _ := p.stop(b)
-				frames := float64(sim.FramesSent())
-				sim.Close()
-				if variant != "dryrun" {
-					js.DeleteStream(context.Background(), stream)
-				}
-				rates = append(rates, frames/done.Sub(p.started).Seconds())
-				perFrame = append(perFrame, float64(cpu.Microseconds())/frames)
-				perTransition = append(perTransition, float64(cpu.Microseconds())/float64(want))
-				b.Logf("round %d: %.0f frames, %d transitions: %.0f frames/s, %.1f µs CPU per frame, %.1f per transition",
-					round, frames, want, rates[round], perFrame[round], perTransition[round])
-			}
-			b.ReportMetric(median(rates), "frames/s")
-			b.ReportMetric(median(perFrame), "cpu-µs/frame")
-			b.ReportMetric(median(perTransition), "cpu-µs/transition")
-		})
+	cli := natsCLI(b)
+	conversations := 3000
+	if v := os.Getenv("BENCH_CONVERSATIONS"); v != "" {
+		conversations, _ = strconv.Atoi(v)
 	}
+	profDir := os.Getenv("BENCH_PPROF_DIR")
+	profSeconds := 3
+	if v := os.Getenv("BENCH_PPROF_SECONDS"); v != "" {
+		profSeconds, _ = strconv.Atoi(v)
+	}
+	type run struct{ rate, perFrame float64 }
+	var pub, dry []run
+	var refRates, refCPU []float64
+	for round := range b.N {
+		var size int
+		var frames float64
+		for _, variant := range []string{"publish", "dryrun"} {
+			sim, err := simulator.Start(simulator.Config{Conversations: conversations, Rate: 20, Speed: 0, Seed: uint64(round + 1), Pregenerate: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			stream := fmt.Sprintf("BENCH_NOTIF_%d_%d", round, time.Now().UnixNano())
+			env := []string{"GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
+				"GENESYS_API_URL=" + sim.URL, "GENESYS_LOGIN_URL=" + sim.URL,
+				"GENESYS_QUEUE_IDS=" + strings.Join(sim.Population().Queues, ","),
+				"NATS_URL=" + ns.URL, "NATS_STREAM=" + stream, "NATS_SUBJECT_PREFIX=" + strings.ToLower(stream),
+				"HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=info" /* info logs only lifecycle, and the bound address */}
+			if variant == "dryrun" {
+				env = append(env, "BRIDGE_DRY_RUN=true")
+			}
+			if profDir != "" {
+				env = append(env, "PPROF_ADDR=127.0.0.1:0")
+			}
+			p := startBridge(b, env...)
+			var profiled chan error
+			if profDir != "" {
+				profiled = make(chan error, 1)
+				url := logValue(b, p.stderr, "serving Go's profiler", "url")
+				go func() {
+					profiled <- fetchTo(fmt.Sprintf("%sprofile?seconds=%d", url, profSeconds),
+						filepath.Join(profDir, fmt.Sprintf("notifications-%s-%d.pprof", variant, round)))
+				}()
+			}
+			select {
+			case <-sim.Done():
+			case <-time.After(10 * time.Minute):
+				b.Fatal("simulator did not finish")
+			}
+			want := len(sim.Truth())
+			completed := 0
+			for _, tr := range sim.Truth() {
+				if tr.To == bridge.StatusCompleted {
+					completed++
+				}
+			}
+			var done time.Time
+			if variant == "dryrun" {
+				done = waitMetric(b, p.httpAddr(b), "genesys_bridge_transitions_published_total", float64(want), 5*time.Minute)
+			} else {
+				done = waitStored(b, js, stream, uint64(want+completed), 5*time.Minute) // transitions and timings
+				size = payloadSize(b, js, stream)
+			}
+			if profiled != nil {
+				if err := <-profiled; err != nil {
+					b.Errorf("CPU profile: %v", err)
+				}
+			}
+			cpu, _ := p.stop(b)
+			frames = float64(sim.FramesSent())
+			sim.Close()
+			if variant != "dryrun" {
+				js.DeleteStream(context.Background(), stream)
+			}
+			r := run{rate: frames / done.Sub(p.started).Seconds(), perFrame: float64(cpu.Microseconds()) / frames}
+			if variant == "dryrun" {
+				dry = append(dry, r)
+			} else {
+				pub = append(pub, r)
+			}
+			b.Logf("round %d, %s: %.0f frames, %d transitions, %d timings: %.0f frames/s, %.1f µs CPU per frame",
+				round, variant, frames, want, completed, r.rate, r.perFrame)
+		}
+		rate, cpu := natsBenchCPU(b, cli, ns.URL, int(frames), size)
+		refRates = append(refRates, rate)
+		refCPU = append(refCPU, float64(cpu.Microseconds())/frames)
+		b.Logf("round %d, nats bench: %.0f msgs of %d B: %.0f msgs/s, %.1f µs CPU per message; ratios of CPU per frame: dry run %.2fx, published %.2fx",
+			round, frames, size, rate, refCPU[round], dry[round].perFrame/refCPU[round], pub[round].perFrame/refCPU[round])
+	}
+	col := func(rs []run, f func(run) float64) []float64 {
+		var out []float64
+		for _, r := range rs {
+			out = append(out, f(r))
+		}
+		return out
+	}
+	rate := func(r run) float64 { return r.rate }
+	perFrame := func(r run) float64 { return r.perFrame }
+	ratios := func(rs []run) []float64 {
+		var out []float64
+		for i, r := range rs {
+			out = append(out, r.perFrame/refCPU[i])
+		}
+		return out
+	}
+	b.ReportMetric(median(col(pub, rate)), "frames/s")
+	b.ReportMetric(median(col(pub, perFrame)), "cpu-µs/frame")
+	b.ReportMetric(median(col(dry, rate)), "dryrun-frames/s")
+	b.ReportMetric(median(col(dry, perFrame)), "dryrun-cpu-µs/frame")
+	b.ReportMetric(median(refRates), "natsbench-msgs/s")
+	b.ReportMetric(median(refCPU), "natsbench-cpu-µs/msg")
+	b.ReportMetric(median(ratios(pub)), "cpu-x-natsbench")
+	b.ReportMetric(median(ratios(dry)), "dryrun-cpu-x-natsbench")
+}
+
+// fetchTo writes what GET url answers to the file path.
+func fetchTo(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // BenchmarkStreamLatency: the bridge binary in the tutorial dialect at

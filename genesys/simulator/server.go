@@ -80,6 +80,11 @@ type Config struct {
 	// Speed is simulated seconds per wall second; 0 runs as fast as the
 	// client reads. Default 0.
 	Speed float64
+	// Pregenerate writes every conversation (Conversations of them, which
+	// must be set) before Start returns, so that with Speed 0 the frames
+	// go as fast as the sockets take them, the generator's own cost out of
+	// the way: a feed for benchmarks. Simulated time starts at Start.
+	Pregenerate bool
 	// StepScale multiplies the waits inside a conversation (default 1:
 	// seconds to a minute). With Speed 1 and a small StepScale, timestamps
 	// are wall-clock time and conversations last a fraction of a second,
@@ -146,15 +151,18 @@ type Server struct {
 	isocks      map[*interactionsSock]bool
 	seq         atomic.Int64
 
-	startOnce  sync.Once
-	startCh    chan struct{} // closed when the generator may start
-	done       chan struct{} // closed when every conversation was sent
-	closing    chan struct{}
-	wg         sync.WaitGroup
-	framesSent atomic.Uint64
-	tokensMade atomic.Uint64
-	queries    atomic.Uint64
-	evictions  atomic.Uint64
+	startOnce sync.Once
+	startCh   chan struct{} // closed when the generator may start
+	// pregenerated is closed once every conversation is generated
+	// (Config.Pregenerate).
+	pregenerated chan struct{}
+	done         chan struct{} // closed when every conversation was sent
+	closing      chan struct{}
+	wg           sync.WaitGroup
+	framesSent   atomic.Uint64
+	tokensMade   atomic.Uint64
+	queries      atomic.Uint64
+	evictions    atomic.Uint64
 }
 
 type channel struct {
@@ -201,16 +209,17 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: log, ln: ln, URL: scheme + ln.Addr().String(),
-		pop:         pop,
-		agents:      newAgentWorld(pop, rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.StepScale, cfg.LateJoiners, cfg.QueuesPerAgent),
-		tokens:      map[string]time.Time{},
-		tokenClient: map[string]string{},
-		clients:     map[string]*clientState{cfg.ClientID: {secret: cfg.ClientSecret}},
-		channels:    map[string]*channel{},
-		isocks:      map[*interactionsSock]bool{},
-		startCh:     make(chan struct{}),
-		done:        make(chan struct{}),
-		closing:     make(chan struct{}),
+		pop:          pop,
+		agents:       newAgentWorld(pop, rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.StepScale, cfg.LateJoiners, cfg.QueuesPerAgent),
+		tokens:       map[string]time.Time{},
+		tokenClient:  map[string]string{},
+		clients:      map[string]*clientState{cfg.ClientID: {secret: cfg.ClientSecret}},
+		channels:     map[string]*channel{},
+		isocks:       map[*interactionsSock]bool{},
+		startCh:      make(chan struct{}),
+		pregenerated: make(chan struct{}),
+		done:         make(chan struct{}),
+		closing:      make(chan struct{}),
 	}
 	for id, secret := range cfg.Clients {
 		s.clients[id] = &clientState{secret: secret}
@@ -230,6 +239,9 @@ func Start(cfg Config) (*Server, error) {
 	})
 	s.wg.Go(s.generate)
 	s.wg.Go(s.reap)
+	if cfg.Pregenerate {
+		<-s.pregenerated
+	}
 	return s, nil
 }
 
@@ -468,6 +480,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 30 * time.Second
 	}
+	if cfg.Pregenerate && cfg.Conversations <= 0 {
+		return cfg, errors.New("simulator: Pregenerate needs a number of Conversations")
+	}
 	if cfg.Queues <= 0 {
 		cfg.Queues = 3
 	}
@@ -705,33 +720,49 @@ func (s *Server) generate() {
 	if s.cfg.Conversations < 0 {
 		return
 	}
+	rng := rand.New(rand.NewPCG(s.cfg.Seed, 1))
+	q := &frameQueue{}
+	var simStart, nextArrival time.Time
+	started := 0
+	begin := func() {
+		simStart = time.Now().Truncate(time.Millisecond)
+		if !s.cfg.Start.IsZero() {
+			simStart = s.cfg.Start.Truncate(time.Millisecond)
+		}
+		nextArrival = simStart
+	}
+	admit := func() {
+		ch := s.cfg.Channels[rng.IntN(len(s.cfg.Channels))]
+		sc := GenerateWith(rng, s.pop, ch, nextArrival, GenerateOptions{Scale: s.cfg.StepScale, Long: s.cfg.LongConversations})
+		for i := range sc.Frames {
+			heap.Push(q, &queued{f: &sc.Frames[i], script: sc, index: i})
+		}
+		started++
+		nextArrival = nextArrival.Add(time.Duration(rng.ExpFloat64() / s.cfg.Rate * float64(time.Second)))
+	}
+	if s.cfg.Pregenerate {
+		begin()
+		for started < s.cfg.Conversations {
+			admit()
+		}
+		close(s.pregenerated)
+	}
 	select {
 	case <-s.startCh:
 	case <-s.closing:
 		return
 	}
-	rng := rand.New(rand.NewPCG(s.cfg.Seed, 1))
-	simStart := time.Now().Truncate(time.Millisecond)
-	if !s.cfg.Start.IsZero() {
-		simStart = s.cfg.Start.Truncate(time.Millisecond)
+	if !s.cfg.Pregenerate {
+		begin()
 	}
 	wallStart := time.Now()
 	arng := rand.New(rand.NewPCG(s.cfg.Seed, 3)) // the agents' own: conversations stay as the seed makes them
 	s.sendAgents(s.agents.login(simStart))
-	q := &frameQueue{}
-	nextArrival := simStart
-	started := 0
 	held := map[string]*queued{} // conversation -> frame held back for reordering
 	for {
 		// Admit arrivals due before the next frame.
 		for (s.cfg.Conversations == 0 || started < s.cfg.Conversations) && (q.Len() == 0 || !nextArrival.After((*q)[0].f.At)) {
-			ch := s.cfg.Channels[rng.IntN(len(s.cfg.Channels))]
-			sc := GenerateWith(rng, s.pop, ch, nextArrival, GenerateOptions{Scale: s.cfg.StepScale, Long: s.cfg.LongConversations})
-			for i := range sc.Frames {
-				heap.Push(q, &queued{f: &sc.Frames[i], script: sc, index: i})
-			}
-			started++
-			nextArrival = nextArrival.Add(time.Duration(rng.ExpFloat64() / s.cfg.Rate * float64(time.Second)))
+			admit()
 		}
 		if q.Len() == 0 {
 			return
