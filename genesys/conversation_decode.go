@@ -47,7 +47,7 @@ func decodeParticipant(sc *jsonscan.Scanner, p *Participant) error {
 		case "id":
 			return sc.StringField("id", &p.ID)
 		case "purpose":
-			return sc.StringField("purpose", &p.Purpose)
+			return sc.KnownStringField("purpose", &p.Purpose, vocabulary)
 		case "queueId":
 			return sc.StringField("queueId", &p.QueueID)
 		case "userId":
@@ -93,9 +93,9 @@ func decodeCommunications(sc *jsonscan.Scanner, name string, dst *[]Communicatio
 			case "id":
 				return sc.StringField("id", &m.ID)
 			case "state":
-				return sc.StringField("state", &m.State)
+				return sc.KnownStringField("state", &m.State, vocabulary)
 			case "initialState":
-				return sc.StringField("initialState", &m.InitialState)
+				return sc.KnownStringField("initialState", &m.InitialState, vocabulary)
 			case "held":
 				return sc.BoolField("held", &m.Held)
 			case "startAlertingTime":
@@ -107,7 +107,7 @@ func decodeCommunications(sc *jsonscan.Scanner, name string, dst *[]Communicatio
 			case "startHoldTime":
 				return sc.StringField("startHoldTime", &m.StartHoldTime)
 			case "disconnectType":
-				return sc.StringField("disconnectType", &m.DisconnectType)
+				return sc.KnownStringField("disconnectType", &m.DisconnectType, vocabulary)
 			case "wrapup":
 				return sc.RawField(&m.Wrapup)
 			case "afterCallWork":
@@ -120,7 +120,7 @@ func decodeCommunications(sc *jsonscan.Scanner, name string, dst *[]Communicatio
 				return sc.ObjectField("afterCallWork", func(key []byte) error {
 					switch string(key) {
 					case "state":
-						return sc.StringField("state", &acw.State)
+						return sc.KnownStringField("state", &acw.State, vocabulary)
 					case "startTime":
 						return sc.StringField("startTime", &acw.StartTime)
 					case "endTime":
@@ -133,3 +133,26 @@ func decodeCommunications(sc *jsonscan.Scanner, name string, dst *[]Communicatio
 		})
 	})
 }
+
+// vocabulary are the values of purpose, the states and disconnectType
+// Genesys sends (the SDKs' enums): read as these strings, not allocated
+// for every frame. Any other value is read as it is.
+var vocabulary = func() map[string]string {
+	m := map[string]string{}
+	for _, v := range []string{
+		// purpose
+		"customer", "external", "agent", "user", "acd", "ivr", "workflow", "flow", "botflow", "digitalbotflow",
+		"voicesurveyflow", "voicemail", "station", "fax", "outbound", "campaign", "dialer", "api", "manual",
+		// communication state, initialState, afterCallWork.state
+		"alerting", "dialing", "contacting", "offering", "connected", "disconnected", "terminated", "converting",
+		"uploading", "transmitting", "parked", "none", "scheduled", "queued", "pending", "skipped", "complete",
+		"notApplicable", "unknown",
+		// disconnectType
+		"endpoint", "client", "system", "timeout", "transfer", "transfer.conference", "transfer.consult",
+		"transfer.forward", "transfer.noanswer", "transfer.notavailable", "transport.failure", "error", "peer",
+		"other", "spam", "uncallable", "noAnswerTransfer",
+	} {
+		m[v] = v
+	}
+	return m
+}()

@@ -390,6 +390,28 @@ func (s *Scanner) StringField(name string, dst *string) error {
 	return err
 }
 
+// KnownStringField is StringField for a member whose values are mostly
+// among known (a vocabulary, keyed by itself): those are read as the
+// vocabulary's own strings, without an allocation.
+func (s *Scanner) KnownStringField(name string, dst *string, known map[string]string) error {
+	if s.Null() {
+		return nil
+	}
+	if s.Peek() != '"' {
+		return fmt.Errorf("field %s: want a string", name)
+	}
+	v, err := s.Str()
+	if err != nil {
+		return err
+	}
+	if k, ok := known[string(v)]; ok {
+		*dst = k
+	} else {
+		*dst = string(v)
+	}
+	return nil
+}
+
 // BoolField reads true, false or null (left as it is).
 func (s *Scanner) BoolField(name string, dst *bool) error {
 	if s.Null() {

@@ -66,3 +66,33 @@ func TestFields(t *testing.T) {
 		t.Errorf("a member without its colon: %v, want ErrSyntax", err)
 	}
 }
+
+// A known value is the vocabulary's own string (no allocation); another
+// is read as it is, an escaped one unescaped; null leaves the field; a
+// number is an error naming the field.
+func TestKnownStringField(t *testing.T) {
+	known := map[string]string{"connected": "connected"}
+	for _, tt := range []struct {
+		in, want string
+		allocs   float64
+		err      bool
+	}{
+		{`"connected"`, "connected", 0, false},
+		{`"alerting"`, "alerting", 1, false},
+		{`"conn\u0065cted"`, "connected", -1, false}, // (a new scanner grows its buffer for escapes)
+		{`null`, "kept", 0, false},
+		{`1`, "kept", -1, true}, // (an error allocates its message)
+	} {
+		data := []byte(tt.in)
+		got := "kept"
+		var err error
+		allocs := testing.AllocsPerRun(10, func() {
+			got = "kept"
+			sc := New(data)
+			err = sc.KnownStringField("state", &got, known)
+		})
+		if got != tt.want || (err != nil) != tt.err || (tt.allocs >= 0 && allocs != tt.allocs) {
+			t.Errorf("%s: got %q, err %v, %v allocations; want %q, error %v, %v allocations", tt.in, got, err, allocs, tt.want, tt.err, tt.allocs)
+		}
+	}
+}
