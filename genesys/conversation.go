@@ -3,6 +3,7 @@ package genesys
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
@@ -12,7 +13,8 @@ import (
 
 // Conversation is the conversation snapshot Genesys sends in the eventBody of
 // a conversation topic, and returns from GET /api/v2/conversations/{id}.
-// Only the fields the bridge uses are decoded; states are open strings.
+// Only the fields the rules read are decoded (not the participants' and
+// communications' own ids, for one); states are open strings.
 // Fields that only GET carries (participant startTime, communication
 // startAlertingTime, wrapupSkipped) are read when present and never needed.
 type Conversation struct {
@@ -23,7 +25,6 @@ type Conversation struct {
 // Participant is one party of a conversation. Purpose is a free string
 // (customer, external, agent, user, acd, ivr, workflow, voicemail, ...).
 type Participant struct {
-	ID             string          `json:"id"`
 	Purpose        string          `json:"purpose"`
 	QueueID        string          `json:"queueId,omitempty"`
 	UserID         string          `json:"userId,omitempty"`
@@ -48,7 +49,6 @@ type Participant struct {
 
 // Communication is one media session of a participant.
 type Communication struct {
-	ID                string          `json:"id,omitempty"`
 	State             string          `json:"state"`
 	InitialState      string          `json:"initialState,omitempty"` // GET; live callbacks, emails and messages
 	Held              bool            `json:"held,omitempty"`
@@ -129,8 +129,23 @@ func detail(p *Participant) string {
 			break
 		}
 	}
+	if d, ok := details[[2]string{p.Purpose, state}]; ok {
+		return d
+	}
 	return text.DetailToken(p.Purpose, 32) + ":" + text.DetailToken(state, 32)
 }
+
+// details are the details of the vocabulary's purposes and states, made
+// once rather than for every participant of every frame.
+var details = func() map[[2]string]string {
+	m := map[[2]string]string{}
+	for _, purpose := range purposes {
+		for _, state := range slices.Concat(states, []string{"held"}) {
+			m[[2]string{purpose, state}] = text.DetailToken(purpose, 32) + ":" + text.DetailToken(state, 32)
+		}
+	}
+	return m
+}()
 
 // parseTime parses a Genesys ISO-8601 timestamp; "" is the zero time.
 func parseTime(s string) (time.Time, error) {

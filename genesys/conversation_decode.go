@@ -1,6 +1,9 @@
 package genesys
 
-import "github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
+import (
+	"github.com/genesys-bridge/genesys-bridge/internal/intern"
+	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
+)
 
 // decodeConversation reads a conversation body (a notification's eventBody
 // or a GET's response) into c without reflection: the fields Conversation
@@ -19,6 +22,7 @@ func decodeConversation(body []byte, c *Conversation) error {
 // scanConversation reads a conversation object at sc's position (a frame's
 // eventBody, read in the same pass as the frame).
 func scanConversation(sc *jsonscan.Scanner, c *Conversation) error {
+	var r reuse
 	return sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "id":
@@ -28,38 +32,36 @@ func scanConversation(sc *jsonscan.Scanner, c *Conversation) error {
 			if sc.Null() {
 				return nil
 			}
-			c.Participants = []Participant{} // [] is empty, not absent, as in encoding/json
+			c.Participants = make([]Participant, 0, 4) // [] is empty, not absent, as in encoding/json
 			return sc.Array("participants", func() error {
 				c.Participants = append(c.Participants, Participant{})
-				return decodeParticipant(sc, &c.Participants[len(c.Participants)-1])
+				return decodeParticipant(sc, &r, &c.Participants[len(c.Participants)-1])
 			})
 		}
 		return sc.Skip()
 	})
 }
 
-func decodeParticipant(sc *jsonscan.Scanner, p *Participant) error {
+func decodeParticipant(sc *jsonscan.Scanner, r *reuse, p *Participant) error {
 	if sc.Null() {
 		return nil
 	}
 	return sc.ObjectField("participant", func(key []byte) error {
 		switch string(key) {
-		case "id":
-			return sc.StringField("id", &p.ID)
 		case "purpose":
-			return sc.KnownStringField("purpose", &p.Purpose, vocabulary)
+			return sc.StringFieldAs("purpose", &p.Purpose, r.known)
 		case "queueId":
-			return sc.StringField("queueId", &p.QueueID)
+			return sc.StringFieldAs("queueId", &p.QueueID, refs.Bytes)
 		case "userId":
-			return sc.StringField("userId", &p.UserID)
+			return sc.StringFieldAs("userId", &p.UserID, refs.Bytes)
 		case "connectedTime":
-			return sc.StringField("connectedTime", &p.ConnectedTime)
+			return sc.StringFieldAs("connectedTime", &p.ConnectedTime, r.string)
 		case "endTime":
-			return sc.StringField("endTime", &p.EndTime)
+			return sc.StringFieldAs("endTime", &p.EndTime, r.string)
 		case "startAcwTime":
-			return sc.StringField("startAcwTime", &p.StartAcwTime)
+			return sc.StringFieldAs("startAcwTime", &p.StartAcwTime, r.string)
 		case "endAcwTime":
-			return sc.StringField("endAcwTime", &p.EndAcwTime)
+			return sc.StringFieldAs("endAcwTime", &p.EndAcwTime, r.string)
 		case "wrapupRequired":
 			return sc.BoolField("wrapupRequired", &p.WrapupRequired)
 		case "wrapupSkipped":
@@ -69,14 +71,14 @@ func decodeParticipant(sc *jsonscan.Scanner, p *Participant) error {
 		}
 		for _, m := range mediaTypes {
 			if string(key) == m.key {
-				return decodeCommunications(sc, m.key, m.of(p))
+				return decodeCommunications(sc, r, m.key, m.of(p))
 			}
 		}
 		return sc.Skip()
 	})
 }
 
-func decodeCommunications(sc *jsonscan.Scanner, name string, dst *[]Communication) error {
+func decodeCommunications(sc *jsonscan.Scanner, r *reuse, name string, dst *[]Communication) error {
 	*dst = nil
 	if sc.Null() {
 		return nil
@@ -90,24 +92,22 @@ func decodeCommunications(sc *jsonscan.Scanner, name string, dst *[]Communicatio
 		}
 		return sc.ObjectField(name, func(key []byte) error {
 			switch string(key) {
-			case "id":
-				return sc.StringField("id", &m.ID)
 			case "state":
-				return sc.KnownStringField("state", &m.State, vocabulary)
+				return sc.StringFieldAs("state", &m.State, r.known)
 			case "initialState":
-				return sc.KnownStringField("initialState", &m.InitialState, vocabulary)
+				return sc.StringFieldAs("initialState", &m.InitialState, r.known)
 			case "held":
 				return sc.BoolField("held", &m.Held)
 			case "startAlertingTime":
-				return sc.StringField("startAlertingTime", &m.StartAlertingTime)
+				return sc.StringFieldAs("startAlertingTime", &m.StartAlertingTime, r.string)
 			case "connectedTime":
-				return sc.StringField("connectedTime", &m.ConnectedTime)
+				return sc.StringFieldAs("connectedTime", &m.ConnectedTime, r.string)
 			case "disconnectedTime":
-				return sc.StringField("disconnectedTime", &m.DisconnectedTime)
+				return sc.StringFieldAs("disconnectedTime", &m.DisconnectedTime, r.string)
 			case "startHoldTime":
-				return sc.StringField("startHoldTime", &m.StartHoldTime)
+				return sc.StringFieldAs("startHoldTime", &m.StartHoldTime, r.string)
 			case "disconnectType":
-				return sc.KnownStringField("disconnectType", &m.DisconnectType, vocabulary)
+				return sc.StringFieldAs("disconnectType", &m.DisconnectType, r.known)
 			case "wrapup":
 				return sc.RawField(&m.Wrapup)
 			case "afterCallWork":
@@ -120,11 +120,11 @@ func decodeCommunications(sc *jsonscan.Scanner, name string, dst *[]Communicatio
 				return sc.ObjectField("afterCallWork", func(key []byte) error {
 					switch string(key) {
 					case "state":
-						return sc.KnownStringField("state", &acw.State, vocabulary)
+						return sc.StringFieldAs("state", &acw.State, r.known)
 					case "startTime":
-						return sc.StringField("startTime", &acw.StartTime)
+						return sc.StringFieldAs("startTime", &acw.StartTime, r.string)
 					case "endTime":
-						return sc.StringField("endTime", &acw.EndTime)
+						return sc.StringFieldAs("endTime", &acw.EndTime, r.string)
 					}
 					return sc.Skip()
 				})
@@ -134,25 +134,63 @@ func decodeCommunications(sc *jsonscan.Scanner, name string, dst *[]Communicatio
 	})
 }
 
-// vocabulary are the values of purpose, the states and disconnectType
-// Genesys sends (the SDKs' enums): read as these strings, not allocated
-// for every frame. Any other value is read as it is.
+// refs are the queue and user ids of every frame: a few hundred recur in
+// all of them.
+var refs = &intern.Table{Max: 1 << 15}
+
+// reuse makes the strings of one conversation's body: a value of the
+// vocabulary is the vocabulary's string, and a value the body repeats (a
+// participant's connectedTime and its communication's) is allocated once.
+type reuse struct {
+	recent [8]string
+	next   int
+}
+
+// known is a string of the vocabulary, or else one made as string does.
+func (r *reuse) known(b []byte) string {
+	if v, ok := vocabulary[string(b)]; ok {
+		return v
+	}
+	return r.string(b)
+}
+
+// string returns one of the last strings made for the same bytes, or a
+// new one.
+func (r *reuse) string(b []byte) string {
+	for _, s := range r.recent {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := string(b)
+	r.recent[r.next] = s
+	r.next = (r.next + 1) % len(r.recent)
+	return s
+}
+
+// The values of purpose, of the states and of disconnectType that
+// Genesys sends (the SDKs' enums).
+var (
+	purposes = []string{"customer", "external", "agent", "user", "acd", "ivr", "workflow", "flow", "botflow", "digitalbotflow",
+		"voicesurveyflow", "voicemail", "station", "fax", "outbound", "campaign", "dialer", "api", "manual"}
+	// communication state, initialState, afterCallWork.state
+	states = []string{"alerting", "dialing", "contacting", "offering", "connected", "disconnected", "terminated", "converting",
+		"uploading", "transmitting", "parked", "none", "scheduled", "queued", "pending", "skipped", "complete",
+		"notApplicable", "unknown"}
+	disconnectTypes = []string{"endpoint", "client", "system", "timeout", "transfer", "transfer.conference", "transfer.consult",
+		"transfer.forward", "transfer.noanswer", "transfer.notavailable", "transport.failure", "error", "peer",
+		"other", "spam", "uncallable", "noAnswerTransfer"}
+)
+
+// vocabulary holds those values, each keyed by itself: read as these
+// strings, not allocated for every frame. Any other value is read as it
+// is.
 var vocabulary = func() map[string]string {
 	m := map[string]string{}
-	for _, v := range []string{
-		// purpose
-		"customer", "external", "agent", "user", "acd", "ivr", "workflow", "flow", "botflow", "digitalbotflow",
-		"voicesurveyflow", "voicemail", "station", "fax", "outbound", "campaign", "dialer", "api", "manual",
-		// communication state, initialState, afterCallWork.state
-		"alerting", "dialing", "contacting", "offering", "connected", "disconnected", "terminated", "converting",
-		"uploading", "transmitting", "parked", "none", "scheduled", "queued", "pending", "skipped", "complete",
-		"notApplicable", "unknown",
-		// disconnectType
-		"endpoint", "client", "system", "timeout", "transfer", "transfer.conference", "transfer.consult",
-		"transfer.forward", "transfer.noanswer", "transfer.notavailable", "transport.failure", "error", "peer",
-		"other", "spam", "uncallable", "noAnswerTransfer",
-	} {
-		m[v] = v
+	for _, list := range [][]string{purposes, states, disconnectTypes} {
+		for _, v := range list {
+			m[v] = v
+		}
 	}
 	return m
 }()

@@ -390,10 +390,11 @@ func (s *Scanner) StringField(name string, dst *string) error {
 	return err
 }
 
-// KnownStringField is StringField for a member whose values are mostly
-// among known (a vocabulary, keyed by itself): those are read as the
-// vocabulary's own strings, without an allocation.
-func (s *Scanner) KnownStringField(name string, dst *string, known map[string]string) error {
+// StringFieldAs is StringField with the string made by as from the
+// unescaped bytes (valid only during the call): as may return a string it
+// already holds for them (a vocabulary's, one read earlier), sparing an
+// allocation.
+func (s *Scanner) StringFieldAs(name string, dst *string, as func([]byte) string) error {
 	if s.Null() {
 		return nil
 	}
@@ -401,15 +402,10 @@ func (s *Scanner) KnownStringField(name string, dst *string, known map[string]st
 		return fmt.Errorf("field %s: want a string", name)
 	}
 	v, err := s.Str()
-	if err != nil {
-		return err
+	if err == nil {
+		*dst = as(v)
 	}
-	if k, ok := known[string(v)]; ok {
-		*dst = k
-	} else {
-		*dst = string(v)
-	}
-	return nil
+	return err
 }
 
 // BoolField reads true, false or null (left as it is).
