@@ -79,33 +79,49 @@ var mediaTypes = [...]struct {
 	key       string // JSON field of a participant
 	analytics string // a session's mediaType in analytics
 	ch        bridge.ChannelType
-	of        func(*Participant) *[]Communication
 }{
-	{"callbacks", "callback", bridge.ChannelCallback, func(p *Participant) *[]Communication { return &p.Callbacks }},
-	{"calls", "voice", bridge.ChannelVoice, func(p *Participant) *[]Communication { return &p.Calls }},
-	{"chats", "chat", bridge.ChannelChat, func(p *Participant) *[]Communication { return &p.Chats }},
-	{"emails", "email", bridge.ChannelEmail, func(p *Participant) *[]Communication { return &p.Emails }},
-	{"messages", "message", bridge.ChannelMessage, func(p *Participant) *[]Communication { return &p.Messages }},
-	{"videos", "video", bridge.ChannelVideo, func(p *Participant) *[]Communication { return &p.Videos }},
-	{"socialExpressions", "social", bridge.ChannelSocial, func(p *Participant) *[]Communication { return &p.SocialExpressions }},
-	{"cobrowsesessions", "cobrowse", bridge.ChannelCobrowse, func(p *Participant) *[]Communication { return &p.Cobrowsesessions }},
-	{"screenshares", "screenshare", bridge.ChannelScreenshare, func(p *Participant) *[]Communication { return &p.Screenshares }},
+	{"callbacks", "callback", bridge.ChannelCallback},
+	{"calls", "voice", bridge.ChannelVoice},
+	{"chats", "chat", bridge.ChannelChat},
+	{"emails", "email", bridge.ChannelEmail},
+	{"messages", "message", bridge.ChannelMessage},
+	{"videos", "video", bridge.ChannelVideo},
+	{"socialExpressions", "social", bridge.ChannelSocial},
+	{"cobrowsesessions", "cobrowse", bridge.ChannelCobrowse},
+	{"screenshares", "screenshare", bridge.ChannelScreenshare},
 }
 
-// media lists a participant's communications per media type, in
-// mediaTypes' order.
-func (p *Participant) media() (out [len(mediaTypes)][]Communication) {
-	for i, m := range mediaTypes {
-		out[i] = *m.of(p)
+// mediaOf is the field of p that holds the communications of media type
+// rank (mediaTypes' order).
+func (p *Participant) mediaOf(rank int) *[]Communication {
+	switch rank {
+	case 0:
+		return &p.Callbacks
+	case 1:
+		return &p.Calls
+	case 2:
+		return &p.Chats
+	case 3:
+		return &p.Emails
+	case 4:
+		return &p.Messages
+	case 5:
+		return &p.Videos
+	case 6:
+		return &p.SocialExpressions
+	case 7:
+		return &p.Cobrowsesessions
+	case 8:
+		return &p.Screenshares
 	}
-	return out
+	panic(fmt.Sprintf("genesys: no media type of rank %d", rank))
 }
 
 func channelOf(c *Conversation) bridge.ChannelType {
 	best := -1
 	for i := range c.Participants {
-		for rank, comms := range c.Participants[i].media() {
-			if len(comms) > 0 && (best == -1 || rank < best) {
+		for rank := range mediaTypes {
+			if len(*c.Participants[i].mediaOf(rank)) > 0 && (best == -1 || rank < best) {
 				best = rank
 			}
 		}
@@ -120,8 +136,8 @@ func channelOf(c *Conversation) bridge.ChannelType {
 // restricted to a safe alphabet so that nothing hostile reaches consumers.
 func detail(p *Participant) string {
 	state := "none"
-	for _, comms := range p.media() {
-		if len(comms) > 0 {
+	for rank := range mediaTypes {
+		if comms := *p.mediaOf(rank); len(comms) > 0 {
 			state = comms[0].State
 			if comms[0].Held {
 				state = "held"

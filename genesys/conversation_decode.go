@@ -69,9 +69,9 @@ func decodeParticipant(sc *jsonscan.Scanner, r *reuse, p *Participant) error {
 		case "wrapup":
 			return sc.RawField(&p.Wrapup)
 		}
-		for _, m := range mediaTypes {
+		for rank, m := range mediaTypes {
 			if string(key) == m.key {
-				return decodeCommunications(sc, r, m.key, m.of(p))
+				return decodeCommunications(sc, r, m.key, p.mediaOf(rank))
 			}
 		}
 		return sc.Skip()

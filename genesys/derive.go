@@ -179,7 +179,8 @@ func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, erro
 	pt.acwDone = earliest(endAcw, wt)
 	points = appendTime(points, wt)
 	pt.wrapupDone = pt.wrapupDone || !endAcw.IsZero()
-	for rank, comms := range p.media() {
+	for rank := range mediaTypes {
+		comms := *p.mediaOf(rank)
 		for j := range comms {
 			if points, err = pt.readComm(&comms[j], points); err != nil {
 				return points, fmt.Errorf("%s[%d] %w", mediaTypes[rank].ch, j, err)

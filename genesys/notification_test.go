@@ -340,3 +340,21 @@ func plainMembers(body []byte) bool {
 		}
 	}
 }
+
+// mediaOf names, for each media type, the field whose JSON name is its key.
+func TestMediaOfMatchesMediaTypes(t *testing.T) {
+	var p Participant
+	v := reflect.ValueOf(&p).Elem()
+	for rank, m := range mediaTypes {
+		got := p.mediaOf(rank)
+		found := false
+		for i := range v.NumField() {
+			if name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ","); name == m.key {
+				found = v.Field(i).Addr().Interface() == got
+			}
+		}
+		if !found {
+			t.Errorf("mediaOf(%d) is not the field %q", rank, m.key)
+		}
+	}
+}

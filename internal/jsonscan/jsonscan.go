@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -152,7 +153,13 @@ func (s *Scanner) Str() ([]byte, error) {
 	s.pos++
 	start := s.pos
 	for {
-		for s.pos+8 <= len(s.data) && text.PlainWord(binary.LittleEndian.Uint64(s.data[s.pos:])) {
+		// Eight bytes at a time to the first that needs a look (the
+		// lowest mark is exact).
+		for s.pos+8 <= len(s.data) {
+			if m := text.SpecialBytes(binary.LittleEndian.Uint64(s.data[s.pos:])); m != 0 {
+				s.pos += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			s.pos += 8
 		}
 		if s.pos >= len(s.data) {

@@ -52,10 +52,16 @@ func RedactURL(s string) string {
 // UTF-8 sequence (each test is exact for "some byte is": zero after the
 // XOR, or below 0x20, or >= 0x80). The decoder skips such bytes when
 // reading strings, the encoder when writing them.
-func PlainWord(x uint64) bool {
+func PlainWord(x uint64) bool { return SpecialBytes(x) == 0 }
+
+// SpecialBytes marks the bytes of x (8 bytes of a JSON string, loaded
+// little-endian) that PlainWord looks for with their high bit. The lowest
+// mark is exact (bits.TrailingZeros64/8 is the first such byte); marks
+// above it may be false (a borrow), so only the lowest is to be trusted.
+func SpecialBytes(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q, bs := x^(ones*'"'), x^(ones*'\\')
-	return ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x|x)&highs == 0
+	return ((q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x | x) & highs
 }
 
 // DetailToken bounds a value (a Genesys purpose or state) to n bytes for

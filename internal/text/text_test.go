@@ -2,6 +2,7 @@ package text
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -79,6 +80,34 @@ func TestPlainWord(t *testing.T) {
 			want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
 			if got := PlainWord(binary.LittleEndian.Uint64(b)); got != want {
 				t.Fatalf("PlainWord with %#x at %d = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
+
+// The lowest mark of SpecialBytes is the first byte that is not plain,
+// whatever follows it (two special bytes at every pair of positions).
+func TestSpecialBytesFirst(t *testing.T) {
+	special := []byte{0, 0x1f, '"', '\\', 0x80, 0xff, 0x01}
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	for i := range 8 {
+		for j := i; j < 8; j++ {
+			for _, a := range special {
+				for _, b := range special {
+					w := []byte("abcdefgh")
+					w[i], w[j] = a, b
+					first := 8
+					for k, c := range w {
+						if !plain(c) {
+							first = k
+							break
+						}
+					}
+					m := SpecialBytes(binary.LittleEndian.Uint64(w))
+					if got := bits.TrailingZeros64(m) >> 3; got != first {
+						t.Fatalf("%q: lowest mark at byte %d, first special byte %d", w, got, first)
+					}
+				}
 			}
 		}
 	}
