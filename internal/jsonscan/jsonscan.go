@@ -384,18 +384,10 @@ func (s *Scanner) skipDepth(depth int) error {
 // StringField reads a string member into dst (null leaves it as it is,
 // as encoding/json does).
 func (s *Scanner) StringField(name string, dst *string) error {
-	if s.Null() {
-		return nil
-	}
-	if s.Peek() != '"' {
-		return fmt.Errorf("field %s: want a string", name)
-	}
-	v, err := s.Str()
-	if err == nil {
-		*dst = string(v)
-	}
-	return err
+	return s.StringFieldAs(name, dst, copied)
 }
+
+func copied(b []byte) string { return string(b) }
 
 // StringFieldAs is StringField with the string made by as from the
 // unescaped bytes (valid only during the call): as may return a string it
