@@ -28,11 +28,15 @@ func scanConversation(sc *jsonscan.Scanner, c *Conversation) error {
 		case "id":
 			return sc.StringField("id", &c.ID)
 		case "participants":
+			parts := c.Participants[:0] // a reused conversation's (DecodeNotification)
 			c.Participants = nil
 			if sc.Null() {
 				return nil
 			}
-			c.Participants = make([]Participant, 0, 4) // [] is empty, not absent, as in encoding/json
+			if parts == nil {
+				parts = make([]Participant, 0, 4)
+			}
+			c.Participants = parts // [] is empty, not absent, as in encoding/json
 			return sc.Array("participants", func() error {
 				c.Participants = append(c.Participants, Participant{})
 				return decodeParticipant(sc, &r, &c.Participants[len(c.Participants)-1])

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
@@ -105,7 +106,7 @@ func scanEnvelope(data []byte, env *envelope) error {
 				return raw(&env.EventBody)
 			}
 			start := sc.Pos()
-			*env.conversation = Conversation{}
+			env.conversation.reset()
 			if err := scanConversation(&sc, env.conversation); err != nil {
 				env.bodyErr = err
 				return err
@@ -152,9 +153,12 @@ type systemBody struct {
 // DecodeNotification decodes one frame of the Notification Service socket.
 // Bad input returns a *bridge.RejectError; it never panics.
 func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) {
-	// One pass: a conversation's body is decoded as the envelope is read.
-	var c Conversation
-	env := envelope{conversation: &c}
+	// One pass: a conversation's body is decoded as the envelope is read,
+	// into a conversation reused from frame to frame (nothing of it but
+	// strings outlives Derive).
+	c := conversations.Get().(*Conversation)
+	defer conversations.Put(c)
+	env := envelope{conversation: c}
 	defer func() {
 		// A rejection names the topic the frame came on, when it has one.
 		if rej, ok := err.(*bridge.RejectError); ok && rej.Topic == "" {
@@ -240,14 +244,15 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: no eventBody", text.Truncate(topic, 200))
 		}
 		if !env.decoded {
-			if err := decodeConversation(env.EventBody, &c); err != nil {
+			c.reset()
+			if err := decodeConversation(env.EventBody, c); err != nil {
 				return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode conversation: %v", text.Truncate(topic, 200), err)
 			}
 		}
 		if !isUUID(c.ID) {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: conversation id %q is not a UUID", text.Truncate(topic, 200), text.Truncate(c.ID, 64))
 		}
-		ev, err := Derive(&c, observedAt)
+		ev, err := Derive(c, observedAt)
 		if err != nil {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(topic, 200), err)
 		}
@@ -258,6 +263,13 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 	f.Kind = FrameIgnored
 	return f, nil
 }
+
+// conversations are DecodeNotification's, kept with their participants'
+// room between frames.
+var conversations = sync.Pool{New: func() any { return new(Conversation) }}
+
+// reset empties c for another body, keeping its participants' room.
+func (c *Conversation) reset() { *c = Conversation{Participants: c.Participants[:0]} }
 
 // fingerprint is Frame.Fingerprint of a body on a topic.
 func fingerprint(topic string, body []byte) uint64 {

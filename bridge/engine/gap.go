@@ -105,7 +105,7 @@ func (s *shard) hold(ev *bridge.Event) bool {
 	id := ev.InteractionID
 	w := s.waits[id]
 	if w == nil {
-		if len(s.gaps) == 0 || s.machine.Known(id) {
+		if !s.gapForAll() || s.machine.Known(id) {
 			return false
 		}
 		first := ev.First()
@@ -129,6 +129,18 @@ func (s *shard) hold(ev *bridge.Event) bool {
 	s.p.stats.Held.Add(1)
 	s.p.stats.HeldTotal.Add(1)
 	return true
+}
+
+// gapForAll reports whether a gap open now concerns every interaction
+// (not only some agents, Gap.Only): only then can an interaction not
+// known yet have to wait.
+func (s *shard) gapForAll() bool {
+	for _, g := range s.gaps {
+		if len(g.Only) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // history takes a gap's history of one interaction: it goes before the
