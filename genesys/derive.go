@@ -88,11 +88,12 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 	parts := scratch.partsFor(len(c.Participants))
 	caller, routed := originator(len(c.Participants), func(i int) string { return c.Participants[i].Purpose })
 	points := scratch.points[:0]
+	var tc timeCache
 	ev.Detail = make([]string, 0, len(c.Participants))
 	for i := range c.Participants {
 		var err error
 		parts[i].placing = i == caller
-		if points, err = parts[i].read(&c.Participants[i], points); err != nil {
+		if points, err = parts[i].read(&c.Participants[i], points, &tc); err != nil {
 			return ev, fmt.Errorf("participant %d %w", i, err)
 		}
 		if i == caller && routed {
@@ -132,12 +133,32 @@ func (s *deriveScratch) partsFor(n int) []partTimes {
 	return parts
 }
 
-// timeAt parses one timestamp field; an error names it.
-func timeAt(name, raw string) (time.Time, error) {
+// timeCache parses the timestamps of one snapshot, each value once: a
+// body repeats them (a participant's connectedTime and its
+// communication's, its endTime and their disconnectedTime).
+type timeCache struct {
+	raw [8]string
+	t   [8]time.Time
+	n   int
+}
+
+// at parses one timestamp field; an error names it.
+func (tc *timeCache) at(name, raw string) (time.Time, error) {
+	if raw == "" {
+		return time.Time{}, nil
+	}
+	for i := range min(tc.n, len(tc.raw)) {
+		if tc.raw[i] == raw {
+			return tc.t[i], nil
+		}
+	}
 	t, err := parseTime(raw)
 	if err != nil {
 		return t, fmt.Errorf("%s: %w", name, err)
 	}
+	i := tc.n % len(tc.raw)
+	tc.raw[i], tc.t[i] = raw, t
+	tc.n++
 	return t, nil
 }
 
@@ -151,7 +172,7 @@ func appendTimes(points []time.Time, ts ...time.Time) []time.Time {
 
 // read takes what the rules need of participant p, and appends its
 // timestamps to points. An error names the field (and communication).
-func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, error) {
+func (pt *partTimes) read(p *Participant, points []time.Time, tc *timeCache) ([]time.Time, error) {
 	pt.role = roleOf(p.Purpose)
 	pt.who = whoOf(p.QueueID, p.UserID)
 	pt.wrapupRequired = p.WrapupRequired
@@ -159,16 +180,16 @@ func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, erro
 	pt.wrapupDone = pt.coded || pt.skipped
 	var startAcw, endAcw time.Time
 	var err error
-	if pt.connected, err = timeAt("connectedTime", p.ConnectedTime); err != nil {
+	if pt.connected, err = tc.at("connectedTime", p.ConnectedTime); err != nil {
 		return points, err
 	}
-	if pt.end, err = timeAt("endTime", p.EndTime); err != nil {
+	if pt.end, err = tc.at("endTime", p.EndTime); err != nil {
 		return points, err
 	}
-	if startAcw, err = timeAt("startAcwTime", p.StartAcwTime); err != nil {
+	if startAcw, err = tc.at("startAcwTime", p.StartAcwTime); err != nil {
 		return points, err
 	}
-	if endAcw, err = timeAt("endAcwTime", p.EndAcwTime); err != nil {
+	if endAcw, err = tc.at("endAcwTime", p.EndAcwTime); err != nil {
 		return points, err
 	}
 	points = appendTimes(points, pt.connected, pt.end, startAcw, endAcw)
@@ -182,7 +203,7 @@ func (pt *partTimes) read(p *Participant, points []time.Time) ([]time.Time, erro
 	for rank := range mediaTypes {
 		comms := *p.mediaOf(rank)
 		for j := range comms {
-			if points, err = pt.readComm(&comms[j], points); err != nil {
+			if points, err = pt.readComm(&comms[j], points, tc); err != nil {
 				return points, fmt.Errorf("%s[%d] %w", mediaTypes[rank].ch, j, err)
 			}
 		}
@@ -231,7 +252,7 @@ func (pt *partTimes) settle(points []time.Time) []time.Time {
 }
 
 // readComm adds one communication of the participant.
-func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Time, error) {
+func (pt *partTimes) readComm(cm *Communication, points []time.Time, tc *timeCache) ([]time.Time, error) {
 	ct := commTimes{phase: phaseOf(cm), rang: phaseOfState(cm.InitialState, false) == phaseAlerting}
 	if pt.placing && ct.phase == phaseAlerting {
 		ct.phase = phaseActive // placing the call: no agent is alerted
@@ -240,16 +261,16 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Tim
 	// alerting is added below (it may be inferred), a hold's start is not
 	// forward-only (an unhold clears it).
 	var err error
-	if ct.alerting, err = timeAt("startAlertingTime", cm.StartAlertingTime); err != nil {
+	if ct.alerting, err = tc.at("startAlertingTime", cm.StartAlertingTime); err != nil {
 		return points, err
 	}
-	if ct.holdStart, err = timeAt("startHoldTime", cm.StartHoldTime); err != nil {
+	if ct.holdStart, err = tc.at("startHoldTime", cm.StartHoldTime); err != nil {
 		return points, err
 	}
-	if ct.connected, err = timeAt("connectedTime", cm.ConnectedTime); err != nil {
+	if ct.connected, err = tc.at("connectedTime", cm.ConnectedTime); err != nil {
 		return points, err
 	}
-	if ct.discon, err = timeAt("disconnectedTime", cm.DisconnectedTime); err != nil {
+	if ct.discon, err = tc.at("disconnectedTime", cm.DisconnectedTime); err != nil {
 		return points, err
 	}
 	points = appendTimes(points, ct.connected, ct.discon)
@@ -263,11 +284,11 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time) ([]time.Tim
 		case strings.EqualFold(w.State, "complete"), strings.EqualFold(w.State, "notApplicable"):
 			pt.wrapupDone = true
 		}
-		acwStart, err := timeAt("afterCallWork.startTime", w.StartTime)
+		acwStart, err := tc.at("afterCallWork.startTime", w.StartTime)
 		if err != nil {
 			return points, err
 		}
-		if acwEnd, err = timeAt("afterCallWork.endTime", w.EndTime); err != nil {
+		if acwEnd, err = tc.at("afterCallWork.endTime", w.EndTime); err != nil {
 			return points, err
 		}
 		points = appendTimes(points, acwStart, acwEnd)

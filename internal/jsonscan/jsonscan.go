@@ -41,6 +41,9 @@ func (s *Scanner) fail(what string) error {
 }
 
 func (s *Scanner) WS() {
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return // compact JSON: no white space at all, mostly
+	}
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
