@@ -707,7 +707,7 @@ func BenchmarkLongRSS(b *testing.B) {
 
 // BenchmarkNotificationsEndToEnd: the notification dialect, whose frames
 // are whole conversations (several KiB each): simulated conversations
-// (3,000, or BENCH_CONVERSATIONS), generated before the bridge starts
+// (10,000, or BENCH_CONVERSATIONS), generated before the bridge starts
 // (the simulator's Pregenerate: its own cost is not the bridge's feed's
 // pace) and sent as fast as the bridge binary reads them on the queues'
 // topics, published, then in a dry run, then the
@@ -725,7 +725,7 @@ func BenchmarkNotificationsEndToEnd(b *testing.B) {
 	ns, js := benchServer(b)
 	bridgeBinary(b)
 	cli := natsCLI(b)
-	conversations := 3000
+	conversations := 10000 // about 76,000 frames: the start is a small part of the CPU
 	if v := os.Getenv("BENCH_CONVERSATIONS"); v != "" {
 		conversations, _ = strconv.Atoi(v)
 	}
