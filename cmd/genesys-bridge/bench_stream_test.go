@@ -320,8 +320,15 @@ func benchServer(b *testing.B) (*testkit.NATS, jetstream.JetStream) {
 // msgs messages of size bytes, and returns its rate and the CPU its process
 // spent.
 func natsBenchCPU(b *testing.B, cli, url string, msgs, size int) (float64, time.Duration) {
-	cmd := exec.Command(cli, "bench", "js", "pub", "async", "benchref.x", "-s", url,
-		"--msgs", strconv.Itoa(msgs), "--size", fmt.Sprintf("%dB", size), "--stream", "benchref",
+	return natsBenchMode(b, cli, url, "async", msgs, size)
+}
+
+// natsBenchMode is natsBenchCPU with JetStream's publishing mode: async,
+// fast (fast-ingest batches) or atomic (atomic batches), each on a stream
+// of its own.
+func natsBenchMode(b *testing.B, cli, url, mode string, msgs, size int) (float64, time.Duration) {
+	cmd := exec.Command(cli, "bench", "js", "pub", mode, "benchref"+mode+".x", "-s", url,
+		"--msgs", strconv.Itoa(msgs), "--size", fmt.Sprintf("%dB", size), "--stream", "benchref"+mode,
 		"--create", "--storage", "file", "--purge", "--dedup", "--no-progress")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -857,6 +864,33 @@ func fetchTo(url, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// BenchmarkNatsBenchPublishModes: the reference's own publishing modes on
+// one server, round by round: `nats bench js pub async`, `fast`
+// (fast-ingest batches, nats-server 2.14+) and `atomic` (atomic batches,
+// 2.12+), each with --dedup, 76,000 messages of 392 bytes (the
+// notification dialect's run and message size). Metrics: CPU µs per
+// message and messages per second of each: whether batching pays on the
+// client before the bridge's publisher would use it.
+func BenchmarkNatsBenchPublishModes(b *testing.B) {
+	ns, _ := benchServer(b)
+	cli := natsCLI(b)
+	const msgs, size = 76000, 392
+	modes := []string{"async", "fast", "atomic"}
+	cpu, rates := map[string][]float64{}, map[string][]float64{}
+	for round := range b.N {
+		for _, mode := range modes {
+			rate, c := natsBenchMode(b, cli, ns.URL, mode, msgs, size)
+			cpu[mode] = append(cpu[mode], float64(c.Microseconds())/msgs)
+			rates[mode] = append(rates[mode], rate)
+			b.Logf("round %d, %s: %.0f msgs/s, %.2f µs CPU per message", round, mode, rate, cpu[mode][round])
+		}
+	}
+	for _, mode := range modes {
+		b.ReportMetric(median(cpu[mode]), mode+"-cpu-µs/msg")
+		b.ReportMetric(median(rates[mode]), mode+"-msgs/s")
+	}
 }
 
 // BenchmarkStreamLatency: the bridge binary in the tutorial dialect at
