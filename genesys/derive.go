@@ -75,6 +75,14 @@ type partTimes struct {
 //
 // Unknown purposes and states never fail: they only count as active.
 func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
+	scratch := scratchPool.Get().(*deriveScratch)
+	defer scratchPool.Put(scratch)
+	return deriveWith(c, observedAt, scratch)
+}
+
+// deriveWith is Derive with the working set scratch (kept between
+// frames; nothing of it is in the event).
+func deriveWith(c *Conversation, observedAt time.Time, scratch *deriveScratch) (bridge.Event, error) {
 	ev := bridge.Event{InteractionID: c.ID, ObservedAt: observedAt}
 	if len(c.Participants) == 0 {
 		return ev, fmt.Errorf("conversation %s has no participants", c.ID)
@@ -83,8 +91,6 @@ func Derive(c *Conversation, observedAt time.Time) (bridge.Event, error) {
 	if ev.ChannelType == "" {
 		return ev, fmt.Errorf("conversation %s has no communication in any known media", c.ID)
 	}
-	scratch := scratchPool.Get().(*deriveScratch)
-	defer scratchPool.Put(scratch)
 	parts := scratch.partsFor(len(c.Participants))
 	caller, routed := originator(len(c.Participants), func(i int) string { return c.Participants[i].Purpose })
 	points := scratch.points[:0]

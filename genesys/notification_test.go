@@ -358,3 +358,45 @@ func TestMediaOfMatchesMediaTypes(t *testing.T) {
 		}
 	}
 }
+
+// Decoding reuses a conversation and Derive's working set from frame to
+// frame: each frame still gives the event a fresh decode gives, whatever
+// came before it (a frame with five participants, then one with two).
+func TestDecodeCarriesNothingBetweenFrames(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	pop := simulator.NewPopulation(rng, 2, 6)
+	var frames [][]byte
+	for i := range 60 {
+		sc := simulator.Generate(rng, pop, bridge.ChannelTypes[i%5], observed.Add(time.Duration(i)*time.Minute), 1)
+		for _, fr := range sc.Frames {
+			frames = append(frames, fmt.Appendf(nil, `{"topicName":%q,"eventBody":%s}`, fr.Topics[0], fr.Body))
+		}
+	}
+	rng.Shuffle(len(frames), func(i, j int) { frames[i], frames[j] = frames[j], frames[i] })
+	for _, data := range frames {
+		got, err := DecodeNotification(data, observed)
+		if err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		var env envelope
+		if err := scanEnvelope(data, &env); err != nil {
+			t.Fatal(err)
+		}
+		var c Conversation
+		if err := decodeConversation(env.EventBody, &c); err != nil {
+			t.Fatal(err)
+		}
+		want, err := deriveFresh(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Event, want) {
+			t.Fatalf("%s:\nreused %+v\nfresh  %+v", data, got.Event, want)
+		}
+	}
+}
+
+// deriveFresh is Derive with a working set of its own.
+func deriveFresh(c *Conversation) (bridge.Event, error) {
+	return deriveWith(c, observed, new(deriveScratch))
+}
