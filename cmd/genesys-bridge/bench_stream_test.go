@@ -845,6 +845,23 @@ func BenchmarkNotificationsEndToEnd(b *testing.B) {
 	b.ReportMetric(median(ratios(dry)), "dryrun-cpu-x-natsbench")
 }
 
+// watchWindow waits out a latency window of p; with dir set, the first
+// five seconds of it go into an execution trace of the bridge, written to
+// dir/name (p runs with PPROF_ADDR): where frames wait, with go tool
+// trace -pprof=sched.
+func watchWindow(b *testing.B, p *bridgeProc, dir, name string, window time.Duration) {
+	if dir == "" {
+		time.Sleep(window)
+		return
+	}
+	start := time.Now()
+	url := logValue(b, p.stderr, "serving Go's profiler", "url")
+	if err := fetchTo(url+"trace?seconds=5", filepath.Join(dir, name)); err != nil {
+		b.Errorf("execution trace: %v", err)
+	}
+	time.Sleep(window - time.Since(start))
+}
+
 // fetchTo writes what GET url answers to the file path.
 func fetchTo(url, path string) error {
 	resp, err := http.Get(url)
@@ -902,6 +919,7 @@ func BenchmarkNatsBenchPublishModes(b *testing.B) {
 // interpolated within their buckets.
 func BenchmarkStreamLatency(b *testing.B) {
 	const rate, slots, warm, window = 5000.0, 33_334, 5 * time.Second, 30 * time.Second
+	traceDir := os.Getenv("BENCH_TRACE_DIR")
 	ns := testkit.StartNATS(b)
 	fsrv := startFrameServer(b)
 	bridgeBinary(b)
@@ -924,12 +942,16 @@ func BenchmarkStreamLatency(b *testing.B) {
 			}
 		}
 		fsrv.mu.Unlock()
-		p := startBridge(b, append(streamEnv(fsrv, ns.URL, stream), "HTTP_ADDR=127.0.0.1:0")...)
+		env := append(streamEnv(fsrv, ns.URL, stream), "HTTP_ADDR=127.0.0.1:0")
+		if traceDir != "" {
+			env = append(env, "PPROF_ADDR=127.0.0.1:0")
+		}
+		p := startBridge(b, env...)
 		<-fsrv.connected
 		url := "http://" + p.httpAddr(b) + "/metrics"
 		time.Sleep(warm)
 		before := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
-		time.Sleep(window)
+		watchWindow(b, p, traceDir, fmt.Sprintf("stream-latency-%d.trace", round), window)
 		after := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
 		p.stop(b)
 		h := after.minus(before)
@@ -1025,9 +1047,11 @@ func (h hist) quantile(q float64) float64 {
 // sending about 5,000 frames a second on queue and agent topics, for 30
 // seconds; this process holds only the NATS server. Frame-to-ack from the
 // bridge's histogram as in BenchmarkStreamLatency; frames/s from its count
-// of events read.
+// of events read. BENCH_TRACE_DIR=dir writes an execution trace of five
+// seconds of each round's window there (through the bridge's PPROF_ADDR).
 func BenchmarkNotificationsLatency(b *testing.B) {
 	const target, warm, window = 5000.0, 5 * time.Second, 30 * time.Second
+	traceDir := os.Getenv("BENCH_TRACE_DIR")
 	ns := testkit.StartNATS(b)
 	bridgeBinary(b)
 	simBin := filepath.Join(filepath.Dir(bridgeBinary(b)), "genesys-sim")
@@ -1061,16 +1085,20 @@ func BenchmarkNotificationsLatency(b *testing.B) {
 			b.Fatalf("genesys-sim printed no address, queues and agents:\n%s", simOut)
 		}
 		stream := fmt.Sprintf("BENCH_NLAT_%d_%d", round, time.Now().UnixNano())
-		p := startBridge(b, "GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
-			"GENESYS_API_URL="+simURL, "GENESYS_LOGIN_URL="+simURL,
-			"GENESYS_QUEUE_IDS="+strings.Join(queues, ","), "GENESYS_USER_IDS="+strings.Join(agents[:4], ","),
-			"NATS_URL="+ns.URL, "NATS_STREAM="+stream, "NATS_SUBJECT_PREFIX="+strings.ToLower(stream),
-			"HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=info" /* info logs only lifecycle, and the bound address */)
+		env := []string{"GENESYS_CLIENT_ID=sim-client", "GENESYS_CLIENT_SECRET=sim-secret",
+			"GENESYS_API_URL=" + simURL, "GENESYS_LOGIN_URL=" + simURL,
+			"GENESYS_QUEUE_IDS=" + strings.Join(queues, ","), "GENESYS_USER_IDS=" + strings.Join(agents[:4], ","),
+			"NATS_URL=" + ns.URL, "NATS_STREAM=" + stream, "NATS_SUBJECT_PREFIX=" + strings.ToLower(stream),
+			"HTTP_ADDR=127.0.0.1:0", "LOG_LEVEL=info" /* info logs only lifecycle, and the bound address */}
+		if traceDir != "" {
+			env = append(env, "PPROF_ADDR=127.0.0.1:0")
+		}
+		p := startBridge(b, env...)
 		url := "http://" + p.httpAddr(b) + "/metrics"
 		time.Sleep(warm)
 		before := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
 		e0, _ := scrape(url, "genesys_bridge_events_total")
-		time.Sleep(window)
+		watchWindow(b, p, traceDir, fmt.Sprintf("notifications-latency-%d.trace", round), window)
 		after := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
 		e1, _ := scrape(url, "genesys_bridge_events_total")
 		p.stop(b)
