@@ -951,7 +951,7 @@ func BenchmarkStreamLatency(b *testing.B) {
 		url := "http://" + p.httpAddr(b) + "/metrics"
 		time.Sleep(warm)
 		before := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
-		watchWindow(b, p, traceDir, fmt.Sprintf("stream-latency-%d.trace", round), window)
+		watchWindow(b, p, traceDir, fmt.Sprintf("stream-latency-%d-%d.trace", time.Now().Unix(), round), window)
 		after := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
 		p.stop(b)
 		h := after.minus(before)
@@ -1106,7 +1106,7 @@ func BenchmarkNotificationsLatency(b *testing.B) {
 		time.Sleep(warm)
 		before := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
 		e0, _ := scrape(url, "genesys_bridge_events_total")
-		watchWindow(b, p, traceDir, fmt.Sprintf("notifications-latency-%d.trace", round), window)
+		watchWindow(b, p, traceDir, fmt.Sprintf("notifications-latency-%d-%d.trace", time.Now().Unix(), round), window)
 		after := histogram(b, url, "genesys_bridge_frame_to_ack_seconds")
 		e1, _ := scrape(url, "genesys_bridge_events_total")
 		p.stop(b)
