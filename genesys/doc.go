@@ -81,6 +81,11 @@
 //     conversation snapshot (a live frame's, or GET's) into an Event with the
 //     status rules documented on Derive, and the statuses the snapshot's
 //     timestamps prove; DeriveDetails does the same from analytics segments.
+//     A conversation's body is decoded in the frame's own pass, only the
+//     fields the rules read; the decoded conversation and Derive's working
+//     set are reused from frame to frame (pools), and an Event shares no
+//     memory with them (only strings, which are immutable): a frame costs
+//     about ten allocations (docs/benchmarks.md, issue 26).
 //
 // # One history from three sources
 //
