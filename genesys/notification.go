@@ -283,7 +283,10 @@ func fingerprint(topic string, body []byte) uint64 {
 // isConversationTopic matches v2.routing.queues.{id}.conversations and
 // v2.users.{id}.conversations (not the media-suffixed or summaries topics,
 // whose bodies have other schemas).
-func isConversationTopic(t string) bool { return checkTopic(t) == nil }
+func isConversationTopic(t string) bool {
+	_, _, suffix, ok := splitTopic(t)
+	return ok && suffix == ""
+}
 
 func isUUID(s string) bool {
 	if len(s) != 36 {

@@ -56,6 +56,8 @@ func TestIsConversationTopic(t *testing.T) {
 		"v2.users.u1.conversations.emails":         false,
 		"v2.users.u1.conversations.summaries":      false,
 		"v2.users.u1.presence":                     false,
+		"v2.users.u1.activity":                     false, // an agent's (checkTopic accepts it; its body is no conversation)
+		"v2.routing.queues.q1.users":               false, // queue membership (likewise)
 		"v2.routing.queues..conversations":         false,
 		"v2.routing.queues.q1":                     false,
 		"v2.conversations":                         false,
