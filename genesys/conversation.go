@@ -20,6 +20,11 @@ import (
 type Conversation struct {
 	ID           string        `json:"id"`
 	Participants []Participant `json:"participants"`
+
+	// room is the communications' slices of an earlier body, emptied
+	// (reset), for this body's participants to fill: a conversation
+	// reused from frame to frame allocates no slice for them.
+	room [][]Communication
 }
 
 // Participant is one party of a conversation. Purpose is a free string
@@ -117,11 +122,18 @@ func (p *Participant) mediaOf(rank int) *[]Communication {
 	panic(fmt.Sprintf("genesys: no media type of rank %d", rank))
 }
 
+// media are p's communications of every media type, in mediaTypes'
+// order (for reading: a copy of the slices' headers).
+func (p *Participant) media() [len(mediaTypes)][]Communication {
+	return [...][]Communication{p.Callbacks, p.Calls, p.Chats, p.Emails, p.Messages, p.Videos, p.SocialExpressions,
+		p.Cobrowsesessions, p.Screenshares}
+}
+
 func channelOf(c *Conversation) bridge.ChannelType {
 	best := -1
 	for i := range c.Participants {
-		for rank := range mediaTypes {
-			if len(*c.Participants[i].mediaOf(rank)) > 0 && (best == -1 || rank < best) {
+		for rank, comms := range c.Participants[i].media() {
+			if len(comms) > 0 && (best == -1 || rank < best) {
 				best = rank
 			}
 		}
@@ -136,8 +148,8 @@ func channelOf(c *Conversation) bridge.ChannelType {
 // restricted to a safe alphabet so that nothing hostile reaches consumers.
 func detail(p *Participant) string {
 	state := "none"
-	for rank := range mediaTypes {
-		if comms := *p.mediaOf(rank); len(comms) > 0 {
+	for _, comms := range p.media() {
+		if len(comms) > 0 {
 			state = comms[0].State
 			if comms[0].Held {
 				state = "held"

@@ -22,7 +22,7 @@ func decodeConversation(body []byte, c *Conversation) error {
 // scanConversation reads a conversation object at sc's position (a frame's
 // eventBody, read in the same pass as the frame).
 func scanConversation(sc *jsonscan.Scanner, c *Conversation) error {
-	var r reuse
+	r := reuse{room: &c.room}
 	return sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "id":
@@ -87,7 +87,7 @@ func decodeCommunications(sc *jsonscan.Scanner, r *reuse, name string, dst *[]Co
 	if sc.Null() {
 		return nil
 	}
-	*dst = []Communication{}
+	*dst = r.comms()
 	return sc.Array(name, func() error {
 		*dst = append(*dst, Communication{})
 		m := &(*dst)[len(*dst)-1]
@@ -140,7 +140,11 @@ func decodeCommunications(sc *jsonscan.Scanner, r *reuse, name string, dst *[]Co
 
 // refs are the queue and user ids of every frame: a few hundred recur in
 // all of them.
-var refs = &intern.Table{Max: 1 << 15}
+var refs = &intern.Table{Max: 1 << 15, MaxLen: maxInterned}
+
+// maxInterned bounds the strings the decoder's tables keep: ids and topic
+// names are far shorter; a longer one is a string of its own.
+const maxInterned = 256
 
 // reuse makes the strings of one conversation's body: a value of the
 // vocabulary is the vocabulary's string, and a value the body repeats (a
@@ -148,6 +152,19 @@ var refs = &intern.Table{Max: 1 << 15}
 type reuse struct {
 	recent [8]string
 	next   int
+	room   *[][]Communication // Conversation.room
+}
+
+// comms is an empty slice for a media type's communications, with the
+// room of an earlier body's if the conversation kept one ([] is empty,
+// not absent, as in encoding/json).
+func (r *reuse) comms() []Communication {
+	if n := len(*r.room); n > 0 {
+		s := (*r.room)[n-1]
+		*r.room = (*r.room)[:n-1]
+		return s
+	}
+	return []Communication{}
 }
 
 // known is a string of the vocabulary, or else one made as string does.

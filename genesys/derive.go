@@ -206,8 +206,7 @@ func (pt *partTimes) read(p *Participant, points []time.Time, tc *timeCache) ([]
 	pt.acwDone = earliest(endAcw, wt)
 	points = appendTime(points, wt)
 	pt.wrapupDone = pt.wrapupDone || !endAcw.IsZero()
-	for rank := range mediaTypes {
-		comms := *p.mediaOf(rank)
+	for rank, comms := range p.media() {
 		for j := range comms {
 			if points, err = pt.readComm(&comms[j], points, tc); err != nil {
 				return points, fmt.Errorf("%s[%d] %w", mediaTypes[rank].ch, j, err)

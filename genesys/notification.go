@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/genesys-bridge/genesys-bridge/bridge"
+	"github.com/genesys-bridge/genesys-bridge/internal/intern"
 	"github.com/genesys-bridge/genesys-bridge/internal/jsonscan"
 	"github.com/genesys-bridge/genesys-bridge/internal/text"
 )
@@ -38,8 +38,6 @@ func (k FrameKind) String() string {
 type Frame struct {
 	Kind  FrameKind
 	Topic string
-	// CorrelationID is metadata.CorrelationId, for logs.
-	CorrelationID string
 	// Event is set for FrameEvent.
 	Event bridge.Event
 	// Member is set for FrameMembership.
@@ -59,10 +57,9 @@ var fingerprintSeed = maphash.MakeSeed()
 // and result stay raw (sub-slices of the frame) until the topic says what
 // they are.
 type envelope struct {
-	TopicName     string
-	CorrelationID string // metadata.CorrelationId
-	EventBody     []byte
-	Result        []byte
+	TopicName string
+	EventBody []byte
+	Result    []byte
 	// conversation, if set, receives a conversation topic's body in the
 	// envelope's own pass when topicName comes before eventBody (as
 	// Genesys sends them): decoded says it did, bodyErr is what failed in
@@ -77,18 +74,6 @@ type envelope struct {
 // without reflection and without copying the body.
 func scanEnvelope(data []byte, env *envelope) error {
 	sc := jsonscan.New(data)
-	str := func(name string, dst *string) error {
-		if sc.Null() {
-			*dst = ""
-			return nil
-		}
-		if sc.Peek() != '"' {
-			return fmt.Errorf("field %s: want a string", name)
-		}
-		v, err := sc.Str()
-		*dst = string(v)
-		return err
-	}
 	raw := func(dst *[]byte) error {
 		sc.WS()
 		start := sc.Pos()
@@ -99,7 +84,8 @@ func scanEnvelope(data []byte, env *envelope) error {
 	err := sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "topicName":
-			return str("topicName", &env.TopicName)
+			env.TopicName = "" // null is absent
+			return sc.StringFieldAs("topicName", &env.TopicName, topics.Bytes)
 		case "eventBody":
 			env.decoded = false
 			if env.conversation == nil || sc.Peek() != '{' || !isConversationTopic(env.TopicName) {
@@ -124,7 +110,10 @@ func scanEnvelope(data []byte, env *envelope) error {
 			}
 			return sc.Object(func(key []byte) error {
 				if string(key) == "CorrelationId" {
-					return str("metadata.CorrelationId", &env.CorrelationID)
+					// A string (Genesys's id of the notification, not
+					// kept: a frame that fails keeps it in its dead letter).
+					var id string
+					return sc.StringFieldAs("metadata.CorrelationId", &id, unkept)
 				}
 				return sc.Skip()
 			})
@@ -140,6 +129,13 @@ func scanEnvelope(data []byte, env *envelope) error {
 	}
 	return sc.End()
 }
+
+// topics are the topic names of every frame: a lane's thousand recur in
+// all of them.
+var topics = &intern.Table{Max: 1 << 15, MaxLen: maxInterned}
+
+// unkept is a string read only to be validated.
+func unkept([]byte) string { return "" }
 
 type metadataBody struct {
 	Message string `json:"message"`
@@ -171,7 +167,7 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 		}
 		return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "decode frame: %v", err)
 	}
-	f := Frame{Topic: env.TopicName, CorrelationID: env.CorrelationID}
+	f := Frame{Topic: env.TopicName}
 	topic := env.TopicName
 	switch {
 	case topic == "" && len(env.Result) > 0:
@@ -268,8 +264,25 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 // room between frames.
 var conversations = sync.Pool{New: func() any { return new(Conversation) }}
 
-// reset empties c for another body, keeping its participants' room.
-func (c *Conversation) reset() { *c = Conversation{Participants: c.Participants[:0]} }
+// reset empties c for another body, keeping its participants' room and
+// that of their communications (up to roomKept slices of up to
+// roomKeptLen each: one huge body's are let go).
+func (c *Conversation) reset() {
+	room := c.room
+	for i := range c.Participants {
+		for rank := range mediaTypes {
+			comms := c.Participants[i].mediaOf(rank)
+			if cap(*comms) > 0 && cap(*comms) <= roomKeptLen && len(room) < roomKept {
+				room = append(room, (*comms)[:0])
+			}
+			*comms = nil // one owner for each slice: the room or a participant
+		}
+	}
+	*c = Conversation{Participants: c.Participants[:0], room: room}
+}
+
+// The bounds of the communications' room a reused conversation keeps.
+const roomKept, roomKeptLen = 64, 8
 
 // fingerprint is Frame.Fingerprint of a body on a topic.
 func fingerprint(topic string, body []byte) uint64 {

@@ -24,13 +24,16 @@ const (
 )
 
 func roleOf(purpose string) role {
-	switch strings.ToLower(purpose) {
+	switch purpose { // as Genesys spells them; any case below
 	case "agent", "user":
 		return roleAgent
 	case "acd":
 		return roleACD
 	case "ivr", "workflow", "flow", "botflow", "digitalbotflow", "voicesurveyflow", "voicemail":
 		return roleIVR
+	}
+	if lower := strings.ToLower(purpose); lower != purpose {
+		return roleOf(lower)
 	}
 	return roleOther
 }
@@ -74,7 +77,7 @@ func phaseOf(c *Communication) phase { return phaseOfState(c.State, c.Held) }
 // phaseOfState is the phase of a communication state (its state now, or
 // its initialState), held or not.
 func phaseOfState(state string, held bool) phase {
-	switch strings.ToLower(state) {
+	switch state { // as Genesys spells them; any case below
 	case "disconnected", "terminated":
 		return phaseEnded
 	case "alerting", "offering", "contacting", "dialing":
@@ -87,13 +90,33 @@ func phaseOfState(state string, held bool) phase {
 	case "parked":
 		return phaseHeld
 	}
+	if lower := strings.ToLower(state); lower != state {
+		return phaseOfState(lower, held)
+	}
 	return phaseActive
 }
 
 // sortedUnique sorts times and drops repeats.
 func sortedUnique(ts []time.Time) []time.Time {
-	slices.SortFunc(ts, time.Time.Compare)
-	return slices.CompactFunc(ts, time.Time.Equal)
+	if len(ts) > 32 {
+		slices.SortFunc(ts, time.Time.Compare)
+		return slices.CompactFunc(ts, time.Time.Equal)
+	}
+	// A snapshot's few points: insertion sort, dropping repeats as it goes.
+	n := 0
+	for _, t := range ts {
+		i := n
+		for i > 0 && t.Before(ts[i-1]) {
+			i--
+		}
+		if i > 0 && t.Equal(ts[i-1]) {
+			continue
+		}
+		copy(ts[i+1:n+1], ts[i:n])
+		ts[i] = t
+		n++
+	}
+	return ts[:n]
 }
 
 // finish is the end both derivations share: a step at each of the sorted

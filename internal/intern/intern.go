@@ -9,6 +9,10 @@ import (
 type Table struct {
 	// Max bounds the table: when it is full, it starts over. 0: no bound.
 	Max int
+	// MaxLen, if set, bounds the length of the strings kept: a longer one
+	// is returned as a string of its own, not kept (so that a few huge
+	// strings cannot hold memory the count of Max does not see).
+	MaxLen int
 	// Accept, if set, decides which strings are kept: Bytes returns "" for
 	// any other (so callers get a validated string or none).
 	Accept func(string) bool
@@ -58,6 +62,9 @@ func (t *Table) add(s string) string {
 	}
 	if t.Accept != nil && !t.Accept(s) {
 		return ""
+	}
+	if t.MaxLen > 0 && len(s) > t.MaxLen {
+		return s
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

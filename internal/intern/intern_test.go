@@ -51,6 +51,18 @@ func TestTable(t *testing.T) {
 	}
 }
 
+// A string longer than MaxLen is returned, never kept.
+func TestTableMaxLen(t *testing.T) {
+	tab := &Table{Max: 8, MaxLen: 4}
+	long := []byte("longer than four")
+	if a, b := tab.Bytes(long), tab.Bytes(long); a != string(long) || sameMemory(a, b) || tab.Len() != 0 {
+		t.Errorf("a long string: %q, one copy %v, table of %d", a, sameMemory(a, b), tab.Len())
+	}
+	if a, b := tab.Bytes([]byte("four")), tab.Bytes([]byte("four")); !sameMemory(a, b) || tab.Len() != 1 {
+		t.Errorf("a string of MaxLen not kept: one copy %v, table of %d", sameMemory(a, b), tab.Len())
+	}
+}
+
 func TestTableConcurrent(t *testing.T) {
 	tab := &Table{Max: 16}
 	var wg sync.WaitGroup

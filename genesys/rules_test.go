@@ -1,0 +1,58 @@
+package genesys
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// sortedUnique's insertion sort (a snapshot's few points) gives what the
+// library's sort and compact give, at every length either way.
+func TestSortedUnique(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	base := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for n := range 41 {
+		for range 50 {
+			ts := make([]time.Time, n)
+			for i := range ts {
+				ts[i] = base.Add(time.Duration(rng.IntN(12)) * time.Millisecond)
+			}
+			want := slices.Clone(ts)
+			slices.SortFunc(want, time.Time.Compare)
+			want = slices.CompactFunc(want, time.Time.Equal)
+			if got := sortedUnique(slices.Clone(ts)); !slices.EqualFunc(got, want, time.Time.Equal) {
+				t.Fatalf("sortedUnique(%v) = %v, want %v", ts, got, want)
+			}
+		}
+	}
+}
+
+// Purposes and states are matched in any case: as Genesys spells them
+// (the fast path) and otherwise.
+func TestRoleAndPhaseIgnoreCase(t *testing.T) {
+	for _, tc := range []struct {
+		purpose string
+		want    role
+	}{
+		{"agent", roleAgent}, {"Agent", roleAgent}, {"USER", roleAgent}, {"acd", roleACD}, {"ACD", roleACD},
+		{"digitalbotflow", roleIVR}, {"DigitalBotFlow", roleIVR}, {"customer", roleOther}, {"Customer", roleOther}, {"", roleOther},
+	} {
+		if got := roleOf(tc.purpose); got != tc.want {
+			t.Errorf("roleOf(%q) = %v, want %v", tc.purpose, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		state string
+		held  bool
+		want  phase
+	}{
+		{"connected", false, phaseConnected}, {"Connected", true, phaseHeld}, {"DISCONNECTED", false, phaseEnded},
+		{"Alerting", false, phaseAlerting}, {"parked", false, phaseHeld}, {"Parked", false, phaseHeld}, {"queued", false, phaseActive},
+		{"", false, phaseActive},
+	} {
+		if got := phaseOfState(tc.state, tc.held); got != tc.want {
+			t.Errorf("phaseOfState(%q, %v) = %v, want %v", tc.state, tc.held, got, tc.want)
+		}
+	}
+}
