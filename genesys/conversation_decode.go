@@ -169,7 +169,7 @@ func (r *reuse) comms() []Communication {
 
 // known is a string of the vocabulary, or else one made as string does.
 func (r *reuse) known(b []byte) string {
-	if v, ok := vocabulary[string(b)]; ok {
+	if v, ok := vocabulary.find(b); ok {
 		return v
 	}
 	return r.string(b)
@@ -203,15 +203,44 @@ var (
 		"other", "spam", "uncallable", "noAnswerTransfer"}
 )
 
-// vocabulary holds those values, each keyed by itself: read as these
-// strings, not allocated for every frame. Any other value is read as it
-// is.
-var vocabulary = func() map[string]string {
-	m := map[string]string{}
+// vocabulary holds those values: read as these strings, not allocated
+// for every frame. Any other value is read as it is.
+var vocabulary = func() *vocabTable {
+	t := new(vocabTable)
 	for _, list := range [][]string{purposes, states, disconnectTypes} {
 		for _, v := range list {
-			m[v] = v
+			t.add(v)
 		}
 	}
-	return m
+	return t
 }()
+
+// vocabTable is a small open-addressed set of strings, probed from a hash
+// of a value's length and three of its bytes (cheaper than a map's hash
+// of every byte, for these few dozen short words).
+type vocabTable struct{ slots [256]string }
+
+func vocabSlot(n int, first, mid, last byte) int {
+	return (n*31 + int(first)*7 + int(mid)*3 + int(last)*131) & 255
+}
+
+func (t *vocabTable) add(v string) {
+	i := vocabSlot(len(v), v[0], v[len(v)/2], v[len(v)-1])
+	for t.slots[i] != "" && t.slots[i] != v {
+		i = (i + 1) & 255
+	}
+	t.slots[i] = v
+}
+
+// find returns the table's string equal to b, if any.
+func (t *vocabTable) find(b []byte) (string, bool) {
+	if len(b) == 0 {
+		return "", false
+	}
+	for i := vocabSlot(len(b), b[0], b[len(b)/2], b[len(b)-1]); t.slots[i] != ""; i = (i + 1) & 255 {
+		if t.slots[i] == string(b) {
+			return t.slots[i], true
+		}
+	}
+	return "", false
+}

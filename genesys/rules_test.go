@@ -3,8 +3,10 @@ package genesys
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // sortedUnique's insertion sort (a snapshot's few points) gives what the
@@ -54,5 +56,26 @@ func TestRoleAndPhaseIgnoreCase(t *testing.T) {
 		if got := phaseOfState(tc.state, tc.held); got != tc.want {
 			t.Errorf("phaseOfState(%q, %v) = %v, want %v", tc.state, tc.held, got, tc.want)
 		}
+	}
+}
+
+// The vocabulary finds each of its words as its own string, and nothing
+// else (a prefix, another case, a word of another list's length).
+func TestVocabulary(t *testing.T) {
+	for _, list := range [][]string{purposes, states, disconnectTypes} {
+		for _, v := range list {
+			got, ok := vocabulary.find([]byte(v))
+			if !ok || got != v || unsafe.StringData(got) != unsafe.StringData(v) {
+				t.Errorf("find(%q) = %q, %v: not the vocabulary's string", v, got, ok)
+			}
+			for _, other := range []string{strings.ToUpper(v), v[:len(v)-1], v + "x", "x" + v} {
+				if got, ok := vocabulary.find([]byte(other)); ok {
+					t.Errorf("find(%q) = %q: not a word of the vocabulary", other, got)
+				}
+			}
+		}
+	}
+	if _, ok := vocabulary.find(nil); ok {
+		t.Error("find of nothing found a word")
 	}
 }

@@ -94,7 +94,9 @@ func (s *Scanner) Object(field func(key []byte) error) error {
 		if err != nil {
 			return err
 		}
-		if err := s.Expect(':'); err != nil {
+		if s.pos < len(s.data) && s.data[s.pos] == ':' {
+			s.pos++ // compact JSON
+		} else if err := s.Expect(':'); err != nil {
 			return err
 		}
 		if err := field(key); err != nil {
