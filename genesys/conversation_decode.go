@@ -73,13 +73,38 @@ func decodeParticipant(sc *jsonscan.Scanner, r *reuse, p *Participant) error {
 		case "wrapup":
 			return sc.RawField(&p.Wrapup)
 		}
-		for rank, m := range mediaTypes {
-			if string(key) == m.key {
-				return decodeCommunications(sc, r, m.key, p.mediaOf(rank))
-			}
+		if rank := mediaRank(key); rank >= 0 {
+			return decodeCommunications(sc, r, mediaTypes[rank].key, p.mediaOf(rank))
 		}
 		return sc.Skip()
 	})
+}
+
+// mediaRank is the rank of the media type whose JSON key is key (as
+// mediaTypes lists them), -1 if none: a switch, which the compiler makes
+// a search, where a loop compared every key.
+func mediaRank(key []byte) int {
+	switch string(key) {
+	case "callbacks":
+		return 0
+	case "calls":
+		return 1
+	case "chats":
+		return 2
+	case "emails":
+		return 3
+	case "messages":
+		return 4
+	case "videos":
+		return 5
+	case "socialExpressions":
+		return 6
+	case "cobrowsesessions":
+		return 7
+	case "screenshares":
+		return 8
+	}
+	return -1
 }
 
 func decodeCommunications(sc *jsonscan.Scanner, r *reuse, name string, dst *[]Communication) error {

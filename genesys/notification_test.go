@@ -355,7 +355,7 @@ func plainMembers(body []byte) bool {
 }
 
 // mediaOf and media name, for each media type, the field whose JSON name
-// is its key.
+// is its key, and mediaRank finds its rank by that key.
 func TestMediaOfMatchesMediaTypes(t *testing.T) {
 	var p Participant
 	v := reflect.ValueOf(&p).Elem()
@@ -369,6 +369,9 @@ func TestMediaOfMatchesMediaTypes(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("mediaOf(%d) is not the field %q", rank, m.key)
+		}
+		if r := mediaRank([]byte(m.key)); r != rank {
+			t.Errorf("mediaRank(%q) = %d, want %d", m.key, r, rank)
 		}
 		*got = make([]Communication, rank+1) // media() reads the same field
 		if n := len(p.media()[rank]); n != rank+1 {
