@@ -221,10 +221,14 @@ func (l *lineLog) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
+// startBridge starts the bridge binary with env added to this process's.
+// BENCH_BRIDGE_ENV (space-separated NAME=value) adds more, last, for a
+// diagnosis: BENCH_BRIDGE_ENV=GOMAXPROCS=1 measures the bridge without the
+// cost of handing work to another processor.
 func startBridge(tb testing.TB, env ...string) *bridgeProc {
 	p := &bridgeProc{stderr: &lineLog{}}
 	p.cmd = exec.Command(bridgeBinary(tb))
-	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Env = append(append(os.Environ(), env...), strings.Fields(os.Getenv("BENCH_BRIDGE_ENV"))...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
