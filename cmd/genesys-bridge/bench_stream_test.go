@@ -224,10 +224,16 @@ func (l *lineLog) String() string {
 // startBridge starts the bridge binary with env added to this process's.
 // BENCH_BRIDGE_ENV (space-separated NAME=value) adds more, last, for a
 // diagnosis: BENCH_BRIDGE_ENV=GOMAXPROCS=1 measures the bridge without the
-// cost of handing work to another processor.
+// cost of handing work to another processor. BENCH_BRIDGE_BINARY runs
+// another build of the bridge (an A/B against an older commit, built
+// with go build -o).
 func startBridge(tb testing.TB, env ...string) *bridgeProc {
 	p := &bridgeProc{stderr: &lineLog{}}
-	p.cmd = exec.Command(bridgeBinary(tb))
+	bin := bridgeBinary(tb)
+	if other := os.Getenv("BENCH_BRIDGE_BINARY"); other != "" {
+		bin = other
+	}
+	p.cmd = exec.Command(bin)
 	p.cmd.Env = append(append(os.Environ(), env...), strings.Fields(os.Getenv("BENCH_BRIDGE_ENV"))...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	p.started = time.Now()
