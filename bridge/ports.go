@@ -13,24 +13,6 @@ type Source interface {
 	Read(ctx context.Context) (Event, error)
 }
 
-// PushSource is a Source whose own goroutines can hand its events to the
-// pipeline as they deliver them, instead of queueing them for a reading
-// goroutine to take: one hand-off between goroutines less for every
-// event. The pipeline calls Serve instead of Read.
-type PushSource interface {
-	Source
-	// Serve hands every event, and every rejection (err a *RejectError),
-	// to take, in one order (take is never called concurrently: the
-	// goroutine that delivers an item calls it, or Serve's own does when
-	// that one cannot at once), each producer's items in the order it
-	// delivered them. It returns when ctx ends (ctx's error), when the
-	// source ended and every item it delivered was taken (the source's
-	// error, or io.EOF after a clean stop), or when take returns an error
-	// (that error; take is not called again). After Serve returned, the
-	// source queues its items as for Read.
-	Serve(ctx context.Context, take func(ev Event, err error) error) error
-}
-
 // Publisher sends transitions to the durable stream. Publish hands t over
 // and returns; the outcome comes once, through r.Complete, whenever the
 // stream acknowledged t or the publisher gave up (retrying transient

@@ -1,8 +1,6 @@
 // Package engine runs the domain (package bridge): the Pipeline reads
-// events from a Source (or, from a PushSource, has the source's own
-// goroutines hand them over, one at a time: no hand-off to a reading
-// goroutine for every event), routes each to the shard that owns its
-// interaction (by hash of the id), where the shard's Machine turns it into transitions;
+// events from a Source, routes each to the shard that owns its interaction
+// (by hash of the id), where the shard's Machine turns it into transitions;
 // it holds back the events of interactions that may have changed in a gap
 // until the gap's history arrives; it hands each interaction's transitions
 // to the Publisher one at a time, and takes the outcomes back through its

@@ -55,8 +55,7 @@ type Config struct {
 	// stream acknowledged them, from a shard goroutine: it must not block.
 	OnTimings func(t *bridge.Timings)
 	// OnRejected, if set, is called for each rejected input (after it is
-	// counted and logged), from the goroutine routing events (the reading
-	// one, or a PushSource's, one at a time): it must not block.
+	// counted and logged), from the reading goroutine: it must not block.
 	OnRejected func(rej *bridge.RejectError)
 	// OnHeld, if set, is called for each observation released after it was
 	// held back for a gap's history, with how long it waited, from a shard
@@ -247,79 +246,46 @@ func (p *Pipeline) OpenInteractions(ctx context.Context) []string {
 }
 
 func (p *Pipeline) read(ctx, pubCtx context.Context, src bridge.Source, shards []*shard) error {
-	route := func(ev bridge.Event, err error) error { return p.route(ctx, pubCtx, shards, ev, err) }
-	if ps, ok := src.(bridge.PushSource); ok {
-		// The source's goroutines route what they deliver (one at a
-		// time): no hand-off to this goroutine for every event.
-		switch err := ps.Serve(ctx, route); {
-		case errors.Is(err, errStopReading), ctx.Err() != nil:
-			return nil
-		case errors.Is(err, errRouting):
-			return err
-		default: // the source's end, as Read reports it
+	for {
+		ev, err := src.Read(ctx)
+		if err != nil {
+			var rej *bridge.RejectError
+			if errors.As(err, &rej) {
+				p.rejected(rej)
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("read events: %w", err)
 		}
-	}
-	for {
-		err := route(src.Read(ctx))
-		if errors.Is(err, errStopReading) {
-			return nil
+		targets := shards
+		if ev.Kind == bridge.KindObservation {
+			if !ev.Validated() { // a source may have validated it, with its input
+				if err := ev.Validate(); err != nil {
+					var rej *bridge.RejectError
+					errors.As(err, &rej)
+					p.rejected(rej)
+					continue
+				}
+			}
+			p.stats.Events.Add(1)
+			targets = shards[shardOf(ev.InteractionID, len(shards)):][:1]
+		} else if ev.Gap == nil {
+			return fmt.Errorf("read events: gap marker without a gap")
+		} else if ev.Kind == bridge.KindGapOpened {
+			p.stats.Gaps.Add(1)
+			p.stats.GapsOpen.Add(1)
+		} else {
+			p.stats.GapsOpen.Add(-1)
 		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// errRouting is an event no source may send (a gap marker without a gap).
-var errRouting = errors.New("gap marker without a gap")
-
-// errStopReading ends reading without an error: ctx ended, or the drain
-// deadline passed while the shards were blocked.
-var errStopReading = errors.New("reading stopped")
-
-// route handles one event read (or the error reading it): a rejection is
-// counted, an observation is validated and handed to the shard that owns
-// its interaction, a gap's marker to every shard. Only one goroutine routes
-// at a time (the reading one, or a PushSource's under its lock).
-func (p *Pipeline) route(ctx, pubCtx context.Context, shards []*shard, ev bridge.Event, err error) error {
-	if err != nil {
-		var rej *bridge.RejectError
-		if errors.As(err, &rej) {
-			p.rejected(rej)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return errStopReading
-		}
-		return fmt.Errorf("read events: %w", err)
-	}
-	targets := shards
-	if ev.Kind == bridge.KindObservation {
-		if !ev.Validated() { // a source may have validated it, with its input
-			if err := ev.Validate(); err != nil {
-				var rej *bridge.RejectError
-				errors.As(err, &rej)
-				p.rejected(rej)
+		for _, s := range targets { // markers go to every shard
+			if !s.in.TryPush(ev) && !s.in.Push(pubCtx, ev) {
+				// The drain deadline passed while shards were blocked.
 				return nil
 			}
 		}
-		p.stats.Events.Add(1)
-		targets = shards[shardOf(ev.InteractionID, len(shards)):][:1]
-	} else if ev.Gap == nil {
-		return fmt.Errorf("read events: %w", errRouting)
-	} else if ev.Kind == bridge.KindGapOpened {
-		p.stats.Gaps.Add(1)
-		p.stats.GapsOpen.Add(1)
-	} else {
-		p.stats.GapsOpen.Add(-1)
 	}
-	for _, s := range targets { // markers go to every shard
-		if !s.in.TryPush(ev) && !s.in.Push(pubCtx, ev) {
-			return errStopReading // the drain deadline passed while shards were blocked
-		}
-	}
-	return nil
 }
 
 func (p *Pipeline) rejected(rej *bridge.RejectError) {

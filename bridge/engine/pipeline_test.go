@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -25,33 +24,6 @@ type sliceSource struct {
 	i      int
 	end    error
 	reads  int
-}
-
-// pushSource is sliceSource as a bridge.PushSource: Serve hands the
-// events to the pipeline from its goroutine, as the sockets' feed does.
-type pushSource struct{ *sliceSource }
-
-func (s pushSource) Serve(ctx context.Context, take func(bridge.Event, error) error) error {
-	for {
-		ev, err := s.Read(ctx)
-		var rej *bridge.RejectError
-		if err != nil && !errors.As(err, &rej) {
-			return err
-		}
-		if err := take(ev, err); err != nil {
-			return err
-		}
-	}
-}
-
-// sources are the two ways a pipeline reads: it pulls (Read) or the
-// source pushes (Serve).
-var sources = []struct {
-	name string
-	of   func(*sliceSource) bridge.Source
-}{
-	{"pulled", func(s *sliceSource) bridge.Source { return s }},
-	{"pushed", func(s *sliceSource) bridge.Source { return pushSource{s} }},
 }
 
 func (s *sliceSource) Read(ctx context.Context) (bridge.Event, error) {
@@ -152,13 +124,7 @@ func interleaved(n int, base time.Time) []bridge.Event {
 }
 
 func TestPipelineOrderAndCompleteness(t *testing.T) {
-	for _, source := range sources {
-		t.Run(source.name, func(t *testing.T) { testOrderAndCompleteness(t, source.of) })
-	}
-}
-
-func testOrderAndCompleteness(t *testing.T, of func(*sliceSource) bridge.Source) {
-	src := of(&sliceSource{events: interleaved(200, t0), end: io.EOF})
+	src := &sliceSource{events: interleaved(200, t0), end: io.EOF}
 	pub := newFakePublisher(1)
 	p := New(Config{Shards: 4, MaxOutstanding: 64})
 	err := p.Run(context.Background(), src, pub)
@@ -188,18 +154,12 @@ func testOrderAndCompleteness(t *testing.T, of func(*sliceSource) bridge.Source)
 }
 
 func TestPipelineFilterRejectsAndDuplicates(t *testing.T) {
-	for _, source := range sources {
-		t.Run(source.name, func(t *testing.T) { testFilterRejectsAndDuplicates(t, source.of) })
-	}
-}
-
-func testFilterRejectsAndDuplicates(t *testing.T, of func(*sliceSource) bridge.Source) {
 	evs := conversation("conv-1", t0)
 	evs = append(evs, evs...) // every event twice
 	bad := bridge.Event{InteractionID: "", ChannelType: bridge.ChannelVoice, Status: bridge.StatusQueued, ObservedAt: t0}
 	evs = append(evs, bad)
-	src := of(&sliceSource{events: evs, end: io.EOF,
-		errs: map[int]error{3: bridge.Reject(bridge.ReasonMalformed, []byte("{"), "bad json")}})
+	src := &sliceSource{events: evs, end: io.EOF,
+		errs: map[int]error{3: bridge.Reject(bridge.ReasonMalformed, []byte("{"), "bad json")}}
 	pub := newFakePublisher(2)
 	p := New(Config{Filter: bridge.Filter{Statuses: []bridge.Status{bridge.StatusConnected, bridge.StatusCompleted}}})
 	_ = p.Run(context.Background(), src, pub)
@@ -478,24 +438,5 @@ func TestShardOfIsFNV1a(t *testing.T) {
 				t.Fatalf("shardOf(%s, %d) = %d, want %d", id, n, got, want)
 			}
 		}
-	}
-}
-
-// A gap marker without its gap ends the pipeline with an error, pulled or
-// pushed; the events before it were handled.
-func TestPipelineRefusesAMarkerWithoutAGap(t *testing.T) {
-	for _, source := range sources {
-		t.Run(source.name, func(t *testing.T) {
-			evs := append(conversation("conv-1", t0)[:2], bridge.Event{Kind: bridge.KindGapOpened})
-			src := source.of(&sliceSource{events: evs, end: io.EOF})
-			p := New(Config{Shards: 2})
-			err := p.Run(context.Background(), src, newFakePublisher(1))
-			if err == nil || !strings.Contains(err.Error(), "gap marker without a gap") {
-				t.Fatalf("Run = %v, want the marker refused", err)
-			}
-			if n := p.Stats().Events.Load(); n != 2 {
-				t.Fatalf("%d events handled before the marker, want 2", n)
-			}
-		})
 	}
 }

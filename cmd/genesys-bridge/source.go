@@ -12,10 +12,10 @@ import (
 	"github.com/genesys-bridge/genesys-bridge/publish"
 )
 
-// source is a Genesys dialect: it hands its events to the pipeline (Serve),
-// run supervises it, metrics and readiness observe it.
+// source is a Genesys dialect: the pipeline reads it, run supervises it,
+// metrics and readiness observe it.
 type source interface {
-	bridge.PushSource // both dialects' sockets hand events to the pipeline themselves
+	bridge.Source
 	Run(ctx context.Context) error
 	Healthy() bool
 	Reconnects() uint64

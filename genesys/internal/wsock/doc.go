@@ -2,9 +2,7 @@
 // WebSocket with serialised writes and a watchdog (ping when quiet, kill
 // when silent, never while the reader waits on a busy consumer), the one
 // read loop (ReadSocket: frames over the size limit rejected without
-// closing the socket), the Feed that hands decoded events to the pipeline
-// (the delivering goroutine itself while the pipeline is served, one at a
-// time and each producer's in order; queued otherwise),
+// closing the socket), the Feed that hands decoded events to the pipeline,
 // and the one reconnect supervisor (Supervise).
 //
 // It knows nothing of either dialect's frames, of OAuth or of REST; it
