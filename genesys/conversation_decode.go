@@ -232,10 +232,15 @@ var (
 // for every frame. Any other value is read as it is.
 var vocabulary = func() *vocabTable {
 	t := new(vocabTable)
+	n := 0
 	for _, list := range [][]string{purposes, states, disconnectTypes} {
 		for _, v := range list {
 			t.add(v)
+			n++
 		}
+	}
+	if n > len(t.slots)/2 {
+		panic("genesys: the vocabulary outgrew its table") // probes stay short below half full
 	}
 	return t
 }()
