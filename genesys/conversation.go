@@ -96,44 +96,22 @@ var mediaTypes = [...]struct {
 	{"screenshares", "screenshare", bridge.ChannelScreenshare},
 }
 
-// mediaOf is the field of p that holds the communications of media type
-// rank (mediaTypes' order).
-func (p *Participant) mediaOf(rank int) *[]Communication {
-	switch rank {
-	case 0:
-		return &p.Callbacks
-	case 1:
-		return &p.Calls
-	case 2:
-		return &p.Chats
-	case 3:
-		return &p.Emails
-	case 4:
-		return &p.Messages
-	case 5:
-		return &p.Videos
-	case 6:
-		return &p.SocialExpressions
-	case 7:
-		return &p.Cobrowsesessions
-	case 8:
-		return &p.Screenshares
-	}
-	panic(fmt.Sprintf("genesys: no media type of rank %d", rank))
+// media are the fields of p that hold the communications of each media
+// type, in mediaTypes' order.
+func (p *Participant) media() [len(mediaTypes)]*[]Communication {
+	return [...]*[]Communication{&p.Callbacks, &p.Calls, &p.Chats, &p.Emails, &p.Messages, &p.Videos, &p.SocialExpressions,
+		&p.Cobrowsesessions, &p.Screenshares}
 }
 
-// media are p's communications of every media type, in mediaTypes'
-// order (for reading: a copy of the slices' headers).
-func (p *Participant) media() [len(mediaTypes)][]Communication {
-	return [...][]Communication{p.Callbacks, p.Calls, p.Chats, p.Emails, p.Messages, p.Videos, p.SocialExpressions,
-		p.Cobrowsesessions, p.Screenshares}
-}
+// mediaOf is the field of p that holds the communications of media type
+// rank (mediaTypes' order).
+func (p *Participant) mediaOf(rank int) *[]Communication { return p.media()[rank] }
 
 func channelOf(c *Conversation) bridge.ChannelType {
 	best := -1
 	for i := range c.Participants {
 		for rank, comms := range c.Participants[i].media() {
-			if len(comms) > 0 && (best == -1 || rank < best) {
+			if len(*comms) > 0 && (best == -1 || rank < best) {
 				best = rank
 			}
 		}
@@ -149,7 +127,7 @@ func channelOf(c *Conversation) bridge.ChannelType {
 func detail(p *Participant) string {
 	state := "none"
 	for _, comms := range p.media() {
-		if len(comms) > 0 {
+		if comms := *comms; len(comms) > 0 {
 			state = comms[0].State
 			if comms[0].Held {
 				state = "held"

@@ -212,6 +212,7 @@ func (pt *partTimes) read(p *Participant, points []time.Time, tc *timeCache) ([]
 	points = appendTime(points, wt)
 	pt.wrapupDone = pt.wrapupDone || !endAcw.IsZero()
 	for rank, comms := range p.media() {
+		comms := *comms
 		for j := range comms {
 			if points, err = pt.readComm(&comms[j], points, tc); err != nil {
 				return points, fmt.Errorf("%s[%d] %w", mediaTypes[rank].ch, j, err)

@@ -270,8 +270,7 @@ var conversations = sync.Pool{New: func() any { return new(Conversation) }}
 func (c *Conversation) reset() {
 	room := c.room
 	for i := range c.Participants {
-		for rank := range mediaTypes {
-			comms := c.Participants[i].mediaOf(rank)
+		for _, comms := range c.Participants[i].media() {
 			if cap(*comms) > 0 && cap(*comms) <= roomKeptLen && len(room) < roomKept {
 				room = append(room, (*comms)[:0])
 			}

@@ -373,8 +373,8 @@ func TestMediaOfMatchesMediaTypes(t *testing.T) {
 		if r := mediaRank([]byte(m.key)); r != rank {
 			t.Errorf("mediaRank(%q) = %d, want %d", m.key, r, rank)
 		}
-		*got = make([]Communication, rank+1) // media() reads the same field
-		if n := len(p.media()[rank]); n != rank+1 {
+		*got = make([]Communication, rank+1) // media() names the same field
+		if n := len(*p.media()[rank]); n != rank+1 {
 			t.Errorf("media()[%d] is not the field %q (%d communications, want %d)", rank, m.key, n, rank+1)
 		}
 	}
