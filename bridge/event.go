@@ -216,6 +216,19 @@ func (e *Event) Validate() error {
 	return nil
 }
 
+// ValidateInput is Validate for a source that derived e from input (a
+// frame): a rejection carries the input, as a decoding error's does, for
+// the log and the dead letter. Validating where the input was decoded
+// also spares the pipeline's goroutine reading e's strings again.
+func (e *Event) ValidateInput(input []byte) error {
+	err := e.Validate()
+	if rej, ok := err.(*RejectError); ok {
+		withInput := Reject(rej.Reason, input, "")
+		rej.Excerpt, rej.Input = withInput.Excerpt, withInput.Input
+	}
+	return err
+}
+
 func (e *Event) validate() error {
 	if err := ValidateInteractionID(e.InteractionID); err != nil {
 		return reject(ReasonSchema, "%v", err)

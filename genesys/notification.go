@@ -217,6 +217,9 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 		if err != nil {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(topic, 200), err)
 		}
+		if err := ev.ValidateInput(data); err != nil {
+			return Frame{}, err
+		}
 		f.Kind, f.Event = FrameEvent, ev
 		f.Fingerprint = fingerprint(topic, env.EventBody)
 		return f, nil
@@ -251,6 +254,9 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 		ev, err := Derive(c, observedAt)
 		if err != nil {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(topic, 200), err)
+		}
+		if err := ev.ValidateInput(data); err != nil {
+			return Frame{}, err
 		}
 		f.Kind, f.Event = FrameEvent, ev
 		f.Fingerprint = fingerprint(topic, env.EventBody)

@@ -48,6 +48,25 @@ func TestDecodeNotificationKinds(t *testing.T) {
 	}
 }
 
+// An event the bridge cannot hold (a time past 2262) is rejected where the
+// frame is decoded, with the frame for the dead letter and the topic it
+// came on; the pipeline does not validate it again.
+func TestDecodeNotificationValidates(t *testing.T) {
+	const topic = "v2.users.u1.conversations"
+	frame := `{"topicName":"` + topic + `","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[` +
+		`{"purpose":"customer","connectedTime":"2300-01-01T00:00:00.000Z","calls":[{"state":"connected","connectedTime":"2300-01-01T00:00:00.000Z"}]},` +
+		`{"purpose":"ivr","calls":[{"state":"connected"}]}]}}`
+	_, err := DecodeNotification([]byte(frame), observed)
+	rej, ok := err.(*bridge.RejectError)
+	if !ok || rej.Reason != bridge.ReasonSchema || string(rej.Input) != frame || rej.Topic != topic || !strings.Contains(rej.Msg, "out of range") {
+		t.Fatalf("got %#v, want a schema rejection with the frame, its topic and the time out of range", err)
+	}
+	f, err := DecodeNotification([]byte(strings.ReplaceAll(frame, "2300", "2026")), observed)
+	if err != nil || !f.Event.Validated() {
+		t.Fatalf("a valid frame: err %v, validated %v", err, f.Event.Validated())
+	}
+}
+
 func TestIsConversationTopic(t *testing.T) {
 	for topic, want := range map[string]bool{
 		"v2.routing.queues.q1.conversations":       true,
@@ -419,6 +438,9 @@ func TestDecodeCarriesNothingBetweenFrames(t *testing.T) {
 		}
 		want, err := deriveFresh(&c)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := want.Validate(); err != nil { // as DecodeNotification does
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got.Event, want) {

@@ -408,12 +408,7 @@ func Decode(data []byte, observedAt time.Time) (bridge.Event, int64, error) {
 		Horizon: ts, ObservedAt: observedAt, Sequenced: true,
 		Detail: typeDetail(f.typ),
 	}
-	if err := ev.Validate(); err != nil {
-		var rej *bridge.RejectError
-		if errors.As(err, &rej) {
-			withInput := bridge.Reject(rej.Reason, data, "")
-			rej.Excerpt, rej.Input = withInput.Excerpt, withInput.Input
-		}
+	if err := ev.ValidateInput(data); err != nil {
 		return bridge.Event{}, 0, err
 	}
 	return ev, f.sequence, nil
