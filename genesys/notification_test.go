@@ -48,9 +48,10 @@ func TestDecodeNotificationKinds(t *testing.T) {
 	}
 }
 
-// An event the bridge cannot hold (a time past 2262) is rejected where the
-// frame is decoded, with the frame for the dead letter and the topic it
-// came on; the pipeline does not validate it again.
+// A frame the bridge cannot hold (a time past 2262) is rejected where it
+// is decoded, with the frame for the dead letter and the topic it came
+// on; a valid frame's event comes validated (Event.Validate: the pipeline
+// does not check it again).
 func TestDecodeNotificationValidates(t *testing.T) {
 	const topic = "v2.users.u1.conversations"
 	frame := `{"topicName":"` + topic + `","eventBody":{"id":"3f2a1b4c-1111-4222-8333-444455556666","participants":[` +
