@@ -256,7 +256,7 @@ func analyticsPaths(t *testing.T, raw []byte) map[string][]bridge.Event {
 
 // Boundaries lists a record's segment boundaries, sorted.
 func Boundaries(t testing.TB, dc *DetailsConversation) []time.Time {
-	var ts []time.Time
+	var ts []instant
 	for _, p := range dc.Participants {
 		for _, s := range p.Sessions {
 			for _, seg := range s.Segments {
@@ -265,12 +265,16 @@ func Boundaries(t testing.TB, dc *DetailsConversation) []time.Time {
 					if err != nil {
 						t.Fatal(err)
 					}
-					ts = appendTime(ts, at)
+					ts = appendTime(ts, instantOf(at))
 				}
 			}
 		}
 	}
-	return sortedUnique(ts)
+	var out []time.Time
+	for _, at := range sortedUnique(ts) {
+		out = append(out, at.time())
+	}
+	return out
 }
 
 // CutDetails is the record as analytics had it at t: segments begun by t,

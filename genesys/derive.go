@@ -17,16 +17,16 @@ import (
 type commTimes struct {
 	phase                       phase
 	rang                        bool // its initialState says it began alerting
-	alerting, connected, discon time.Time
-	holdStart                   time.Time
+	alerting, connected, discon instant
+	holdStart                   instant
 }
 
 // partTimes are what the rules need of a participant.
 type partTimes struct {
 	role           role
 	who            Who
-	connected, end time.Time
-	acwDone        time.Time // when after-call work ended, if a timestamp says
+	connected, end instant
+	acwDone        instant // when after-call work ended, if a timestamp says
 	wrapupRequired bool
 	placing        bool // the user who placed the call (see originator)
 	wrapupDone     bool // a wrap-up was entered or skipped (now)
@@ -109,12 +109,14 @@ func deriveWith(c *Conversation, observedAt time.Time, scratch *deriveScratch) (
 		ev.Detail = append(ev.Detail, detail(&c.Participants[i]))
 	}
 	points = sortedUnique(points)
+	var horizon instant
 	if len(points) > 0 {
-		ev.Horizon = points[len(points)-1]
+		horizon = points[len(points)-1]
+		ev.Horizon = horizon.time()
 	}
-	points = sortedUnique(inferAlerting(parts, ev.Horizon, points))
+	points = sortedUnique(inferAlerting(parts, horizon, points))
 	scratch.points = points[:0] // its capacity, for the next frame
-	return ev, finish(&ev, points, func(t time.Time, now bool) (bridge.Status, time.Time, Who) { return statusAt(parts, t, now) })
+	return ev, finish(&ev, points, func(t instant, now bool) (bridge.Status, instant, Who) { return statusAt(parts, t, now) })
 }
 
 // deriveScratch is what Derive needs only while it runs, kept between
@@ -122,7 +124,7 @@ func deriveWith(c *Conversation, observedAt time.Time, scratch *deriveScratch) (
 // event it returns.
 type deriveScratch struct {
 	parts  []partTimes
-	points []time.Time
+	points []instant
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(deriveScratch) }}
@@ -145,14 +147,14 @@ func (s *deriveScratch) partsFor(n int) []partTimes {
 // communication's, its endTime and their disconnectedTime).
 type timeCache struct {
 	raw [8]string
-	t   [8]time.Time
+	t   [8]instant
 	n   int
 }
 
 // at parses one timestamp field; an error names it.
-func (tc *timeCache) at(name, raw string) (time.Time, error) {
+func (tc *timeCache) at(name, raw string) (instant, error) {
 	if raw == "" {
-		return time.Time{}, nil
+		return 0, nil
 	}
 	for i := range min(tc.n, len(tc.raw)) {
 		// The same string, not only equal bytes: the decoder makes a
@@ -163,18 +165,19 @@ func (tc *timeCache) at(name, raw string) (time.Time, error) {
 			return tc.t[i], nil
 		}
 	}
-	t, err := parseTime(raw)
+	parsed, err := parseTime(raw)
 	if err != nil {
-		return t, fmt.Errorf("%s: %w", name, err)
+		return 0, fmt.Errorf("%s: %w", name, err)
 	}
+	t := instantOf(parsed)
 	i := tc.n % len(tc.raw)
 	tc.raw[i], tc.t[i] = raw, t
 	tc.n++
 	return t, nil
 }
 
-// appendTimes appends the times set to points.
-func appendTimes(points []time.Time, ts ...time.Time) []time.Time {
+// appendTimes appends the instants set to points.
+func appendTimes(points []instant, ts ...instant) []instant {
 	for _, t := range ts {
 		points = appendTime(points, t)
 	}
@@ -183,13 +186,13 @@ func appendTimes(points []time.Time, ts ...time.Time) []time.Time {
 
 // read takes what the rules need of participant p, and appends its
 // timestamps to points. An error names the field (and communication).
-func (pt *partTimes) read(p *Participant, points []time.Time, tc *timeCache) ([]time.Time, error) {
+func (pt *partTimes) read(p *Participant, points []instant, tc *timeCache) ([]instant, error) {
 	pt.role = roleOf(p.Purpose)
 	pt.who = whoOf(p.QueueID, p.UserID)
 	pt.wrapupRequired = p.WrapupRequired
 	pt.coded, pt.skipped = hasObject(p.Wrapup), p.WrapupSkipped
 	pt.wrapupDone = pt.coded || pt.skipped
-	var startAcw, endAcw time.Time
+	var startAcw, endAcw instant
 	var err error
 	if pt.connected, err = tc.at("connectedTime", p.ConnectedTime); err != nil {
 		return points, err
@@ -210,7 +213,7 @@ func (pt *partTimes) read(p *Participant, points []time.Time, tc *timeCache) ([]
 	}
 	pt.acwDone = earliest(endAcw, wt)
 	points = appendTime(points, wt)
-	pt.wrapupDone = pt.wrapupDone || !endAcw.IsZero()
+	pt.wrapupDone = pt.wrapupDone || endAcw != 0
 	for rank, comms := range p.media() {
 		comms := *comms
 		for j := range comms {
@@ -232,38 +235,38 @@ func (pt *partTimes) read(p *Participant, points []time.Time, tc *timeCache) ([]
 // last of them ended, as analytics shows its wrap-up segment there, so
 // every source reveals the same statuses. After-call work skipped shows
 // no wrap-up.
-func (pt *partTimes) settle(points []time.Time) []time.Time {
-	var ended time.Time
+func (pt *partTimes) settle(points []instant) []instant {
+	var ended instant
 	for j := range pt.comms {
 		c := &pt.comms[j]
 		discon := c.discon
-		if discon.IsZero() {
+		if discon == 0 {
 			discon = pt.end
 		}
-		if !c.alerting.IsZero() && c.connected.IsZero() && !discon.IsZero() && !discon.After(c.alerting) {
+		if c.alerting != 0 && c.connected == 0 && discon != 0 && discon <= c.alerting {
 			// An offer that failed at once (GET: startAlertingTime equal to
 			// disconnectedTime): it rang for a nanosecond, as analytics'
 			// zero-length alert segment shows.
-			discon = c.alerting.Add(time.Nanosecond)
+			discon = c.alerting + 1
 			c.discon = discon
 			points = append(points, discon)
 		}
-		if !discon.IsZero() {
+		if discon != 0 {
 			c.phase = phaseEnded
-			if discon.After(ended) {
+			if discon > ended {
 				ended = discon
 			}
 		}
 	}
-	if pt.role == roleAgent && pt.wrapupRequired && pt.coded && !pt.skipped && !pt.acwDone.IsZero() && !ended.IsZero() && !pt.acwDone.After(ended) {
-		pt.acwDone = ended.Add(time.Nanosecond)
+	if pt.role == roleAgent && pt.wrapupRequired && pt.coded && !pt.skipped && pt.acwDone != 0 && ended != 0 && pt.acwDone <= ended {
+		pt.acwDone = ended + 1
 		points = append(points, pt.acwDone)
 	}
 	return points
 }
 
 // readComm adds one communication of the participant.
-func (pt *partTimes) readComm(cm *Communication, points []time.Time, tc *timeCache) ([]time.Time, error) {
+func (pt *partTimes) readComm(cm *Communication, points []instant, tc *timeCache) ([]instant, error) {
 	ct := commTimes{phase: phaseOf(cm), rang: phaseOfState(cm.InitialState, false) == phaseAlerting}
 	if pt.placing && ct.phase == phaseAlerting {
 		ct.phase = phaseActive // placing the call: no agent is alerted
@@ -285,7 +288,7 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time, tc *timeCac
 		return points, err
 	}
 	points = appendTimes(points, ct.connected, ct.discon)
-	var acwEnd time.Time
+	var acwEnd instant
 	if w := cm.AfterCallWork; w != nil {
 		switch {
 		case strings.EqualFold(w.State, "pending"):
@@ -313,7 +316,7 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time, tc *timeCac
 	}
 	pt.acwDone = earliest(pt.acwDone, earliest(acwEnd, wt))
 	if pt.placing {
-		ct.alerting = time.Time{}
+		ct.alerting = 0
 	}
 	points = appendTime(appendTime(points, ct.alerting), wt)
 	pt.comms = append(pt.comms, ct)
@@ -327,7 +330,7 @@ func (pt *partTimes) readComm(cm *Communication, points []time.Time, tc *timeCac
 // horizon if alerting now. One that connected with no such evidence may
 // never have rung (an agent on auto-answer: analytics shows no alert
 // segment), so no ringing is invented. It appends those times to points.
-func inferAlerting(parts []partTimes, horizon time.Time, points []time.Time) []time.Time {
+func inferAlerting(parts []partTimes, horizon instant, points []instant) []instant {
 	for i := range parts {
 		if parts[i].role != roleAgent || parts[i].placing {
 			continue
@@ -335,15 +338,15 @@ func inferAlerting(parts []partTimes, horizon time.Time, points []time.Time) []t
 		for j := range parts[i].comms {
 			ct := &parts[i].comms[j]
 			switch {
-			case !ct.alerting.IsZero():
+			case ct.alerting != 0:
 				continue
-			case !ct.connected.IsZero():
+			case ct.connected != 0:
 				if !ct.rang {
 					continue
 				}
-				ct.alerting = ct.connected.Add(-time.Nanosecond)
-			case !ct.discon.IsZero():
-				ct.alerting = ct.discon.Add(-time.Nanosecond)
+				ct.alerting = ct.connected - 1
+			case ct.discon != 0:
+				ct.alerting = ct.discon - 1
 			case ct.phase == phaseAlerting:
 				ct.alerting = horizon
 			default:
@@ -365,9 +368,9 @@ func hasObject(raw json.RawMessage) bool {
 // wrapupEnd returns a wrap-up object's endTime, if any. It reads the
 // object without reflection (the notification dialect's hot path), with
 // exact member names as the rest of the frame.
-func wrapupEnd(raw json.RawMessage) (time.Time, error) {
+func wrapupEnd(raw json.RawMessage) (instant, error) {
 	if !hasObject(raw) {
-		return time.Time{}, nil
+		return 0, nil
 	}
 	sc := jsonscan.New(raw)
 	var end string
@@ -381,15 +384,16 @@ func wrapupEnd(raw json.RawMessage) (time.Time, error) {
 		err = sc.End()
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("not a wrap-up object: %v", err)
+		return 0, fmt.Errorf("not a wrap-up object: %v", err)
 	}
-	return parseTime(end)
+	t, err := parseTime(end)
+	return instantOf(t), err
 }
 
 // statusAt applies the rules to the states at time t (from timestamps), or
 // to the states now (from state strings) when now is true. For held it
 // also returns the hold's start.
-func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Time, Who) {
+func statusAt(parts []partTimes, t instant, now bool) (bridge.Status, instant, Who) {
 	var sig signals
 	for i := range parts {
 		p := &parts[i]
@@ -412,7 +416,7 @@ func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Tim
 		if p.role == roleAgent && anyComm && allEnded && p.wrapupRequired {
 			done := p.wrapupDone
 			if !now {
-				done = !p.acwDone.IsZero() && !t.Before(p.acwDone)
+				done = p.acwDone != 0 && t >= p.acwDone
 			}
 			if !done {
 				sig.owesWrapup(p.who)
@@ -425,21 +429,21 @@ func statusAt(parts []partTimes, t time.Time, now bool) (bridge.Status, time.Tim
 // phaseAtTime reconstructs a communication's phase at t from timestamps
 // alone. Hold has no lasting timestamp, so a connected communication is
 // never held in the past.
-func phaseAtTime(p *partTimes, c *commTimes, t time.Time) phase {
+func phaseAtTime(p *partTimes, c *commTimes, t instant) phase {
 	discon := c.discon
-	if discon.IsZero() {
+	if discon == 0 {
 		discon = p.end
 	}
 	connected := c.connected
-	if connected.IsZero() && p.role != roleAgent {
+	if connected == 0 && p.role != roleAgent {
 		connected = p.connected
 	}
 	switch {
-	case !discon.IsZero() && !t.Before(discon):
+	case discon != 0 && t >= discon:
 		return phaseEnded
-	case !connected.IsZero() && !t.Before(connected):
+	case connected != 0 && t >= connected:
 		return phaseConnected
-	case p.role == roleAgent && !c.alerting.IsZero() && !t.Before(c.alerting):
+	case p.role == roleAgent && c.alerting != 0 && t >= c.alerting:
 		return phaseAlerting
 	}
 	return phaseAbsent

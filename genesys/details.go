@@ -13,14 +13,14 @@ import (
 type span struct {
 	kind       string
 	queue      string    // the segment's queueId, if a valid id
-	start, end time.Time // end zero: still open
+	start, end instant // end none: still open
 }
 
-func (s span) activeAt(t time.Time, now bool) bool {
+func (s span) activeAt(t instant, now bool) bool {
 	if now {
-		return s.end.IsZero()
+		return s.end == 0
 	}
-	return !t.Before(s.start) && (s.end.IsZero() || t.Before(s.end))
+	return t >= s.start && (s.end == 0 || t < s.end)
 }
 
 // detailsPart is a participant of an analytics conversation as the rules
@@ -63,7 +63,8 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 	caller, routed := originator(len(dc.Participants), func(i int) string { return dc.Participants[i].Purpose })
 	best := len(mediaTypes)
 	var parts []detailsPart
-	var points []time.Time
+	var points []instant
+	var horizon instant
 	for i, p := range dc.Participants {
 		pt := detailsPart{role: roleOf(p.Purpose), user: whoOf("", p.UserID).UserID}
 		if i == caller {
@@ -85,9 +86,7 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		for _, sp := range pt.spans {
 			points = appendTime(append(points, sp.start), sp.end)
 		}
-		if h := pt.horizon(); h.After(ev.Horizon) {
-			ev.Horizon = h
-		}
+		horizon = max(horizon, pt.horizon())
 		ev.Detail = append(ev.Detail, text.DetailToken(p.Purpose, 32)+":"+detailState(pt.spans))
 		parts = append(parts, pt)
 	}
@@ -95,11 +94,12 @@ func DeriveDetails(dc *DetailsConversation, observedAt time.Time) (bridge.Event,
 		return ev, fmt.Errorf("conversation %s has no session in a known media type", dc.ConversationID)
 	}
 	ev.ChannelType = mediaTypes[best].ch
-	o := overRule{end: end, today: dc.OriginatingDirection != "", wrapped: wrappedUp(parts), observed: observedAt, last: lastEnd(parts)}
-	return ev, finish(&ev, sortedUnique(points), func(t time.Time, now bool) (bridge.Status, time.Time, Who) {
+	ev.Horizon = horizon.time()
+	o := overRule{end: instantOf(end), today: dc.OriginatingDirection != "", wrapped: wrappedUp(parts), observed: instantOf(observedAt), last: lastEnd(parts)}
+	return ev, finish(&ev, sortedUnique(points), func(t instant, now bool) (bridge.Status, instant, Who) {
 		s, since, who := detailsStatusAt(parts, t, now)
 		if s == bridge.StatusCompleted && !o.over(t, now) {
-			return "", time.Time{}, Who{} // every segment ended, the conversation is not over
+			return "", 0, Who{} // every segment ended, the conversation is not over
 		}
 		return s, since, who
 	})
@@ -122,28 +122,26 @@ const wrapupPause = time.Minute
 //     talked has a wrap-up segment, or when it was observed more than
 //     wrapupPause after everything ended (no wrap-up came).
 type overRule struct {
-	end, observed, last time.Time
+	end, observed, last instant
 	today, wrapped      bool
 }
 
-func (o overRule) over(t time.Time, now bool) bool {
+func (o overRule) over(t instant, now bool) bool {
 	switch {
-	case !o.end.IsZero():
-		return now || !t.Before(o.end)
+	case o.end != 0:
+		return now || t >= o.end
 	case o.today:
 		return false
 	}
-	return o.wrapped || o.observed.Sub(o.last) > wrapupPause
+	return o.wrapped || time.Duration(o.observed-o.last) > wrapupPause
 }
 
 // lastEnd is the latest end of any segment.
-func lastEnd(parts []detailsPart) time.Time {
-	var last time.Time
+func lastEnd(parts []detailsPart) instant {
+	var last instant
 	for _, p := range parts {
 		for _, s := range p.spans {
-			if s.end.After(last) {
-				last = s.end
-			}
+			last = max(last, s.end)
 		}
 	}
 	return last
@@ -183,23 +181,24 @@ func wrappedUp(parts []detailsPart) bool {
 //     failed; a skipped wrap-up) lasts a nanosecond, so the status it shows
 //     is seen, in its place, and is followed by what comes after it.
 func spans(dst []span, segs []DetailsSegment, agent bool) ([]span, error) {
-	var prev time.Time // end of the previous segment of the session
+	var prev instant // end of the previous segment of the session
 	for j, seg := range segs {
-		start, err := parseTime(seg.SegmentStart)
-		if err != nil || start.IsZero() {
+		parsed, err := parseTime(seg.SegmentStart)
+		if err != nil || parsed.IsZero() {
 			return dst, fmt.Errorf("segment %d: segmentStart: %v", j, err)
 		}
-		end, err := parseTime(seg.SegmentEnd)
-		if err != nil {
+		start := instantOf(parsed)
+		if parsed, err = parseTime(seg.SegmentEnd); err != nil {
 			return dst, fmt.Errorf("segment %d: segmentEnd: %v", j, err)
 		}
+		end := instantOf(parsed)
 		kind := strings.ToLower(seg.SegmentType)
-		if !prev.IsZero() && (start.Before(prev) || (agent && kind == "wrapup")) {
+		if prev != 0 && (start < prev || (agent && kind == "wrapup")) {
 			start = prev
 		}
-		if !end.IsZero() {
-			if !end.After(start) {
-				end = start.Add(time.Nanosecond)
+		if end != 0 {
+			if end <= start {
+				end = start + 1
 			}
 			prev = end
 		}
@@ -217,13 +216,9 @@ func spans(dst []span, segs []DetailsSegment, agent bool) ([]span, error) {
 // ending, an IVR's system segment) carry no timestamp in a snapshot: a
 // history's horizon past them would make the live frames of the same
 // moment look older than they are.
-func (pt *detailsPart) horizon() time.Time {
-	var h time.Time
-	later := func(t time.Time) {
-		if t.After(h) {
-			h = t
-		}
-	}
+func (pt *detailsPart) horizon() instant {
+	var h instant
+	later := func(t instant) { h = max(h, t) }
 	for i, sp := range pt.spans {
 		switch {
 		case pt.role != roleAgent:
@@ -250,15 +245,15 @@ func holdKind(kind string) bool { return kind == "hold" || kind == "parked" }
 
 // detailsStatusAt applies the status rules to the segments active at t, or
 // open now.
-func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status, time.Time, Who) {
+func detailsStatusAt(parts []detailsPart, t instant, now bool) (bridge.Status, instant, Who) {
 	var sig signals
 	for _, p := range parts {
 		for _, s := range p.spans {
-			if !now && t.Before(s.start) {
+			if !now && t < s.start {
 				continue
 			}
 			if !s.activeAt(t, now) {
-				sig.observe(p.role, phaseEnded, time.Time{}, Who{QueueID: s.queue, UserID: p.user})
+				sig.observe(p.role, phaseEnded, 0, Who{QueueID: s.queue, UserID: p.user})
 				continue
 			}
 			ph := phaseActive
@@ -283,7 +278,7 @@ func detailsStatusAt(parts []detailsPart, t time.Time, now bool) (bridge.Status,
 // detailState names a participant's open segment, or "ended".
 func detailState(spans []span) string {
 	for _, s := range spans {
-		if s.end.IsZero() {
+		if s.end == 0 {
 			return text.DetailToken(s.kind, 32)
 		}
 	}

@@ -96,20 +96,43 @@ func phaseOfState(state string, held bool) phase {
 	return phaseActive
 }
 
-// sortedUnique sorts times and drops repeats.
-func sortedUnique(ts []time.Time) []time.Time {
+// instant is a moment as the derivations hold it: Unix nanoseconds, 0
+// for none. Comparing and copying it costs a fraction of a time.Time's
+// (every rule compares times, at every point of a snapshot), and every
+// time parseTime accepts (1970 to 2262, bridge.CheckTime) is one.
+type instant int64
+
+// instantOf is t as an instant (the zero time is none).
+func instantOf(t time.Time) instant {
+	if t.IsZero() {
+		return 0
+	}
+	return instant(t.UnixNano())
+}
+
+// time is i as a time.Time in UTC (none is the zero time), as parseTime
+// returns it.
+func (i instant) time() time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(i)).UTC()
+}
+
+// sortedUnique sorts instants and drops repeats.
+func sortedUnique(ts []instant) []instant {
 	if len(ts) > 32 {
-		slices.SortFunc(ts, time.Time.Compare)
-		return slices.CompactFunc(ts, time.Time.Equal)
+		slices.Sort(ts)
+		return slices.Compact(ts)
 	}
 	// A snapshot's few points: insertion sort, dropping repeats as it goes.
 	n := 0
 	for _, t := range ts {
 		i := n
-		for i > 0 && t.Before(ts[i-1]) {
+		for i > 0 && t < ts[i-1] {
 			i--
 		}
-		if i > 0 && t.Equal(ts[i-1]) {
+		if i > 0 && t == ts[i-1] {
 			continue
 		}
 		copy(ts[i+1:n+1], ts[i:n])
@@ -122,17 +145,17 @@ func sortedUnique(ts []time.Time) []time.Time {
 // finish is the end both derivations share: a step at each of the sorted
 // points where the status (by statusAt) changes, the status now (the last
 // step's when the rules give none now) and, for held, when the hold began.
-func finish(ev *bridge.Event, points []time.Time, statusAt func(t time.Time, now bool) (bridge.Status, time.Time, Who)) error {
+func finish(ev *bridge.Event, points []instant, statusAt func(t instant, now bool) (bridge.Status, instant, Who)) error {
 	ev.Steps = make([]bridge.Step, 0, min(len(points), 8)) // one allocation for most
 	for _, t := range points {
 		s, _, who := statusAt(t, false)
 		if s == "" || (len(ev.Steps) > 0 && ev.Steps[len(ev.Steps)-1].Status == s) {
 			continue
 		}
-		ev.Steps = append(ev.Steps, bridge.Step{Status: s, At: t, Who: who})
+		ev.Steps = append(ev.Steps, bridge.Step{Status: s, At: t.time(), Who: who})
 	}
-	var holdStart time.Time
-	ev.Status, holdStart, ev.Who = statusAt(time.Time{}, true)
+	var holdStart instant
+	ev.Status, holdStart, ev.Who = statusAt(0, true)
 	if ev.Status == "" {
 		if len(ev.Steps) == 0 {
 			return errNoStatus
@@ -141,23 +164,23 @@ func finish(ev *bridge.Event, points []time.Time, statusAt func(t time.Time, now
 		ev.Status, ev.Who = last.Status, last.Who
 	}
 	if ev.Status == bridge.StatusHeld {
-		ev.StatusAt = holdStart
+		ev.StatusAt = holdStart.time()
 	}
 	return nil
 }
 
 var errNoStatus = fmt.Errorf("no canonical status can be derived")
 
-func appendTime(ts []time.Time, t time.Time) []time.Time {
-	if t.IsZero() {
+func appendTime(ts []instant, t instant) []instant {
+	if t == 0 {
 		return ts
 	}
 	return append(ts, t)
 }
 
-// earliest is the earlier of two times, ignoring zero ones.
-func earliest(a, b time.Time) time.Time {
-	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+// earliest is the earlier of two instants, ignoring none.
+func earliest(a, b instant) instant {
+	if a == 0 || (b != 0 && b < a) {
 		return b
 	}
 	return a
@@ -170,7 +193,7 @@ type signals struct {
 	queued, ivr              bool // an active acd / automated participant
 	wrapup                   bool // an agent owes a wrap-up
 	existed, active          bool // any communication started / still active
-	holdStart                time.Time
+	holdStart                instant
 	// The first agent found connected, held, ringing and owing a wrap-up,
 	// the queue of the first active acd participant, and the queue of the
 	// last participant (in Genesys's order, which is joining order) that
@@ -197,7 +220,7 @@ func whoOf(queueID, userID string) Who {
 
 // observe records one communication (or segment) of a participant with
 // role r in phase ph; w is the participant's queue and user.
-func (s *signals) observe(r role, ph phase, holdStart time.Time, w Who) {
+func (s *signals) observe(r role, ph phase, holdStart instant, w Who) {
 	s.existed = true
 	if w.QueueID != "" {
 		s.lastQueue = w.QueueID
@@ -215,7 +238,7 @@ func (s *signals) observe(r role, ph phase, holdStart time.Time, w Who) {
 		case phaseHeld:
 			s.held = true
 			first(&s.heldWho, w)
-			if holdStart.After(s.holdStart) {
+			if holdStart > s.holdStart {
 				s.holdStart = holdStart
 			}
 		case phaseAlerting:
@@ -247,7 +270,7 @@ func first(dst *Who, w Who) {
 
 // status applies the rules (see Derive), first match wins. For held it
 // also returns the hold's start; and who and where the status is.
-func (s signals) status() (bridge.Status, time.Time, Who) {
+func (s signals) status() (bridge.Status, instant, Who) {
 	agent := func(w Who) Who {
 		if w.QueueID == "" {
 			w.QueueID = s.lastQueue
@@ -257,22 +280,22 @@ func (s signals) status() (bridge.Status, time.Time, Who) {
 	where := Who{QueueID: s.lastQueue}
 	switch {
 	case s.connected:
-		return bridge.StatusConnected, time.Time{}, agent(s.connectedWho)
+		return bridge.StatusConnected, 0, agent(s.connectedWho)
 	case s.held:
 		return bridge.StatusHeld, s.holdStart, agent(s.heldWho)
 	case s.ringing:
-		return bridge.StatusRinging, time.Time{}, agent(s.ringingWho)
+		return bridge.StatusRinging, 0, agent(s.ringingWho)
 	case s.queued:
 		if s.queuedIn != "" {
 			where.QueueID = s.queuedIn
 		}
-		return bridge.StatusQueued, time.Time{}, where
+		return bridge.StatusQueued, 0, where
 	case s.ivr:
-		return bridge.StatusIVR, time.Time{}, where
+		return bridge.StatusIVR, 0, where
 	case s.wrapup:
-		return bridge.StatusWrapup, time.Time{}, agent(s.wrapupWho)
+		return bridge.StatusWrapup, 0, agent(s.wrapupWho)
 	case s.existed && !s.active:
-		return bridge.StatusCompleted, time.Time{}, where
+		return bridge.StatusCompleted, 0, where
 	}
-	return "", time.Time{}, Who{}
+	return "", 0, Who{}
 }
