@@ -12,7 +12,7 @@ import (
 // span is one parsed segment.
 type span struct {
 	kind       string
-	queue      string    // the segment's queueId, if a valid id
+	queue      string  // the segment's queueId, if a valid id
 	start, end instant // end none: still open
 }
 
