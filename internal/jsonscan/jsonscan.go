@@ -90,7 +90,13 @@ func (s *Scanner) Object(field func(key []byte) error) error {
 		return nil
 	}
 	for {
-		key, err := s.Str()
+		var key []byte
+		var err error
+		if s.pos < len(s.data) && s.data[s.pos] == '"' {
+			key, err = s.str() // compact JSON
+		} else {
+			key, err = s.Str()
+		}
 		if err != nil {
 			return err
 		}
@@ -155,6 +161,11 @@ func (s *Scanner) Str() ([]byte, error) {
 	if s.Peek() != '"' {
 		return nil, s.fail("want a string")
 	}
+	return s.str()
+}
+
+// str is Str with the opening quote next (no white space before it).
+func (s *Scanner) str() ([]byte, error) {
 	s.pos++
 	start := s.pos
 	for {
@@ -399,13 +410,17 @@ func copied(b []byte) string { return string(b) }
 // already holds for them (a vocabulary's, one read earlier), sparing an
 // allocation.
 func (s *Scanner) StringFieldAs(name string, dst *string, as func([]byte) string) error {
-	if s.Null() {
-		return nil
-	}
-	if s.Peek() != '"' {
+	switch s.Peek() {
+	case '"':
+	case 'n':
+		if s.Null() {
+			return nil
+		}
+		fallthrough
+	default:
 		return fmt.Errorf("field %s: want a string", name)
 	}
-	v, err := s.Str()
+	v, err := s.str()
 	if err == nil {
 		*dst = as(v)
 	}
@@ -414,13 +429,23 @@ func (s *Scanner) StringFieldAs(name string, dst *string, as func([]byte) string
 
 // BoolField reads true, false or null (left as it is).
 func (s *Scanner) BoolField(name string, dst *bool) error {
-	if s.Null() {
-		return nil
-	}
-	for _, lit := range [...]string{"true", "false"} {
-		if len(s.data)-s.pos >= len(lit) && string(s.data[s.pos:s.pos+len(lit)]) == lit {
-			s.pos += len(lit)
-			*dst = lit == "true"
+	c := s.Peek() // past white space
+	rest := s.data[s.pos:]
+	switch c {
+	case 'f':
+		if len(rest) >= 5 && string(rest[:5]) == "false" {
+			s.pos += 5
+			*dst = false
+			return nil
+		}
+	case 't':
+		if len(rest) >= 4 && string(rest[:4]) == "true" {
+			s.pos += 4
+			*dst = true
+			return nil
+		}
+	case 'n':
+		if s.Null() {
 			return nil
 		}
 	}
