@@ -164,44 +164,49 @@ func (s *Scanner) Str() ([]byte, error) {
 	return s.str()
 }
 
-// str is Str with the opening quote next (no white space before it).
+// str is Str with the opening quote next (no white space before it). It
+// works on locals (the position is written back once): a scanner's
+// fields, read and written through its pointer, cost a load and a store
+// for every step.
 func (s *Scanner) str() ([]byte, error) {
-	s.pos++
-	start := s.pos
+	data := s.data
+	start := s.pos + 1
+	i := start
 	for {
 		// Eight bytes at a time to the first that needs a look (the
 		// lowest mark is exact).
-		for s.pos+8 <= len(s.data) {
-			if m := text.SpecialBytes(binary.LittleEndian.Uint64(s.data[s.pos:])); m != 0 {
-				s.pos += bits.TrailingZeros64(m) >> 3
+		for ; i+8 <= len(data); i += 8 {
+			if m := text.SpecialBytes(binary.LittleEndian.Uint64(data[i : i+8])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
-			s.pos += 8
 		}
-		if s.pos >= len(s.data) {
-			break
+		if i >= len(data) {
+			s.pos = i
+			return nil, s.fail("unterminated string")
 		}
-		c := s.data[s.pos]
-		switch {
+		switch c := data[i]; {
 		case c == '"':
-			s.pos++
-			return s.data[start : s.pos-1], nil
+			s.pos = i + 1
+			return data[start:i], nil
 		case c == '\\':
-			s.buf = append(s.buf[:0], s.data[start:s.pos]...)
+			s.pos = i
+			s.buf = append(s.buf[:0], data[start:i]...)
 			return s.escaped()
 		case c < 0x20:
+			s.pos = i
 			return nil, s.fail("control character in a string")
 		case c < utf8.RuneSelf:
-			s.pos++
+			i++
 		default:
-			r, n := utf8.DecodeRune(s.data[s.pos:])
+			r, n := utf8.DecodeRune(data[i:])
 			if r == utf8.RuneError && n == 1 {
+				s.pos = i
 				return nil, s.fail("invalid UTF-8")
 			}
-			s.pos += n
+			i += n
 		}
 	}
-	return nil, s.fail("unterminated string")
 }
 
 // escaped continues a string with escapes into s.buf.
