@@ -273,9 +273,13 @@ func (e *Event) validate() error {
 	if !e.Who.valid() {
 		return reject(ReasonSchema, "interaction %s: queue or user id is not a valid id", e.InteractionID)
 	}
+	checked := e.Who // steps mostly name the same queue and agent: each is checked once in a row
 	for i := range e.Steps {
-		if !e.Steps[i].Who.valid() {
-			return reject(ReasonSchema, "interaction %s: step %d: queue or user id is not a valid id", e.InteractionID, i)
+		if w := e.Steps[i].Who; w != checked {
+			if !w.valid() {
+				return reject(ReasonSchema, "interaction %s: step %d: queue or user id is not a valid id", e.InteractionID, i)
+			}
+			checked = w
 		}
 	}
 	return nil
