@@ -833,8 +833,15 @@ func BenchmarkNotificationsEndToEnd(b *testing.B) {
 			} else {
 				pub = append(pub, r)
 			}
-			b.Logf("round %d, %s: %.0f frames, %d transitions, %d timings: %.0f frames/s, %.1f µs CPU per frame",
-				round, variant, frames, want, completed, r.rate, r.perFrame)
+			// Context switches (the threads' sleeps and wake-ups, voluntary
+			// or not) per frame: what handing work between goroutines costs
+			// beyond the work, when the bridge waits for its frames.
+			var switches float64
+			if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				switches = float64(ru.Nvcsw+ru.Nivcsw) / frames
+			}
+			b.Logf("round %d, %s: %.0f frames, %d transitions, %d timings: %.0f frames/s, %.1f µs CPU per frame, %.2f context switches per frame",
+				round, variant, frames, want, completed, r.rate, r.perFrame, switches)
 		}
 		if size == 0 {
 			continue // no published run: no message size for the reference

@@ -98,6 +98,8 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad duration", set: map[string]string{"NATS_ACK_TIMEOUT": "soon"}, want: "NATS_ACK_TIMEOUT"},
 		{name: "negative duration", set: map[string]string{"BRIDGE_COMPLETED_GRACE": "-1s"}, want: "BRIDGE_COMPLETED_GRACE must be a positive duration"},
 		{name: "bad int", set: map[string]string{"NATS_MAX_PENDING": "many"}, want: "NATS_MAX_PENDING"},
+		{name: "processors not a number", set: map[string]string{"GOMAXPROCS": "all"}, want: "GOMAXPROCS"},
+		{name: "negative processors", set: map[string]string{"GOMAXPROCS": "-1"}, want: "GOMAXPROCS must be a number of processors, or 0 for Go's default"},
 		{name: "zero pending", set: map[string]string{"NATS_MAX_PENDING": "0"}, want: "NATS_MAX_PENDING must be between"},
 		{name: "replicas", set: map[string]string{"NATS_STREAM_REPLICAS": "9"}, want: "NATS_STREAM_REPLICAS"},
 		{name: "prefix wildcard", set: map[string]string{"NATS_SUBJECT_PREFIX": "genesys.>"}, want: "NATS_SUBJECT_PREFIX"},
@@ -221,6 +223,7 @@ func TestConfigReadsEachKind(t *testing.T) {
 		want        any
 	}{
 		{"NATS_STREAM", "S1", func(c *Config) any { return c.NATSStream }, "S1"},
+		{"GOMAXPROCS", "4", func(c *Config) any { return c.BridgeProcessors }, 4},
 		{"NATS_TLS_HANDSHAKE_FIRST", "true", func(c *Config) any { return c.NATSTLSFirst }, true},
 		{"NATS_MAX_PENDING", "0x40", func(c *Config) any { return c.NATSMaxPending }, 64},
 		{"NATS_DEAD_LETTER_MAX_BYTES", "1048576", func(c *Config) any { return c.NATSDLMaxBytes }, int64(1 << 20)},
@@ -332,6 +335,35 @@ func TestRunExitCodes(t *testing.T) {
 		if code := run(tc.args, tc.env, &stdout, &stderr); code != tc.code ||
 			!strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.errs) {
 			t.Errorf("%s: exit %d, want %d; stdout %q (want %q); stderr %q (want %q)", tc.name, code, tc.code, stdout.String(), tc.stdout, stderr.String(), tc.errs)
+		}
+	}
+}
+
+// The bridge runs on one processor unless GOMAXPROCS says otherwise; 0
+// leaves Go's default as the runtime chose it.
+func TestProcessors(t *testing.T) {
+	saved := setProcessors
+	t.Cleanup(func() { setProcessors = saved })
+	for _, tc := range []struct {
+		env  string
+		want int // what the bridge sets, 0 for nothing
+	}{{"", 1}, {"1", 1}, {"3", 3}, {"0", 0}} {
+		env := map[string]string{}
+		for k, v := range validEnv {
+			env[k] = v
+		}
+		if tc.env != "" {
+			env["GOMAXPROCS"] = tc.env
+		}
+		cfg, err := loadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		setProcessors = func(n int) { got = n }
+		applyProcessors(cfg)
+		if got != tc.want {
+			t.Errorf("GOMAXPROCS=%q: the bridge set %d processors, want %d", tc.env, got, tc.want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,7 +21,21 @@ import (
 )
 
 func main() {
+	setProcessors = func(n int) { runtime.GOMAXPROCS(n) }
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// setProcessors applies GOMAXPROCS (Config.BridgeProcessors) in the
+// bridge's own process only: tests run the bridge inside theirs, whose
+// processors they keep.
+var setProcessors = func(int) {}
+
+// applyProcessors sets the processors cfg asks for (0: Go's default, as
+// the runtime chose it at start).
+func applyProcessors(cfg *Config) {
+	if cfg.BridgeProcessors > 0 {
+		setProcessors(cfg.BridgeProcessors)
+	}
 }
 
 // Exit codes of run.
@@ -73,6 +88,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	applyProcessors(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
@@ -217,7 +233,8 @@ func pump(ctx context.Context, cfg *Config, pipe *engine.Pipeline, stream source
 	if view != nil {
 		wg.Go(func() { view.summaries(streamCtx, pipe.Stats(), 5*time.Second) })
 	}
-	log.Info("genesys-bridge running", "dialect", cfg.GenesysDialect, "stream", cfg.NATSStream, "subjects", cfg.NATSPrefix+".>", "dry_run", cfg.BridgeDryRun)
+	log.Info("genesys-bridge running", "dialect", cfg.GenesysDialect, "stream", cfg.NATSStream, "subjects", cfg.NATSPrefix+".>", "dry_run", cfg.BridgeDryRun,
+		"processors", runtime.GOMAXPROCS(0))
 	err := pipe.Run(ctx, stream, pub)
 	stopStream()
 	wg.Wait()
