@@ -84,7 +84,7 @@ type Config struct {
 	BridgeShutdown     time.Duration `env:"BRIDGE_SHUTDOWN_TIMEOUT" desc:"on SIGTERM, wait this long for outstanding acknowledgements"`
 	BridgeShareLanes   bool          `env:"BRIDGE_SHARE_LANES" desc:"replicas share the Genesys channels through leases in NATS (key-value buckets <NATS_STREAM>_LANES and, for queue members, <NATS_STREAM>_ROSTER): each channel is read by one replica, and taken over by another within about BRIDGE_LEASE_TTL when its reader dies; false: every replica reads every channel"`
 	BridgeLeaseTTL     time.Duration `env:"BRIDGE_LEASE_TTL" desc:"a channel's lease lapses this long after its reader's last renewal (renewed every third of it); the failover time"`
-	BridgeProcessors   int           `env:"GOMAXPROCS" desc:"processors the bridge runs on (Go's own variable, with the bridge's default): one, as each frame passes through several goroutines and on more processors Go's scheduler spins threads to hand every one over, a third more CPU a frame for no gain at the rates Genesys sends (one processor reads 70,000 frames a second); 0 keeps Go's default (the logical CPUs, or a container's CPU limit rounded up, at least 2)"`
+	BridgeProcessors   int           `env:"GOMAXPROCS" desc:"processors the bridge runs on (Go's own variable, with the bridge's default): one, as each frame passes through several goroutines and on more processors Go's scheduler spins threads to hand every one over, a third more CPU a frame for no gain at the rates Genesys sends (one processor reads about 80,000 frames a second in a dry run); 0 keeps Go's default (the logical CPUs, or a container's CPU limit rounded up, at least 2)"`
 
 	BoardEnabled      bool          `env:"BOARD_ENABLED" desc:"serve the live board at /board/ on HTTP_ADDR, read from the stream (-demo turns it on unless HTTP_ADDR is empty)"`
 	BoardServiceLevel time.Duration `env:"BOARD_SERVICE_LEVEL" desc:"the board counts an answer within this toward the service level"`
@@ -326,9 +326,6 @@ func (c *Config) checkDurations() error {
 			return configErr("%s must be a positive duration such as 30s (got %s)", d.name, d.v)
 		}
 	}
-	if c.BridgeProcessors < 0 {
-		return configErr("GOMAXPROCS must be a number of processors, or 0 for Go's default (got %d)", c.BridgeProcessors)
-	}
 	if c.GenesysResumeLookback < 0 {
 		return configErr("GENESYS_RESUME_LOOKBACK must be a duration such as 4h, or 0 to disable (got %s)", c.GenesysResumeLookback)
 	}
@@ -471,6 +468,9 @@ func (c *Config) checkChoices() error {
 	}
 	if c.GenesysRequestsPerMinute < 1 || c.GenesysRequestsPerMinute > 100_000 {
 		return configErr("GENESYS_REQUESTS_PER_MINUTE must be between 1 and 100000 (got %d)", c.GenesysRequestsPerMinute)
+	}
+	if c.BridgeProcessors < 0 {
+		return configErr("GOMAXPROCS must be a number of processors, or 0 for Go's default (got %d)", c.BridgeProcessors)
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
