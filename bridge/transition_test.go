@@ -114,6 +114,7 @@ func TestEventValidate(t *testing.T) {
 		{"queue id with a space", func(e *Event) { e.Who.QueueID = "a b" }, "queue or user id"},
 		{"user id too long", func(e *Event) { e.Who.UserID = strings.Repeat("u", 129) }, "queue or user id"},
 		{"step user id", func(e *Event) { e.Steps[1].Who.UserID = "\xff" }, "step 1: queue or user id"},
+		{"step user id after a valid one", func(e *Event) { e.Steps[0].Who.UserID = "u1"; e.Steps[1].Who.UserID = "u 2" }, "step 1: queue or user id"},
 		{"queue and user ids", func(e *Event) { e.Who = Who{QueueID: "q1", UserID: "u1"} }, ""},
 	}
 	for _, tt := range tests {
@@ -133,6 +134,14 @@ func TestEventValidate(t *testing.T) {
 			}
 			if !asReject(err, &rej) || rej.Reason != ReasonSchema {
 				t.Fatalf("error %T is not a schema RejectError", err)
+			}
+			// A source's validation carries its input, for the dead letter.
+			withInput := good()
+			tt.mutate(&withInput)
+			input := []byte(`{"frame":1}`)
+			if !asReject(withInput.ValidateInput(input), &rej) || string(rej.Input) != string(input) || rej.Excerpt != string(input) ||
+				!strings.Contains(rej.Msg, tt.want) {
+				t.Fatalf("ValidateInput: %+v, want the same rejection carrying the input", rej)
 			}
 		})
 	}
