@@ -213,15 +213,11 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 		if err := json.Unmarshal(env.EventBody, &a); err != nil {
 			return Frame{}, bridge.Reject(bridge.ReasonMalformed, data, "topic %s: decode activity: %s", text.Truncate(topic, 200), jsonErr(err))
 		}
-		ev, err := DeriveActivity(&a, user, observedAt)
-		if err != nil {
-			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(topic, 200), err)
-		}
-		if err := ev.ValidateInput(data); err != nil {
+		var derr error
+		f.Event, derr = DeriveActivity(&a, user, observedAt)
+		if err := f.takeEvent(derr, data, env.EventBody); err != nil {
 			return Frame{}, err
 		}
-		f.Kind, f.Event = FrameEvent, ev
-		f.Fingerprint = fingerprint(topic, env.EventBody)
 		return f, nil
 	case strings.HasSuffix(topic, membersSuffix):
 		queue, ok := membershipQueue(topic)
@@ -251,19 +247,29 @@ func DecodeNotification(data []byte, observedAt time.Time) (_ Frame, err error) 
 		if !isUUID(c.ID) {
 			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: conversation id %q is not a UUID", text.Truncate(topic, 200), text.Truncate(c.ID, 64))
 		}
-		ev, err := Derive(c, observedAt)
-		if err != nil {
-			return Frame{}, bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(topic, 200), err)
-		}
-		if err := ev.ValidateInput(data); err != nil {
+		var derr error
+		f.Event, derr = Derive(c, observedAt)
+		if err := f.takeEvent(derr, data, env.EventBody); err != nil {
 			return Frame{}, err
 		}
-		f.Kind, f.Event = FrameEvent, ev
-		f.Fingerprint = fingerprint(topic, env.EventBody)
 		return f, nil
 	}
 	f.Kind = FrameIgnored
 	return f, nil
+}
+
+// takeEvent makes f carry the event derived into f.Event from frame data
+// (body its eventBody), validated where it was decoded; a derivation's
+// error (derr) or a validation's is a schema rejection carrying the frame.
+func (f *Frame) takeEvent(derr error, data, body []byte) error {
+	if derr != nil {
+		return bridge.Reject(bridge.ReasonSchema, data, "topic %s: %v", text.Truncate(f.Topic, 200), derr)
+	}
+	if err := f.Event.ValidateInput(data); err != nil {
+		return err
+	}
+	f.Kind, f.Fingerprint = FrameEvent, fingerprint(f.Topic, body)
+	return nil
 }
 
 // conversations are DecodeNotification's, kept with their participants'
